@@ -1,0 +1,39 @@
+# README's two commands: `make run` and `make test`. Each does all set-up itself on a bare
+# machine: finds Python 3.12+, installs uv into var/tools, syncs the locked packages into .venv,
+# starts embedded PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := var/tools/bin/uv
+UV_VERSION := 0.13.9
+# pytest-xdist workers; 2 cores here
+PYTEST_ARGS ?= -n 2
+
+.PHONY: help run test lint clean bench
+
+help:
+	@echo "make run    start the platform with the demo world (http://127.0.0.1:8000/)"
+	@echo "make test   run the whole test suite"
+	@echo "make bench  run the benchmarks in bench/ (slow: seeds 1,000,000 sessions)"
+
+$(UV):
+	@py=$$(scripts/find-python) || exit 1; \
+	  echo "using $$py to install uv"; \
+	  "$$py" -m venv var/tools && var/tools/bin/pip install --quiet "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --python "$$(scripts/find-python)"
+	@touch $@
+
+run: $(VENV)/.synced
+	$(PY) scripts/devstack.py run
+
+test: $(VENV)/.synced
+	$(PY) scripts/devstack.py test -- $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.synced
+	$(PY) scripts/devstack.py test -- $(PY) bench/run_all.py
+
+clean:
+	rm -rf var/test

@@ -1,0 +1,162 @@
+"""People and courses every app shares: users with roles and a time zone, guardianship, courses,
+enrollments, tutor-student matches, lesson packages, in-app notifications."""
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+class Role(models.TextChoices):
+    PARENT = "parent", "Parent"
+    TUTOR = "tutor", "Tutor"
+    STUDENT = "student", "Student"
+    CREATOR = "creator", "Creator"
+    COORDINATOR = "coordinator", "Coordinator"
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a known time zone (use a name like Europe/Berlin).")
+
+
+class User(AbstractUser):
+    """A person. One person may hold several roles (a tutor who is also a parent, say)."""
+
+    name = models.CharField(max_length=150)
+    avatar_url = models.URLField(blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    roles = ArrayField(models.CharField(max_length=16, choices=Role.choices), default=list, blank=True)
+
+    objects = UserManager()
+
+    class Meta:
+        indexes = [GinIndex(fields=["roles"], name="user_roles_gin")]
+
+    def __str__(self) -> str:
+        return self.name or self.username
+
+    def save(self, *args, **kwargs):
+        if not self.name:
+            self.name = self.get_full_name() or self.username
+        super().save(*args, **kwargs)
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+    @property
+    def is_coordinator(self) -> bool:
+        return Role.COORDINATOR in self.roles
+
+    @property
+    def tzinfo(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def end_of_local_day(self, moment: datetime) -> datetime:
+        """The first instant of the next calendar day in this user's zone (DST-correct)."""
+        local = moment.astimezone(self.tzinfo)
+        next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.tzinfo)
+        return next_day
+
+
+class Guardianship(models.Model):
+    """A parent (guardian) of a student; a parent sees all of their children's sessions."""
+
+    parent = models.ForeignKey(User, on_delete=models.CASCADE, related_name="guardianships")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="guardian_links")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["parent", "student"], name="guardianship_unique"),
+            models.CheckConstraint(condition=~Q(parent=models.F("student")), name="guardianship_not_self"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.parent} → {self.student}"
+
+
+class Course(models.Model):
+    creator = models.ForeignKey(User, on_delete=models.PROTECT, related_name="courses")
+    title = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Enrollment(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="enrollments")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="enrollments")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "student"], name="enrollment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.student} in {self.course}"
+
+
+class Match(models.Model):
+    """A tutor paired with a student (on match acceptance); tutors may log ad-hoc sessions only
+    for students they are matched with."""
+
+    tutor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tutor_matches")
+    student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="student_matches")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.SET_NULL, related_name="matches")
+    accepted_at = models.DateTimeField(auto_now_add=True)
+    active = models.BooleanField(default=True)
+
+    class Meta:
+        verbose_name_plural = "matches"
+        constraints = [models.UniqueConstraint(fields=["tutor", "student", "course"], name="match_unique",
+                                               nulls_distinct=False)]
+
+    def __str__(self) -> str:
+        return f"{self.tutor} teaches {self.student}"
+
+
+class LessonPackage(models.Model):
+    """Prepaid lesson credits of one student. The ledger is PackageDeduction (one row per approved
+    session, unique per session); remaining = credits - deductions."""
+
+    student = models.ForeignKey(User, on_delete=models.PROTECT, related_name="packages")
+    course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.PROTECT, related_name="packages",
+                               help_text="Empty: valid for any course.")
+    credits = models.PositiveIntegerField()
+    expires_on = models.DateField(help_text="Last day a session may be deducted from this package.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["student", "expires_on"], name="package_student_expiry")]
+        constraints = [models.CheckConstraint(condition=Q(credits__gt=0), name="package_credits_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.credits} lessons for {self.student} until {self.expires_on}"
+
+
+class Notification(models.Model):
+    """In-app notification (the email goes out through Django's mail API beside it)."""
+
+    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=40)
+    text = models.CharField(max_length=500)
+    url = models.CharField(max_length=300, blank=True)
+    event_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["recipient", "-created_at"], name="notification_inbox")]
+        constraints = [
+            # one notification per (event, recipient): a retried task never notifies twice
+            models.UniqueConstraint(fields=["event_id", "recipient"], name="notification_once_per_event"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text
