@@ -1,0 +1,56 @@
+"""Who hears about which session event (the event row is the outbox)."""
+
+from tutoring.models import Guardianship, User
+from tutoring.notifications import coordinators, notify
+
+from .models import Party, SessionEvent
+
+
+def _parents(session):
+    return User.objects.filter(pk__in=Guardianship.objects.filter(student_id=session.student_id)
+                               .values("parent_id"))
+
+
+def _side(session, party):
+    return [session.tutor] if party == Party.TUTOR else list(_parents(session))
+
+
+def _other(party):
+    return Party.PARENT if party == Party.TUTOR else Party.TUTOR
+
+
+def recipients_and_text(event: SessionEvent):
+    s = event.session
+    who = f"{s.student} with {s.tutor}"
+    when = s.scheduled_start.strftime("%Y-%m-%d %H:%M UTC")
+    data = event.data or {}
+    match event.kind:
+        case "check_out":
+            return _parents(s), f"Session of {who} on {when} is awaiting your acknowledgement."
+        case "dispute":
+            return coordinators(), f"A parent disputed the session of {who} on {when}: {event.reason}"
+        case "no_show":
+            return list(_parents(s)) + list(coordinators()), f"No-show recorded for the session of {who} on {when}."
+        case "cancel":
+            party = data.get("role")
+            return _side(s, _other(party)), f"The session of {who} on {when} was cancelled ({event.reason})."
+        case "reschedule_proposed" | "reschedule_countered":
+            party = data.get("proposed_by_role")
+            return (_side(s, _other(party)),
+                    f"New time proposed for the session of {who}: {data.get('proposed_start')}. Please answer.")
+        case "reschedule_accepted" | "reschedule_rejected" | "reschedule_withdrawn":
+            verb = event.kind.removeprefix("reschedule_")
+            party = data.get("proposed_by_role")
+            return _side(s, party), f"The proposed new time for the session of {who} was {verb}."
+        case "reschedule_expired":
+            return ([s.tutor] + list(_parents(s)),
+                    f"The reschedule request for the session of {who} on {when} expired; the session is "
+                    "Not Completed.")
+    return [], ""
+
+
+def notify_event(event: SessionEvent) -> int:
+    users, text = recipients_and_text(event)
+    if not text:
+        return 0
+    return notify(users, kind=event.kind, text=text, url=f"/sessions/{event.session_id}/", event_id=event.id)

@@ -1,0 +1,282 @@
+"""The rules of spec 004 as pure guards: given a session, who is asking and when, each either
+returns or raises Refused with the user-facing message. lifecycle.py calls them under the row
+lock before it writes; projections.py calls the same guards to list the actions allowed now, so a
+button is offered exactly when the action would succeed."""
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from .access import Relation
+from .errors import FORBIDDEN, INVALID, Refused
+from .models import Party, ProposalStatus, RescheduleProposal, RescheduleThread, Session, Source, Status
+
+CHECK_IN_LEAD = timedelta(minutes=30)
+CHECK_OUT_LEAD = timedelta(minutes=30)
+CHECK_OUT_GRACE = timedelta(hours=24)
+CHANGE_LOCKOUT = timedelta(hours=4)
+MAX_SESSION_LENGTH = timedelta(hours=8)
+MAX_ADHOC_LENGTH = timedelta(hours=4)
+MAX_TEXT = 2000
+
+# A coordinator's verify override can approve a session from any of these.
+VERIFIABLE = frozenset(
+    {Status.SCHEDULED, Status.CHECKED_IN, Status.AWAITING_APPROVAL_PARENT, Status.DISPUTED,
+     Status.NOT_COMPLETED, Status.NO_SHOW}
+)
+# The edges of the state machine; every transition in lifecycle.py is one of these.
+EDGES = frozenset(
+    {
+        (Status.SCHEDULED, Status.CHECKED_IN),
+        (Status.CHECKED_IN, Status.AWAITING_APPROVAL_PARENT),
+        (Status.CHECKED_IN, Status.NO_SHOW),
+        (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED),
+        (Status.AWAITING_APPROVAL_PARENT, Status.DISPUTED),
+        (Status.DISPUTED, Status.APPROVED),
+        (Status.DISPUTED, Status.NOT_COMPLETED),
+        (Status.SCHEDULED, Status.CANCELLED_BY_TUTOR),
+        (Status.SCHEDULED, Status.CANCELLED_BY_PARENT),
+        (Status.SCHEDULED, Status.NOT_COMPLETED),
+        (Status.SCHEDULED, Status.NO_SHOW),
+    }
+    | {(s, Status.APPROVED) for s in VERIFIABLE}
+)
+
+
+@dataclass
+class Ctx:
+    """Who acts on which session, when; open_thread/open_proposal are read under the row lock in
+    lifecycle.py and from a prefetch in projections.py."""
+
+    session: Session
+    rels: frozenset
+    now: datetime
+    open_thread: RescheduleThread | None = None
+    open_proposal: RescheduleProposal | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def minutes_until(moment: datetime, now: datetime) -> int:
+    return max(1, math.ceil((moment - now).total_seconds() / 60))
+
+
+def plural_minutes(n: int) -> str:
+    return f"{n} minute" if n == 1 else f"{n} minutes"
+
+
+def check_in_deadline(session: Session) -> datetime:
+    """Check-in has no upper limit later the same day in the tutor's time zone; a session that
+    runs past midnight can still be checked into until its scheduled end."""
+    return max(session.tutor.end_of_local_day(session.scheduled_start), session.scheduled_end)
+
+
+def local_time(moment: datetime, user) -> str:
+    local = moment.astimezone(user.tzinfo)
+    return f"{local:%a %d %b %H:%M} ({user.time_zone})"
+
+
+def require(rels, relation: Relation, message: str) -> None:
+    if relation not in rels:
+        raise Refused(message, code="not_allowed", status=FORBIDDEN)
+
+
+def require_status(session: Session, allowed, message: str, code: str = "wrong_status") -> None:
+    if session.status not in allowed:
+        raise Refused(message, code=code)
+
+
+def require_text(value: str | None, what: str) -> str:
+    value = (value or "").strip()
+    if not value:
+        raise Refused(f"Please give a {what}.", code="reason_required", status=INVALID)
+    if len(value) > MAX_TEXT:
+        raise Refused(f"The {what} is too long (at most {MAX_TEXT} characters).", code="too_long", status=INVALID)
+    return value
+
+
+# --- guards, one per action ----------------------------------------------------------------
+
+
+def guard_check_in(ctx: Ctx) -> None:
+    s = ctx.session
+    require(ctx.rels, Relation.TUTOR, "Only the session's tutor can check in.")
+    require_status(s, {Status.SCHEDULED}, "Only a scheduled session can be checked into.")
+    if ctx.open_thread is not None:
+        raise Refused("Check-in is blocked while a reschedule request is open: it must be accepted or "
+                      "rejected first.", code="reschedule_open")
+    opens = s.scheduled_start - CHECK_IN_LEAD
+    if ctx.now < opens:
+        raise Refused(f"Check-in opens in {plural_minutes(minutes_until(opens, ctx.now))}.", code="too_early")
+    deadline = check_in_deadline(s)
+    if ctx.now >= deadline:
+        raise Refused(f"Check-in closed at {local_time(deadline, s.tutor)}: contact your coordinator.",
+                      code="too_late")
+
+
+def guard_check_out(ctx: Ctx) -> None:
+    s = ctx.session
+    require(ctx.rels, Relation.TUTOR, "Only the session's tutor can check out.")
+    require_status(s, {Status.CHECKED_IN}, "You can only check out of a session you have checked into.")
+    opens = s.scheduled_end - CHECK_OUT_LEAD
+    if ctx.now < opens:
+        raise Refused(f"Check-out opens in {plural_minutes(minutes_until(opens, ctx.now))}.", code="too_early")
+    if ctx.now > s.scheduled_end + CHECK_OUT_GRACE:
+        raise Refused("Check-out closed 24 hours after the scheduled end: contact your coordinator.",
+                      code="too_late")
+
+
+def guard_acknowledge(ctx: Ctx) -> None:
+    s = ctx.session
+    require(ctx.rels, Relation.PARENT, "Only the student's parent can acknowledge this session.")
+    require_status(s, {Status.AWAITING_APPROVAL_PARENT}, "Only a session awaiting your acknowledgement can be "
+                   "acknowledged.")
+    if s.source == Source.NATIVE and not (s.checked_in_at and s.checked_out_at):
+        raise Refused("This session has no check-in and check-out on record yet, so it cannot be acknowledged.",
+                      code="attendance_missing")
+
+
+def guard_dispute(ctx: Ctx) -> None:
+    require(ctx.rels, Relation.PARENT, "Only the student's parent can dispute this session.")
+    require_status(ctx.session, {Status.AWAITING_APPROVAL_PARENT}, "Only a session awaiting your acknowledgement "
+                   "can be disputed.")
+
+
+def guard_verify(ctx: Ctx) -> None:
+    s = ctx.session
+    require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can verify a session.")
+    require_status(s, VERIFIABLE, f"A session that is {s.get_status_display().lower()} cannot be verified.")
+    if s.status == Status.SCHEDULED and s.scheduled_start > ctx.now:
+        raise Refused("A session that has not started yet cannot be verified.", code="not_started")
+
+
+def guard_resolve_dispute(ctx: Ctx) -> None:
+    if not ({Relation.COORDINATOR, Relation.CREATOR} & ctx.rels):
+        raise Refused("Only a coordinator or the course's creator can resolve a dispute.", code="not_allowed",
+                      status=FORBIDDEN)
+    require_status(ctx.session, {Status.DISPUTED}, "Only a disputed session can be resolved.")
+
+
+def guard_mark_no_show(ctx: Ctx) -> None:
+    s = ctx.session
+    require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can mark a no-show.")
+    require_status(s, {Status.SCHEDULED, Status.CHECKED_IN}, "Only a scheduled or checked-in session can be "
+                   "marked as a no-show.")
+    if s.scheduled_start > ctx.now:
+        raise Refused("A session that has not started yet cannot be a no-show.", code="not_started")
+
+
+def acting_party(ctx: Ctx, as_role: str | None = None) -> Party:
+    """The side (parent or tutor) the user takes in a change; a coordinator acts for either side."""
+    sides = [p for p in (Party.TUTOR, Party.PARENT) if Relation(p) in ctx.rels]
+    if as_role:
+        if as_role not in Party.values:
+            raise Refused("as_role must be parent or tutor.", code="invalid_role", status=INVALID)
+        if Party(as_role) in sides:
+            return Party(as_role)
+        raise Refused(f"You are not this session's {as_role}.", code="not_allowed", status=FORBIDDEN)
+    if not sides:
+        raise Refused("Only the session's tutor or the student's parent can change this session.",
+                      code="not_allowed", status=FORBIDDEN)
+    if len(sides) > 1:
+        raise Refused("You are both the tutor and a parent here: say which role you act in.",
+                      code="ambiguous_role", status=INVALID)
+    return sides[0]
+
+
+def guard_self_service_change(ctx: Ctx, what: str) -> None:
+    """Cancel and reschedule: only while scheduled, in the future, more than 4 hours ahead."""
+    s = ctx.session
+    if not ({Relation.TUTOR, Relation.PARENT} & ctx.rels):
+        raise Refused(f"Only the session's tutor or the student's parent can {what} this session.",
+                      code="not_allowed", status=FORBIDDEN)
+    done = {"cancel": "cancelled", "reschedule": "rescheduled"}[what]
+    require_status(s, {Status.SCHEDULED}, f"Only a scheduled session can be {done}.")
+    if s.scheduled_start <= ctx.now:
+        raise Refused("This session has already started.", code="started")
+    if s.scheduled_start - ctx.now <= CHANGE_LOCKOUT:
+        raise Refused("Within 4 hours of the start: contact your coordinator.", code="locked")
+
+
+def guard_cancel(ctx: Ctx) -> None:
+    guard_self_service_change(ctx, "cancel")
+
+
+def guard_propose_reschedule(ctx: Ctx) -> None:
+    guard_self_service_change(ctx, "reschedule")
+    if ctx.open_thread is not None:
+        raise Refused("A reschedule request is already open for this session: answer it first.",
+                      code="reschedule_open")
+
+
+def _open_proposal_for_answer(ctx: Ctx) -> RescheduleProposal:
+    s = ctx.session
+    if not ({Relation.TUTOR, Relation.PARENT} & ctx.rels):
+        raise Refused("Only the session's tutor or the student's parent can answer a reschedule request.",
+                      code="not_allowed", status=FORBIDDEN)
+    if ctx.open_proposal is None or s.status != Status.SCHEDULED:
+        raise Refused("There is no open reschedule request on this session.", code="no_open_request")
+    if s.scheduled_start <= ctx.now:
+        raise Refused("This reschedule request expired at the session's start.", code="expired")
+    return ctx.open_proposal
+
+
+def guard_answer_reschedule(ctx: Ctx) -> None:
+    """Only the counterparty answers: the parent answers the tutor, the tutor the parent."""
+    proposal = _open_proposal_for_answer(ctx)
+    counterparty = Party.PARENT if proposal.proposed_by_role == Party.TUTOR else Party.TUTOR
+    if Relation(counterparty) not in ctx.rels:
+        raise Refused("Only the other side can answer this proposal.", code="not_counterparty", status=FORBIDDEN)
+
+
+def guard_accept_reschedule(ctx: Ctx) -> None:
+    guard_answer_reschedule(ctx)
+    if ctx.open_proposal.proposed_start <= ctx.now:
+        raise Refused("This proposal's time has already passed: propose a new time instead.", code="stale")
+
+
+def guard_withdraw_reschedule(ctx: Ctx) -> None:
+    proposal = _open_proposal_for_answer(ctx)
+    if Relation(proposal.proposed_by_role) not in ctx.rels:
+        raise Refused("Only the side that proposed this time can withdraw it.", code="not_proposer",
+                      status=FORBIDDEN)
+
+
+GUARDS = {
+    "check_in": guard_check_in,
+    "check_out": guard_check_out,
+    "acknowledge": guard_acknowledge,
+    "dispute": guard_dispute,
+    "verify": guard_verify,
+    "resolve_dispute": guard_resolve_dispute,
+    "mark_no_show": guard_mark_no_show,
+    "cancel": guard_cancel,
+    "reschedule": guard_propose_reschedule,
+    "accept_reschedule": guard_accept_reschedule,
+    "reject_reschedule": guard_answer_reschedule,
+    "counter_reschedule": guard_answer_reschedule,
+    "withdraw_reschedule": guard_withdraw_reschedule,
+}
+
+
+def refusal(action: str, ctx: Ctx) -> Refused | None:
+    try:
+        GUARDS[action](ctx)
+    except Refused as exc:
+        return exc
+    return None
+
+
+def validate_proposed_start(session: Session, proposed_start: datetime | None, now: datetime,
+                            current_start: datetime | None = None) -> tuple[datetime, datetime]:
+    """The new slot: in the future, duration kept (the server derives the end)."""
+    if proposed_start is None:
+        raise Refused("Please choose a new start time.", code="start_required", status=INVALID)
+    if timezone.is_naive(proposed_start):
+        raise Refused("The new start time must include its time zone offset.", code="naive_time", status=INVALID)
+    if proposed_start <= now:
+        raise Refused("The proposed time must be in the future.", code="proposal_in_past", status=INVALID)
+    if proposed_start == (current_start or session.scheduled_start):
+        raise Refused("The proposed time is the same as the current one.", code="same_time", status=INVALID)
+    return proposed_start, proposed_start + session.duration

@@ -1,0 +1,123 @@
+"""The fixed cast used everywhere: a family (parent Pat with children Sam and Sue), tutor Tia,
+creator Cleo with a course, coordinator Coco, and Otto the outsider (a parent and tutor of
+other people) who gets 404 on everything and changes nothing."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sessions.models import CancellationPolicy, ChangeReason, Session, Status
+from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
+
+# A fixed "now" for tests that pass time explicitly: Monday 2026-11-16 10:00 UTC.
+NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
+
+
+def make_user(username, *roles, tz="UTC", **extra):
+    return User.objects.create_user(username=username, password="pw", name=username.title(),
+                                    email=f"{username}@example.test", roles=list(roles), time_zone=tz, **extra)
+
+
+@pytest.fixture
+def parent(db):
+    return make_user("pat", Role.PARENT, tz="Europe/London")
+
+
+@pytest.fixture
+def student(db, parent):
+    sam = make_user("sam", Role.STUDENT)
+    Guardianship.objects.create(parent=parent, student=sam)
+    return sam
+
+
+@pytest.fixture
+def sibling(db, parent):
+    sue = make_user("sue", Role.STUDENT)
+    Guardianship.objects.create(parent=parent, student=sue)
+    return sue
+
+
+@pytest.fixture
+def tutor(db, student):
+    tia = make_user("tia", Role.TUTOR, tz="UTC")
+    Match.objects.create(tutor=tia, student=student)
+    return tia
+
+
+@pytest.fixture
+def creator(db):
+    return make_user("cleo", Role.CREATOR)
+
+
+@pytest.fixture
+def course(db, creator, student):
+    course = Course.objects.create(creator=creator, title="Algebra I")
+    Enrollment.objects.create(course=course, student=student)
+    return course
+
+
+@pytest.fixture
+def coordinator(db):
+    return make_user("coco", Role.COORDINATOR, is_staff=True)
+
+
+@pytest.fixture
+def outsider(db):
+    otto = make_user("otto", Role.PARENT, Role.TUTOR, Role.CREATOR)
+    kid = make_user("kid", Role.STUDENT)
+    Guardianship.objects.create(parent=otto, student=kid)
+    return otto
+
+
+@pytest.fixture
+def reasons(db):
+    """The reason pickers: two per role and kind, 'other' needs a note."""
+    made = {}
+    for role in ("parent", "tutor"):
+        for kind in ("cancel", "reschedule"):
+            made[(role, kind)] = ChangeReason.objects.create(role=role, kind=kind, code="schedule-conflict",
+                                                             label="Schedule conflict", position=1)
+            made[(role, kind, "other")] = ChangeReason.objects.create(role=role, kind=kind, code="other",
+                                                                      label="Other", requires_note=True, position=9)
+    return made
+
+
+@pytest.fixture
+def policies(db):
+    """Penalty sheet: parents pay nothing 48 h+ ahead, half from 24 h, full inside 24 h."""
+    return {
+        "parent_free": CancellationPolicy.objects.create(role="parent", min_hours_before=48, penalty="No charge",
+                                                         guidance="Cancelling 48 hours or more ahead is free."),
+        "parent_half": CancellationPolicy.objects.create(role="parent", min_hours_before=24, max_hours_before=48,
+                                                         penalty="50% of the lesson",
+                                                         guidance="Half the lesson is charged."),
+        "parent_full": CancellationPolicy.objects.create(role="parent", min_hours_before=0, max_hours_before=24,
+                                                         penalty="Full lesson", guidance="The lesson is charged."),
+        "tutor_late": CancellationPolicy.objects.create(role="tutor", min_hours_before=0, max_hours_before=48,
+                                                        penalty="Reliability strike",
+                                                        guidance="Late cancellations count against you."),
+    }
+
+
+@pytest.fixture
+def package(db, student):
+    return LessonPackage.objects.create(student=student, credits=10, expires_on=(NOW + timedelta(days=90)).date())
+
+
+@pytest.fixture
+def make_session(db, tutor, student, course):
+    def make(start=None, minutes=60, status=Status.SCHEDULED, **fields):
+        start = start or NOW + timedelta(days=2)
+        fields.setdefault("tutor", tutor)
+        fields.setdefault("student", student)
+        fields.setdefault("course", course)
+        return Session.objects.create(scheduled_start=start, scheduled_end=start + timedelta(minutes=minutes),
+                                      status=status, **fields)
+
+    return make
+
+
+@pytest.fixture
+def session(make_session):
+    """A scheduled one-hour session two days after NOW."""
+    return make_session()

@@ -1,0 +1,139 @@
+"""Settings fail fast: a bad environment stops `manage.py` at start-up with a message naming the
+variable, and a complete production environment passes `check --deploy` with no warning.
+
+Each case runs manage.py in a subprocess with an environment built from scratch, so nothing from
+the developer's shell (or from the test run's own DJANGO_ENV=test) leaks in. DATABASE_URL and
+REDIS_URL come from the test run's environment (`make test` starts embedded services and sets
+them); `check` does not connect to either.
+"""
+
+import os
+import re
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SETTINGS = ROOT / "tutoring" / "settings.py"
+ENV_EXAMPLE = ROOT / ".env.example"
+
+# Enough of the parent environment for Python to run; everything else is explicit per case.
+_PASS_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT")
+ABSENT = object()  # marks a variable the case removes
+
+
+def good_secret_key() -> str:
+    return secrets.token_urlsafe(48)[:64]
+
+
+def production_env() -> dict[str, str]:
+    return {
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": good_secret_key(),
+        "ALLOWED_HOSTS": "tutoring.example.com",
+    }
+
+
+def manage(*args: str, **changes) -> subprocess.CompletedProcess:
+    """Run manage.py with a clean environment: the test services' URLs plus `changes`
+    (a value of ABSENT removes the variable)."""
+    env = {name: os.environ[name] for name in _PASS_THROUGH if name in os.environ}
+    env["DJANGO_SETTINGS_MODULE"] = "tutoring.settings"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["DATABASE_URL"] = os.environ["DATABASE_URL"]
+    env["REDIS_URL"] = os.environ["REDIS_URL"]
+    for name, value in changes.items():
+        if value is ABSENT:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+
+
+def prod(**changes) -> dict:
+    return {**production_env(), **changes}
+
+
+BAD_ENVIRONMENTS = [
+    # (environment changes, the variable the message must name)
+    pytest.param(prod(SECRET_KEY=ABSENT), "SECRET_KEY", id="production-without-SECRET_KEY"),
+    pytest.param(prod(SECRET_KEY=""), "SECRET_KEY", id="production-with-empty-SECRET_KEY"),
+    pytest.param(prod(SECRET_KEY="too-short-to-be-a-secret"), "SECRET_KEY", id="production-with-short-SECRET_KEY"),
+    pytest.param(prod(SECRET_KEY="ab" * 40), "SECRET_KEY", id="production-with-low-entropy-SECRET_KEY"),
+    pytest.param(prod(SECRET_KEY="django-insecure-" + good_secret_key()), "SECRET_KEY",
+                 id="production-with-django-insecure-SECRET_KEY"),
+    pytest.param(prod(ALLOWED_HOSTS=ABSENT), "ALLOWED_HOSTS", id="production-without-ALLOWED_HOSTS"),
+    pytest.param(prod(ALLOWED_HOSTS=" , "), "ALLOWED_HOSTS", id="production-with-blank-ALLOWED_HOSTS"),
+    pytest.param(prod(DEBUG="true"), "DEBUG", id="production-with-DEBUG-on"),
+    pytest.param({"DEBUG": "maybe"}, "DEBUG", id="DEBUG=maybe"),
+    pytest.param({"DATABASE_URL": ABSENT}, "DATABASE_URL", id="DATABASE_URL-missing"),
+    pytest.param(prod(DATABASE_URL=ABSENT), "DATABASE_URL", id="production-DATABASE_URL-missing"),
+    pytest.param({"DATABASE_URL": "mysql://tutoring:pw@db.example.com/tutoring"}, "DATABASE_URL",
+                 id="DATABASE_URL-mysql"),
+    pytest.param({"DATABASE_URL": "sqlite:///tutoring.sqlite3"}, "DATABASE_URL", id="DATABASE_URL-sqlite"),
+    pytest.param({"DATABASE_URL": "nosuchdb://db.example.com/x"}, "DATABASE_URL", id="DATABASE_URL-unknown-scheme"),
+    pytest.param({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE", id="DB_CONN_MAX_AGE-not-a-number"),
+    pytest.param({"REDIS_URL": ABSENT}, "REDIS_URL", id="REDIS_URL-missing"),
+    pytest.param({"REDIS_URL": "http://x"}, "REDIS_URL", id="REDIS_URL-http"),
+    pytest.param({"CELERY_TASK_ALWAYS_EAGER": "sometimes"}, "CELERY_TASK_ALWAYS_EAGER",
+                 id="CELERY_TASK_ALWAYS_EAGER=sometimes"),
+    pytest.param({"TIME_ZONE": "Mars/Base"}, "TIME_ZONE", id="TIME_ZONE=Mars/Base"),
+    pytest.param({"DJANGO_ENV": "staging"}, "DJANGO_ENV", id="DJANGO_ENV=staging"),
+    pytest.param(prod(SECURE_SSL_REDIRECT="perhaps"), "SECURE_SSL_REDIRECT",
+                 id="production-SECURE_SSL_REDIRECT=perhaps"),
+    pytest.param(prod(SECURE_HSTS_SECONDS="a year"), "SECURE_HSTS_SECONDS",
+                 id="production-SECURE_HSTS_SECONDS-not-a-number"),
+    pytest.param({"ADHOC_MAX_AGE_DAYS": "a month"}, "ADHOC_MAX_AGE_DAYS", id="ADHOC_MAX_AGE_DAYS-not-a-number"),
+    pytest.param({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", id="LOG_LEVEL-unknown", marks=pytest.mark.xfail(
+        strict=True, reason="settings.py hands LOG_LEVEL to logging unchecked: "
+        "'ValueError: Unable to configure root logger' does not name the variable")),
+]
+
+
+@pytest.mark.parametrize(("changes", "variable"), BAD_ENVIRONMENTS)
+def test_bad_environment_stops_start_up_naming_the_variable(changes, variable):
+    result = manage("check", **changes)
+    assert result.returncode != 0, f"manage.py check accepted {changes}:\n{result.stdout}{result.stderr}"
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured:"), result.stderr
+    assert variable in last_line, result.stderr
+
+
+def test_full_production_environment_passes_the_deploy_check():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_deploy_check_is_real():
+    """The positive test above means something: weakening a protection fails the same command."""
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **prod(SECURE_SSL_REDIRECT="false"))
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout
+
+
+def test_development_needs_only_the_service_urls():
+    result = manage("check", DJANGO_ENV=ABSENT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def variables_read_by_settings() -> set[str]:
+    source = SETTINGS.read_text()
+    names = set(re.findall(r"env_(?:str|bool|int|list)\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    names |= set(re.findall(r"ENV\.get\(\s*\"([A-Z][A-Z0-9_]*)\"", source))
+    names |= set(re.findall(r"ENV\[\s*\"([A-Z][A-Z0-9_]*)\"\s*\]", source))
+    names |= set(re.findall(r"\"([A-Z][A-Z0-9_]*)\"\s+(?:not\s+)?in\s+ENV\b", source))
+    return names
+
+
+def test_env_example_documents_every_variable_settings_reads():
+    read = variables_read_by_settings()
+    assert {"DJANGO_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "TIME_ZONE"} <= read  # the regexes work
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", ENV_EXAMPLE.read_text(), flags=re.MULTILINE))
+    assert read - documented == set(), "add these to .env.example"
