@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.responses import Status as Reply
 from ninja.security import django_auth
 from pydantic import AwareDatetime
 
@@ -371,7 +372,7 @@ def create_session(request, payload: CreateIn):
     session = lifecycle.create_session(by=request.user, tutor_id=payload.tutor_id, student_id=payload.student_id,
                                        start=payload.start, end=payload.end, course_id=payload.course_id,
                                        is_trial=payload.is_trial, channel=Channel.API)
-    return 201, _fresh(request, session.id)
+    return Reply(201, _fresh(request, session.id))
 
 
 @router.post("/adhoc", response={201: list[SessionOut], **ERRORS})
@@ -379,7 +380,7 @@ def log_adhoc(request, payload: AdhocIn):
     """A tutor batch-logs ad-hoc add-on sessions (all or none; per-row errors in `errors`)."""
     rows = [row.dict() for row in payload.sessions]
     created = lifecycle.log_adhoc_sessions(by=request.user, rows=rows, channel=Channel.API)
-    return 201, [_fresh(request, s.id) for s in created]
+    return Reply(201, [_fresh(request, s.id) for s in created])
 
 
 @router.get("/{session_id}", response={200: SessionOut, **ERRORS})
@@ -457,8 +458,9 @@ def cancel(request, session_id: int, payload: CancelIn):
 
 @router.post("/{session_id}/reschedule", response={201: SessionOut, **ERRORS})
 def reschedule(request, session_id: int, payload: ProposeIn):
-    return 201, _act(request, session_id, lifecycle.propose_reschedule, proposed_start=payload.proposed_start,
-                     reason_id=payload.reason_id, note=payload.note, as_role=payload.as_role)
+    body = _act(request, session_id, lifecycle.propose_reschedule, proposed_start=payload.proposed_start,
+                reason_id=payload.reason_id, note=payload.note, as_role=payload.as_role)
+    return Reply(201, body)
 
 
 @router.post("/{session_id}/reschedule/{proposal_id}/accept", response={200: SessionOut, **ERRORS})
@@ -473,8 +475,9 @@ def reject_reschedule(request, session_id: int, proposal_id: int, payload: Reaso
 
 @router.post("/{session_id}/reschedule/{proposal_id}/counter", response={201: SessionOut, **ERRORS})
 def counter_reschedule(request, session_id: int, proposal_id: int, payload: CounterIn):
-    return 201, _act(request, session_id, lifecycle.counter_reschedule, proposal_id,
-                     proposed_start=payload.proposed_start, note=payload.note)
+    body = _act(request, session_id, lifecycle.counter_reschedule, proposal_id,
+                proposed_start=payload.proposed_start, note=payload.note)
+    return Reply(201, body)
 
 
 @router.post("/{session_id}/reschedule/{proposal_id}/withdraw", response={200: SessionOut, **ERRORS})

@@ -52,7 +52,7 @@ def manage(*args: str, **changes) -> subprocess.CompletedProcess:
             env[name] = value
     return subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), *args],
-        env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
+        check=False, env=env, cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
 
 
@@ -64,7 +64,8 @@ BAD_ENVIRONMENTS = [
     # (environment changes, the variable the message must name)
     pytest.param(prod(SECRET_KEY=ABSENT), "SECRET_KEY", id="production-without-SECRET_KEY"),
     pytest.param(prod(SECRET_KEY=""), "SECRET_KEY", id="production-with-empty-SECRET_KEY"),
-    pytest.param(prod(SECRET_KEY="too-short-to-be-a-secret"), "SECRET_KEY", id="production-with-short-SECRET_KEY"),
+    pytest.param(prod(SECRET_KEY="too-short-to-be-a-secret"), "SECRET_KEY",
+                 id="production-with-short-SECRET_KEY"),
     pytest.param(prod(SECRET_KEY="ab" * 40), "SECRET_KEY", id="production-with-low-entropy-SECRET_KEY"),
     pytest.param(prod(SECRET_KEY="django-insecure-" + good_secret_key()), "SECRET_KEY",
                  id="production-with-django-insecure-SECRET_KEY"),
@@ -77,7 +78,8 @@ BAD_ENVIRONMENTS = [
     pytest.param({"DATABASE_URL": "mysql://tutoring:pw@db.example.com/tutoring"}, "DATABASE_URL",
                  id="DATABASE_URL-mysql"),
     pytest.param({"DATABASE_URL": "sqlite:///tutoring.sqlite3"}, "DATABASE_URL", id="DATABASE_URL-sqlite"),
-    pytest.param({"DATABASE_URL": "nosuchdb://db.example.com/x"}, "DATABASE_URL", id="DATABASE_URL-unknown-scheme"),
+    pytest.param({"DATABASE_URL": "nosuchdb://db.example.com/x"}, "DATABASE_URL",
+                 id="DATABASE_URL-unknown-scheme"),
     pytest.param({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE", id="DB_CONN_MAX_AGE-not-a-number"),
     pytest.param({"REDIS_URL": ABSENT}, "REDIS_URL", id="REDIS_URL-missing"),
     pytest.param({"REDIS_URL": "http://x"}, "REDIS_URL", id="REDIS_URL-http"),
@@ -89,10 +91,9 @@ BAD_ENVIRONMENTS = [
                  id="production-SECURE_SSL_REDIRECT=perhaps"),
     pytest.param(prod(SECURE_HSTS_SECONDS="a year"), "SECURE_HSTS_SECONDS",
                  id="production-SECURE_HSTS_SECONDS-not-a-number"),
-    pytest.param({"ADHOC_MAX_AGE_DAYS": "a month"}, "ADHOC_MAX_AGE_DAYS", id="ADHOC_MAX_AGE_DAYS-not-a-number"),
-    pytest.param({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", id="LOG_LEVEL-unknown", marks=pytest.mark.xfail(
-        strict=True, reason="settings.py hands LOG_LEVEL to logging unchecked: "
-        "'ValueError: Unable to configure root logger' does not name the variable")),
+    pytest.param({"ADHOC_MAX_AGE_DAYS": "a month"}, "ADHOC_MAX_AGE_DAYS",
+                 id="ADHOC_MAX_AGE_DAYS-not-a-number"),
+    pytest.param({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", id="LOG_LEVEL-unknown"),
 ]
 
 

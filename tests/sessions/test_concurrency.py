@@ -1,0 +1,101 @@
+"""Conflicting actions on one session from many threads: exactly one winner per round, one event
+per change, never two deductions (each transition locks the row and re-reads it)."""
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+
+from sessions import lifecycle
+from sessions.errors import Refused
+from sessions.models import PackageDeduction, Session, SessionEvent, Status
+from tests.conftest import NOW
+
+ROUNDS = 150
+
+
+def close_connections(pool, barrier):
+    """Each worker thread closes its own connection, so the test database can be dropped."""
+    def close(_):
+        barrier.wait()
+        connection.close()
+
+    list(pool.map(close, range(barrier.parties)))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_acknowledge_dispute_cancel_verify_race(make_session, parent, coordinator, tutor, reasons, package):
+    def attempts(s):
+        return [
+            ("acknowledge", lambda: lifecycle.acknowledge(s.pk, by=parent, now=NOW)),
+            ("acknowledge", lambda: lifecycle.acknowledge(s.pk, by=parent, now=NOW)),
+            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong", now=NOW)),
+            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong", now=NOW)),
+            ("cancel", lambda: lifecycle.cancel(s.pk, by=tutor, reason_id=reasons[("tutor", "cancel")].id, now=NOW)),
+            ("verify", lambda: lifecycle.verify(s.pk, by=coordinator, reason="override", now=NOW)),
+        ]
+
+    package.credits = ROUNDS
+    package.save()
+    barrier = threading.Barrier(6)
+
+    def run(fn):
+        barrier.wait()
+        try:
+            fn()
+            return True
+        except Refused:
+            return False
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        for i in range(ROUNDS):
+            start = NOW - timedelta(days=30) + timedelta(hours=2 * i)
+            s = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                             checked_out_at=start + timedelta(hours=1))
+            tries = attempts(s)
+            won = [name for (name, _), ok in zip(tries, pool.map(lambda t: run(t[1]), tries)) if ok]
+            s.refresh_from_db()
+            events = list(SessionEvent.objects.filter(session=s).order_by("id"))
+            parent_wins = [w for w in won if w in ("acknowledge", "dispute")]
+            # acknowledge and dispute exclude each other; verify may still follow a dispute
+            assert len(parent_wins) <= 1 and "cancel" not in won, won
+            assert len(won) == len(events) >= 1, (won, [e.kind for e in events])
+            chain = [Status.AWAITING_APPROVAL_PARENT] + [e.to_status for e in events]
+            assert [e.from_status for e in events] == chain[:-1] and chain[-1] == s.status
+            deducted = PackageDeduction.objects.filter(session=s).count()
+            assert deducted == (1 if s.status == Status.APPROVED else 0)
+        close_connections(pool, barrier)
+    assert PackageDeduction.objects.count() == Session.objects.filter(status=Status.APPROVED).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_accept_and_cancel_race_on_a_reschedule(make_session, parent, tutor, reasons):
+    """Accepting a proposal and cancelling the session: one wins, the thread ends consistent."""
+    barrier = threading.Barrier(3)
+
+    def run(fn):
+        barrier.wait()
+        try:
+            fn()
+            return True
+        except Refused:
+            return False
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        for i in range(60):
+            s = make_session(start=NOW + timedelta(days=3, hours=2 * i))
+            p = lifecycle.propose_reschedule(s, by=tutor, proposed_start=NOW + timedelta(days=40, hours=2 * i),
+                                             reason_id=reasons[("tutor", "reschedule")].id, now=NOW)
+            fns = [lambda: lifecycle.accept_reschedule(s.pk, p.pk, by=parent, now=NOW),
+                   lambda: lifecycle.reject_reschedule(s.pk, p.pk, by=parent, reason="no", now=NOW),
+                   lambda: lifecycle.cancel(s.pk, by=tutor, reason_id=reasons[("tutor", "cancel")].id, now=NOW)]
+            results = list(pool.map(run, fns))
+            accept_or_reject = results[0] + results[1]
+            assert accept_or_reject <= 1
+            s.refresh_from_db()
+            p.refresh_from_db()
+            assert p.status != "open" and p.thread.status != "open"
+            assert SessionEvent.objects.filter(session=s).count() == 1 + sum(results)
+        close_connections(pool, barrier)

@@ -1,0 +1,45 @@
+"""What must never exist is forbidden by the database itself, not only by the code."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, ProgrammingError, connection, transaction
+
+from sessions import lifecycle
+from sessions.models import PackageDeduction, SessionEvent, Status
+from tests.conftest import NOW
+
+
+def test_the_database_forbids_overlapping_active_sessions_of_a_tutor(make_session):
+    make_session(start=NOW)
+    with pytest.raises(IntegrityError, match="session_tutor_no_overlap"), transaction.atomic():
+        make_session(start=NOW + timedelta(minutes=59))
+    make_session(start=NOW + timedelta(minutes=60))  # back to back is fine
+
+
+def test_cancelled_sessions_free_the_slot(make_session):
+    make_session(start=NOW, status=Status.CANCELLED_BY_PARENT)
+    make_session(start=NOW)
+
+
+def test_the_database_forbids_a_second_deduction(make_session, package):
+    s = make_session(start=NOW - timedelta(days=1), status=Status.APPROVED)
+    PackageDeduction.objects.create(package=package, session=s, created_at=NOW)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        PackageDeduction.objects.create(package=package, session=s, created_at=NOW)
+
+
+def test_session_events_are_append_only(session, tutor):
+    lifecycle.check_in(session, by=tutor, now=session.scheduled_start)
+    event = SessionEvent.objects.get()
+    with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic():
+        SessionEvent.objects.filter(pk=event.pk).update(reason="edited")
+    with pytest.raises(ProgrammingError, match="append-only"), transaction.atomic():
+        with connection.cursor() as c:
+            c.execute("DELETE FROM tutoring_sessions_sessionevent")
+    assert SessionEvent.objects.get().reason == ""
+
+
+def test_check_out_without_check_in_cannot_be_stored(make_session):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_session(checked_out_at=NOW)
