@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 UV := var/tools/bin/uv
 UV_VERSION := 0.13.9
 # pytest-xdist workers; 2 cores here
-PYTEST_ARGS ?= -n 2
+PYTEST_ARGS ?= -n 2 --dist loadgroup
 
 .PHONY: help run test lint clean bench
 
