@@ -13,6 +13,7 @@ from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.responses import Status as Reply
 from ninja.security import django_auth
 from pydantic import AwareDatetime
+from pydantic import ValidationError as PydanticValidationError
 
 from tutoring.models import Guardianship, User
 
@@ -424,10 +425,22 @@ def check_in(request, session_id: int):
     return _act(request, session_id, lifecycle.check_in)
 
 
-@router.post("/{session_id}/check-out", response={200: SessionOut, **ERRORS})
-def check_out(request, session_id: int, payload: CheckOutIn | None = None):
-    absent = payload.student_absent if payload else False
-    return _act(request, session_id, lifecycle.check_out, student_absent=absent)
+@router.post("/{session_id}/check-out", response={200: SessionOut, **ERRORS}, openapi_extra={
+    "requestBody": {"required": False,
+                    "content": {"application/json": {"schema": CheckOutIn.model_json_schema()}}}})
+def check_out(request, session_id: int):
+    """The body is optional: `{"student_absent": true}` records a no-show by the student."""
+    payload = CheckOutIn()
+    if request.content_type != "application/json":
+        payload.student_absent = request.POST.get("student_absent", "").lower() in ("1", "true", "on")
+    elif request.body.strip():
+        try:
+            payload = CheckOutIn.model_validate_json(request.body)
+        except PydanticValidationError as exc:
+            raise Refused("The body must be JSON like {\"student_absent\": true}.", code="invalid",
+                          status=422, errors=[{"field": ".".join(map(str, e["loc"])), "detail": e["msg"]}
+                                              for e in exc.errors()]) from None
+    return _act(request, session_id, lifecycle.check_out, student_absent=payload.student_absent)
 
 
 @router.post("/{session_id}/acknowledge", response={200: SessionOut, **ERRORS})

@@ -268,3 +268,22 @@ def test_the_creator_reads_but_may_not_act_or_read_the_trail(client, creator, se
     assert client.get(f"/api/sessions/{session.pk}").status_code == 200
     assert client.get(f"/api/sessions/{session.pk}/events").status_code == 403
     assert post(client, f"/api/sessions/{session.pk}/check-in").status_code == 403
+
+
+def test_check_out_without_a_body_and_with_student_absent(client, make_session, tutor, time_machine):
+    a = make_session(start=NOW - timedelta(hours=1), status=Status.CHECKED_IN, checked_in_at=NOW - timedelta(hours=1))
+    b = make_session(start=NOW - timedelta(hours=3), status=Status.CHECKED_IN, checked_in_at=NOW - timedelta(hours=3))
+    client.force_login(tutor)
+    r = client.post(f"/api/sessions/{a.pk}/check-out")
+    assert r.json().get("status") == "awaiting_approval_parent", r.json()
+    r = post(client, f"/api/sessions/{b.pk}/check-out", {"student_absent": True})
+    assert r.json()["status"] == "no_show" and r.json()["no_show_party"] == "student"
+
+
+def test_check_out_with_a_bad_body_is_422(client, make_session, tutor):
+    a = make_session(start=NOW - timedelta(hours=1), status=Status.CHECKED_IN, checked_in_at=NOW - timedelta(hours=1))
+    client.force_login(tutor)
+    r = client.post(f"/api/sessions/{a.pk}/check-out", data="{oops", content_type="application/json")
+    assert r.status_code == 422 and r.json()["code"] == "invalid"
+    a.refresh_from_db()
+    assert a.status == Status.CHECKED_IN
