@@ -6,6 +6,7 @@ rules.py against an injected `now`, write, append exactly one SessionEvent, and 
 side effects (notifications) to run after commit. A refusal raises errors.Refused.
 """
 
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -87,15 +88,23 @@ def _notify_after_commit(event_ids: list[int]) -> None:
     transaction.on_commit(lambda: notify_events.delay(event_ids))
 
 
-def _save(session: Session, now: datetime, *fields: str) -> None:
-    session.updated_at = now
+@contextmanager
+def _slot_taken_as_refusal():
+    """The exclusion constraint is the last word on overlaps (a concurrent booking can pass the
+    friendly pre-check); its violation becomes the same refusal the pre-check gives."""
     try:
         with transaction.atomic():
-            session.save(update_fields=[*fields, "updated_at"])
+            yield
     except IntegrityError as exc:
         if "session_tutor_no_overlap" in str(exc):
             raise Refused("The tutor already has a session at that time.", code="slot_taken") from None
         raise
+
+
+def _save(session: Session, now: datetime, *fields: str) -> None:
+    session.updated_at = now
+    with _slot_taken_as_refusal():
+        session.save(update_fields=[*fields, "updated_at"])
 
 
 def _transition(session, *, action: str, by: User | None, now: datetime | None):
@@ -637,13 +646,8 @@ def create_session(*, by: User, tutor_id, student_id, start: datetime, end: date
 
 
 def _save_new(session: Session) -> None:
-    try:
-        with transaction.atomic():
-            session.save()
-    except IntegrityError as exc:
-        if "session_tutor_no_overlap" in str(exc):
-            raise Refused("The tutor already has a session at that time.", code="slot_taken") from None
-        raise
+    with _slot_taken_as_refusal():
+        session.save()
 
 
 @transaction.atomic

@@ -16,6 +16,19 @@ from tests.conftest import NOW
 ROUNDS = 150
 
 
+def racer(barrier):
+    """Runs one attempt once every thread is at the barrier; True when it went through."""
+    def run(fn):
+        barrier.wait()
+        try:
+            fn()
+            return True
+        except Refused:
+            return False
+
+    return run
+
+
 def close_connections(pool, barrier):
     """Each worker thread closes its own connection, so the test database can be dropped."""
     def close(_):
@@ -40,14 +53,7 @@ def test_acknowledge_dispute_cancel_verify_race(make_session, parent, coordinato
     package.credits = ROUNDS
     package.save()
     barrier = threading.Barrier(6)
-
-    def run(fn):
-        barrier.wait()
-        try:
-            fn()
-            return True
-        except Refused:
-            return False
+    run = racer(barrier)
 
     with ThreadPoolExecutor(max_workers=6) as pool:
         for i in range(ROUNDS):
@@ -74,14 +80,7 @@ def test_acknowledge_dispute_cancel_verify_race(make_session, parent, coordinato
 def test_accept_and_cancel_race_on_a_reschedule(make_session, parent, tutor, reasons):
     """Accepting a proposal and cancelling the session: one wins, the thread ends consistent."""
     barrier = threading.Barrier(3)
-
-    def run(fn):
-        barrier.wait()
-        try:
-            fn()
-            return True
-        except Refused:
-            return False
+    run = racer(barrier)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         for i in range(60):
