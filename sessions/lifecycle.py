@@ -7,6 +7,7 @@ side effects (notifications) to run after commit. A refusal raises errors.Refuse
 """
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
@@ -80,8 +81,21 @@ def _record(session: Session, *, by: User | None, channel: str, kind: str, from_
     return event
 
 
+_silenced: ContextVar[bool] = ContextVar("lifecycle_silenced", default=False)
+
+
+@contextmanager
+def silenced():
+    """Record events without notifying anyone: for replaying history (the demo seed, imports)."""
+    token = _silenced.set(True)
+    try:
+        yield
+    finally:
+        _silenced.reset(token)
+
+
 def _notify_after_commit(event_ids: list[int]) -> None:
-    if not event_ids:
+    if not event_ids or _silenced.get():
         return
     from .tasks import notify_events
 
@@ -507,24 +521,29 @@ NO_SHOW_REASON = "The tutor did not check in on the session's day."
 
 # --- set-based sweeps -------------------------------------------------------------------------
 
+# Both sweeps claim a batch of due sessions with FOR UPDATE SKIP LOCKED (no ORDER BY: a batch
+# takes whichever due rows the index yields first, so a batch never sorts the whole backlog), then
+# update each table by primary-key or partial-index lookups (= ANY(ARRAY(...)) instead of a join
+# the planner may hash over the whole table), and append one event per session in the same
+# statement.
 _EXPIRE_SQL = """
 WITH due AS (
-    SELECT s.id FROM tutoring_sessions_session s
-    JOIN tutoring_sessions_reschedulethread t ON t.session_id = s.id AND t.status = 'open'
-    WHERE s.status = 'scheduled' AND s.scheduled_start <= %(now)s
-    ORDER BY s.id LIMIT %(batch)s
+    SELECT s.id FROM tutoring_sessions_reschedulethread t
+    JOIN tutoring_sessions_session s ON s.id = t.session_id
+    WHERE t.status = 'open' AND s.status = 'scheduled' AND s.scheduled_start <= %(now)s
+    LIMIT %(batch)s
     FOR UPDATE OF s SKIP LOCKED
 ), sessions AS (
-    UPDATE tutoring_sessions_session s SET status = 'not_completed', updated_at = %(now)s
-    FROM due WHERE s.id = due.id AND s.status = 'scheduled'
-    RETURNING s.id
+    UPDATE tutoring_sessions_session SET status = 'not_completed', updated_at = %(now)s
+    WHERE id = ANY(ARRAY(SELECT id FROM due)) AND status = 'scheduled'
+    RETURNING id
 ), threads AS (
-    UPDATE tutoring_sessions_reschedulethread t SET status = 'expired', resolved_at = %(now)s
-    FROM sessions WHERE t.session_id = sessions.id AND t.status = 'open'
-    RETURNING t.id, t.session_id
+    UPDATE tutoring_sessions_reschedulethread SET status = 'expired', resolved_at = %(now)s
+    WHERE session_id = ANY(ARRAY(SELECT id FROM sessions)) AND status = 'open'
+    RETURNING id, session_id
 ), proposals AS (
-    UPDATE tutoring_sessions_rescheduleproposal p SET status = 'expired', answered_at = %(now)s
-    FROM threads WHERE p.thread_id = threads.id AND p.status = 'open'
+    UPDATE tutoring_sessions_rescheduleproposal SET status = 'expired', answered_at = %(now)s
+    WHERE thread_id = ANY(ARRAY(SELECT id FROM threads)) AND status = 'open'
 )
 INSERT INTO tutoring_sessions_sessionevent
     (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at)
@@ -547,12 +566,12 @@ WITH due AS (
             s.scheduled_end) <= %(now)s
       AND NOT EXISTS (SELECT 1 FROM tutoring_sessions_reschedulethread t
                       WHERE t.session_id = s.id AND t.status = 'open')
-    ORDER BY s.id LIMIT %(batch)s
+    LIMIT %(batch)s
     FOR UPDATE OF s SKIP LOCKED
 ), sessions AS (
-    UPDATE tutoring_sessions_session s SET status = 'no_show', no_show_party = 'tutor', updated_at = %(now)s
-    FROM due WHERE s.id = due.id AND s.status = 'scheduled'
-    RETURNING s.id
+    UPDATE tutoring_sessions_session SET status = 'no_show', no_show_party = 'tutor', updated_at = %(now)s
+    WHERE id = ANY(ARRAY(SELECT id FROM due)) AND status = 'scheduled'
+    RETURNING id
 )
 INSERT INTO tutoring_sessions_sessionevent
     (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at)
@@ -637,7 +656,7 @@ def create_session(*, by: User, tutor_id, student_id, start: datetime, end: date
         raise Refused("A new session must start in the future.", code="start_in_past", status=INVALID)
     course = _course_for(course_id, student)
     session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
-                      is_trial=bool(is_trial), created_at=now)
+                      is_trial=bool(is_trial), created_at=now, updated_at=now)
     _ensure_slot_free(session, start, end)
     _save_new(session)
     _record(session, by=by, channel=channel, kind="created", from_status="", now=now,
@@ -701,7 +720,7 @@ def _plan_adhoc(tutor: User, row: dict, matched: set, planned: list, now: dateti
     course = _course_for(row.get("course_id"), student)
     session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
                       status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start, checked_out_at=end,
-                      billed_as_addon=True, created_at=now)
+                      billed_as_addon=True, created_at=now, updated_at=now)
     if any(s.scheduled_start < end and s.scheduled_end > start for s, _ in planned):
         raise Refused("Overlaps another session in this batch.", code="slot_taken", status=INVALID)
     _ensure_slot_free(session, start, end)

@@ -9,6 +9,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
 from django.db import models
 from django.db.models import Func, Q
+from django.utils import timezone
 
 
 class Status(models.TextChoices):
@@ -70,10 +71,14 @@ class TsTzRange(Func):
 
 
 class Session(models.Model):
-    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tutor_sessions")
-    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="student_sessions")
+    # No single-column FK indexes: the (fk, scheduled_start) indexes below serve those lookups,
+    # and every index is one more write per status change (the sweeps change 100,000s at once).
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="tutor_sessions",
+                              db_index=False)
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="student_sessions",
+                                db_index=False)
     course = models.ForeignKey("tutoring.Course", null=True, blank=True, on_delete=models.PROTECT,
-                               related_name="sessions")
+                               related_name="sessions", db_index=False)
     scheduled_start = models.DateTimeField()
     scheduled_end = models.DateTimeField()
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.SCHEDULED)
@@ -85,13 +90,14 @@ class Session(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.NATIVE)
     cancelled_at = models.DateTimeField(null=True, blank=True)
     cancellation_reason = models.ForeignKey("ChangeReason", null=True, blank=True, on_delete=models.PROTECT,
-                                            related_name="+")
+                                            related_name="+", db_index=False)
     # video room (spec 002): provider, its room id and the meeting URL it hands out
     video_provider = models.CharField(max_length=16, choices=VideoProvider.choices, default=VideoProvider.P2P)
     video_room_id = models.CharField(max_length=100, blank=True)
     meeting_url = models.URLField(max_length=500, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    # set by the lifecycle from its injected `now` (auto_now would overwrite it with the wall clock)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         indexes = [
@@ -149,9 +155,9 @@ class SessionEvent(models.Model):
     """Append-only audit row for every change of a session (a DB trigger refuses UPDATE/DELETE).
     It is also the outbox: notifications are sent from it after commit."""
 
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events")
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events", db_index=False)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                              related_name="+")
+                              related_name="+", db_index=False)
     channel = models.CharField(max_length=16, choices=Channel.choices)
     kind = models.CharField(max_length=40)
     from_status = models.CharField(max_length=32, blank=True)
@@ -241,9 +247,10 @@ class RescheduleThread(models.Model):
     """A negotiation to move one session; its proposals are numbered versions."""
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="reschedule_threads")
-    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    opened_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                  db_index=False)
     opened_by_role = models.CharField(max_length=16, choices=Party.choices)
-    reason = models.ForeignKey(ChangeReason, on_delete=models.PROTECT, related_name="+")
+    reason = models.ForeignKey(ChangeReason, on_delete=models.PROTECT, related_name="+", db_index=False)
     note = models.TextField(blank=True)
     status = models.CharField(max_length=16, choices=ThreadStatus.choices, default=ThreadStatus.OPEN)
     created_at = models.DateTimeField()
@@ -259,9 +266,11 @@ class RescheduleThread(models.Model):
 
 
 class RescheduleProposal(models.Model):
-    thread = models.ForeignKey(RescheduleThread, on_delete=models.PROTECT, related_name="proposals")
+    # (thread, version) is unique, which indexes lookups by thread
+    thread = models.ForeignKey(RescheduleThread, on_delete=models.PROTECT, related_name="proposals", db_index=False)
     version = models.PositiveSmallIntegerField()
-    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    proposed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                    db_index=False)
     proposed_by_role = models.CharField(max_length=16, choices=Party.choices)
     proposed_start = models.DateTimeField()
     proposed_end = models.DateTimeField(help_text="Derived by the server: the session's duration is kept.")
@@ -270,7 +279,7 @@ class RescheduleProposal(models.Model):
     created_at = models.DateTimeField()
     answered_at = models.DateTimeField(null=True, blank=True)
     answered_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
-                                    related_name="+")
+                                    related_name="+", db_index=False)
     answer_note = models.TextField(blank=True)
 
     class Meta:

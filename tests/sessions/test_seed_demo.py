@@ -1,0 +1,211 @@
+"""manage.py seed_demo: the demo world, its logins, --if-empty, the production refusal and the
+bulk generator used by the benchmarks."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, Q
+from django.test import override_settings
+from django.utils import timezone
+
+from sessions import lifecycle
+from sessions.management.commands.seed_demo import BIG_CREATOR, LOGINS
+from sessions.models import (
+    OCCUPYING_STATUSES,
+    CancellationPolicy,
+    ChangeReason,
+    RescheduleThread,
+    Session,
+    SessionEvent,
+    Status,
+    ThreadStatus,
+)
+from tutoring.models import Enrollment, Guardianship, LessonPackage, Match, Role, User
+
+
+def seed(**options) -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out, **options)
+    return out.getvalue()
+
+
+def world_size() -> tuple:
+    return (User.objects.count(), Session.objects.count(), SessionEvent.objects.count(),
+            ChangeReason.objects.count(), CancellationPolicy.objects.count())
+
+
+@pytest.fixture(scope="class")
+def demo_world(django_db_setup, django_db_blocker):
+    """The replay through the lifecycle takes seconds, so it runs once per class, inside a
+    transaction rolled back after the class; each test's own transaction is a savepoint on top."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        seed()
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo(demo_world, db):
+    pass
+
+
+class TestDemoWorld:
+    """One seeded demo world, shared by the tests of this class."""
+
+    def test_demo_world_has_every_status(self, demo):
+        statuses = set(Session.objects.values_list("status", flat=True))
+        assert statuses == set(Status.values)
+        assert Session.objects.filter(is_trial=True).count() >= 2
+        assert Session.objects.filter(billed_as_addon=True).count() >= 2
+        assert RescheduleThread.objects.filter(status=ThreadStatus.OPEN).exists()
+
+    def test_every_demo_status_change_is_in_the_audit_trail(self, demo):
+        for session in Session.objects.exclude(status=Status.SCHEDULED):
+            last = session.events.order_by("id").last()
+            assert last.to_status == session.status, session
+        first_kinds = {s.events.order_by("id").first().kind for s in Session.objects.all()}
+        assert first_kinds == {"created", "adhoc_logged"}
+
+    def test_demo_history_is_in_the_past(self, demo):
+        now = timezone.now()
+        assert not SessionEvent.objects.filter(created_at__gt=now).exists()
+        assert not Session.objects.filter(created_at__gt=now).exists()
+        # three weeks either side
+        assert Session.objects.filter(scheduled_start__lt=now - timedelta(days=14)).exists()
+        assert Session.objects.filter(scheduled_start__gt=now + timedelta(days=14)).exists()
+
+    def test_pickers_and_penalty_sheet(self, demo):
+        for role in ("parent", "tutor"):
+            for kind in ("cancel", "reschedule"):
+                reasons = ChangeReason.objects.filter(role=role, kind=kind)
+                assert 4 <= reasons.count() <= 5
+                assert list(reasons.filter(requires_note=True).values_list("label", flat=True)) == ["Other"]
+        sheet = {(p.role, p.min_hours_before, p.max_hours_before): p.penalty
+                 for p in CancellationPolicy.objects.all()}
+        parent = {band[1:]: penalty for band, penalty in sheet.items() if band[0] == "parent"}
+        assert parent == {(48, None): "No charge", (24, 48): "50% of the lesson", (4, 24): "Full lesson"}
+        assert sheet[("tutor", 0, 48)] == "Reliability strike"
+
+    def test_the_five_logins_work(self, demo, client):
+        for username in LOGINS:
+            assert client.login(username=username, password="demo"), username
+            client.logout()
+
+    def test_the_logins_are_related_as_promised(self, demo):
+        users = {u.username: u for u in User.objects.filter(username__in=LOGINS)}
+        parent, tutor, student = users["demo-parent"], users["demo-tutor"], users["demo-student"]
+        assert Guardianship.objects.filter(parent=parent, student=student).exists()
+        assert Match.objects.filter(tutor=tutor, student=student).exists()
+        lessons = Session.objects.filter(tutor=tutor, student=student)
+        assert set(lessons.values_list("course__creator__username", flat=True)) == {"demo-creator"}
+        coordinator = users["demo-coordinator"]
+        assert coordinator.is_staff and coordinator.roles == [Role.COORDINATOR]
+        for user in User.objects.all():
+            assert user.name and user.email and user.roles and user.time_zone
+        assert len({u.time_zone for u in User.objects.all()}) >= 4
+        assert LessonPackage.objects.filter(student=student).exists()
+        assert Guardianship.objects.values("parent").distinct().count() >= 2
+
+    def test_if_empty_is_a_no_op_the_second_time(self, demo):
+        before = world_size()
+        out = seed(if_empty=True)
+        assert "nothing to do" in out
+        assert world_size() == before
+
+    def test_a_second_plain_run_fails_cleanly(self, demo):
+        before = world_size()
+        with pytest.raises(CommandError, match="already exists"):
+            seed()
+        assert world_size() == before
+
+
+@override_settings(PRODUCTION=True)
+def test_refuses_in_production(db):
+    with pytest.raises(CommandError, match="production"):
+        seed()
+    with pytest.raises(CommandError, match="production"):
+        seed(if_empty=True, sessions=10)
+    assert not User.objects.exists()
+
+
+def _overlaps() -> int:
+    """Pairs of one tutor's calendar-occupying sessions that overlap (the exclusion constraint
+    forbids them; counted independently here)."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT count(*) FROM tutoring_sessions_session a JOIN tutoring_sessions_session b
+              ON a.tutor_id = b.tutor_id AND a.id < b.id
+             AND a.scheduled_start < b.scheduled_end AND b.scheduled_start < a.scheduled_end
+            WHERE a.status = ANY(%(occupying)s) AND b.status = ANY(%(occupying)s)""",
+                       {"occupying": [str(s) for s in OCCUPYING_STATUSES]})
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture(scope="class")
+def bulk_world(django_db_setup, django_db_blocker):
+    """The demo world plus bulk batches, made through the command line options, once per class."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        out = StringIO()
+        call_command("seed_demo", "--sessions", "2000", "--due-threads", "300", "--due-no-shows", "120",
+                     stdout=out)
+        yield out.getvalue()
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def bulk_output(bulk_world, db):
+    return bulk_world
+
+
+class TestBulk:
+    def test_sessions_2000_inserts_2000_sessions(self, bulk_output):
+        bulk = Session.objects.filter(tutor__username__startswith="bulk1-")
+        assert bulk.count() == 2000
+        assert "batch bulk1 (realistic): 2,000 sessions" in bulk_output
+        # one audit row per bulk session
+        assert SessionEvent.objects.filter(session__in=bulk).count() == 2000
+        # a year of history and four weeks ahead, in every status
+        assert set(bulk.values_list("status", flat=True)) == set(Status.values)
+        assert bulk.filter(is_trial=True).exists() and bulk.filter(billed_as_addon=True).exists()
+        # a tenth of them belong to the dashboard benchmark's creator
+        assert bulk.filter(course__creator__username=BIG_CREATOR).count() == 200
+
+    def test_no_constraint_is_violated(self, bulk_output):
+        assert _overlaps() == 0
+        sessions = Session.objects.all()
+        assert not sessions.filter(checked_out_at__isnull=False, checked_in_at__isnull=True).exists()
+        assert not sessions.filter(status__startswith="cancelled", cancellation_reason__isnull=True).exists()
+        assert not sessions.filter(cancelled_at__gt=F("scheduled_start") - timedelta(hours=4)).exists()
+        now = timezone.now()
+        in_future = Q(created_at__gt=now) | Q(checked_in_at__gt=now) | Q(cancelled_at__gt=now)
+        assert not sessions.filter(in_future).exists()
+        # every bulk lesson's student is matched with its tutor and enrolled in its course
+        matched = Match.objects.filter(tutor=OuterRef("tutor"), student=OuterRef("student"))
+        assert not sessions.filter(~Exists(matched)).exists()
+        enrolled = Enrollment.objects.filter(course=OuterRef("course"), student=OuterRef("student"))
+        assert not sessions.filter(course__isnull=False).filter(~Exists(enrolled)).exists()
+
+    def test_due_work_is_due_and_the_sweeps_clear_it(self, bulk_output):
+        now = timezone.now()
+        due = RescheduleThread.objects.filter(status=ThreadStatus.OPEN, session__scheduled_start__lte=now)
+        assert due.count() == 300
+        assert due.filter(proposals__status="open", proposals__version=1).count() == 300
+        assert lifecycle.expire_due_reschedules(now=now) == 300
+        # the no-show batch, plus the realistic batch's past lessons nobody checked into
+        assert lifecycle.mark_due_no_shows(now=now) >= 120
+        assert lifecycle.expire_due_reschedules(now=now) == 0
+        assert lifecycle.mark_due_no_shows(now=now) == 0
+        assert _overlaps() == 0
+
+
+def test_the_replayed_history_notifies_nobody(db, django_capture_on_commit_callbacks):
+    """Weeks-old demo changes must not reach anyone's inbox on the first `make run`."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        seed()
+    assert callbacks == []
+    first = Session.objects.order_by("scheduled_start").first()
+    assert first.created_at == first.events.order_by("id").first().created_at  # the injected time, kept
