@@ -18,18 +18,14 @@ pytestmark = pytest.mark.xdist_group("celery-broker")
 
 @pytest.fixture
 def worker(settings, transactional_db):
-    """A worker thread consuming from the configured broker, with results in Redis so the test can
-    wait on them (no sleeps)."""
+    """A worker thread consuming from the configured broker; the tests ask for results (stored in
+    Redis) so they wait on them instead of sleeping."""
     app.conf.task_always_eager = False
-    app.conf.result_backend = app.conf.broker_url
-    app.conf.task_ignore_result = False
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
             yield
     finally:
         app.conf.task_always_eager = True
-        app.conf.task_ignore_result = True
-        app.conf.result_backend = None
 
 
 @pytest.mark.celery_worker
@@ -41,9 +37,9 @@ def test_the_sweeps_run_in_a_real_worker(worker, make_session, parent, tutor, re
                                  reason_id=reasons[("parent", "reschedule")].id, now=now - timedelta(days=2))
     missed = make_session(start=now - timedelta(days=3))
 
-    assert tasks.expire_reschedules.delay().get(timeout=60) == 1
-    assert tasks.mark_no_shows.delay().get(timeout=60) >= 1
-    assert tasks.expire_reschedules.delay().get(timeout=60) == 0
+    assert tasks.expire_reschedules.apply_async(ignore_result=False).get(timeout=60) == 1
+    assert tasks.mark_no_shows.apply_async(ignore_result=False).get(timeout=60) >= 1
+    assert tasks.expire_reschedules.apply_async(ignore_result=False).get(timeout=60) == 0
     expiring.refresh_from_db()
     missed.refresh_from_db()
     assert (expiring.status, missed.status) == (Status.NOT_COMPLETED, Status.NO_SHOW)
@@ -56,6 +52,7 @@ def test_notifications_are_sent_by_the_worker_after_commit(worker, make_session,
     lifecycle.propose_reschedule(s, by=tutor, proposed_start=now + timedelta(days=4),
                                  reason_id=reasons[("tutor", "reschedule")].id, now=now)
     event_id = s.events.get().id
-    assert tasks.notify_events.delay([event_id]).get(timeout=60) == 0  # already sent once on commit
+    # the on-commit task already notified once; a retry (same event) sends nothing again
+    assert tasks.notify_events.apply_async([[event_id]], ignore_result=False).get(timeout=60) == 0
     assert Notification.objects.filter(recipient=parent, event_id=event_id).count() == 1
     assert Session.objects.get(pk=s.pk).status == Status.SCHEDULED
