@@ -33,7 +33,7 @@ test: $(VENV)/.synced
 	$(PY) scripts/devstack.py test -- $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.synced
-	$(PY) scripts/devstack.py test -- $(PY) bench/run_all.py
+	$(PY) scripts/devstack.py test --profile bench -- $(PY) bench/run_all.py
 
 clean:
 	rm -rf var/test

