@@ -231,6 +231,10 @@ def run_dev() -> int:
             log("stopping")
             return 0
         finally:
+            # One stop request is enough: a second Ctrl-C or TERM (the terminal and a supervisor
+            # both signal the whole process group) must not cut the clean shutdown short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for p in procs.values():
                 if p.poll() is None:
                     p.send_signal(signal.SIGTERM)
