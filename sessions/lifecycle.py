@@ -342,6 +342,9 @@ def cancel(session, *, by: User, reason_id, note: str = "", policy_id=None, as_r
             raise Refused("on_behalf_of must be parent or tutor.", code="invalid_role", status=INVALID)
         party = Party(on_behalf_of)
         rules.require_status(session, {Status.SCHEDULED}, "Only a scheduled session can be cancelled.")
+        if session.scheduled_start <= now:
+            raise Refused("This session has already started: mark a no-show or verify it instead.",
+                          code="started")
         data["on_behalf_of"] = party
     else:
         rules.guard_cancel(ctx)

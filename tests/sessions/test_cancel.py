@@ -120,3 +120,10 @@ def test_trial_sessions_use_the_same_cancel_flow(make_session, parent, reasons):
     s = make_session(is_trial=True, start=NOW + timedelta(hours=3))
     with pytest.raises(Refused, match="Within 4 hours"):
         lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, now=NOW)
+
+
+def test_a_coordinator_cannot_cancel_a_session_that_started(make_session, coordinator, reasons):
+    s = make_session(start=NOW - timedelta(minutes=5))
+    with pytest.raises(Refused, match="already started"):
+        lifecycle.cancel(s, by=coordinator, on_behalf_of="parent", reason_id=reasons[("parent", "cancel")].id,
+                         now=NOW)

@@ -49,11 +49,11 @@ def awaiting(make_session):
 
 
 def test_every_page_of_our_apps_is_registered():
-    expected = {f"/admin/tutoring/{m}/" for m in ("user", "guardianship", "course", "enrollment", "match",
-                                                  "lessonpackage")}
-    expected |= {f"/admin/tutoring_sessions/{m}/" for m in ("session", "sessionevent", "reschedulethread",
-                                                            "recording", "sessionassessment", "sessionresource",
-                                                            "changereason", "cancellationpolicy")}
+    people = ("user", "guardianship", "course", "enrollment", "match", "lessonpackage")
+    sessions = ("session", "sessionevent", "reschedulethread", "recording", "sessionassessment",
+                "sessionresource", "changereason", "cancellationpolicy")
+    expected = {f"/admin/tutoring/{m}/" for m in people}
+    expected |= {f"/admin/tutoring_sessions/{m}/" for m in sessions}
     assert set(our_changelists()) == expected
 
 
@@ -75,8 +75,8 @@ def test_staff_without_the_coordinator_role_gets_no_page_even_with_permissions(c
     assert client.get(reverse("admin:tutoring_user_change", args=[staff_tutor.pk])).status_code == 403
     index = client.get(reverse("admin:index"))
     assert b"tutoring_sessions/session" not in index.content and b"tutoring/user" not in index.content
-    autocomplete = client.get(reverse("admin:autocomplete"), {"app_label": "tutoring_sessions",
-                                                              "model_name": "session", "field_name": "course"})
+    autocomplete = client.get(reverse("admin:autocomplete"), {
+        "app_label": "tutoring_sessions", "model_name": "session", "field_name": "course"})
     assert autocomplete.status_code == 403
 
 
@@ -91,6 +91,19 @@ def test_staff_without_the_role_cannot_run_an_action_and_nothing_changes(client,
     assert response.status_code == 403
     assert Session.objects.get(pk=awaiting.pk).status == Status.AWAITING_APPROVAL_PARENT
     assert not SessionEvent.objects.exists()
+
+
+def test_a_superuser_can_do_what_a_coordinator_can(client, superuser, awaiting):
+    """L28: a superuser runs the override like a coordinator; the lifecycle records who did it."""
+    client.force_login(superuser)
+    url = reverse("admin:tutoring_sessions_session_changelist")
+
+    client.post(url, {"action": "verify_sessions", "_selected_action": [awaiting.pk],
+                      "reason": "Confirmed by phone.", "_lifecycle_apply": "go"}, follow=True)
+
+    assert Session.objects.get(pk=awaiting.pk).status == Status.APPROVED
+    event = SessionEvent.objects.get(session=awaiting)
+    assert (event.actor, event.channel, event.reason) == (superuser, "admin", "Confirmed by phone.")
 
 
 @pytest.mark.parametrize("who", ["outsider", "non_staff_coordinator"])
@@ -117,8 +130,9 @@ def user_form_data(client, user) -> dict:
 
 def test_a_coordinator_edits_roles_time_zone_and_profile(client, coordinator, parent):
     client.force_login(coordinator)
-    data = user_form_data(client, parent) | {"roles": [Role.PARENT, Role.TUTOR], "time_zone": "Asia/Tokyo",
-                                             "name": "Pat Parent", "avatar_url": "https://img.example.test/p.png"}
+    data = user_form_data(client, parent) | {
+        "roles": [Role.PARENT, Role.TUTOR], "time_zone": "Asia/Tokyo", "name": "Pat Parent",
+        "avatar_url": "https://img.example.test/p.png"}
 
     response = client.post(reverse("admin:tutoring_user_change", args=[parent.pk]), data)
 
@@ -158,10 +172,12 @@ def test_a_coordinator_cannot_change_a_superuser_or_another_staff_account(client
         change = reverse("admin:tutoring_user_change", args=[target.pk])
         assert client.post(change, {"username": "taken-over", "name": "x"}).status_code == 403
         password = reverse("admin:auth_user_password_change", args=[target.pk])
-        assert client.post(password, {"password1": "Tr0ub4dor&3x", "password2": "Tr0ub4dor&3x"}).status_code == 403
+        new_password = {"password1": "Tr0ub4dor&3x", "password2": "Tr0ub4dor&3x"}
+        assert client.post(password, new_password).status_code == 403
         target.refresh_from_db()
         assert target.username != "taken-over" and target.check_password("pw")
-    assert client.post(reverse("admin:tutoring_user_delete", args=[staff_tutor.pk]), {"post": "yes"}).status_code == 403
+    delete = reverse("admin:tutoring_user_delete", args=[staff_tutor.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
 
 
 def test_users_are_searched_by_name_username_and_email(client, coordinator, parent, student):
@@ -177,7 +193,8 @@ def test_a_coordinator_links_a_parent_and_a_student(client, coordinator, parent,
     client.force_login(coordinator)
     kid = make_user("kit", Role.STUDENT)
 
-    response = client.post(reverse("admin:tutoring_guardianship_add"), {"parent": parent.pk, "student": kid.pk})
+    response = client.post(reverse("admin:tutoring_guardianship_add"),
+                           {"parent": parent.pk, "student": kid.pk})
 
     assert response.status_code == 302
     assert Guardianship.objects.filter(parent=parent, student=kid).exists()
@@ -192,7 +209,8 @@ def used_package(package, awaiting, coordinator):
     return package
 
 
-def test_a_package_shows_its_ledger_read_only_and_the_remaining_credits(client, coordinator, used_package, awaiting):
+def test_a_package_shows_its_ledger_read_only_and_the_remaining_credits(client, coordinator, used_package,
+                                                                         awaiting):
     client.force_login(coordinator)
 
     listing = client.get(reverse("admin:tutoring_lessonpackage_changelist")).context["cl"].result_list

@@ -1,0 +1,499 @@
+"""The coordinators' admin for tutoring sessions.
+
+Nothing here writes a session's status, slot or attendance: those fields are read-only, and every
+change of state is an action (verify, resolve a dispute, mark a no-show, cancel on someone's behalf)
+that collects its input on an intermediate page and calls sessions.lifecycle with channel=admin; the
+lifecycle checks, writes and appends the SessionEvent. A refusal (errors.Refused) is shown per session
+with the lifecycle's own words and changes nothing for that session.
+
+The session and event changelists are built for millions of rows: see admin_paging.py.
+"""
+
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.options import ActionLocation
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.formats import localize
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
+
+from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
+from tutoring.models import Enrollment, User
+
+from . import lifecycle, rules
+from .admin_paging import LargeTableAdmin
+from .errors import Refused
+from .models import (
+    CancellationPolicy,
+    ChangeKind,
+    ChangeReason,
+    Channel,
+    NoShowParty,
+    Party,
+    Recording,
+    RescheduleProposal,
+    RescheduleThread,
+    Session,
+    SessionAssessment,
+    SessionEvent,
+    SessionResource,
+    Source,
+    ThreadStatus,
+)
+
+# A lifecycle action locks and writes each session in its own transaction: keep a batch small
+# enough to finish within one request.
+MAX_ACTION_SESSIONS = 100
+APPLY = "_lifecycle_apply"
+
+
+def when(moment) -> str:
+    return localize(localtime(moment))
+
+
+def session_link(session_id: int):
+    url = reverse("admin:tutoring_sessions_session_change", args=[session_id])
+    return format_html('<a href="{}">Session {}</a>', url, session_id)
+
+
+# --- the forms of the lifecycle actions -------------------------------------------------------
+
+
+def reason_field(*, label: str, required_message: str) -> forms.CharField:
+    return forms.CharField(label=label, max_length=rules.MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}),
+                           help_text="Kept on each session's audit trail.",
+                           error_messages={"required": required_message})
+
+
+class VerifyForm(forms.Form):
+    reason = reason_field(label="Reason for the override",
+                          required_message="Please give a reason for the override.")
+
+
+class ResolveDisputeForm(forms.Form):
+    decision = forms.ChoiceField(widget=forms.RadioSelect, choices=[
+        ("approve", "Approve: the session counts and a lesson credit is used"),
+        ("void", "Void: the session did not count (not completed, no credit)"),
+    ])
+    reason = reason_field(label="Reason for the decision",
+                          required_message="Please give a reason for the decision.")
+
+
+class NoShowForm(forms.Form):
+    party = forms.ChoiceField(label="Who did not attend", widget=forms.RadioSelect,
+                              choices=NoShowParty.choices)
+    reason = reason_field(label="Reason", required_message="Please give a reason.")
+
+
+class CancelReasonChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.get_role_display()}: {obj.label}"
+
+
+class CancelForm(forms.Form):
+    on_behalf_of = forms.ChoiceField(label="Cancel on behalf of", widget=forms.RadioSelect,
+                                     choices=Party.choices)
+    reason = CancelReasonChoice(
+        label="Reason", help_text="Pick one of that side's reasons.",
+        queryset=ChangeReason.objects.filter(kind=ChangeKind.CANCEL, active=True),
+    )
+    note = forms.CharField(label="Note", required=False, max_length=rules.MAX_TEXT,
+                           widget=forms.Textarea(attrs={"rows": 2}),
+                           help_text="Required for reasons such as “Other”.")
+
+
+# --- what each action calls -------------------------------------------------------------------
+
+
+def _verify(session_id: int, *, by: User, data: dict):
+    return lifecycle.verify(session_id, by=by, reason=data["reason"], channel=Channel.ADMIN)
+
+
+def _resolve_dispute(session_id: int, *, by: User, data: dict):
+    return lifecycle.resolve_dispute(session_id, by=by, decision=data["decision"], reason=data["reason"],
+                                     channel=Channel.ADMIN)
+
+
+def _mark_no_show(session_id: int, *, by: User, data: dict):
+    return lifecycle.mark_no_show(session_id, by=by, party=data["party"], reason=data["reason"],
+                                  channel=Channel.ADMIN)
+
+
+def _cancel(session_id: int, *, by: User, data: dict):
+    # The lifecycle checks that the reason belongs to the side cancelled for, and "needs a note".
+    return lifecycle.cancel(session_id, by=by, reason_id=data["reason"].pk, note=data["note"],
+                            on_behalf_of=data["on_behalf_of"], channel=Channel.ADMIN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LifecycleAction:
+    name: str
+    title: str
+    form: type[forms.Form]
+    run: Callable  # (session_id, *, by, data) -> the lifecycle's result
+    done: str  # the success message; "{n}" is "3 sessions"
+    intro: str
+
+
+LIFECYCLE_ACTIONS = (
+    LifecycleAction(
+        name="verify_sessions", title="Verify (approval override)", form=VerifyForm, run=_verify,
+        done="Verified {n}.",
+        intro="Approve without the parent's acknowledgement. A lesson credit is used unless the session is "
+              "an add-on, a trial, imported or legacy."),
+    LifecycleAction(
+        name="resolve_disputes", title="Resolve dispute", form=ResolveDisputeForm, run=_resolve_dispute,
+        done="Resolved the dispute of {n}.", intro="Decide a disputed session after reviewing it."),
+    LifecycleAction(
+        name="mark_no_shows", title="Mark no-show", form=NoShowForm, run=_mark_no_show,
+        done="Marked {n} as no-show.", intro="Record who did not attend a session that has started."),
+    LifecycleAction(
+        name="cancel_on_behalf", title="Cancel on behalf of parent/tutor", form=CancelForm, run=_cancel,
+        done="Cancelled {n}.",
+        intro="Cancel scheduled sessions for the parent or the tutor; the other side is notified. The 4-hour "
+              "self-service limit does not apply to coordinators."),
+)
+
+
+def plural_sessions(n: int) -> str:
+    return "1 session" if n == 1 else f"{n} sessions"
+
+
+# --- running an action ------------------------------------------------------------------------
+
+
+def selected_ids(queryset) -> list[int]:
+    return list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_ACTION_SESSIONS + 1])
+
+
+def action_field_name(request) -> str:
+    """The action's own field: the change form's action bar prefixes it with its location."""
+    prefixed = f"{ActionLocation.CHANGE_FORM.value}-action"
+    return prefixed if prefixed in request.POST else "action"
+
+
+def run_lifecycle_action(modeladmin, request, queryset, *, spec: LifecycleAction):
+    """First POST (from the action bar): show the form. Second POST (APPLY): call the lifecycle
+    once per session; each call is its own transaction, so a refusal leaves that session as it was."""
+    ids = selected_ids(queryset)
+    if len(ids) > MAX_ACTION_SESSIONS:
+        modeladmin.message_user(request, f"Select at most {MAX_ACTION_SESSIONS} sessions for “{spec.title}”. "
+                                "Nothing was changed.", messages.ERROR)
+        return None
+    form = spec.form(request.POST if APPLY in request.POST else None)
+    if not form.is_valid():
+        return render_action_page(modeladmin, request, spec=spec, form=form, ids=ids)
+    changed, refusals = apply_to_sessions(spec=spec, ids=ids, by=request.user, data=form.cleaned_data)
+    report_outcome(modeladmin, request, spec=spec, changed=changed, refusals=refusals)
+    return None
+
+
+def apply_to_sessions(*, spec: LifecycleAction, ids: list[int], by: User, data: dict):
+    changed, refusals = [], defaultdict(list)
+    for session_id in ids:
+        try:
+            spec.run(session_id, by=by, data=data)
+        except Refused as exc:
+            refusals[exc.message].append(session_id)
+        else:
+            changed.append(session_id)
+    return changed, refusals
+
+
+def report_outcome(modeladmin, request, *, spec: LifecycleAction, changed: list[int], refusals: dict) -> None:
+    if changed:
+        modeladmin.message_user(request, spec.done.format(n=plural_sessions(len(changed))), messages.SUCCESS)
+    # Several sessions refused for the same reason make one message naming each of them.
+    for message, session_ids in refusals.items():
+        names = ", ".join(str(pk) for pk in session_ids)
+        label = "Session" if len(session_ids) == 1 else "Sessions"
+        modeladmin.message_user(request, f"{label} {names}: {message} Nothing was changed.", messages.ERROR)
+
+
+def render_action_page(modeladmin, request, *, spec: LifecycleAction, form, ids: list[int]):
+    sessions = Session.objects.filter(pk__in=ids).select_related("tutor", "student", "course").order_by(
+        "scheduled_start", "pk")
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "title": spec.title,
+        "intro": spec.intro,
+        "opts": modeladmin.opts,
+        "form": form,
+        "sessions": sessions,
+        "action_name": spec.name,
+        "action_field": action_field_name(request),
+        "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        "apply_name": APPLY,
+    }
+    return TemplateResponse(request, "admin/tutoring_sessions/session/lifecycle_action.html", context)
+
+
+def lifecycle_admin_action(spec: LifecycleAction):
+    def action(modeladmin, request, queryset):
+        return run_lifecycle_action(modeladmin, request, queryset, spec=spec)
+
+    action.__name__ = spec.name
+    return admin.action(action, description=spec.title, permissions=["change"],
+                        location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM])
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+
+class SessionEventInline(ReadOnlyAccess, admin.TabularInline):
+    """The audit trail, append-only in the database too (a trigger refuses UPDATE and DELETE)."""
+
+    model = SessionEvent
+    fields = ("created_at", "kind", "from_status", "to_status", "actor", "channel", "reason", "data")
+    readonly_fields = fields
+    ordering = ("id",)
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class RescheduleThreadInline(ReadOnlyAccess, admin.TabularInline):
+    model = RescheduleThread
+    fields = ("status", "opened_by", "opened_by_role", "reason", "note", "created_at", "resolved_at")
+    readonly_fields = fields
+    ordering = ("-created_at", "-id")
+    show_change_link = True  # the thread's page lists every proposal version
+    extra = 0
+    verbose_name_plural = "reschedule threads"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("opened_by", "reason")
+
+
+class SessionForm(forms.ModelForm):
+    class Meta:
+        model = Session
+        fields = "__all__"
+
+    def clean_course(self):
+        course = self.cleaned_data.get("course")
+        if course is not None and not Enrollment.objects.filter(course=course,
+                                                                student_id=self.instance.student_id).exists():
+            raise forms.ValidationError("The student is not enrolled in that course.")
+        return course
+
+
+# A search term matching more people than this is broad: the sessions are filtered by a subquery
+# while walking the start index (matches are frequent), instead of by an id list.
+MAX_SEARCH_PEOPLE = 500
+
+
+def matching_people(term: str):
+    people = User.objects.filter(Q(name__icontains=term) | Q(username__icontains=term)).values("pk")
+    ids = list(people.values_list("pk", flat=True)[: MAX_SEARCH_PEOPLE + 1])
+    return people if len(ids) > MAX_SEARCH_PEOPLE else ids
+
+
+# Fields a coordinator may correct by hand: none of them is a state, a time or attendance.
+SESSION_EDITABLE = ("course", "video_provider", "video_room_id", "meeting_url")
+
+
+@admin.register(Session)
+class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
+    form = SessionForm
+    actions = [lifecycle_admin_action(spec) for spec in LIFECYCLE_ACTIONS]
+    # One "kind" column for source, trial and add-on: every cell costs render time on 100 rows.
+    list_display = ("id", "scheduled_start", "status", "tutor", "student", "course", "kind")
+    list_select_related = ("tutor", "student", "course")
+    # The date filter is a range on the (scheduled_start, id) index; the others have fixed choices,
+    # so the sidebar itself runs no query.
+    list_filter = ("status", "source", "is_trial", "billed_as_addon", "scheduled_start")
+    # Only orderings an index serves: (scheduled_start, id) and the primary key.
+    sortable_by = ("id", "scheduled_start")
+    ordering = ("-scheduled_start", "-id")
+    search_fields = ("id", "tutor__name", "student__name")  # implemented by get_search_results
+    search_help_text = "A session id, or part of the tutor's or the student's name or username."
+    autocomplete_fields = ("course",)
+    inlines = (SessionEventInline, RescheduleThreadInline)
+    fieldsets = (
+        (None, {"fields": ("status", "tutor", "student", "course", "source", "is_trial", "billed_as_addon")}),
+        ("Slot", {"fields": ("scheduled_start", "scheduled_end", "duration")}),
+        ("Attendance", {"fields": ("checked_in_at", "checked_out_at", "actual_duration", "no_show_party")}),
+        ("Cancellation", {"fields": ("cancelled_at", "cancellation_reason")}),
+        ("Lesson credit", {"fields": ("credit",)}),
+        ("Open reschedule request", {"fields": ("open_reschedule",)}),
+        ("Video room", {"fields": SESSION_EDITABLE[1:]}),
+        ("Record", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_readonly_fields(self, request, obj=None):
+        model_fields = [f.name for f in Session._meta.concrete_fields if f.name not in SESSION_EDITABLE]
+        return (*model_fields, "duration", "actual_duration", "credit", "open_reschedule")
+
+    def has_add_permission(self, request):
+        return False  # sessions are created by match acceptance, the API or ad-hoc logging
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # the audit trail protects them; cancel or void instead
+
+    def get_search_results(self, request, queryset, search_term):
+        """People are matched first (a small table), then their sessions by tutor_id / student_id:
+        a list of ids lets the (tutor, start) and (student, start) indexes serve the search, where a
+        subquery made PostgreSQL filter every session. A number is also a session id."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        people = matching_people(term)
+        match = Q(tutor_id__in=people) | Q(student_id__in=people)
+        digits = term.lstrip("#")
+        if digits.isdigit() and len(digits) < 19:  # within bigint
+            match |= Q(pk=int(digits))
+        return queryset.filter(match), False
+
+    @admin.display(description="kind")
+    def kind(self, obj):
+        tags = [label for flag, label in ((obj.is_trial, "trial"), (obj.billed_as_addon, "add-on")) if flag]
+        if obj.source != Source.NATIVE:
+            tags.append(obj.get_source_display().lower())
+        return ", ".join(tags) or "—"
+
+    @admin.display(description="duration")
+    def duration(self, obj):
+        return obj.duration
+
+    @admin.display(description="actual duration")
+    def actual_duration(self, obj):
+        return obj.actual_duration or "—"
+
+    @admin.display(description="deduction")
+    def credit(self, obj):
+        if not obj.deducts_credit:
+            return "Exempt: add-on, trial, imported or legacy sessions use no credit."
+        deduction = getattr(obj, "deduction", None) if obj.pk else None
+        if deduction is None:
+            return "No credit used."
+        url = reverse("admin:tutoring_lessonpackage_change", args=[deduction.package_id])
+        return format_html('{} credit from <a href="{}">package {}</a> on {}', deduction.credits, url,
+                           deduction.package_id, when(deduction.created_at))
+
+    @admin.display(description="open request")
+    def open_reschedule(self, obj):
+        thread = obj.reschedule_threads.filter(status=ThreadStatus.OPEN).select_related("reason").first()
+        if thread is None:
+            return "None."
+        proposals = thread.proposals.select_related("proposed_by").order_by("version")
+        rows = format_html_join(
+            "", "<li>v{} by {} ({}): {} → {} — {}</li>",
+            ((p.version, p.proposed_by, p.get_proposed_by_role_display(), when(p.proposed_start),
+              when(p.proposed_end), p.get_status_display()) for p in proposals),
+        )
+        return format_html("Opened by the {} on {} ({}). <ul>{}</ul>", thread.get_opened_by_role_display(),
+                           when(thread.created_at), thread.reason.label, rows)
+
+
+# --- read-only records of sessions ------------------------------------------------------------
+
+
+@admin.register(SessionEvent)
+class SessionEventAdmin(ReadOnlyAccess, LargeTableAdmin):
+    list_display = ("id", "session_ref", "kind", "from_status", "to_status", "channel", "actor", "created_at")
+    list_select_related = ("actor",)
+    list_filter = ("channel",)
+    sortable_by = ("id",)
+    ordering = ("-id",)
+    search_fields = ("session__id",)
+    search_help_text = "A session id."
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip().lstrip("#")
+        if not term:
+            return queryset, False
+        if not (term.isdigit() and len(term) < 19):
+            return queryset.none(), False
+        return queryset.filter(session_id=int(term)), False  # index (session, id)
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id)
+
+
+class ProposalInline(ReadOnlyAccess, admin.TabularInline):
+    model = RescheduleProposal
+    fields = ("version", "proposed_by", "proposed_by_role", "proposed_start", "proposed_end", "note",
+              "status", "answered_by", "answered_at", "answer_note")
+    readonly_fields = fields
+    ordering = ("version",)
+    extra = 0
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("proposed_by", "answered_by")
+
+
+@admin.register(RescheduleThread)
+class RescheduleThreadAdmin(ReadOnlyAccess, admin.ModelAdmin):
+    inlines = (ProposalInline,)
+    list_display = ("id", "session_ref", "status", "opened_by", "opened_by_role", "created_at", "resolved_at")
+    list_select_related = ("opened_by",)
+    list_filter = ("status", "opened_by_role")
+    ordering = ("-id",)
+    raw_id_fields = ("session",)
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id)
+
+
+class SessionRecordAdmin(ReadOnlyAccess, admin.ModelAdmin):
+    """Rows attached to a session (feedback, files, recordings): written by the product, shown here."""
+
+    ordering = ("-id",)
+    raw_id_fields = ("session",)
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id)
+
+
+@admin.register(Recording)
+class RecordingAdmin(SessionRecordAdmin):
+    list_display = ("id", "session_ref", "provider", "status", "duration_seconds", "size_bytes", "created_at")
+    list_filter = ("status", "provider")
+
+
+@admin.register(SessionAssessment)
+class SessionAssessmentAdmin(SessionRecordAdmin):
+    list_display = ("id", "session_ref", "author", "author_role", "rating", "created_at")
+    list_select_related = ("author",)
+    list_filter = ("author_role", "rating")
+
+
+@admin.register(SessionResource)
+class SessionResourceAdmin(SessionRecordAdmin):
+    list_display = ("id", "session_ref", "name", "type", "uploaded_by", "created_at")
+    list_select_related = ("uploaded_by",)
+    list_filter = ("type",)
+
+
+# --- coordinator-edited tables ----------------------------------------------------------------
+
+
+@admin.register(ChangeReason)
+class ChangeReasonAdmin(CoordinatorAccess, admin.ModelAdmin):
+    """The reason pickers; retire a reason with `active` (sessions and threads keep pointing at it)."""
+
+    list_display = ("label", "role", "kind", "code", "requires_note", "active", "position")
+    list_editable = ("requires_note", "active", "position")
+    list_filter = ("role", "kind", "active")
+    prepopulated_fields = {"code": ("label",)}
+    search_fields = ("label", "code")
+
+
+@admin.register(CancellationPolicy)
+class CancellationPolicyAdmin(CoordinatorAccess, admin.ModelAdmin):
+    """The penalty sheet shown before a cancel is confirmed."""
+
+    list_display = ("role", "min_hours_before", "max_hours_before", "penalty", "updated_at")
+    list_filter = ("role",)
