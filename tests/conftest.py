@@ -121,3 +121,11 @@ def make_session(db, tutor, student, course):
 def session(make_session):
     """A scheduled one-hour session two days after NOW."""
     return make_session()
+
+
+@pytest.fixture
+def awaiting(make_session):
+    """Yesterday's session, checked in and out, waiting for the parent."""
+    start = NOW - timedelta(days=1)
+    return make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                        checked_out_at=start + timedelta(hours=1))

@@ -48,14 +48,6 @@ def coco(client, coordinator, frozen):
 
 
 @pytest.fixture
-def awaiting(make_session):
-    """Yesterday's session, checked in and out, waiting for the parent."""
-    start = NOW - timedelta(days=1)
-    return make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
-                        checked_out_at=start + timedelta(hours=1))
-
-
-@pytest.fixture
 def disputed(make_session):
     start = NOW - timedelta(days=2)
     return make_session(start=start, status=Status.DISPUTED, checked_in_at=start,

@@ -41,13 +41,6 @@ def staff_tutor(db):
     return stan
 
 
-@pytest.fixture
-def awaiting(make_session):
-    start = NOW - timedelta(days=1)
-    return make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
-                        checked_out_at=start + timedelta(hours=1))
-
-
 def test_every_page_of_our_apps_is_registered():
     people = ("user", "guardianship", "course", "enrollment", "match", "lessonpackage")
     sessions = ("session", "sessionevent", "reschedulethread", "recording", "sessionassessment",
