@@ -524,26 +524,33 @@ NO_SHOW_REASON = "The tutor did not check in on the session's day."
 
 # --- set-based sweeps -------------------------------------------------------------------------
 
-# Both sweeps claim a batch of due sessions with FOR UPDATE SKIP LOCKED (no ORDER BY: a batch
-# takes whichever due rows the index yields first, so a batch never sorts the whole backlog), then
-# update each table by primary-key or partial-index lookups (= ANY(ARRAY(...)) instead of a join
-# the planner may hash over the whole table), and append one event per session in the same
-# statement.
-_EXPIRE_SQL = """
+# Each sweep first reads the ids of the due sessions (one query, no locks), then works through
+# them in chunks, each chunk its own transaction: lock the chunk's sessions that are still due
+# (FOR UPDATE SKIP LOCKED: a row a transition or another sweep holds is left for the next run),
+# update by primary-key or partial-index lookups (= ANY(ARRAY(...)), not a join the planner may
+# hash over a whole table), and append one event per changed session in the same statement.
+# Expiry updates the threads first and derives the sessions from them: a thread answered after
+# this statement's snapshot fails the re-check on its own row, so its session is left alone.
+
+_EXPIRE_DUE = """
+    s.status = 'scheduled' AND s.scheduled_start <= %(now)s
+    AND EXISTS (SELECT 1 FROM tutoring_sessions_reschedulethread t
+                WHERE t.session_id = s.id AND t.status = 'open')
+"""
+_EXPIRE_FIND = f"SELECT s.id FROM tutoring_sessions_session s WHERE {_EXPIRE_DUE} LIMIT %(cap)s"
+_EXPIRE_APPLY = f"""
 WITH due AS (
-    SELECT s.id FROM tutoring_sessions_reschedulethread t
-    JOIN tutoring_sessions_session s ON s.id = t.session_id
-    WHERE t.status = 'open' AND s.status = 'scheduled' AND s.scheduled_start <= %(now)s
-    LIMIT %(batch)s
-    FOR UPDATE OF s SKIP LOCKED
-), sessions AS (
-    UPDATE tutoring_sessions_session SET status = 'not_completed', updated_at = %(now)s
-    WHERE id = ANY(ARRAY(SELECT id FROM due)) AND status = 'scheduled'
-    RETURNING id
+    SELECT s.id FROM tutoring_sessions_session s
+    WHERE s.id = ANY(%(ids)s) AND {_EXPIRE_DUE}
+    FOR UPDATE SKIP LOCKED
 ), threads AS (
     UPDATE tutoring_sessions_reschedulethread SET status = 'expired', resolved_at = %(now)s
-    WHERE session_id = ANY(ARRAY(SELECT id FROM sessions)) AND status = 'open'
+    WHERE session_id = ANY(ARRAY(SELECT id FROM due)) AND status = 'open'
     RETURNING id, session_id
+), sessions AS (
+    UPDATE tutoring_sessions_session SET status = 'not_completed', updated_at = %(now)s
+    WHERE id = ANY(ARRAY(SELECT session_id FROM threads)) AND status = 'scheduled'
+    RETURNING id
 ), proposals AS (
     UPDATE tutoring_sessions_rescheduleproposal SET status = 'expired', answered_at = %(now)s
     WHERE thread_id = ANY(ARRAY(SELECT id FROM threads)) AND status = 'open'
@@ -552,24 +559,29 @@ INSERT INTO tutoring_sessions_sessionevent
     (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at)
 SELECT threads.session_id, NULL, 'system', 'reschedule_expired', 'scheduled', 'not_completed', %(reason)s,
        jsonb_build_object('thread_id', threads.id), %(now)s
-FROM threads
+FROM threads JOIN sessions ON sessions.id = threads.session_id
 RETURNING id
 """
 
 # The check-in day ends at midnight in the tutor's zone (or at the scheduled end, if later):
 # the same deadline as rules.check_in_deadline, computed in SQL for the whole set.
-_NO_SHOW_SQL = """
+_NO_SHOW_DUE = """
+    s.status = 'scheduled' AND s.scheduled_start < %(now)s
+    AND GREATEST(
+          (date_trunc('day', s.scheduled_start AT TIME ZONE u.time_zone) + interval '1 day')
+              AT TIME ZONE u.time_zone,
+          s.scheduled_end) <= %(now)s
+    AND NOT EXISTS (SELECT 1 FROM tutoring_sessions_reschedulethread t
+                    WHERE t.session_id = s.id AND t.status = 'open')
+"""
+_NO_SHOW_FIND = f"""
+SELECT s.id FROM tutoring_sessions_session s JOIN tutoring_user u ON u.id = s.tutor_id
+WHERE {_NO_SHOW_DUE} LIMIT %(cap)s
+"""
+_NO_SHOW_APPLY = f"""
 WITH due AS (
-    SELECT s.id FROM tutoring_sessions_session s
-    JOIN tutoring_user u ON u.id = s.tutor_id
-    WHERE s.status = 'scheduled' AND s.scheduled_start < %(now)s
-      AND GREATEST(
-            (date_trunc('day', s.scheduled_start AT TIME ZONE u.time_zone) + interval '1 day')
-                AT TIME ZONE u.time_zone,
-            s.scheduled_end) <= %(now)s
-      AND NOT EXISTS (SELECT 1 FROM tutoring_sessions_reschedulethread t
-                      WHERE t.session_id = s.id AND t.status = 'open')
-    LIMIT %(batch)s
+    SELECT s.id FROM tutoring_sessions_session s JOIN tutoring_user u ON u.id = s.tutor_id
+    WHERE s.id = ANY(%(ids)s) AND {_NO_SHOW_DUE}
     FOR UPDATE OF s SKIP LOCKED
 ), sessions AS (
     UPDATE tutoring_sessions_session SET status = 'no_show', no_show_party = 'tutor', updated_at = %(now)s
@@ -585,28 +597,35 @@ RETURNING id
 """
 
 
-def _sweep(sql: str, reason: str, now: datetime | None, batch: int) -> int:
-    """Run one sweep in batches, each its own transaction. Rows locked by a concurrent sweep or
-    transition are skipped (SKIP LOCKED) and re-checked (status = 'scheduled'), so two workers
-    running at once never double-apply, and a second run finds nothing to do."""
+def _sweep(find_sql: str, apply_sql: str, reason: str, now: datetime | None, batch: int,
+           cap: int = 200_000) -> int:
+    """Find the due ids, then apply in chunks of `batch`, each its own transaction. Safe to run
+    twice or in two workers at once (SKIP LOCKED plus the re-checked conditions); a second run
+    finds nothing to do. Reads at most `cap` ids at a time to bound memory."""
     now = _now(now)
     total = 0
     while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(sql, {"now": now, "batch": batch, "reason": reason})
-            ids = [row[0] for row in cursor.fetchall()]
-            _notify_after_commit(ids)
-        total += len(ids)
-        if len(ids) < batch:
+        with connection.cursor() as cursor:
+            cursor.execute(find_sql, {"now": now, "cap": cap})
+            candidates = [row[0] for row in cursor.fetchall()]
+        done = 0
+        for start in range(0, len(candidates), batch):
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(apply_sql, {"now": now, "ids": candidates[start:start + batch], "reason": reason})
+                event_ids = [row[0] for row in cursor.fetchall()]
+                _notify_after_commit(event_ids)
+            done += len(event_ids)
+        total += done
+        if len(candidates) < cap or done == 0:
             return total
 
 
 def expire_due_reschedules(*, now: datetime | None = None, batch: int = 5000) -> int:
-    return _sweep(_EXPIRE_SQL, EXPIRED_REASON, now, batch)
+    return _sweep(_EXPIRE_FIND, _EXPIRE_APPLY, EXPIRED_REASON, now, batch)
 
 
 def mark_due_no_shows(*, now: datetime | None = None, batch: int = 5000) -> int:
-    return _sweep(_NO_SHOW_SQL, NO_SHOW_REASON, now, batch)
+    return _sweep(_NO_SHOW_FIND, _NO_SHOW_APPLY, NO_SHOW_REASON, now, batch)
 
 
 # --- creating sessions ------------------------------------------------------------------------

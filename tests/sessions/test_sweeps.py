@@ -116,3 +116,19 @@ def test_two_sweeps_at_once_expire_each_thread_once(make_session, parent, reason
         t.join()
     assert sum(results) == 40
     assert SessionEvent.objects.filter(kind="reschedule_expired").count() == 40
+
+
+def test_a_stale_candidate_is_rechecked_under_the_lock(open_request, tutor):
+    """The sweep reads due ids first; one answered meanwhile must be left alone when applied."""
+    from django.db import connection
+
+    thread = RescheduleThread.objects.get(session=open_request)
+    proposal = thread.proposals.get()
+    lifecycle.reject_reschedule(open_request, proposal.id, by=tutor, reason="No", now=NOW)
+    events = SessionEvent.objects.count()
+    with connection.cursor() as cursor:
+        cursor.execute(lifecycle._EXPIRE_APPLY, {"now": open_request.scheduled_start + timedelta(minutes=1),
+                                                 "ids": [open_request.pk], "reason": "x"})
+        assert cursor.fetchall() == []
+    open_request.refresh_from_db()
+    assert open_request.status == Status.SCHEDULED and SessionEvent.objects.count() == events
