@@ -2,9 +2,9 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import projections
-from .access import Viewer, visible_sessions
-from .models import Status
+from .. import projections
+from ..access import Viewer, visible_sessions
+from ..models import Status
 
 
 @login_required
