@@ -1,5 +1,7 @@
 """Who hears about which session event (the event row is the outbox)."""
 
+from datetime import datetime
+
 from tutoring.models import Guardianship, User
 from tutoring.notifications import coordinators, notify
 
@@ -19,25 +21,39 @@ def _other(party):
     return Party.PARENT if party == Party.TUTOR else Party.TUTOR
 
 
+def local(moment, user) -> str:
+    """A time as the recipient reads it: their zone, named."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return f"{moment.astimezone(user.tzinfo):%a %d %b %H:%M} ({user.time_zone})"
+
+
+def _literal(text: str) -> str:
+    """People's words go into a format template: their braces must stay braces."""
+    return str(text).replace("{", "{{").replace("}", "}}")
+
+
 def recipients_and_text(event: SessionEvent):
+    """The recipients and the text, with {when} / {proposed} filled in per recipient."""
     s = event.session
-    who = f"{s.student} with {s.tutor}"
-    when = s.scheduled_start.strftime("%Y-%m-%d %H:%M UTC")
+    who = _literal(f"{s.student} with {s.tutor}")
+    reason = _literal(event.reason)
+    when = "{when}"
     data = event.data or {}
     match event.kind:
         case "check_out":
             return _parents(s), f"Session of {who} on {when} is awaiting your acknowledgement."
         case "dispute":
-            return coordinators(), f"A parent disputed the session of {who} on {when}: {event.reason}"
+            return coordinators(), f"A parent disputed the session of {who} on {when}: {reason}"
         case "no_show":
             return list(_parents(s)) + list(coordinators()), f"No-show recorded for the session of {who} on {when}."
         case "cancel":
             party = data.get("role")
-            return _side(s, _other(party)), f"The session of {who} on {when} was cancelled ({event.reason})."
+            return _side(s, _other(party)), f"The session of {who} on {when} was cancelled ({reason})."
         case "reschedule_proposed" | "reschedule_countered":
             party = data.get("proposed_by_role")
             return (_side(s, _other(party)),
-                    f"New time proposed for the session of {who}: {data.get('proposed_start')}. Please answer.")
+                    f"New time proposed for the session of {who} on {when}: {{proposed}}. Please answer.")
         case "reschedule_accepted" | "reschedule_rejected" | "reschedule_withdrawn":
             verb = event.kind.removeprefix("reschedule_")
             party = data.get("proposed_by_role")
@@ -50,7 +66,13 @@ def recipients_and_text(event: SessionEvent):
 
 
 def notify_event(event: SessionEvent) -> int:
-    users, text = recipients_and_text(event)
-    if not text:
+    users, template = recipients_and_text(event)
+    if not template:
         return 0
-    return notify(users, kind=event.kind, text=text, url=f"/sessions/{event.session_id}/", event_id=event.id)
+    proposed = (event.data or {}).get("proposed_start")
+
+    def text_for(user) -> str:
+        return template.format(when=local(event.session.scheduled_start, user),
+                               proposed=local(proposed, user) if proposed else "")
+
+    return notify(users, kind=event.kind, text=text_for, url=f"/sessions/{event.session_id}/", event_id=event.id)

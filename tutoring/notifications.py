@@ -6,16 +6,18 @@ from django.core.mail import send_mail
 from .models import Notification, User
 
 
-def notify(users, *, kind: str, text: str, url: str = "", event_id: int | None = None) -> int:
-    """Notify each user once per event: a retried task finds the rows and sends nothing again."""
+def notify(users, *, kind: str, text, url: str = "", event_id: int | None = None) -> int:
+    """Notify each user once per event: a retried task finds the rows and sends nothing again.
+    `text` is a string or a function of the recipient (to speak in their time zone)."""
     sent = 0
     for user in users:
+        body = text(user) if callable(text) else text
         _, created = Notification.objects.get_or_create(
-            recipient=user, event_id=event_id, defaults={"kind": kind, "text": text, "url": url}
+            recipient=user, event_id=event_id, defaults={"kind": kind, "text": body, "url": url}
         )
         if created and user.email:
             link = f"\n\n{settings.SITE_URL}{url}" if url else ""
-            send_mail(subject=text[:78], message=f"{text}{link}", from_email=None, recipient_list=[user.email])
+            send_mail(subject=body[:78], message=f"{body}{link}", from_email=None, recipient_list=[user.email])
         sent += created
     return sent
 
