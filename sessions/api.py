@@ -499,3 +499,8 @@ def withdraw_reschedule(request, session_id: int, proposal_id: int):
 
 
 api.add_router("/sessions", router)
+
+from creators.api import creators_router, tutor_router  # noqa: E402  (they build on the handlers above)
+
+api.add_router("/creators", creators_router)
+api.add_router("/me", tutor_router)

@@ -1,0 +1,279 @@
+"""Creator-scoped JSON API (spec 000 "Planned API Calls") and the tutor's own views (H24).
+A creator sees only their own courses' sessions; anyone else gets 404."""
+
+from datetime import datetime, timedelta
+from typing import Literal
+
+from django.db.models import Exists, F, OuterRef, Q
+from django.http import Http404
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from pydantic import AwareDatetime
+
+from sessions.errors import Refused
+from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent
+from tutoring.models import Role, User
+
+from . import selectors
+from .selectors import BUCKET_OF, LOW_RATING, Filters
+
+creators_router = Router(tags=["creators"])
+tutor_router = Router(tags=["tutors"])
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    avatar_url: str
+
+
+class CourseOut(Schema):
+    id: int
+    title: str
+
+
+class RowOut(Schema):
+    id: int
+    scheduled_start: datetime
+    scheduled_end: datetime
+    course: CourseOut | None
+    student: PersonOut
+    tutor: PersonOut
+    actual_duration_minutes: float | None
+    status: str
+    status_group: str
+    rating: int | None
+    low_rating: bool
+    has_recording: bool
+    is_trial: bool
+    billed_as_addon: bool
+
+
+class PageOut(Schema):
+    items: list[RowOut]
+    next_cursor: str | None
+
+
+class FeedbackOut(Schema):
+    rating: int
+    comment: str
+    created_at: datetime
+
+
+class DisputeOut(Schema):
+    reason: str
+    disputed_at: datetime
+    resolution: str | None
+    resolution_reason: str | None
+
+
+class DetailOut(RowOut):
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    source: str
+    no_show_party: str
+    cancellation_reason: str | None
+    student_feedback: FeedbackOut | None
+    tutor_feedback: FeedbackOut | None
+    dispute: DisputeOut | None
+
+
+class MetricsOut(Schema):
+    total: int
+    completed: int
+    cancelled: int
+    no_show: int
+    scheduled: int
+    average_duration_minutes: float | None
+    completion_rate: float | None
+    no_show_rate: float | None
+    average_rating: float | None
+    ratings: int
+
+
+class TutorMetricsOut(MetricsOut):
+    tutor: PersonOut
+
+
+class StatsOut(MetricsOut):
+    this_week: int
+    by_st: list[TutorMetricsOut]
+
+
+class FilterIn(Schema):
+    course: int | None = None
+    st: int | None = None
+    student: str = Field("", max_length=100)
+    status: Literal["all", "completed", "scheduled", "cancelled", "no_show"] = "all"
+    from_: AwareDatetime | None = Field(None, alias="from")
+    to: AwareDatetime | None = None
+    low_rated: bool = False
+
+    def filters(self) -> Filters:
+        return Filters(course_id=self.course, tutor_id=self.st, student=self.student.strip(),
+                       bucket="" if self.status == "all" else self.status, start=self.from_, end=self.to,
+                       low_rated=self.low_rated)
+
+
+class PageIn(FilterIn):
+    cursor: str | None = None
+    limit: int = Field(25, ge=1, le=100)
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+
+
+ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+
+
+def _creator(request) -> User:
+    if not selectors.is_creator(request.user):
+        raise Http404("Not found.")
+    return request.user
+
+
+def _tutor(request) -> User:
+    if Role.TUTOR not in request.user.roles:
+        raise Http404("Not found.")
+    return request.user
+
+
+def _person(user: User) -> dict:
+    return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}
+
+
+def _rows(qs):
+    """The table's rows in a constant number of queries: people and course joined, the student's
+    rating and whether a recording exists computed in the same query."""
+    available = Recording.objects.filter(session=OuterRef("pk"), status=RecordingStatus.AVAILABLE)
+    return (selectors.with_student_review(qs)
+            .select_related("tutor", "student", "course")
+            .annotate(rating=F("student_review__rating"), has_recording=Exists(available)))
+
+
+def _row(s: Session) -> dict:
+    actual = s.actual_duration
+    return {
+        "id": s.id, "scheduled_start": s.scheduled_start, "scheduled_end": s.scheduled_end,
+        "course": {"id": s.course.id, "title": s.course.title} if s.course else None,
+        "student": _person(s.student), "tutor": _person(s.tutor),
+        "actual_duration_minutes": round(actual.total_seconds() / 60, 1) if actual else None,
+        "status": s.status, "status_group": BUCKET_OF[s.status],
+        "rating": s.rating, "low_rating": s.rating is not None and s.rating <= LOW_RATING,
+        "has_recording": s.has_recording, "is_trial": s.is_trial, "billed_as_addon": s.billed_as_addon,
+    }
+
+
+def _page(qs, page: PageIn) -> dict:
+    """Newest first, keyset-paged on (scheduled_start, id): the last page costs what the first does."""
+    qs = page.filters().apply(qs)
+    if page.cursor:
+        try:
+            start_s, pk_s = page.cursor.rsplit("_", 1)
+            start, pk = datetime.fromisoformat(start_s), int(pk_s)
+        except ValueError:
+            raise Refused("The cursor is not valid.", code="invalid", status=422) from None
+        qs = qs.filter(Q(scheduled_start__lt=start) | Q(scheduled_start=start, pk__lt=pk))
+    rows = list(_rows(qs).order_by("-scheduled_start", "-pk")[: page.limit + 1])
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    cursor = f"{rows[-1].scheduled_start.isoformat()}_{rows[-1].pk}" if more else None
+    return {"items": [_row(s) for s in rows], "next_cursor": cursor}
+
+
+def _feedback(session: Session, role: str) -> dict | None:
+    review = next((a for a in session.assessments.all() if a.author_role == role), None)
+    if review is None:
+        return None
+    return {"rating": review.rating, "comment": review.comment, "created_at": review.created_at}
+
+
+def _dispute(session: Session) -> dict | None:
+    events = list(SessionEvent.objects.filter(session=session, kind__in=["dispute", "resolve_dispute"])
+                  .order_by("id"))
+    raised = next((e for e in reversed(events) if e.kind == "dispute"), None)
+    if raised is None:
+        return None
+    resolved = next((e for e in events if e.kind == "resolve_dispute" and e.id > raised.id), None)
+    return {"reason": raised.reason, "disputed_at": raised.created_at,
+            "resolution": resolved.data.get("decision") if resolved else None,
+            "resolution_reason": resolved.reason if resolved else None}
+
+
+# --- creators ---------------------------------------------------------------------------------
+
+
+@creators_router.get("/me/sessions", response={200: PageOut, **ERRORS})
+def creator_sessions(request, page: Query[PageIn]):
+    """The Session History table: filters combine; newest first."""
+    return _page(selectors.creator_sessions(_creator(request)), page)
+
+
+@creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})
+def creator_upcoming(request, from_: AwareDatetime | None = Query(None, alias="from"),
+                     to: AwareDatetime | None = None):
+    """The calendar tab: scheduled sessions (default: the next 31 days), soonest first."""
+    creator = _creator(request)
+    start = from_ or timezone.now()
+    end = to or start + timedelta(days=31)
+    if end <= start or end - start > timedelta(days=62):
+        raise Refused("Choose a range of at most 62 days, ending after it starts.", code="invalid", status=422)
+    qs = selectors.creator_sessions(creator).filter(
+        status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start, scheduled_start__lt=end)
+    return [_row(s) for s in _rows(qs).order_by("scheduled_start", "pk")[:500]]
+
+
+@creators_router.get("/me/sessions/stats", response={200: StatsOut, **ERRORS})
+def creator_stats(request, filters: Query[FilterIn]):
+    """Header stats ("X total sessions, Y this week") and the metrics summary, per ST too."""
+    creator = _creator(request)
+    qs = filters.filters().apply(selectors.creator_sessions(creator))
+    week = selectors.week_start(timezone.now(), creator)
+    this_week = qs.filter(scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
+    return selectors.metrics(qs) | {"this_week": this_week, "by_st": selectors.metrics_by_tutor(qs)}
+
+
+@creators_router.get("/me/sessions/{session_id}", response={200: DetailOut, **ERRORS})
+def creator_session(request, session_id: int):
+    """The detail panel: full info, both feedbacks, dispute (if flagged)."""
+    creator = _creator(request)
+    qs = _rows(selectors.creator_sessions(creator)).select_related("cancellation_reason") \
+        .prefetch_related("assessments")
+    session = qs.filter(pk=session_id).first()
+    if session is None:
+        raise Http404("Not found.")
+    return _row(session) | {
+        "checked_in_at": session.checked_in_at, "checked_out_at": session.checked_out_at,
+        "source": session.source, "no_show_party": session.no_show_party,
+        "cancellation_reason": session.cancellation_reason.label if session.cancellation_reason else None,
+        "student_feedback": _feedback(session, AssessmentRole.STUDENT),
+        "tutor_feedback": _feedback(session, AssessmentRole.TUTOR),
+        "dispute": _dispute(session),
+    }
+
+
+@creators_router.get("/me/courses", response={200: list[CourseOut], **ERRORS})
+def creator_courses(request):
+    return selectors.creator_courses(_creator(request))
+
+
+@creators_router.get("/me/student-teachers", response={200: list[PersonOut], **ERRORS})
+def creator_tutors(request):
+    return [_person(u) for u in selectors.creator_tutors(_creator(request))]
+
+
+# --- the tutor's own view (H24) ---------------------------------------------------------------
+
+
+@tutor_router.get("/st-sessions", response={200: PageOut, **ERRORS})
+def st_sessions(request, page: Query[PageIn]):
+    """A tutor's own sessions across every course, with the same filters and rows."""
+    return _page(Session.objects.filter(tutor=_tutor(request)), page)
+
+
+@tutor_router.get("/st-analytics/sessions", response={200: MetricsOut, **ERRORS})
+def st_analytics(request, filters: Query[FilterIn]):
+    """A tutor's own metrics, with the same definitions as the creator's."""
+    return selectors.metrics(filters.filters().apply(Session.objects.filter(tutor=_tutor(request))))

@@ -1,0 +1,141 @@
+"""Reads for the creator's Session History (spec 000): which sessions a creator sees, the status
+buckets of the page's filter, and the metrics, each defined next to its query."""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FilteredRelation, Q, QuerySet
+
+from sessions.models import AssessmentRole, Session, Status
+from tutoring.models import Course, Role, User
+
+# The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
+# tutor checked out: awaiting acknowledgement, approved, or disputed (it happened; the parent
+# contests it). not_completed (an expired reschedule, a voided dispute) did not take place and is
+# shown with the cancellations.
+STATUS_BUCKETS = {
+    "completed": (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED),
+    "scheduled": (Status.SCHEDULED, Status.CHECKED_IN),
+    "cancelled": (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT, Status.NOT_COMPLETED),
+    "no_show": (Status.NO_SHOW,),
+}
+BUCKET_OF = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}
+LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
+
+
+def is_creator(user: User) -> bool:
+    return Role.CREATOR in user.roles
+
+
+def creator_sessions(creator: User) -> QuerySet[Session]:
+    """Every session of the creator's own courses (H01); a session without a course is nobody's."""
+    return Session.objects.filter(course__creator=creator)
+
+
+@dataclass(frozen=True)
+class Filters:
+    course_id: int | None = None
+    tutor_id: int | None = None
+    student: str = ""
+    bucket: str = ""
+    start: datetime | None = None
+    end: datetime | None = None
+    low_rated: bool = False
+
+    def apply(self, qs: QuerySet[Session]) -> QuerySet[Session]:
+        if self.course_id:
+            qs = qs.filter(course_id=self.course_id)
+        if self.tutor_id:
+            qs = qs.filter(tutor_id=self.tutor_id)
+        if self.student:
+            qs = qs.filter(student__name__icontains=self.student)
+        if self.bucket:
+            qs = qs.filter(status__in=STATUS_BUCKETS[self.bucket])
+        if self.start:
+            qs = qs.filter(scheduled_start__gte=self.start)
+        if self.end:
+            qs = qs.filter(scheduled_start__lt=self.end)
+        if self.low_rated:
+            qs = qs.filter(pk__in=Session.objects.filter(assessments__author_role=AssessmentRole.STUDENT,
+                                                         assessments__rating__lte=LOW_RATING).values("pk"))
+        return qs
+
+
+def week_start(now: datetime, user: User) -> datetime:
+    """Monday 00:00 of this week in the user's zone."""
+    local = now.astimezone(user.tzinfo)
+    monday = local.date() - timedelta(days=local.weekday())
+    return datetime.combine(monday, time(0), tzinfo=user.tzinfo)
+
+
+ACTUAL = ExpressionWrapper(F("checked_out_at") - F("checked_in_at"), output_field=DurationField())
+
+
+def with_student_review(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """Join the student's assessment only: at most one per session, so no row is doubled."""
+    return qs.annotate(student_review=FilteredRelation(
+        "assessments", condition=Q(assessments__author_role=AssessmentRole.STUDENT)))
+
+
+def metric_aggregates() -> dict:
+    """The metrics of H16 as one aggregate with FILTER clauses:
+    - average duration: mean of checked_out_at - checked_in_at over sessions that took place and
+      have both times (imported/legacy sessions without attendance are left out);
+    - completion rate: took place / (took place + cancelled + no-show), i.e. of the sessions that
+      are settled, not counting those still scheduled or in progress;
+    - no-show rate: no-show / (took place + no-show), i.e. of the sessions that were due to happen;
+    - average rating: mean of the students' ratings (1-5)."""
+    completed = Q(status__in=STATUS_BUCKETS["completed"])
+    return {
+        "total": Count("id"),
+        "completed": Count("id", filter=completed),
+        "cancelled": Count("id", filter=Q(status__in=STATUS_BUCKETS["cancelled"])),
+        "no_show": Count("id", filter=Q(status=Status.NO_SHOW)),
+        "scheduled": Count("id", filter=Q(status__in=STATUS_BUCKETS["scheduled"])),
+        "avg_duration": Avg(ACTUAL, filter=completed & Q(checked_in_at__isnull=False,
+                                                         checked_out_at__isnull=False)),
+        "avg_rating": Avg("student_review__rating"),
+        "rated": Count("student_review__rating"),
+    }
+
+
+def _rates(row: dict) -> dict:
+    settled = row["completed"] + row["cancelled"] + row["no_show"]
+    due = row["completed"] + row["no_show"]
+    duration = row["avg_duration"]
+    return {
+        "total": row["total"],
+        "completed": row["completed"],
+        "cancelled": row["cancelled"],
+        "no_show": row["no_show"],
+        "scheduled": row["scheduled"],
+        "average_duration_minutes": round(duration.total_seconds() / 60, 1) if duration else None,
+        "completion_rate": round(row["completed"] / settled, 4) if settled else None,
+        "no_show_rate": round(row["no_show"] / due, 4) if due else None,
+        "average_rating": round(float(row["avg_rating"]), 2) if row["avg_rating"] is not None else None,
+        "ratings": row["rated"],
+    }
+
+
+def metrics(qs: QuerySet[Session]) -> dict:
+    """Metrics for the whole filtered set (one query)."""
+    return _rates(with_student_review(qs).aggregate(**metric_aggregates()))
+
+
+def metrics_by_tutor(qs: QuerySet[Session]) -> list[dict]:
+    """The same metrics per Student-Teacher (one query)."""
+    rows = (with_student_review(qs).values("tutor_id", "tutor__name", "tutor__avatar_url")
+            .annotate(**metric_aggregates())
+            .order_by("tutor__name", "tutor_id"))
+    return [{"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
+            | _rates(r) for r in rows]
+
+
+def creator_courses(creator: User) -> QuerySet[Course]:
+    return Course.objects.filter(creator=creator).order_by("title", "id")
+
+
+def creator_tutors(creator: User) -> QuerySet[User]:
+    """The Student-Teachers who teach the creator's courses (have sessions in them)."""
+    ids = creator_sessions(creator).values("tutor_id")
+    return User.objects.filter(pk__in=ids).order_by("name", "id")

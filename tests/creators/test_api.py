@@ -1,0 +1,126 @@
+from datetime import timedelta
+
+import pytest
+
+from sessions.models import Recording, SessionAssessment, Status
+from tests.conftest import NOW
+from tutoring.models import Course
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def as_creator(client, creator):
+    client.force_login(creator)
+    return client
+
+
+@pytest.fixture
+def rated(make_session, student):
+    start = NOW - timedelta(days=1)
+    s = make_session(start=start, status=Status.APPROVED, checked_in_at=start,
+                     checked_out_at=start + timedelta(minutes=55))
+    SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=2, comment="Too fast")
+    Recording.objects.create(session=s, provider="p2p", status="available", r2_key="rec/1.webm")
+    return s
+
+
+def test_the_table_rows_have_the_specs_columns(as_creator, rated):
+    """H13 H22: date/time, course, student and ST with avatar, actual duration, status, rating, recording."""
+    row = as_creator.get("/api/creators/me/sessions").json()["items"][0]
+    assert row["course"]["title"] == "Algebra I" and row["student"]["name"] == "Sam" and row["tutor"]["name"] == "Tia"
+    assert (row["actual_duration_minutes"], row["status_group"], row["rating"], row["low_rating"],
+            row["has_recording"]) == (55.0, "completed", 2, True, True)
+
+
+def test_filters_combine(as_creator, rated, make_session, sibling, tutor):
+    """H08-H12: course, ST, student by name, status and date range combine."""
+    make_session(start=NOW + timedelta(days=2), student=sibling, course=None)
+    make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW)
+    get = lambda **q: [r["id"] for r in as_creator.get("/api/creators/me/sessions", q).json()["items"]]  # noqa: E731
+    assert len(get()) == 2  # the course-less session is nobody's
+    assert get(status="no_show") != get(status="completed") == [rated.id]
+    assert get(student="sa") == get() and get(student="zz") == []
+    assert get(st=tutor.id, status="completed", low_rated="true") == [rated.id]
+    assert get(**{"from": (NOW - timedelta(days=2)).isoformat()}) == [rated.id]
+
+
+def test_paging_with_a_cursor_is_newest_first(as_creator, make_session):
+    made = [make_session(start=NOW - timedelta(days=1, hours=2 * i)).id for i in range(5)]
+    first = as_creator.get("/api/creators/me/sessions", {"limit": 3}).json()
+    rest = as_creator.get("/api/creators/me/sessions", {"limit": 3, "cursor": first["next_cursor"]}).json()
+    assert [r["id"] for r in first["items"] + rest["items"]] == made and rest["next_cursor"] is None
+
+
+def test_the_list_runs_a_constant_number_of_queries(as_creator, make_session, django_assert_max_num_queries):
+    for i in range(10):
+        make_session(start=NOW - timedelta(days=1, hours=2 * i))
+    with django_assert_max_num_queries(4) as ten:
+        as_creator.get("/api/creators/me/sessions", {"limit": 100})
+    for i in range(10, 100):
+        make_session(start=NOW - timedelta(days=1, hours=2 * i))
+    with django_assert_max_num_queries(len(ten.captured_queries)):
+        assert len(as_creator.get("/api/creators/me/sessions", {"limit": 100}).json()["items"]) == 100
+
+
+def test_detail_has_both_feedbacks_and_the_dispute(as_creator, rated, tutor, parent, make_session):
+    """H14: student and ST feedback, dispute resolution when flagged."""
+    from sessions import lifecycle
+
+    SessionAssessment.objects.create(session=rated, author=tutor, author_role="tutor", rating=4, comment="Good focus")
+    body = as_creator.get(f"/api/creators/me/sessions/{rated.id}").json()
+    assert body["student_feedback"]["comment"] == "Too fast" and body["tutor_feedback"]["rating"] == 4
+    assert body["dispute"] is None
+    start = NOW - timedelta(days=2)
+    d = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                     checked_out_at=start + timedelta(hours=1))
+    lifecycle.dispute(d, by=parent, reason="Left early", now=NOW)
+    assert as_creator.get(f"/api/creators/me/sessions/{d.id}").json()["dispute"]["reason"] == "Left early"
+
+
+def test_stats_header_and_metrics(as_creator, rated, make_session):
+    """H06 H16: "X total sessions, Y this week" and the metrics, per ST too."""
+    make_session(start=NOW + timedelta(days=1))           # this week (Monday 16 Nov to Sunday 22 Nov)
+    make_session(start=NOW + timedelta(days=8))           # next week; `rated` was last Sunday
+    body = as_creator.get("/api/creators/me/sessions/stats").json()
+    assert (body["total"], body["this_week"], body["average_rating"]) == (3, 1, 2.0)
+    assert body["by_st"][0]["tutor"]["name"] == "Tia"
+
+
+def test_upcoming_calendar_lists_scheduled_sessions(as_creator, make_session, rated):
+    """H15: scheduled sessions only, soonest first."""
+    later, sooner = make_session(start=NOW + timedelta(days=9)), make_session(start=NOW + timedelta(days=2))
+    assert [r["id"] for r in as_creator.get("/api/creators/me/sessions/upcoming").json()] == [sooner.id, later.id]
+
+
+def test_courses_and_student_teachers_for_the_filters(as_creator, rated, creator, outsider):
+    Course.objects.create(creator=outsider, title="Not mine")
+    assert [c["title"] for c in as_creator.get("/api/creators/me/courses").json()] == ["Algebra I"]
+    assert [t["name"] for t in as_creator.get("/api/creators/me/student-teachers").json()] == ["Tia"]
+
+
+@pytest.mark.parametrize("who", ["parent", "tutor", "outsider"])
+def test_everyone_else_gets_404(client, request, rated, who):
+    """H01 H22: another creator (Otto is one), a tutor, a parent: 404 on every creator call."""
+    client.force_login(request.getfixturevalue(who))
+    for url in ["/api/creators/me/sessions", f"/api/creators/me/sessions/{rated.id}",
+                "/api/creators/me/sessions/upcoming", "/api/creators/me/sessions/stats",
+                "/api/creators/me/courses", "/api/creators/me/student-teachers"]:
+        r = client.get(url)
+        if who == "outsider" and not url.endswith(str(rated.id)):
+            # Otto is a creator too: his own view, with nothing of Cleo's in it
+            assert r.status_code == 200 and "Algebra I" not in r.text and "Tia" not in r.text, url
+        else:
+            assert r.status_code == 404, url
+
+
+def test_the_tutors_own_views(client, tutor, rated, parent):
+    """H24: GET /api/me/st-sessions and /api/me/st-analytics/sessions."""
+    client.force_login(tutor)
+    assert [r["id"] for r in client.get("/api/me/st-sessions").json()["items"]] == [rated.id]
+    assert client.get("/api/me/st-analytics/sessions").json()["average_duration_minutes"] == 55.0
+    client.force_login(parent)
+    assert client.get("/api/me/st-sessions").status_code == 404

@@ -1,0 +1,80 @@
+"""The metric definitions of the Session History page (H16), each on hand-made data."""
+
+from datetime import timedelta
+
+import pytest
+
+from creators import selectors
+from sessions.models import Session, SessionAssessment, Source, Status
+from tests.conftest import NOW, make_user
+from tutoring.models import Role
+
+
+@pytest.fixture
+def history(make_session, tutor, student):
+    """Tia's sessions in Cleo's course: 3 took place (50, 60, 70 minutes actual), 1 no-show,
+    1 cancelled, 1 still scheduled; ratings 5 and 2 from the student, 4 from the tutor."""
+    def done(day, minutes, status=Status.APPROVED, **extra):
+        start = NOW - timedelta(days=day)
+        return make_session(start=start, status=status, checked_in_at=start,
+                            checked_out_at=start + timedelta(minutes=minutes), **extra)
+
+    a = done(1, 50)
+    b = done(2, 60, status=Status.AWAITING_APPROVAL_PARENT)
+    c = done(3, 70, status=Status.DISPUTED)
+    make_session(start=NOW - timedelta(days=4), status=Status.NO_SHOW)
+    make_session(start=NOW - timedelta(days=5), status=Status.CANCELLED_BY_PARENT)
+    make_session(start=NOW + timedelta(days=1))
+    SessionAssessment.objects.create(session=a, author=student, author_role="student", rating=5)
+    SessionAssessment.objects.create(session=a, author=tutor, author_role="tutor", rating=4)
+    SessionAssessment.objects.create(session=b, author=student, author_role="student", rating=2)
+    return {"a": a, "b": b, "c": c}
+
+
+def test_the_metrics_follow_their_definitions(history, creator):
+    """H16: average duration, completion rate, average rating, no-show rate."""
+    m = selectors.metrics(selectors.creator_sessions(creator))
+    assert m == {"total": 6, "completed": 3, "cancelled": 1, "no_show": 1, "scheduled": 1,
+                 "average_duration_minutes": 60.0,
+                 "completion_rate": 0.6,        # 3 took place of 5 settled
+                 "no_show_rate": 0.25,          # 1 of the 4 that were due to happen
+                 "average_rating": 3.5,         # students' 5 and 2; the tutor's 4 is not a rating of the session
+                 "ratings": 2}
+
+
+def test_metrics_per_tutor(history, creator, make_session, student):
+    """H16: the breakdown by ST uses the same definitions."""
+    other = make_user("theo", Role.TUTOR)
+    start = NOW - timedelta(days=1)
+    make_session(start=start, tutor=other, status=Status.NO_SHOW)
+    rows = selectors.metrics_by_tutor(selectors.creator_sessions(creator))
+    assert [(r["tutor"]["name"], r["total"], r["no_show_rate"]) for r in rows] == [("Theo", 1, 1.0),
+                                                                                   ("Tia", 6, 0.25)]
+
+
+def test_sessions_without_attendance_do_not_skew_the_duration(history, creator, make_session):
+    make_session(start=NOW - timedelta(days=6), status=Status.APPROVED, source=Source.IMPORTED)
+    assert selectors.metrics(selectors.creator_sessions(creator))["average_duration_minutes"] == 60.0
+
+
+def test_empty_history_has_no_rates(creator, db):
+    m = selectors.metrics(selectors.creator_sessions(creator))
+    assert (m["total"], m["completion_rate"], m["no_show_rate"], m["average_rating"]) == (0, None, None, None)
+
+
+def test_the_status_buckets_cover_every_status_once():
+    """H11: All / Completed / Scheduled / Cancelled / No-show, written down in the code."""
+    listed = [s for statuses in selectors.STATUS_BUCKETS.values() for s in statuses]
+    assert sorted(listed) == sorted(Status.values) and len(listed) == len(set(listed))
+
+
+def test_a_creator_sees_only_their_own_courses(history, creator, outsider, make_session):
+    """H01."""
+    from tutoring.models import Course
+
+    theirs = Course.objects.create(creator=outsider, title="Other")
+    make_session(start=NOW - timedelta(days=9), course=theirs)
+    make_session(start=NOW - timedelta(days=10), course=None)
+    assert selectors.creator_sessions(creator).count() == 6
+    assert set(selectors.creator_sessions(outsider).values_list("course", flat=True)) == {theirs.id}
+    assert Session.objects.count() == 8
