@@ -8,9 +8,9 @@ PY := $(VENV)/bin/python
 UV := var/tools/bin/uv
 UV_VERSION := 0.13.9
 # pytest-xdist workers; 2 cores here
-PYTEST_ARGS ?= -n 2 --dist loadgroup
+PYTEST_ARGS ?= -n 2
 
-.PHONY: help run test lint clean bench
+.PHONY: help run test browser lint clean bench
 
 help:
 	@echo "make run    start the platform with the demo world (http://127.0.0.1:8000/)"
@@ -29,11 +29,21 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 run: $(VENV)/.synced
 	$(PY) scripts/devstack.py run
 
-test: $(VENV)/.synced
+test: $(VENV)/.synced browser
 	$(PY) scripts/devstack.py test -- $(PY) -m pytest $(PYTEST_ARGS)
+
+# The browser tests (tests/browser) drive Debian's Chromium; Playwright's own download is not used.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -d tests/browser ] && [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Debian chromium for tests/browser"; \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	    || { echo "error: could not install chromium with apt-get (needs root and network);" \
+	              "install Debian's chromium package so $(CHROMIUM) exists, then rerun make test" >&2; exit 1; }; \
+	fi
 
 bench: $(VENV)/.synced
 	$(PY) scripts/devstack.py test --profile bench -- $(PY) bench/run_all.py
 
 clean:
-	rm -rf var/test
+	rm -rf var/test test-artifacts

@@ -1,5 +1,6 @@
 """The sweeps and notifications in a real Celery worker on the real broker (Redis)."""
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -11,21 +12,24 @@ from sessions.models import Session, Status
 from tutoring.celery import app
 from tutoring.models import Notification
 
-# All worker tests share one xdist process (make test runs --dist loadgroup): two test processes
-# each running a worker on the same broker queue would execute each other's tasks.
-pytestmark = pytest.mark.xdist_group("celery-broker")
 
 
 @pytest.fixture
 def worker(settings, transactional_db):
     """A worker thread consuming from the configured broker; the tests ask for results (stored in
     Redis) so they wait on them instead of sleeping."""
+    # a queue of this test's own: another test process with its own worker on the same broker
+    # (two xdist processes, or a second test run) must not take this test's tasks
+    queue = f"tests-{uuid.uuid4().hex}"
+    default_queue = app.conf.task_default_queue
     app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
     try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30):
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]):
             yield
     finally:
         app.conf.task_always_eager = True
+        app.conf.task_default_queue = default_queue
 
 
 @pytest.mark.celery_worker

@@ -1,0 +1,106 @@
+"""Web forms for the session pages. They only parse input (types, required fields); the rules
+and their messages stay in sessions.lifecycle, so a form never refuses what the API allows."""
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from tutoring.models import Course, Match
+
+LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+class LocalDateTimeField(forms.DateTimeField):
+    """A datetime-local input, read in the active time zone (the viewer's, set by the view)."""
+
+    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", LOCAL_INPUT)
+        kwargs.setdefault("error_messages", {"required": "Please choose a new start time.",
+                                             "invalid": "Enter a date and time like 2026-11-20 15:30."})
+        super().__init__(**kwargs)
+
+
+class ProposalForm(forms.Form):
+    proposal_id = forms.IntegerField(error_messages={"required": "This proposal is no longer open."})
+
+
+class CheckOutForm(forms.Form):
+    student_absent = forms.BooleanField(required=False, label="Student did not attend")
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class CancelForm(forms.Form):
+    reason_id = forms.CharField(required=False)
+    note = forms.CharField(max_length=2000, required=False)
+    policy_id = forms.CharField(required=False)
+    as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
+    confirm = forms.BooleanField(error_messages={"required": "Tick the box to confirm the cancellation."})
+
+
+class RescheduleForm(forms.Form):
+    proposed_start = LocalDateTimeField()
+    reason_id = forms.CharField(required=False)
+    note = forms.CharField(max_length=2000, required=False)
+    as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
+
+
+class RejectForm(ProposalForm):
+    reason = forms.CharField(max_length=2000, required=False)
+
+
+class CounterForm(ProposalForm):
+    proposed_start = LocalDateTimeField()
+    note = forms.CharField(max_length=2000, required=False)
+
+
+class AdhocRowForm(forms.Form):
+    """One ad-hoc session; a row left entirely empty is skipped."""
+
+    student = forms.TypedChoiceField(coerce=int, required=False, label="Student")
+    course = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Course")
+    start = LocalDateTimeField(required=False, label="Start")
+    end = LocalDateTimeField(required=False, label="End")
+    note = forms.CharField(max_length=2000, required=False, label="Note")
+
+    def __init__(self, *args, students=(), courses=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["student"].choices = [("", "Choose…"), *students]
+        self.fields["course"].choices = [("", "No course"), *courses]
+
+    def is_blank(self) -> bool:
+        return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in self.fields)
+
+    def clean(self):
+        data = super().clean()
+        if not self.is_blank():
+            for name in ("student", "start", "end"):
+                if not data.get(name) and name not in self.errors:
+                    self.add_error(name, ValidationError("Required.", code="required"))
+        return data
+
+    def as_row(self) -> dict:
+        d = self.cleaned_data
+        return {"student_id": d["student"], "course_id": d["course"], "start": d["start"], "end": d["end"],
+                "note": d["note"]}
+
+
+class BaseAdhocFormSet(forms.BaseFormSet):
+    def __init__(self, *args, tutor=None, **kwargs):
+        students = (
+            Match.objects.filter(tutor=tutor, active=True).select_related("student").order_by("student__name")
+        )
+        self.students = [(m.student_id, m.student.name) for m in students]
+        courses = Course.objects.filter(enrollments__student__in=[s for s, _ in self.students]).distinct()
+        self.courses = [(c.id, c.title) for c in courses.order_by("title")]
+        super().__init__(*args, **kwargs)
+
+    def get_form_kwargs(self, index):
+        return {"students": self.students, "courses": self.courses}
+
+
+AdhocFormSet = forms.formset_factory(AdhocRowForm, formset=BaseAdhocFormSet, extra=3, max_num=50,
+                                     absolute_max=50)

@@ -1,0 +1,344 @@
+"""The session pages: the parent's child sessions, the tutor's sessions and ad-hoc log, the
+student's sessions, and one session's card. Read-only: every change goes through actions.py.
+
+Each list page runs a fixed number of queries (the viewer, the session rows with their relations,
+the open threads with their proposals and reasons, the reason pickers) whatever the number of
+sessions, and shows at most PAGE_SIZE cards per tab."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_http_methods
+
+from tutoring.models import User
+
+from .. import lifecycle, projections, rules
+from ..access import Relation, Viewer, get_session_for
+from ..errors import Refused
+from ..forms import AdhocFormSet
+from ..models import ChangeReason, Channel, Party, ProposalStatus, Session, Status
+
+PAGE_SIZE = 50
+UPCOMING_DAYS = 7
+# The actions a card offers; the coordinator's (verify, resolve, no-show) live in the admin.
+CARD_ACTIONS = ("check_in", "check_out", "acknowledge", "dispute", "cancel", "reschedule",
+                "accept_reschedule", "reject_reschedule", "counter_reschedule", "withdraw_reschedule")
+# Refusals that only say "not your action" or "not in this state": no reason to explain a missing button.
+# A window that opens more than this far ahead is not worth a line on the card.
+EXPLAIN_WAIT = timedelta(hours=12)
+SILENT_CODES = frozenset({"not_allowed", "wrong_status", "no_open_request", "not_counterparty",
+                          "not_proposer", "started"})
+ANSWERS = ("acknowledge", "dispute", "accept_reschedule", "reject_reschedule", "counter_reschedule")
+
+
+@dataclass
+class Card:
+    """Everything one session card shows: built from prefetched rows, no queries of its own."""
+
+    session: Session
+    label: str
+    when: str
+    ends: str
+    allowed: set
+    lockouts: list
+    thread: object
+    proposal: object
+    as_role: str
+    is_student: bool
+    error: dict | None = None
+    data: dict = field(default_factory=dict)
+    cancel_reasons: list = field(default_factory=list)
+    reschedule_reasons: list = field(default_factory=list)
+
+    @property
+    def needs_answer(self) -> bool:
+        return bool(self.allowed & set(ANSWERS))
+
+    @property
+    def can_join(self) -> bool:
+        return self.is_student and self.session.status in (Status.SCHEDULED, Status.CHECKED_IN)
+
+    @property
+    def notes_due(self) -> bool:
+        s = self.session
+        return self.as_role == Party.TUTOR and s.checked_out_at is not None and s.status in (
+            Status.AWAITING_APPROVAL_PARENT, Status.NO_SHOW)
+
+    @property
+    def duration_minutes(self) -> int:
+        return int(self.session.duration.total_seconds() // 60)
+
+
+def acting_role(rels, preferred: str | None = None) -> str:
+    """The side the viewer acts in on this card: the page's role when they hold it, else their
+    closest participant relation (a tutor who is also the parent picks by page)."""
+    if preferred in Party.values and Relation(preferred) in rels:
+        return preferred
+    if Relation.PARENT in rels:
+        return Party.PARENT
+    if Relation.TUTOR in rels:
+        return Party.TUTOR
+    return ""
+
+
+def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = None, pickers=None, error=None,
+               data=None) -> Card:
+    ctx = projections.context(session, viewer, now)
+    allowed = set(projections.allowed_in(ctx)) & set(CARD_ACTIONS)
+    lockouts = []
+    for action in CARD_ACTIONS:
+        if action in allowed:
+            continue
+        refused = rules.refusal(action, ctx)
+        if refused.code in SILENT_CODES or refused.message in lockouts:
+            continue
+        if refused.code == "too_early" and session.scheduled_start - now > EXPLAIN_WAIT:
+            continue
+        lockouts.append(refused.message)
+    role = acting_role(ctx.rels, as_role)
+    pickers = pickers or {}
+    return Card(
+        session=session,
+        label=projections.status_label(session, ctx.rels),
+        when=rules.local_time(session.scheduled_start, viewer.user),
+        ends=f"{session.scheduled_end.astimezone(viewer.user.tzinfo):%H:%M}",
+        allowed=allowed,
+        lockouts=lockouts,
+        thread=ctx.open_thread,
+        proposal=ctx.open_proposal,
+        as_role=role,
+        is_student=Relation.STUDENT in ctx.rels,
+        error=error,
+        data=data or {},
+        cancel_reasons=pickers.get(f"{role}_cancel", []),
+        reschedule_reasons=pickers.get(f"{role}_reschedule", []),
+    )
+
+
+def card_queryset(qs=None):
+    qs = (qs if qs is not None else Session.objects.all()).select_related(
+        "tutor", "student", "course", "cancellation_reason")
+    return projections.with_open_thread(qs).prefetch_related("open_threads__reason")
+
+
+def reason_pickers(roles) -> dict:
+    """{"parent_cancel": [...], "tutor_reschedule": [...], ...} for the roles shown, one query."""
+    pickers = {f"{role}_{kind}": [] for role in roles for kind in ("cancel", "reschedule")}
+    for reason in ChangeReason.objects.filter(role__in=list(roles), active=True).order_by("position", "id"):
+        pickers[f"{reason.role}_{reason.kind}"].append(reason)
+    return pickers
+
+
+def _page(request) -> int:
+    try:
+        return max(1, int(request.GET.get("page", 1)))
+    except ValueError:
+        return 1
+
+
+def _rows(qs, page: int) -> tuple[list, bool]:
+    """One page of sessions plus whether there are more (one extra row, not a COUNT)."""
+    start = (page - 1) * PAGE_SIZE
+    rows = list(qs[start:start + PAGE_SIZE + 1])
+    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+
+
+def _tab(request, tabs, default: str) -> tuple[str, bool]:
+    tab = request.GET.get("tab")
+    return (tab, True) if tab in tabs else (default, False)
+
+
+def _cards(rows, viewer, now, as_role, pickers=None, skip=()):
+    return [build_card(s, viewer, now, as_role=as_role, pickers=pickers) for s in rows if s.id not in skip]
+
+
+def _needs_first(waiting, rows, viewer, now, as_role, pickers):
+    """The cards that need the viewer's answer, then the tab's cards without them (one card each)."""
+    needs = [c for c in _cards(waiting, viewer, now, as_role, pickers) if c.needs_answer]
+    return needs, _cards(rows, viewer, now, as_role, pickers, skip={c.session.id for c in needs})
+
+
+# --- parent ------------------------------------------------------------------------------------
+
+
+@login_required
+def family(request):
+    """The parent's child sessions: Needs your answer, then Upcoming (7 days) / Future / Past."""
+    viewer = Viewer.of(request.user)
+    now = timezone.now()
+    children = list(User.objects.filter(pk__in=viewer.child_ids).order_by("name"))
+    child = next((c for c in children if str(c.id) == request.GET.get("child")), None)
+    ids = [child.id] if child else list(viewer.child_ids)
+    base = card_queryset(Session.objects.filter(student_id__in=ids))
+    week = now + timedelta(days=UPCOMING_DAYS)
+    queries = {
+        "upcoming": base.filter(scheduled_end__gt=now, scheduled_start__lt=week)
+        .order_by("scheduled_start", "pk"),
+        "future": base.filter(scheduled_start__gte=week).order_by("scheduled_start", "pk"),
+        "past": base.filter(scheduled_end__lte=now).order_by("-scheduled_start", "-pk"),
+    }
+    tab, chosen = _tab(request, queries, "upcoming")
+    page = _page(request)
+    rows, more = _rows(queries[tab], page)
+    steered = False
+    if child and not chosen and not rows:
+        # spec 004: a filtered Upcoming tab that is empty while the child's next actionable session
+        # lies beyond the 7 days steers to Future instead of showing nothing.
+        future, future_more = _rows(queries["future"], page)
+        if any(s.status == Status.SCHEDULED for s in future):
+            tab, rows, more, steered = "future", future, future_more, True
+    waiting = base.filter(
+        Q(status=Status.AWAITING_APPROVAL_PARENT)
+        | Q(reschedule_threads__proposals__status=ProposalStatus.OPEN,
+            reschedule_threads__proposals__proposed_by_role=Party.TUTOR)
+    ).distinct().order_by("scheduled_start", "pk")[:PAGE_SIZE]
+    pickers = reason_pickers([Party.PARENT])
+    needs, cards = _needs_first(waiting, rows, viewer, now, Party.PARENT, pickers)
+    return render(request, "sessions/family.html", {
+        "children": children, "child": child, "tab": tab, "steered": steered, "page": page, "more": more,
+        "tabs": [("upcoming", "Upcoming"), ("future", "Future"), ("past", "Past")],
+        "cards": cards, "needs": needs, "next": request.get_full_path(),
+    })
+
+
+# --- tutor -------------------------------------------------------------------------------------
+
+
+@login_required
+def teach(request):
+    """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
+    viewer = Viewer.of(request.user)
+    now = timezone.now()
+    local = now.astimezone(request.user.tzinfo)
+    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    day_end = request.user.end_of_local_day(now)
+    base = card_queryset(Session.objects.filter(tutor_id=request.user.id))
+    queries = {
+        "today": base.filter(scheduled_start__gte=day_start, scheduled_start__lt=day_end)
+        .order_by("scheduled_start", "pk"),
+        "upcoming": base.filter(scheduled_start__gte=day_end).order_by("scheduled_start", "pk"),
+        "past": base.filter(scheduled_start__lt=day_start).order_by("-scheduled_start", "-pk"),
+    }
+    tab, _ = _tab(request, queries, "today")
+    page = _page(request)
+    rows, more = _rows(queries[tab], page)
+    waiting = base.filter(
+        status=Status.SCHEDULED, scheduled_start__gt=now,
+        reschedule_threads__proposals__status=ProposalStatus.OPEN,
+        reschedule_threads__proposals__proposed_by_role=Party.PARENT,
+    ).distinct().order_by("scheduled_start", "pk")[:PAGE_SIZE]
+    pickers = reason_pickers([Party.TUTOR])
+    needs, cards = _needs_first(waiting, rows, viewer, now, Party.TUTOR, pickers)
+    return render(request, "sessions/teach.html", {
+        "tab": tab, "page": page, "more": more,
+        "tabs": [("today", "Today"), ("upcoming", "Upcoming"), ("past", "Past")],
+        "cards": cards, "needs": needs, "next": request.get_full_path(),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def teach_adhoc(request):
+    """Batch-log ad-hoc add-on sessions: all or none; per-row errors keep every row's input."""
+    with timezone.override(request.user.tzinfo):
+        if request.method == "GET":
+            extra = min(max(_int(request.GET.get("rows"), 3), 1), 50)
+            formset = AdhocFormSet(tutor=request.user)
+            formset.extra = extra
+            return render(request, "sessions/adhoc.html", {"formset": formset, "rows": extra})
+        formset = AdhocFormSet(request.POST, tutor=request.user)
+        error = None
+        if formset.is_valid():
+            filled = [(i, f) for i, f in enumerate(formset.forms) if not f.is_blank()]
+            try:
+                created = lifecycle.log_adhoc_sessions(by=request.user, rows=[f.as_row() for _, f in filled],
+                                                       channel=Channel.WEB)
+            except Refused as exc:
+                error = exc.message
+                for row_error in exc.errors:
+                    formset.forms[filled[row_error["row"]][0]].add_error(None, row_error["detail"])
+            else:
+                plural = "" if len(created) == 1 else "s"
+                messages.success(request, f"Logged {len(created)} ad-hoc session{plural}.")
+                return see_other("/teach/?tab=past")
+        else:
+            error = "Some rows need fixing; nothing was saved."
+        return render(request, "sessions/adhoc.html", {"formset": formset, "error": error,
+                                                       "rows": formset.total_form_count()}, status=422)
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def see_other(url: str):
+    """A 303 after a POST: the browser GETs the page, so reload and back never post again."""
+    response = redirect(url)
+    response.status_code = 303
+    return response
+
+
+# --- student -----------------------------------------------------------------------------------
+
+
+@login_required
+def learn(request):
+    """The student's sessions: upcoming ones with a Join link to the session room, then past."""
+    viewer = Viewer.of(request.user)
+    now = timezone.now()
+    base = card_queryset(Session.objects.filter(student_id=request.user.id))
+    live = Q(scheduled_end__gt=now, status__in=[Status.SCHEDULED, Status.CHECKED_IN])
+    upcoming = list(base.filter(live).order_by("scheduled_start", "pk")[:PAGE_SIZE])
+    past = list(base.exclude(live).order_by("-scheduled_start", "-pk")[:PAGE_SIZE])
+    return render(request, "sessions/learn.html", {
+        "upcoming": _cards(upcoming, viewer, now, None), "past": _cards(past, viewer, now, None),
+    })
+
+
+# --- one session -------------------------------------------------------------------------------
+
+
+def card_response(request, session_id, *, status=200, error=None, data=None, template="sessions/session.html",
+                  **extra):
+    """The session's current card: just the card partial for htmx, else the whole page."""
+    viewer = Viewer.of(request.user)
+    session = get_session_for(viewer, session_id, queryset=card_queryset())
+    as_role = request.POST.get("as_role") or request.GET.get("as_role") or None
+    rels = viewer.relations(session)
+    role = acting_role(rels, as_role)
+    card = build_card(session, viewer, timezone.now(), as_role=role, error=error, data=data,
+                      pickers=reason_pickers([role] if role else []))
+    context = {"card": card, "next": back_to(request, session.id), **extra}
+    name = "sessions/session.html#card" if request.htmx else "sessions/session.html"
+    return render(request, name, context, status=status)
+
+
+def back_to(request, session_id) -> str:
+    """The page an action came from (its `next`), if it is on this site; else the session's page."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return f"/sessions/{session_id}/"
+
+
+@login_required
+def session_page(request, session_id):
+    """One session's card (notifications link here)."""
+    return card_response(request, session_id)
+
+
+@login_required
+def notes_placeholder(request, session_id):
+    """Where check-out leads: the notes form is being built in its own issue."""
+    viewer = Viewer.of(request.user)
+    session = get_session_for(viewer, session_id)
+    return render(request, "sessions/notes_placeholder.html", {"session": session})

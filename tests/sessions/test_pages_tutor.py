@@ -1,0 +1,226 @@
+"""The tutor's sessions page (/teach/) and the ad-hoc batch form (/teach/adhoc/)."""
+
+from datetime import timedelta
+
+import pytest
+
+from sessions import lifecycle
+from sessions.models import Session, SessionEvent, Status
+from tests.conftest import NOW
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def tia(client, tutor):
+    client.force_login(tutor)
+    return client
+
+
+def test_it_splits_today_upcoming_and_past(tia, make_session):
+    make_session(start=NOW + timedelta(hours=3))
+    make_session(start=NOW + timedelta(days=2))
+    make_session(start=NOW - timedelta(days=2), status=Status.CANCELLED_BY_PARENT)
+    today = tia.get("/teach/").content.decode()
+    assert "Mon 16 Nov 13:00 (UTC)" in today and "Wed 18 Nov" not in today
+    upcoming = tia.get("/teach/?tab=upcoming").content.decode()
+    assert "Wed 18 Nov 10:00 (UTC)" in upcoming and "Mon 16 Nov" not in upcoming
+    past = tia.get("/teach/?tab=past").content.decode()
+    assert "Sat 14 Nov 10:00 (UTC)" in past and "Cancelled by parent" in past
+
+
+def test_it_says_when_check_in_opens(tia, make_session):
+    """L13: the missing check-in button is explained with the exact minutes."""
+    s = make_session(start=NOW + timedelta(minutes=42))
+    body = tia.get("/teach/").content.decode()
+    assert "Check-in opens in 12 minutes." in body
+    assert f"/sessions/{s.id}/check-in/" not in body
+
+
+def test_it_offers_check_in_from_30_minutes_before(tia, make_session):
+    """L11: 30 minutes before the start the button is there."""
+    s = make_session(start=NOW + timedelta(minutes=30))
+    assert f"/sessions/{s.id}/check-in/" in tia.get("/teach/").content.decode()
+
+
+def test_check_in_then_check_out_leads_to_the_notes_form(tia, make_session):
+    """L12, L17, L20: check in, check out, then straight on to the notes (placeholder)."""
+    s = make_session(start=NOW - timedelta(minutes=40))
+    r = tia.post(f"/sessions/{s.id}/check-in/", {"next": "/teach/"})
+    assert r.status_code == 303 and r["Location"] == f"/teach/#session-{s.id}"
+    s.refresh_from_db()
+    assert s.status == Status.CHECKED_IN and s.checked_in_at == NOW
+    body = tia.get("/teach/").content.decode()
+    assert f"/sessions/{s.id}/check-out/" in body and "Student did not attend" in body
+    r = tia.post(f"/sessions/{s.id}/check-out/", {"next": "/teach/"})
+    assert r.status_code == 303 and r["Location"] == f"/sessions/{s.id}/notes/"
+    s.refresh_from_db()
+    assert s.status == Status.AWAITING_APPROVAL_PARENT
+    assert "Awaiting acknowledgement" in tia.get("/teach/").content.decode()
+    assert tia.get(r["Location"]).status_code == 200
+
+
+def test_check_out_with_student_absent_records_a_no_show(tia, make_session):
+    s = make_session(start=NOW - timedelta(minutes=50), status=Status.CHECKED_IN, checked_in_at=NOW)
+    tia.post(f"/sessions/{s.id}/check-out/", {"student_absent": "1"})
+    s.refresh_from_db()
+    assert s.status == Status.NO_SHOW and s.no_show_party == "student"
+
+
+def test_the_cancel_panel_shows_the_tutors_reasons_penalty_and_waiver(tia, make_session, reasons, policies,
+                                                                      settings):
+    """L31, L36, L37: the tutor's reason picker, the current penalty band and the waiver reminder."""
+    session = make_session(start=NOW + timedelta(hours=30))
+    body = tia.get(f"/sessions/{session.id}/cancel/?as_role=tutor").content.decode()
+    assert "Reliability strike" in body and "Late cancellations count against you." in body
+    assert settings.COORDINATOR_WAIVER_REMINDER in body
+    assert f'<option value="{reasons[("tutor", "cancel")].id}">' in body
+    assert f'<option value="{reasons[("parent", "cancel")].id}">' not in body
+    assert f'name="policy_id" value="{policies["tutor_late"].id}"' in body
+    assert 'name="confirm"' in body
+
+
+def test_the_tutor_cancels_after_confirming(tia, make_session, reasons, policies):
+    """L08, L36, L37: cancelled_by_tutor with the reason, once the terms shown are confirmed."""
+    session = make_session(start=NOW + timedelta(hours=30))
+    r = tia.post(f"/sessions/{session.id}/cancel/", {
+        "reason_id": reasons[("tutor", "cancel")].id, "policy_id": policies["tutor_late"].id, "confirm": "1",
+        "as_role": "tutor", "next": "/teach/?tab=upcoming"})
+    assert r.status_code == 303 and r["Location"] == f"/teach/?tab=upcoming#session-{session.id}"
+    session.refresh_from_db()
+    assert session.status == Status.CANCELLED_BY_TUTOR
+    assert SessionEvent.objects.get(session=session, kind="cancel").channel == "web"
+
+
+def test_the_tutor_requests_a_reschedule_and_the_end_is_derived(tia, session, reasons):
+    """L35, L36: a new start and a reason; the server keeps the hour."""
+    r = tia.post(f"/sessions/{session.id}/reschedule/", {
+        "proposed_start": "2026-11-19T15:30", "reason_id": reasons[("tutor", "reschedule")].id,
+        "as_role": "tutor"})
+    assert r.status_code == 303
+    proposal = session.reschedule_threads.get().proposals.get()
+    assert proposal.proposed_start.isoformat() == "2026-11-19T15:30:00+00:00"
+    assert proposal.proposed_end - proposal.proposed_start == timedelta(hours=1)
+    body = tia.get("/teach/?tab=upcoming").content.decode()
+    assert "v1 by the tutor: Thu 19 Nov 15:30–16:30" in body
+    assert f"/sessions/{session.id}/reschedule/withdraw/" in body
+    assert f"/sessions/{session.id}/reschedule/accept/" not in body
+
+
+def test_the_tutor_answers_the_parents_proposal_first(tia, session, parent, reasons):
+    """L39: a parent's proposal is under Needs your answer with accept, decline and counter."""
+    proposal = lifecycle.propose_reschedule(session, by=parent, proposed_start=NOW + timedelta(days=3),
+                                            reason_id=reasons[("parent", "reschedule")].id, now=NOW)
+    body = tia.get("/teach/").content.decode()
+    assert "Needs your answer" in body and "v1 by the parent" in body
+    r = tia.post(f"/sessions/{session.id}/reschedule/accept/", {"proposal_id": proposal.id})
+    assert r.status_code == 303
+    session.refresh_from_db()
+    assert session.scheduled_start == NOW + timedelta(days=3)
+
+
+def test_it_shows_the_lockout_within_4_hours(tia, make_session):
+    """L32: no cancel or reschedule within 4 hours, and the reason is on the card."""
+    s = make_session(start=NOW + timedelta(hours=4))
+    body = tia.get("/teach/").content.decode()
+    assert "Within 4 hours of the start: contact your coordinator." in body
+    assert f"/sessions/{s.id}/cancel/" not in body
+
+
+def test_an_open_request_explains_the_blocked_check_in(tia, make_session, parent, reasons):
+    """L16: check-in is blocked while a reschedule request is open, and the card says so."""
+    s = make_session(start=NOW + timedelta(hours=5))
+    lifecycle.propose_reschedule(s, by=parent, proposed_start=NOW + timedelta(days=3),
+                                 reason_id=reasons[("parent", "reschedule")].id, now=NOW - timedelta(hours=1))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("sessions.rules.CHECK_IN_LEAD", timedelta(hours=6))
+        body = tia.get("/teach/").content.decode()
+    assert "Check-in is blocked while a reschedule request is open" in body
+
+
+# --- ad-hoc -----------------------------------------------------------------------------------
+
+
+def _rows(*rows, total=3):
+    data = {"form-TOTAL_FORMS": str(total), "form-INITIAL_FORMS": "0"}
+    for i, row in enumerate(rows):
+        data |= {f"form-{i}-{k}": v for k, v in row.items()}
+    return data
+
+
+def test_the_adhoc_form_lists_matched_students(tia, student, course):
+    body = tia.get("/teach/adhoc/").content.decode()
+    assert f'<option value="{student.id}">Sam</option>' in body and "Algebra I" in body
+    assert body.count("<fieldset") == 3
+    assert tia.get("/teach/adhoc/?rows=6").content.decode().count("<fieldset") == 6
+
+
+def test_it_logs_several_adhoc_sessions_at_once(tia, student, course):
+    """L30: each row becomes an add-on session waiting for the parent; empty rows are skipped."""
+    r = tia.post("/teach/adhoc/", _rows(
+        {"student": student.id, "course": course.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00"},
+        {"student": student.id, "start": "2026-11-15T09:00", "end": "2026-11-15T10:30", "note": "Exam prep"},
+    ))
+    assert r.status_code == 303 and r["Location"] == "/teach/?tab=past"
+    logged = Session.objects.filter(billed_as_addon=True).order_by("scheduled_start")
+    assert [s.status for s in logged] == [Status.AWAITING_APPROVAL_PARENT] * 2
+    assert logged[0].course_id == course.id and logged[1].course_id is None
+
+
+def test_a_bad_row_saves_nothing_and_keeps_every_rows_input(tia, student):
+    """L30: per-row errors; the valid rows keep their input; all or none."""
+    r = tia.post("/teach/adhoc/", _rows(
+        {"student": student.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00", "note": "Keep me"},
+        {"student": student.id, "start": "2026-11-17T09:00", "end": "2026-11-17T10:00"},
+    ))
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert "Log a session after it has ended." in body and 'id="row-2-error"' in body
+    assert 'id="row-1-error"' not in body
+    assert 'value="2026-11-14T09:00"' in body and 'value="Keep me"' in body
+    assert 'value="2026-11-17T09:00"' in body
+    assert not Session.objects.exists()
+
+
+def test_a_malformed_row_is_flagged_before_anything_is_saved(tia, student):
+    r = tia.post("/teach/adhoc/", _rows({"student": student.id, "start": "yesterday", "end": ""}))
+    assert r.status_code == 422
+    body = r.content.decode()
+    assert "Enter a date and time" in body and "Required." in body
+    assert not Session.objects.exists()
+
+
+def test_an_unmatched_student_cannot_be_chosen(tia, sibling):
+    r = tia.post("/teach/adhoc/", _rows(
+        {"student": sibling.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00"}))
+    assert r.status_code == 422 and not Session.objects.exists()
+
+
+def test_a_non_tutor_is_refused_adhoc_logging(client, parent, student):
+    client.force_login(parent)
+    r = client.post("/teach/adhoc/", _rows({"student": student.id, "start": "2026-11-14T09:00",
+                                            "end": "2026-11-14T10:00"}))
+    assert r.status_code == 422 and not Session.objects.exists()
+
+
+@pytest.mark.parametrize("n", [5, 500])
+def test_it_runs_the_same_number_of_queries_for_5_or_500_sessions(tia, n, tutor, student, course, parent,
+                                                                     reasons, django_assert_max_num_queries):
+    """The tutor's tabs query a fixed number of times, whatever the number of sessions."""
+    rows = []
+    for i in range(n):
+        start = NOW + timedelta(minutes=300 + 70 * i) if i % 2 else NOW - timedelta(hours=2 + 2 * i)
+        rows.append(Session(tutor=tutor, student=student, course=course, scheduled_start=start,
+                            scheduled_end=start + timedelta(hours=1)))
+    Session.objects.bulk_create(rows)
+    later = Session.objects.filter(scheduled_start__gt=NOW).order_by("scheduled_start").first()
+    lifecycle.propose_reschedule(later, by=parent, proposed_start=later.scheduled_start + timedelta(days=400),
+                                 reason_id=reasons[("parent", "reschedule")].id, now=NOW)
+    for tab in ("today", "upcoming", "past"):
+        with django_assert_max_num_queries(12):
+            assert tia.get(f"/teach/?tab={tab}").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert tia.get("/teach/adhoc/").status_code == 200
