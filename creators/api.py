@@ -12,6 +12,7 @@ from pydantic import AwareDatetime
 
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent
+from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
 from tutoring.models import Role, User
 
 from . import selectors
@@ -19,17 +20,6 @@ from .selectors import BUCKET_OF, LOW_RATING, Filters
 
 creators_router = Router(tags=["creators"])
 tutor_router = Router(tags=["tutors"])
-
-
-class PersonOut(Schema):
-    id: int
-    name: str
-    avatar_url: str
-
-
-class CourseOut(Schema):
-    id: int
-    title: str
 
 
 class RowOut(Schema):
@@ -120,11 +110,6 @@ class PageIn(FilterIn):
     limit: int = Field(25, ge=1, le=100)
 
 
-class ErrorOut(Schema):
-    detail: str
-    code: str
-
-
 ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
@@ -138,10 +123,6 @@ def _tutor(request) -> User:
     if Role.TUTOR not in request.user.roles:
         raise Http404("Not found.")
     return request.user
-
-
-def _person(user: User) -> dict:
-    return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}
 
 
 def _rows(qs):
@@ -158,7 +139,7 @@ def _row(s: Session) -> dict:
     return {
         "id": s.id, "scheduled_start": s.scheduled_start, "scheduled_end": s.scheduled_end,
         "course": {"id": s.course.id, "title": s.course.title} if s.course else None,
-        "student": _person(s.student), "tutor": _person(s.tutor),
+        "student": person(s.student), "tutor": person(s.tutor),
         "actual_duration_minutes": round(actual.total_seconds() / 60, 1) if actual else None,
         "status": s.status, "status_group": BUCKET_OF[s.status],
         "rating": s.rating, "low_rating": s.rating is not None and s.rating <= LOW_RATING,
@@ -261,7 +242,7 @@ def creator_courses(request):
 
 @creators_router.get("/me/student-teachers", response={200: list[PersonOut], **ERRORS})
 def creator_tutors(request):
-    return [_person(u) for u in selectors.creator_tutors(_creator(request))]
+    return [person(u) for u in selectors.creator_tutors(_creator(request))]
 
 
 # --- the tutor's own view (H24) ---------------------------------------------------------------

@@ -21,6 +21,7 @@ from . import lifecycle, projections
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for, visible_sessions
 from .errors import FORBIDDEN, Refused
 from .models import ChangeReason, Channel, Session, SessionEvent, Status
+from .schemas import CourseOut, ErrorOut, PersonOut, person
 
 api = NinjaAPI(title="Tutoring platform API", version="1", auth=django_auth, urls_namespace="api")
 router = Router(tags=["sessions"])
@@ -66,17 +67,6 @@ def on_http_error(request, exc: HttpError):
 
 
 # --- schemas ----------------------------------------------------------------------------------
-
-
-class PersonOut(Schema):
-    id: int
-    name: str
-    avatar_url: str
-
-
-class CourseOut(Schema):
-    id: int
-    title: str
 
 
 class ChildOut(Schema):
@@ -179,10 +169,6 @@ class GuidanceOut(Schema):
     hours_before_start: float
 
 
-class Empty(Schema):
-    pass
-
-
 class CheckOutIn(Schema):
     student_absent: bool = False
 
@@ -245,19 +231,10 @@ class ListFilters(Schema):
     limit: int = Field(50, ge=1, le=100)
 
 
-class ErrorOut(Schema):
-    detail: str
-    code: str
-
-
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 # --- serialization ----------------------------------------------------------------------------
-
-
-def _person(user: User) -> dict:
-    return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}
 
 
 def _thread(thread) -> dict | None:
@@ -274,8 +251,8 @@ def serialize(session: Session, viewer: Viewer, now: datetime) -> dict:
     ctx = projections.context(session, viewer, now)
     return {
         "id": session.id,
-        "tutor": _person(session.tutor),
-        "student": _person(session.student),
+        "tutor": person(session.tutor),
+        "student": person(session.student),
         "course": {"id": session.course.id, "title": session.course.title} if session.course else None,
         "scheduled_start": session.scheduled_start,
         "scheduled_end": session.scheduled_end,
@@ -399,7 +376,7 @@ def session_events(request, session_id: int):
                       code="not_allowed", status=FORBIDDEN)
     events = SessionEvent.objects.filter(session=session).select_related("actor").order_by("id")
     return [
-        {"id": e.id, "kind": e.kind, "actor": _person(e.actor) if e.actor else None, "channel": e.channel,
+        {"id": e.id, "kind": e.kind, "actor": person(e.actor) if e.actor else None, "channel": e.channel,
          "from_status": e.from_status, "to_status": e.to_status, "reason": e.reason, "data": e.data,
          "created_at": e.created_at}
         for e in events

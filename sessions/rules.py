@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .access import Relation
 from .errors import FORBIDDEN, INVALID, Refused
-from .models import Party, ProposalStatus, RescheduleProposal, RescheduleThread, Session, Source, Status
+from .models import Party, RescheduleProposal, RescheduleThread, Session, Source, Status
 
 CHECK_IN_LEAD = timedelta(minutes=30)
 CHECK_OUT_LEAD = timedelta(minutes=30)

@@ -5,7 +5,6 @@ Coordinators (role + staff) and superusers use it. A staff user without the coor
 through it except a superuser.
 """
 
-from datetime import timedelta
 
 import pytest
 from django.contrib import admin

@@ -1,0 +1,25 @@
+"""Pieces of the JSON API shared by the session and creator endpoints."""
+
+from ninja import Schema
+
+from tutoring.models import User
+
+
+class PersonOut(Schema):
+    id: int
+    name: str
+    avatar_url: str
+
+
+class CourseOut(Schema):
+    id: int
+    title: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    code: str
+
+
+def person(user: User) -> dict:
+    return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}
