@@ -171,7 +171,7 @@ def _raise_stop(signum, frame):
 
 
 def run_test(command: list[str], profile: str = "test") -> int:
-    signal.signal(signal.SIGTERM, _raise_stop)
+    _stop_on_signals()
     with services(profile, persist_redis=False) as env:
         env.setdefault("DJANGO_ENV", "test")
         proc = subprocess.Popen(command, env=env, cwd=ROOT)
@@ -183,8 +183,15 @@ def run_test(command: list[str], profile: str = "test") -> int:
             return 130
 
 
-def run_dev() -> int:
+def _stop_on_signals() -> None:
+    # Installed explicitly: a shell that starts us in the background leaves SIGINT ignored, and
+    # Ctrl-C must stop everything however we were started.
     signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+
+
+def run_dev() -> int:
+    _stop_on_signals()
     py = sys.executable
     port = os.environ.get("PORT", "8000")
     with services("dev", persist_redis=True) as env:
@@ -226,7 +233,7 @@ def run_dev() -> int:
                 time.sleep(0.5)
             dead = [n for n, p in procs.items() if p.poll() is not None]
             log(f"{', '.join(dead)} exited; stopping the rest")
-            return 1
+            return 1 if any(procs[n].returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for n in dead) else 0
         except (KeyboardInterrupt, StopRequested):
             log("stopping")
             return 0
