@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from .. import lifecycle
 from ..access import Viewer, get_session_for
@@ -23,7 +24,7 @@ from ..forms import (
     RejectForm,
     RescheduleForm,
 )
-from ..models import Channel
+from ..models import Channel, Status
 from .pages import acting_role, back_to, card_response, see_other
 
 DONE = {
@@ -54,15 +55,18 @@ def _run(request, session_id, action: str, form_class, call):
         try:
             if form is not None and not form.is_valid():
                 raise Refused(_first_error(form), code="invalid", status=INVALID)
-            call(session, form.cleaned_data if form is not None else {})
+            result = call(session, form.cleaned_data if form is not None else {})
         except Refused as exc:
             error = {"action": action, "message": exc.message}
             status = 200 if request.htmx else exc.status
             return card_response(request, session.id, status=status, error=error, data=request.POST,
                                  **_cancel_extra(request, session, action))
-    if action == "check_out" and not request.htmx:
+    if action == "check_out" and result.status == Status.AWAITING_APPROVAL_PARENT:
+        # "after check-out the tutor is prompted for notes" (spec 004): straight to the notes form,
+        # with htmx too (HX-Redirect); a student who did not attend needs no notes
         messages.success(request, DONE[action])
-        return see_other(f"/sessions/{session.id}/notes/")
+        notes = f"/sessions/{session.id}/notes/"
+        return HttpResponseClientRedirect(notes) if request.htmx else see_other(notes)
     if request.htmx:
         return card_response(request, session.id, done=DONE[action])
     messages.success(request, DONE[action])

@@ -252,6 +252,8 @@ def teach_adhoc(request):
             formset = AdhocFormSet(tutor=request.user)
             formset.extra = extra
             return render(request, "sessions/adhoc.html", {"formset": formset, "rows": extra})
+        if "add_row" in request.POST:
+            return _adhoc_with_another_row(request)
         formset = AdhocFormSet(request.POST, tutor=request.user)
         error = None
         if formset.is_valid():
@@ -271,6 +273,18 @@ def teach_adhoc(request):
             error = "Some rows need fixing; nothing was saved."
         return render(request, "sessions/adhoc.html", {"formset": formset, "error": error,
                                                        "rows": formset.total_form_count()}, status=422)
+
+
+def _adhoc_with_another_row(request):
+    """"Add a row" (works without JavaScript): the same form, every row's input kept, one more
+    empty row, and no validation yet: the tutor has not submitted."""
+    prefix = AdhocFormSet().prefix
+    total = min(max(_int(request.POST.get(f"{prefix}-TOTAL_FORMS"), 0), 0), 49)
+    names = list(AdhocFormSet(tutor=request.user).empty_form.fields)
+    initial = [{name: request.POST.get(f"{prefix}-{i}-{name}", "") for name in names} for i in range(total)]
+    formset = AdhocFormSet(tutor=request.user, initial=initial)
+    formset.extra = 1
+    return render(request, "sessions/adhoc.html", {"formset": formset, "rows": total + 1})
 
 
 def _int(value, default: int) -> int:

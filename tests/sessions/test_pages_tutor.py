@@ -224,3 +224,27 @@ def test_it_runs_the_same_number_of_queries_for_5_or_500_sessions(tia, n, tutor,
             assert tia.get(f"/teach/?tab={tab}").status_code == 200
     with django_assert_max_num_queries(8):
         assert tia.get("/teach/adhoc/").status_code == 200
+
+
+def test_add_a_row_keeps_every_rows_input_and_saves_nothing(tia, student):
+    """Works without JavaScript: the form comes back with one more empty row, nothing validated."""
+    data = _rows({"student": student.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00", "note": "Keep me"})
+    r = tia.post("/teach/adhoc/", data | {"add_row": "1"})
+    body = r.content.decode()
+    assert r.status_code == 200 and body.count("<fieldset") == int(data["form-TOTAL_FORMS"]) + 1
+    assert 'value="2026-11-14T09:00"' in body and 'value="Keep me"' in body
+    assert f'<option value="{student.id}" selected>Sam</option>' in body
+    assert 'role="alert"' not in body and not Session.objects.exists()
+
+
+def test_with_htmx_check_out_goes_straight_to_the_notes_form(tia, make_session):
+    """L20: after check-out the tutor is prompted for notes, with JavaScript too (HX-Redirect)."""
+    s = make_session(start=NOW - timedelta(minutes=50), status=Status.CHECKED_IN, checked_in_at=NOW)
+    r = tia.post(f"/sessions/{s.id}/check-out/", HTTP_HX_REQUEST="true")
+    assert r.status_code == 200 and r["HX-Redirect"] == f"/sessions/{s.id}/notes/"
+
+
+def test_a_student_absent_check_out_stays_on_the_page(tia, make_session):
+    s = make_session(start=NOW - timedelta(minutes=50), status=Status.CHECKED_IN, checked_in_at=NOW)
+    r = tia.post(f"/sessions/{s.id}/check-out/", {"student_absent": "1", "next": "/teach/"})
+    assert r.status_code == 303 and r["Location"] == f"/teach/#session-{s.id}"
