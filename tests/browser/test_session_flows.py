@@ -180,3 +180,34 @@ def test_the_tutor_declines_the_parents_reschedule_request(page, parent, tutor, 
     check_page(page, "flow-declined")
     session.refresh_from_db()
     assert session.scheduled_start == NOW + timedelta(days=2)
+
+
+def test_the_parent_counter_proposes_with_the_keyboard_only(page, parent, tutor, session, reasons):
+    """L39 and keyboard operation: the parent opens the counter form with Enter, reaches the labelled
+    fields with Tab, types the note and sends the form with Enter."""
+    lifecycle.propose_reschedule(session, by=tutor, proposed_start=NOW + timedelta(days=4),
+                                 reason_id=reasons[("tutor", "reschedule")].id, now=NOW)
+    signed_in(page, parent)
+    card = page.locator(f"#session-{session.id}")
+    card.get_by_text("Propose another time…").focus()
+    page.keyboard.press("Enter")
+    start = card.get_by_label(re.compile("New start"))
+    page.keyboard.press("Tab")
+    expect(start).to_be_focused()
+    # the native date-time picker's own segments are Chromium's; its value is set directly
+    start.fill("2026-11-21T09:00")
+    start.focus()
+    note = card.get_by_label("Note (optional)")
+    for _ in range(8):  # Tab on through the date-time field's segments to the note
+        page.keyboard.press("Tab")
+        if note.evaluate("el => el === document.activeElement"):
+            break
+    expect(note).to_be_focused()
+    page.keyboard.type("Saturday morning?")
+    page.keyboard.press("Enter")
+    card = page.locator(f"#session-{session.id}")
+    expect(card.get_by_role("status")).to_have_text("Counter-proposal sent.")
+    expect(card).to_contain_text("v2 by the parent")
+    check_page(page, "flow-counter-keyboard")
+    proposal = session.reschedule_threads.get().proposals.get(version=2)
+    assert (proposal.note, proposal.proposed_by_role) == ("Saturday morning?", "parent")
