@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.views.decorators.cache import never_cache
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -167,6 +168,7 @@ def _needs_first(waiting, rows, viewer, now, as_role, pickers):
 # --- parent ------------------------------------------------------------------------------------
 
 
+@never_cache  # back and forward re-fetch: a page never shows a session's old state
 @login_required
 def family(request):
     """The parent's child sessions: Needs your answer, then Upcoming (7 days) / Future / Past."""
@@ -210,6 +212,7 @@ def family(request):
 # --- tutor -------------------------------------------------------------------------------------
 
 
+@never_cache  # back and forward re-fetch: a page never shows a session's old state
 @login_required
 def teach(request):
     """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
@@ -304,6 +307,7 @@ def see_other(url: str):
 # --- student -----------------------------------------------------------------------------------
 
 
+@never_cache  # back and forward re-fetch: a page never shows a session's old state
 @login_required
 def learn(request):
     """The student's sessions: upcoming ones with a Join link to the session room, then past."""
@@ -344,6 +348,7 @@ def back_to(request, session_id) -> str:
     return f"/sessions/{session_id}/"
 
 
+@never_cache  # back and forward re-fetch: a page never shows a session's old state
 @login_required
 def session_page(request, session_id):
     """One session's card (notifications link here)."""

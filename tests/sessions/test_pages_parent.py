@@ -161,3 +161,11 @@ def test_it_runs_the_same_number_of_queries_for_5_or_500_sessions(pat, n, tutor,
             assert pat.get(f"/family/?tab={tab}").status_code == 200
     with django_assert_max_num_queries(12):
         assert pat.get(f"/family/?child={student.id}").status_code == 200
+
+
+@pytest.mark.parametrize("url", ["/family/", "/teach/", "/learn/"])
+def test_pages_are_never_cached_so_back_shows_the_current_state(client, parent, url):
+    """Item 5: after an in-place action, Back re-fetches the page instead of showing the old card."""
+    client.force_login(parent)
+    response = client.get(url)
+    assert "no-store" in response.headers.get("Cache-Control", "")
