@@ -4,12 +4,13 @@ A creator sees only their own courses' sessions; anyone else gets 404."""
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import AwareDatetime
 
+from sessions import paging
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
@@ -148,19 +149,10 @@ def _row(s: Session) -> dict:
 
 
 def _page(qs, page: PageIn) -> dict:
-    """Newest first, keyset-paged on (scheduled_start, id): the last page costs what the first does."""
-    qs = page.filters().apply(qs)
-    if page.cursor:
-        try:
-            start_s, pk_s = page.cursor.rsplit("_", 1)
-            start, pk = datetime.fromisoformat(start_s), int(pk_s)
-        except ValueError:
-            raise Refused("The cursor is not valid.", code="invalid", status=422) from None
-        qs = qs.filter(Q(scheduled_start__lt=start) | Q(scheduled_start=start, pk__lt=pk))
-    rows = list(_rows(qs).order_by("-scheduled_start", "-pk")[: page.limit + 1])
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    cursor = f"{rows[-1].scheduled_start.isoformat()}_{rows[-1].pk}" if more else None
+    """Newest first, keyset-paged: the last page costs what the first does."""
+    qs = paging.after_cursor(page.filters().apply(qs), page.cursor, newest_first=True)
+    rows = list(paging.order(_rows(qs), newest_first=True)[: page.limit + 1])
+    rows, cursor = paging.cut(rows, page.limit)
     return {"items": [_row(s) for s in rows], "next_cursor": cursor}
 
 

@@ -5,7 +5,6 @@ caller may see (else 404), call the lifecycle, serialize. Errors are always
 from datetime import datetime
 from typing import Literal
 
-from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Router, Schema
@@ -17,7 +16,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from tutoring.models import Guardianship, User
 
-from . import lifecycle, projections
+from . import lifecycle, paging, projections
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for, visible_sessions
 from .errors import FORBIDDEN, Refused
 from .models import ChangeReason, Channel, Session, SessionEvent, Status
@@ -328,19 +327,11 @@ def list_sessions(request, filters: Query[ListFilters]):
         qs = qs.filter(scheduled_start__gte=filters.from_)
     if filters.to:
         qs = qs.filter(scheduled_start__lt=filters.to)
-    if filters.cursor:
-        try:
-            start_s, pk_s = filters.cursor.rsplit("_", 1)
-            start, pk = datetime.fromisoformat(start_s), int(pk_s)
-        except ValueError:
-            raise Refused("The cursor is not valid.", code="invalid", status=422) from None
-        qs = qs.filter(Q(scheduled_start__gt=start) | Q(scheduled_start=start, pk__gt=pk))
-    rows = list(projections.with_open_thread(qs.order_by("scheduled_start", "pk"))
+    qs = paging.after_cursor(qs, filters.cursor, newest_first=False)
+    rows = list(projections.with_open_thread(paging.order(qs, newest_first=False))
                 .prefetch_related("open_threads__reason")[: filters.limit + 1])
+    rows, cursor = paging.cut(rows, filters.limit)
     now = timezone.now()
-    more = len(rows) > filters.limit
-    rows = rows[: filters.limit]
-    cursor = f"{rows[-1].scheduled_start.isoformat()}_{rows[-1].pk}" if more else None
     return {"items": [serialize(s, viewer, now) for s in rows], "next_cursor": cursor}
 
 
