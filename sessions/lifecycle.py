@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tutoring.models import Course, Enrollment, LessonPackage, Match, Role, User
@@ -35,6 +35,7 @@ from .models import (
     SessionEvent,
     Status,
     ThreadStatus,
+    counterparty,
 )
 from .rules import Ctx
 
@@ -195,10 +196,7 @@ def _deduct(session: Session, now: datetime) -> dict:
         .filter(Q(course__isnull=True) | Q(course_id=session.course_id))
         .order_by("expires_on", "id")
     )
-    used = dict(
-        PackageDeduction.objects.filter(package__in=packages)
-        .values("package_id").annotate(n=Count("id")).values_list("package_id", "n")
-    )
+    used = PackageDeduction.used_by(packages)
     for package in packages:
         if package.credits - used.get(package.id, 0) > 0:
             PackageDeduction.objects.create(package=package, session=session, credits=1, created_at=now)
@@ -429,10 +427,6 @@ def _answering(session, proposal_id, *, action: str, by: User, now: datetime | N
     return session, ctx, before
 
 
-def _answering_party(ctx: Ctx) -> str:
-    return Party.PARENT if ctx.open_proposal.proposed_by_role == Party.TUTOR else Party.TUTOR
-
-
 @transaction.atomic
 def accept_reschedule(session, proposal_id, *, by: User, now: datetime | None = None,
                       channel: str = Channel.WEB) -> Session:
@@ -471,7 +465,7 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
                        now: datetime | None = None, channel: str = Channel.WEB) -> RescheduleProposal:
     """The counterparty proposes another slot: a new version; the other side answers it next."""
     session, ctx, before = _answering(session, proposal_id, action="counter_reschedule", by=by, now=now)
-    party = _answering_party(ctx)
+    party = counterparty(ctx.open_proposal.proposed_by_role)
     old = ctx.open_proposal
     start, end = rules.validate_proposed_start(session, proposed_start, ctx.now, current_start=old.proposed_start)
     if start == session.scheduled_start:

@@ -54,6 +54,11 @@ class Party(models.TextChoices):
     TUTOR = "tutor", "Tutor"
 
 
+def counterparty(party: str) -> Party:
+    """The other side of a change: the parent answers the tutor, the tutor answers the parent."""
+    return Party.PARENT if party == Party.TUTOR else Party.TUTOR
+
+
 class NoShowParty(models.TextChoices):
     STUDENT = "student", "Student did not attend"
     TUTOR = "tutor", "Tutor did not check in"
@@ -305,6 +310,13 @@ class PackageDeduction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credits} credit for session {self.session_id}"
+
+    @classmethod
+    def used_by(cls, packages) -> dict[int, int]:
+        """Credits used per package id (one query): the sum of the ledger's rows."""
+        rows = (cls.objects.filter(package__in=packages).order_by().values("package_id")
+                .annotate(used=models.Sum("credits")).values_list("package_id", "used"))
+        return dict(rows)
 
 
 class AssessmentRole(models.TextChoices):

@@ -5,7 +5,7 @@ from datetime import datetime
 from tutoring.models import Guardianship, User
 from tutoring.notifications import coordinators, notify
 
-from .models import Party, SessionEvent
+from .models import Party, SessionEvent, counterparty
 
 
 def _parents(session):
@@ -15,10 +15,6 @@ def _parents(session):
 
 def _side(session, party):
     return [session.tutor] if party == Party.TUTOR else list(_parents(session))
-
-
-def _other(party):
-    return Party.PARENT if party == Party.TUTOR else Party.TUTOR
 
 
 def local(moment, user) -> str:
@@ -49,10 +45,10 @@ def recipients_and_text(event: SessionEvent):
             return list(_parents(s)) + list(coordinators()), f"No-show recorded for the session of {who} on {when}."
         case "cancel":
             party = data.get("role")
-            return _side(s, _other(party)), f"The session of {who} on {when} was cancelled ({reason})."
+            return _side(s, counterparty(party)), f"The session of {who} on {when} was cancelled ({reason})."
         case "reschedule_proposed" | "reschedule_countered":
             party = data.get("proposed_by_role")
-            return (_side(s, _other(party)),
+            return (_side(s, counterparty(party)),
                     f"New time proposed for the session of {who} on {when}: {{proposed}}. Please answer.")
         case "reschedule_accepted" | "reschedule_rejected" | "reschedule_withdrawn":
             verb = event.kind.removeprefix("reschedule_")

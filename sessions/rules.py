@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .access import Relation
 from .errors import FORBIDDEN, INVALID, Refused
-from .models import Party, RescheduleProposal, RescheduleThread, Session, Source, Status
+from .models import Party, RescheduleProposal, RescheduleThread, Session, Source, Status, counterparty
 
 CHECK_IN_LEAD = timedelta(minutes=30)
 CHECK_OUT_LEAD = timedelta(minutes=30)
@@ -225,8 +225,7 @@ def _open_proposal_for_answer(ctx: Ctx) -> RescheduleProposal:
 def guard_answer_reschedule(ctx: Ctx) -> None:
     """Only the counterparty answers: the parent answers the tutor, the tutor the parent."""
     proposal = _open_proposal_for_answer(ctx)
-    counterparty = Party.PARENT if proposal.proposed_by_role == Party.TUTOR else Party.TUTOR
-    if Relation(counterparty) not in ctx.rels:
+    if Relation(counterparty(proposal.proposed_by_role)) not in ctx.rels:
         raise Refused("Only the other side can answer this proposal.", code="not_counterparty", status=FORBIDDEN)
 
 

@@ -261,7 +261,7 @@ class LessonPackageForm(forms.ModelForm):
 
 
 def used_credits(package: LessonPackage) -> int:
-    return package.deductions.aggregate(total=Coalesce(Sum("credits"), 0))["total"]
+    return PackageDeduction.used_by([package]).get(package.pk, 0)
 
 
 @admin.register(LessonPackage)

@@ -139,3 +139,15 @@ def test_the_creator_of_the_course_may_resolve_a_dispute(finished, parent, creat
     with pytest.raises(Refused):
         lifecycle.resolve_dispute(finished, by=outsider, decision="void", reason="x", now=NOW)
     lifecycle.resolve_dispute(finished, by=creator, decision="void", reason="Tutor confirmed", now=NOW)
+
+
+def test_a_package_is_used_by_credits_not_by_rows(finished, make_session, parent, student):
+    """The ledger's credits count (a row may carry more than one): a package whose credits are
+    spent is not used again."""
+    from tutoring.models import LessonPackage
+
+    small = LessonPackage.objects.create(student=student, credits=2, expires_on=(NOW + timedelta(days=30)).date())
+    earlier = make_session(start=NOW - timedelta(days=3), status=Status.APPROVED)
+    PackageDeduction.objects.create(package=small, session=earlier, credits=2, created_at=NOW)
+    lifecycle.acknowledge(finished, by=parent, now=NOW)
+    assert finished.events.last().data == {"deduction": "no_credit"}
