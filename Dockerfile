@@ -60,17 +60,18 @@ ENV PATH="/app/.venv/bin:$PATH" \
     PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_ENV=production \
     STATIC_ROOT=/app/var/staticfiles \
-    MEDIA_ROOT=/app/var/media
+    MEDIA_ROOT=/app/var/media \
+    NOTES_ROOT=/app/var/notes
 
 RUN groupadd --system --gid 10001 tutoring \
     && useradd --system --uid 10001 --gid tutoring --home-dir /app --no-create-home \
        --shell /usr/sbin/nologin tutoring
 
 WORKDIR /app
-# Code and virtualenv stay owned by root (read-only for the app); only media is writable.
+# Code and virtualenv stay owned by root (read-only for the app); only media and notes are writable.
 COPY --from=build /app /app
-RUN mkdir -p /app/var/media && chown tutoring:tutoring /app/var/media
-VOLUME ["/app/var/media"]
+RUN mkdir -p /app/var/media /app/var/notes && chown tutoring:tutoring /app/var/media /app/var/notes
+VOLUME ["/app/var/media", "/app/var/notes"]
 
 USER tutoring:tutoring
 EXPOSE 8000

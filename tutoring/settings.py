@@ -180,6 +180,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BEAT_SCHEDULE = {
     "expire-reschedule-threads": {"task": "sessions.tasks.expire_reschedules", "schedule": crontab()},
     "mark-no-shows": {"task": "sessions.tasks.mark_no_shows", "schedule": crontab()},
+    "requeue-stalled-summaries": {"task": "notes.tasks.requeue_stalled_summaries",
+                                  "schedule": crontab(minute="*/10")},
 }
 
 # --- time -----------------------------------------------------------------------------------
@@ -203,6 +205,57 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
+
+# --- notes: attachments on object storage ---------------------------------------------------
+# With R2_BUCKET set, attachments go to a private Cloudflare R2 (or any S3-compatible) bucket and
+# every read is a presigned URL. Without it they go to a local folder under var/, served only by a
+# view through signed, expiring links. Either way no attachment is ever public.
+NOTES_MAX_UPLOAD_BYTES = env_int("NOTES_MAX_UPLOAD_MB", 10) * 1024 * 1024
+NOTES_MAX_FILES = env_int("NOTES_MAX_FILES", 20)
+NOTES_LINK_SECONDS = env_int("NOTES_LINK_SECONDS", 300)
+if not 1 <= NOTES_LINK_SECONDS <= 300:
+    raise ImproperlyConfigured("NOTES_LINK_SECONDS must be between 1 and 300 (links live at most 5 minutes)")
+R2_BUCKET = ENV.get("R2_BUCKET", "").strip()
+if R2_BUCKET:
+    from boto3.s3.transfer import TransferConfig
+
+    NOTES_STORAGE = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": R2_BUCKET,
+            "endpoint_url": env_str("R2_ENDPOINT_URL"),
+            "access_key": env_str("R2_ACCESS_KEY_ID"),
+            "secret_key": env_str("R2_SECRET_ACCESS_KEY"),
+            "region_name": env_str("R2_REGION", "auto"),
+            "signature_version": "s3v4",
+            "addressing_style": "path",
+            "default_acl": None,
+            "querystring_auth": True,
+            "querystring_expire": NOTES_LINK_SECONDS,
+            "file_overwrite": False,
+            # one streamed PUT per file (R2 takes up to 5 GB that way): no 8 MB parts held in memory
+            "transfer_config": TransferConfig(multipart_threshold=64 * 1024 * 1024, use_threads=False),
+        },
+    }
+else:
+    NOTES_STORAGE = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        # base_url is never used: files are served by notes.views.signed_file only
+        "OPTIONS": {"location": str(Path(env_str("NOTES_ROOT", str(BASE_DIR / "var" / "notes"))))},
+    }
+STORAGES["notes"] = NOTES_STORAGE
+# Every upload streams through the size-limiting handler to a temporary file: a file over the
+# limit is refused while it streams, and no upload is ever held whole in memory.
+FILE_UPLOAD_HANDLERS = ["notes.uploads.LimitedUploadHandler"]
+
+# --- AI summaries and transcription ---------------------------------------------------------
+# Without OPENAI_API_KEY, a local extractive summarizer runs instead (plainly labelled) and voice
+# memos are kept without a transcript.
+OPENAI_API_KEY = ENV.get("OPENAI_API_KEY", "").strip()
+OPENAI_BASE_URL = ENV.get("OPENAI_BASE_URL", "").strip() or None
+OPENAI_SUMMARY_MODEL = env_str("OPENAI_SUMMARY_MODEL", "gpt-4.1-mini")
+OPENAI_TRANSCRIBE_MODEL = env_str("OPENAI_TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe")
+OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 60)
 
 # --- email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tutoring <no-reply@localhost>")
