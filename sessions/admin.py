@@ -24,6 +24,7 @@ from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.timezone import localtime
 
+from notes.admin import NoteInline, SummaryInline
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 from tutoring.models import Enrollment, User
 
@@ -317,7 +318,7 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
     search_fields = ("id", "tutor__name", "student__name")  # implemented by get_search_results
     search_help_text = "A session id, or part of the tutor's or the student's name or username."
     autocomplete_fields = ("course",)
-    inlines = (SessionEventInline, RescheduleThreadInline)
+    inlines = (NoteInline, SummaryInline, SessionEventInline, RescheduleThreadInline)
     fieldsets = (
         (None, {"fields": ("status", "tutor", "student", "course", "source", "is_trial", "billed_as_addon")}),
         ("Slot", {"fields": ("scheduled_start", "scheduled_end", "duration")}),

@@ -470,5 +470,8 @@ api.add_router("/sessions", router)
 
 from creators.api import creators_router, tutor_router  # noqa: E402  (they build on the handlers above)
 
+from notes.api import router as notes_router  # noqa: E402
+
 api.add_router("/creators", creators_router)
 api.add_router("/me", tutor_router)
+api.add_router("/sessions", notes_router)

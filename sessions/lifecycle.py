@@ -179,6 +179,17 @@ def check_out(session, *, by: User, student_absent: bool = False, now: datetime 
     return session
 
 
+@transaction.atomic
+def record_notes(session, *, by: User, data: dict, now: datetime | None = None,
+                 channel: str = Channel.WEB) -> tuple[Session, SessionEvent]:
+    """The tutor adds notes (notes.services stores them in the same transaction): the guard
+    under the session lock, then a notes_added event that tells the parents."""
+    session, ctx, before = _transition(session, action="add_notes", by=by, now=now)
+    event = _record(session, by=by, channel=channel, kind="notes_added", from_status=before, now=ctx.now,
+                    data=data)
+    return session, event
+
+
 # --- approval ---------------------------------------------------------------------------------
 
 

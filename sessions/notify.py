@@ -39,6 +39,8 @@ def recipients_and_text(event: SessionEvent):
     match event.kind:
         case "check_out":
             return _parents(s), f"Session of {who} on {when} is awaiting your acknowledgement."
+        case "notes_added":
+            return _parents(s), f"{_literal(s.tutor)} added notes for the session of {who} on {when}."
         case "dispute":
             return coordinators(), f"A parent disputed the session of {who} on {when}: {reason}"
         case "no_show":

@@ -242,6 +242,14 @@ def guard_withdraw_reschedule(ctx: Ctx) -> None:
                       status=FORBIDDEN)
 
 
+def guard_add_notes(ctx: Ctx) -> None:
+    """Notes follow check-out and stay open until the parent acknowledges (or disputes)."""
+    require(ctx.rels, Relation.TUTOR, "Only the session's tutor can write its notes.")
+    require_status(ctx.session, {Status.AWAITING_APPROVAL_PARENT},
+                   "Notes can be added after check-out, until the parent acknowledges the session.",
+                   code="notes_closed")
+
+
 GUARDS = {
     "check_in": guard_check_in,
     "check_out": guard_check_out,
@@ -256,6 +264,7 @@ GUARDS = {
     "reject_reschedule": guard_answer_reschedule,
     "counter_reschedule": guard_answer_reschedule,
     "withdraw_reschedule": guard_withdraw_reschedule,
+    "add_notes": guard_add_notes,
 }
 
 

@@ -10,7 +10,6 @@ urlpatterns = [
     path("teach/adhoc/", pages.teach_adhoc, name="teach-adhoc"),
     path("learn/", pages.learn, name="learn"),
     path("sessions/<int:session_id>/", pages.session_page, name="session"),
-    path("sessions/<int:session_id>/notes/", pages.notes_placeholder, name="session-notes"),
     path("sessions/<int:session_id>/check-in/", actions.check_in, name="session-check-in"),
     path("sessions/<int:session_id>/check-out/", actions.check_out, name="session-check-out"),
     path("sessions/<int:session_id>/acknowledge/", actions.acknowledge, name="session-acknowledge"),

@@ -9,6 +9,8 @@ import pytest
 from sessions.models import CancellationPolicy, ChangeReason, Session, Status
 from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
 
+pytest_plugins = ["tests.fakes.seaweedfs"]  # s3_server / s3_storage: a real S3 server on loopback
+
 # A fixed "now" for tests that pass time explicitly: Monday 2026-11-16 10:00 UTC.
 NOW = datetime(2026, 11, 16, 10, 0, tzinfo=UTC)
 
@@ -129,3 +131,17 @@ def awaiting(make_session):
     start = NOW - timedelta(days=1)
     return make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
                         checked_out_at=start + timedelta(hours=1))
+
+
+@pytest.fixture(autouse=True)
+def notes_storage(settings, tmp_path):
+    """Attachments go to a folder of the test's own (the local, signed-link storage), never var/."""
+    root = tmp_path / "notes-storage"
+    settings.STORAGES = {**settings.STORAGES, "notes": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
+    return root
+
+
+def stored_files(root) -> list[str]:
+    """Every file under a storage folder, as relative paths."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []

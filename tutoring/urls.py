@@ -27,5 +27,6 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("role/", switch_role, name="switch_role"),
     path("api/", api.urls),
+    path("", include("notes.urls")),
     path("", include("sessions.urls")),
 ]

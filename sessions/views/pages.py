@@ -10,13 +10,14 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.views.decorators.cache import never_cache
 from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from notes import services as notes_services
 from tutoring.models import User
 
 from .. import lifecycle, projections, rules
@@ -54,6 +55,8 @@ class Card:
     is_student: bool
     error: dict | None = None
     data: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    summary: object = None
     cancel_reasons: list = field(default_factory=list)
     reschedule_reasons: list = field(default_factory=list)
 
@@ -68,8 +71,7 @@ class Card:
     @property
     def notes_due(self) -> bool:
         s = self.session
-        return self.as_role == Party.TUTOR and s.checked_out_at is not None and s.status in (
-            Status.AWAITING_APPROVAL_PARENT, Status.NO_SHOW)
+        return self.as_role == Party.TUTOR and s.status == Status.AWAITING_APPROVAL_PARENT
 
     @property
     def duration_minutes(self) -> int:
@@ -119,13 +121,17 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         data=data or {},
         cancel_reasons=pickers.get(f"{role}_cancel", []),
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
+        # notes are for the tutor, parents, coordinators and the creator; not the student alone
+        notes=list(session.notes.all()) if notes_services.can_read(ctx.rels) else [],
+        summary=notes_services.summary_of(session) if notes_services.can_read(ctx.rels) else None,
     )
 
 
 def card_queryset(qs=None):
     qs = (qs if qs is not None else Session.objects.all()).select_related(
-        "tutor", "student", "course", "cancellation_reason")
-    return projections.with_open_thread(qs).prefetch_related("open_threads__reason")
+        "tutor", "student", "course", "cancellation_reason", "notes_summary")
+    return projections.with_open_thread(qs).prefetch_related("open_threads__reason",
+                                                             *notes_services.notes_prefetch())
 
 
 def reason_pickers(roles) -> dict:
@@ -353,11 +359,3 @@ def back_to(request, session_id) -> str:
 def session_page(request, session_id):
     """One session's card (notifications link here)."""
     return card_response(request, session_id)
-
-
-@login_required
-def notes_placeholder(request, session_id):
-    """Where check-out leads: the notes form is being built in its own issue."""
-    viewer = Viewer.of(request.user)
-    session = get_session_for(viewer, session_id)
-    return render(request, "sessions/notes_placeholder.html", {"session": session})

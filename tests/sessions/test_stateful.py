@@ -27,7 +27,16 @@ ROLES = ["parent", "tutor", "coordinator", "student", "outsider"]
 # weighted so that walks reach deep states before an override ends them
 ACTIONS = (["check_in"] * 3 + ["check_out"] * 3 + ["acknowledge", "dispute"] * 2 + ["propose_reschedule"] * 3
            + ["accept_reschedule", "counter_reschedule"] * 2 + ["reject_reschedule", "withdraw_reschedule"]
-           + ["cancel", "verify", "sweeps"] + ["resolve_dispute"] * 2)
+           + ["cancel", "verify", "sweeps"] + ["resolve_dispute"] * 2 + ["next"] * 6)
+# "next" takes the step the session's status invites (check in a scheduled session, check out a
+# checked-in one, answer one awaiting the parent, resolve a dispute, or ask for a new time), so
+# every walk goes deep whatever Hypothesis draws; the other actions are drawn blind.
+NEXT = {
+    Status.SCHEDULED: ("check_in", "propose_reschedule"),
+    Status.CHECKED_IN: ("check_out", "check_out"),
+    Status.AWAITING_APPROVAL_PARENT: ("acknowledge", "dispute"),
+    Status.DISPUTED: ("resolve_dispute", "resolve_dispute"),
+}
 
 
 class Lifecycle(RuleBasedStateMachine):
@@ -102,13 +111,18 @@ class Lifecycle(RuleBasedStateMachine):
           hours=st.integers(min_value=-5, max_value=24 * 10), flag=st.booleans(),
           jump=st.integers(min_value=-300, max_value=24 * 60))
     def step(self, action, i, other_role, hours, flag, jump):
+        session = Session.objects.get(pk=self.ids[i % len(self.ids)])
+        if action == "next":
+            action = NEXT.get(session.status, ("verify", "cancel"))[flag]
+            other_role = None
         role = other_role or self.natural_role(action, i, flag)
         by = self.who(role)
         party = "tutor" if role == "tutor" else "parent"
-        session = Session.objects.get(pk=self.ids[i % len(self.ids)])
         # every step first lets time pass (forward only): a little, or to near this session's start
         if flag:
             anchor = session.scheduled_end if action == "check_out" else session.scheduled_start
+            if action in ("propose_reschedule", "cancel"):  # self-service: mostly outside the 4 h lockout
+                anchor -= timedelta(hours=8)
             self.now = max(self.now, anchor + timedelta(minutes=jump % 420 - 300))
         else:
             self.now += timedelta(minutes=max(jump, 0) // 4)

@@ -18,11 +18,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 
+from notes import samples
+from notes import services as notes_services
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import (
@@ -354,6 +357,32 @@ def attend(st: Story, *, absent: bool = False) -> None:
     else:
         st.step(st.session.scheduled_end + timedelta(minutes=4),
                 lambda t: lifecycle.check_out(st.session, by=st.tutor, now=t, channel=st.channel))
+        st.step(st.session.scheduled_end + timedelta(minutes=12), lambda t: write_notes(st, t))
+
+
+DEMO_NOTES = [
+    "We worked through linear equations with fractions. {name} was engaged and asked good questions. "
+    "Still hesitant when moving terms across the equals sign. Next time we will practise two-step equations.",
+    "Reviewed last week's homework: 7 of 10 correct. {name} keeps dropping negative signs when expanding "
+    "brackets. Confident with simple substitution now. Homework: worksheet B, questions 1-8.",
+    "{name} was a little distracted at first but focused well after a short break. We started graphing "
+    "straight lines; gradient still feels abstract. Plan: review gradient with real-world examples.",
+]
+
+
+def write_notes(st: Story, when: datetime) -> None:
+    """The tutor's notes after a lesson: text always; a board photo and the worksheet on every
+    other lesson, a voice memo on every third (files made in code, see notes.samples)."""
+    n = st.session.pk
+    files = []
+    if n % 2 == 0:
+        files += [SimpleUploadedFile("whiteboard.png", samples.png(), "image/png"),
+                  SimpleUploadedFile("worksheet.pdf", samples.pdf(f"Worksheet for {st.session.student.name}"),
+                                     "application/pdf")]
+    if n % 3 == 0:
+        files.append(SimpleUploadedFile("voice-memo.wav", samples.wav(0.5), "audio/wav"))
+    text = DEMO_NOTES[n % len(DEMO_NOTES)].format(name=st.session.student.name.split()[0])
+    notes_services.add_notes(st.session, by=st.tutor, text=text, files=files, now=when, channel=st.channel)
 
 
 def plan_scheduled(st: Story) -> None:
