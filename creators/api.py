@@ -10,6 +10,7 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from pydantic import AwareDatetime
 
+from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent
@@ -67,6 +68,8 @@ class DetailOut(RowOut):
     student_feedback: FeedbackOut | None
     tutor_feedback: FeedbackOut | None
     dispute: DisputeOut | None
+    notes: list[NoteOut]
+    summary: SummaryOut | None
 
 
 class MetricsOut(Schema):
@@ -210,9 +213,10 @@ def creator_stats(request, filters: Query[FilterIn]):
 
 @creators_router.get("/me/sessions/{session_id}", response={200: DetailOut, **ERRORS})
 def creator_session(request, session_id: int):
-    """The detail panel: full info, both feedbacks, dispute (if flagged)."""
+    """The detail panel: full info, both feedbacks, dispute (if flagged), the notes (each
+    attachment with a download link valid 5 minutes) and their summary."""
     creator = _creator(request)
-    qs = _rows(selectors.creator_sessions(creator)).select_related("cancellation_reason") \
+    qs = _rows(selectors.creator_sessions(creator)).select_related("cancellation_reason", "notes_summary") \
         .prefetch_related("assessments")
     session = qs.filter(pk=session_id).first()
     if session is None:
@@ -224,6 +228,7 @@ def creator_session(request, session_id: int):
         "student_feedback": _feedback(session, AssessmentRole.STUDENT),
         "tutor_feedback": _feedback(session, AssessmentRole.TUTOR),
         "dispute": _dispute(session),
+        **notes_payload(session),
     }
 
 

@@ -107,16 +107,24 @@ def _reader_session(request, session_id) -> tuple[Viewer, Session]:
     return viewer, session
 
 
-def _notes_body(viewer, session, rejected=()) -> dict:
+def notes_payload(session) -> dict:
+    """{"notes": [...], "summary": ...} of a session, for readers already checked (also the
+    creator's detail panel)."""
     now = timezone.now()
     notes = Note.objects.filter(session=session).select_related("author").prefetch_related("attachments")
     return {
-        "session_id": session.id,
-        "can_add": rules.refusal("add_notes", projections.context(session, viewer, now)) is None,
         "notes": [{"id": n.id, "author": person(n.author), "text": n.text, "channel": n.channel,
                    "created_at": n.created_at, "attachments": [_attachment(a, now) for a in n.attachments.all()]}
                   for n in notes],
         "summary": _summary(services.summary_of(session)),
+    }
+
+
+def _notes_body(viewer, session, rejected=()) -> dict:
+    return {
+        "session_id": session.id,
+        "can_add": rules.refusal("add_notes", projections.context(session, viewer, timezone.now())) is None,
+        **notes_payload(session),
         "rejected": [{"file": r.filename, "detail": str(r)} for r in rejected],
     }
 

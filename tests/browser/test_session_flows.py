@@ -126,7 +126,8 @@ def test_the_tutor_checks_in_when_the_window_opens_then_checks_out(page, tutor, 
     # straight on to the notes form (htmx follows the server's HX-Redirect)
     expect(page).to_have_url(re.compile(rf"/sessions/{s.id}/notes/$"))
     expect(page.get_by_text("Checked out: now write your session notes.")).to_be_visible()
-    expect(page.get_by_role("heading", name="Session notes")).to_be_visible()
+    expect(page.get_by_role("heading", name="Session notes", level=1)).to_be_visible()
+    expect(page.get_by_role("heading", name="Write your notes")).to_be_visible()
     check_page(page, "flow-notes")
     s.refresh_from_db()
     assert s.status == Status.AWAITING_APPROVAL_PARENT

@@ -130,3 +130,19 @@ def test_openapi_documents_the_notes_endpoints(client, tutor):
     assert {"get", "post"} <= set(paths["/api/sessions/{session_id}/notes"])
     assert "multipart/form-data" in paths["/api/sessions/{session_id}/notes"]["post"]["requestBody"]["content"]
     assert "get" in paths["/api/sessions/{session_id}/notes/summary"]
+
+
+@pytest.mark.django_db
+def test_the_creators_detail_panel_carries_the_notes_and_summary(client, awaiting, tutor, creator, outsider):
+    """H14: the session notes (and their summary) in the creator's detail panel; another creator: 404."""
+    _, data, _ = sample(".pdf")
+    services.add_notes(awaiting, by=tutor, text="Sam was engaged.", files=[SimpleUploadedFile("plan.pdf", data)],
+                       now=NOW)
+    services.summarize(awaiting.id, 1)
+    client.force_login(creator)
+    body = client.get(f"/api/creators/me/sessions/{awaiting.id}").json()
+    [note] = body["notes"]
+    assert note["text"] == "Sam was engaged." and note["attachments"][0]["name"] == "plan.pdf"
+    assert body["summary"]["status"] == "ready" and body["summary"]["data"]["engagement"] == "Sam was engaged."
+    client.force_login(outsider)  # a creator too, of other courses
+    assert client.get(f"/api/creators/me/sessions/{awaiting.id}").status_code == 404
