@@ -241,26 +241,13 @@ def s3_storage(s3_server, settings):
     Changing settings.STORAGES sends setting_changed, on which django.test.signals.storages_changed
     empties the storages cache; the restore at teardown does the same, so the next test gets the
     storage of its own settings again."""
-    from boto3.s3.transfer import TransferConfig
     from django.core.files.storage import storages
 
-    settings.STORAGES = {**settings.STORAGES, "notes": {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": s3_server.bucket,
-            "endpoint_url": s3_server.endpoint_url,
-            "access_key": s3_server.access_key,
-            "secret_key": s3_server.secret_key,
-            "region_name": s3_server.region,
-            "signature_version": "s3v4",
-            "addressing_style": "path",
-            "default_acl": None,
-            "querystring_auth": True,
-            "querystring_expire": settings.NOTES_LINK_SECONDS,
-            "file_overwrite": False,
-            "transfer_config": TransferConfig(multipart_threshold=64 * 1024 * 1024, use_threads=False),
-        },
-    }}
+    from tutoring.settings import s3_notes_storage
+
+    settings.STORAGES = {**settings.STORAGES, "notes": s3_notes_storage(
+        bucket=s3_server.bucket, endpoint_url=s3_server.endpoint_url, access_key=s3_server.access_key,
+        secret_key=s3_server.secret_key, region=s3_server.region, link_seconds=settings.NOTES_LINK_SECONDS)}
     storage = storages["notes"]
     if getattr(storage, "endpoint_url", None) != s3_server.endpoint_url:
         raise RuntimeError(f"storages['notes'] is still {storage!r}: Django's storages cache was not reset")

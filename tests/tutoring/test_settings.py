@@ -94,6 +94,13 @@ BAD_ENVIRONMENTS = [
     pytest.param({"ADHOC_MAX_AGE_DAYS": "a month"}, "ADHOC_MAX_AGE_DAYS",
                  id="ADHOC_MAX_AGE_DAYS-not-a-number"),
     pytest.param({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL", id="LOG_LEVEL-unknown"),
+    pytest.param({"R2_BUCKET": "notes"}, "R2_ENDPOINT_URL", id="R2_BUCKET-without-endpoint"),
+    pytest.param({"R2_BUCKET": "notes", "R2_ENDPOINT_URL": "https://x.r2.cloudflarestorage.com",
+                  "R2_ACCESS_KEY_ID": "k"}, "R2_SECRET_ACCESS_KEY", id="R2_BUCKET-without-secret"),
+    pytest.param({"NOTES_LINK_SECONDS": "3600"}, "NOTES_LINK_SECONDS", id="NOTES_LINK_SECONDS-over-5-minutes"),
+    pytest.param({"NOTES_MAX_UPLOAD_MB": "ten"}, "NOTES_MAX_UPLOAD_MB", id="NOTES_MAX_UPLOAD_MB-not-a-number"),
+    pytest.param({"OPENAI_TIMEOUT_SECONDS": "soon"}, "OPENAI_TIMEOUT_SECONDS",
+                 id="OPENAI_TIMEOUT_SECONDS-not-a-number"),
 ]
 
 
@@ -117,6 +124,24 @@ def test_the_deploy_check_is_real():
     result = manage("check", "--deploy", "--fail-level", "WARNING", **prod(SECURE_SSL_REDIRECT="false"))
     assert result.returncode != 0
     assert "security.W008" in result.stderr + result.stdout
+
+
+def test_r2_settings_give_a_private_s3_storage_with_short_links():
+    """Notes attachments on R2: region auto, no ACL (the bucket stays private), presigned links of
+    NOTES_LINK_SECONDS, no overwriting, one streamed PUT per file."""
+    code = ("from django.conf import settings; import json; o = settings.STORAGES['notes']; "
+            "print(json.dumps([o['BACKEND'], {k: v for k, v in o['OPTIONS'].items() if isinstance(v, (str, int, "
+            "bool, type(None)))}, o['OPTIONS']['transfer_config'].multipart_threshold, "
+            "o['OPTIONS']['client_config'].request_checksum_calculation]))")
+    result = manage("shell", "-c", code, R2_BUCKET="notes", R2_ENDPOINT_URL="https://acc.r2.cloudflarestorage.com",
+                    R2_ACCESS_KEY_ID="key", R2_SECRET_ACCESS_KEY="secret", NOTES_LINK_SECONDS="120")
+    assert result.returncode == 0, result.stderr
+    backend, options, threshold, checksums = __import__("json").loads(result.stdout.strip().splitlines()[-1])
+    assert backend == "storages.backends.s3.S3Storage"
+    assert options == {"bucket_name": "notes", "endpoint_url": "https://acc.r2.cloudflarestorage.com",
+                       "access_key": "key", "secret_key": "secret", "region_name": "auto", "default_acl": None,
+                       "querystring_auth": True, "querystring_expire": 120, "file_overwrite": False}
+    assert threshold > 10 * 1024 * 1024 and checksums == "when_required"
 
 
 def test_development_needs_only_the_service_urls():
