@@ -12,9 +12,13 @@ def notify(users, *, kind: str, text, url: str = "", event_id: int | None = None
     sent = 0
     for user in users:
         body = text(user) if callable(text) else text
-        _, created = Notification.objects.get_or_create(
-            recipient=user, event_id=event_id, defaults={"kind": kind, "text": body, "url": url}
-        )
+        if event_id is None:  # nothing to deduplicate on: every call notifies
+            Notification.objects.create(recipient=user, kind=kind, text=body, url=url)
+            created = True
+        else:
+            _, created = Notification.objects.get_or_create(
+                recipient=user, event_id=event_id, defaults={"kind": kind, "text": body, "url": url}
+            )
         if created and user.email:
             link = f"\n\n{settings.SITE_URL}{url}" if url else ""
             send_mail(subject=body[:78], message=f"{body}{link}", from_email=None, recipient_list=[user.email])

@@ -1,0 +1,191 @@
+"""Who may message whom, starting a conversation, sending, reading. The views call only these."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, IntegerField, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Left
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from sessions.models import Session
+from tutoring.models import Course, Enrollment, Guardianship, User
+from tutoring.notifications import notify
+
+from .models import MAX_BODY, Conversation, Message
+
+THREAD_LIMIT = 200  # the thread page shows the last 200 messages
+INBOX_LIMIT = 200  # and the inbox the 200 most recent conversations
+PREVIEW_CHARS = 80
+
+
+def can_message(a: User, b: User) -> bool:
+    """May `a` start a conversation with `b`? The rule is symmetric: two different active people
+    may talk when they are connected through sessions or courses:
+
+    - either of them is a coordinator (coordinators may talk to anyone);
+    - a session has one as tutor and the other as student;
+    - a session has one as tutor and a child of the other (Guardianship) as student;
+    - one created a course in which the other is enrolled (Enrollment), or is the tutor or the
+      student of a session of that course.
+
+    At most two queries (none for a coordinator or for someone talking to themselves)."""
+    if a.pk is None or b.pk is None or a.pk == b.pk or not (a.is_active and b.is_active):
+        return False
+    if a.is_coordinator or b.is_coordinator:
+        return True
+
+    def children(parent: User):
+        return Guardianship.objects.filter(parent=parent).values("student_id")
+
+    def courses(creator: User):
+        return Course.objects.filter(creator=creator).values("id")
+
+    # Every branch pins tutor_id or student_id, so the (tutor, start) and (student, start) indexes
+    # answer it without reading the sessions table end to end.
+    connected = Session.objects.filter(
+        Q(tutor=a, student=b) | Q(tutor=b, student=a)
+        | Q(tutor=a, student_id__in=children(b)) | Q(tutor=b, student_id__in=children(a))
+        | Q(tutor=b, course_id__in=courses(a)) | Q(student=b, course_id__in=courses(a))
+        | Q(tutor=a, course_id__in=courses(b)) | Q(student=a, course_id__in=courses(b))
+    )
+    if connected.exists():
+        return True
+    enrolled = Q(course__creator=a, student=b) | Q(course__creator=b, student=a)
+    return Enrollment.objects.filter(enrolled).exists()
+
+
+def ordered_pair(a: User, b: User) -> tuple[User, User]:
+    return (a, b) if a.pk < b.pk else (b, a)
+
+
+def _existing(low: User, high: User) -> Conversation | None:
+    return Conversation.objects.filter(user_low=low, user_high=high).first()
+
+
+def conversation_between(a: User, b: User) -> tuple[Conversation, bool]:
+    """The one conversation of this pair, made if there is none yet: (conversation, created).
+    Safe when two requests start the same pair at once: the unique index lets one insert win and
+    the other reads that row. Does not check can_message: the caller does."""
+    low, high = ordered_pair(a, b)
+    found = _existing(low, high)
+    if found is not None:
+        return found, False
+    try:
+        with transaction.atomic():  # a savepoint: the caller's transaction survives the conflict
+            return Conversation.objects.create(user_low=low, user_high=high), True
+    except IntegrityError:
+        return Conversation.objects.get(user_low=low, user_high=high), False
+
+
+def conversation_for(user: User, conversation_id) -> Conversation:
+    """The conversation if `user` takes part in it, with both people loaded; else Http404 (also
+    for coordinators: they read conversations in the admin, not as a participant)."""
+    conversation = (
+        Conversation.objects.select_related("user_low", "user_high")
+        .filter(Q(user_low=user) | Q(user_high=user), pk=conversation_id)
+        .first()
+    )
+    if conversation is None:
+        raise Http404("Conversation not found.")
+    return conversation
+
+
+def thread_url(conversation: Conversation) -> str:
+    return reverse("messages-thread", args=[conversation.id])
+
+
+def clean_body(text: str) -> tuple[str, str | None]:
+    """(the body to store, an error message or None): surrounding whitespace goes, the rest is kept."""
+    body = (text or "").replace("\r\n", "\n").strip()  # browsers send line breaks as CRLF
+    if not body:
+        return body, "Write a message before sending."
+    if len(body) > MAX_BODY:
+        return body, f"A message can be at most {MAX_BODY:,} characters; this one has {len(body):,}."
+    return body, None
+
+
+def first_line(text: str, limit: int = PREVIEW_CHARS) -> str:
+    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def send(conversation: Conversation, sender: User, body: str, *, now=None) -> Message:
+    """Store a message from a participant (body already cleaned), move the conversation to the
+    top of both inboxes and notify the other person once the transaction commits."""
+    if sender.id not in conversation.participant_ids:
+        raise Http404("Conversation not found.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        message = Message.objects.create(conversation=conversation, sender=sender, body=body, created_at=now)
+        Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
+        conversation.updated_at = now
+        recipient = conversation.other(sender)
+        text = f"New message from {sender.name}: {first_line(body)}"
+        # Session events notify with their (positive) ids; a message uses minus its id, so the two
+        # never collide and a retried notify never sends the same message twice.
+        transaction.on_commit(lambda: notify([recipient], kind="message", text=text[:500],
+                                             url=thread_url(conversation), event_id=-message.id))
+    return message
+
+
+def mark_read(conversation: Conversation, reader: User, *, now=None) -> int:
+    """The other side's unread messages become read; returns how many. One query."""
+    return (
+        Message.objects.filter(conversation=conversation, read_at__isnull=True)
+        .exclude(sender=reader)
+        .update(read_at=now or timezone.now())
+    )
+
+
+def thread(conversation: Conversation, limit: int = THREAD_LIMIT) -> list[Message]:
+    """The last `limit` messages, oldest first. One query."""
+    latest = Message.objects.filter(conversation=conversation).order_by("-created_at", "-id")[:limit]
+    return list(reversed(latest))
+
+
+@dataclass
+class InboxRow:
+    conversation: Conversation
+    other: User
+    preview: str
+    last_at: object
+    last_mine: bool
+    unread: int
+
+
+def inbox(user: User, limit: int = INBOX_LIMIT) -> list[InboxRow]:
+    """The user's conversations, most recent first, each with the other person, the last message's
+    first line and time, and how many of the other's messages are unread. One query."""
+    last = Message.objects.filter(conversation=OuterRef("pk")).order_by("-created_at", "-id")
+    unread = (
+        Message.objects.filter(conversation=OuterRef("pk"), read_at__isnull=True).exclude(sender=user)
+        .order_by().values("conversation").annotate(n=Count("*")).values("n")
+    )
+    rows = (
+        Conversation.objects.filter(Q(user_low=user) | Q(user_high=user))
+        .select_related("user_low", "user_high")
+        .annotate(
+            last_body=Subquery(last.annotate(head=Left("body", 400)).values("head")[:1]),
+            last_at=Subquery(last.values("created_at")[:1]),
+            last_sender=Subquery(last.values("sender_id")[:1]),
+            unread=Coalesce(Subquery(unread, output_field=IntegerField()), Value(0)),
+        )
+        .order_by("-updated_at", "-id")[:limit]
+    )
+    return [
+        InboxRow(conversation=c, other=c.other(user), preview=first_line(c.last_body or ""),
+                 last_at=c.last_at, last_mine=c.last_sender == user.id, unread=c.unread)
+        for c in rows
+    ]
+
+
+def unread_total(user: User) -> int:
+    """All of the user's unread messages (for a badge elsewhere). One query."""
+    return (
+        Message.objects.filter(Q(conversation__user_low=user) | Q(conversation__user_high=user),
+                               read_at__isnull=True)
+        .exclude(sender=user)
+        .count()
+    )
