@@ -37,6 +37,8 @@ COPY tutoring ./tutoring
 COPY sessions ./sessions
 COPY creators ./creators
 COPY notes ./notes
+COPY messaging ./messaging
+COPY analytics ./analytics
 COPY telegram_bot ./telegram_bot
 COPY templates ./templates
 COPY static ./static

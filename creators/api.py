@@ -4,7 +4,7 @@ A creator sees only their own courses' sessions; anyone else gets 404."""
 from datetime import datetime, timedelta
 from typing import Literal
 
-from django.db.models import Exists, F, OuterRef
+from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
@@ -13,12 +13,12 @@ from pydantic import AwareDatetime
 from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
 from sessions.errors import Refused
-from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent
+from sessions.models import AssessmentRole, Session
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
 from tutoring.models import Role, User
 
 from . import selectors
-from .selectors import BUCKET_OF, LOW_RATING, Filters
+from .selectors import BUCKET_OF, Filters
 
 creators_router = Router(tags=["creators"])
 tutor_router = Router(tags=["tutors"])
@@ -129,15 +129,6 @@ def _tutor(request) -> User:
     return request.user
 
 
-def _rows(qs):
-    """The table's rows in a constant number of queries: people and course joined, the student's
-    rating and whether a recording exists computed in the same query."""
-    available = Recording.objects.filter(session=OuterRef("pk"), status=RecordingStatus.AVAILABLE)
-    return (selectors.with_student_review(qs)
-            .select_related("tutor", "student", "course")
-            .annotate(rating=F("student_review__rating"), has_recording=Exists(available)))
-
-
 def _row(s: Session) -> dict:
     actual = s.actual_duration
     return {
@@ -146,7 +137,7 @@ def _row(s: Session) -> dict:
         "student": person(s.student), "tutor": person(s.tutor),
         "actual_duration_minutes": round(actual.total_seconds() / 60, 1) if actual else None,
         "status": s.status, "status_group": BUCKET_OF[s.status],
-        "rating": s.rating, "low_rating": s.rating is not None and s.rating <= LOW_RATING,
+        "rating": s.rating, "low_rating": s.low_rating,
         "has_recording": s.has_recording, "is_trial": s.is_trial, "billed_as_addon": s.billed_as_addon,
     }
 
@@ -154,28 +145,9 @@ def _row(s: Session) -> dict:
 def _page(qs, page: PageIn) -> dict:
     """Newest first, keyset-paged: the last page costs what the first does."""
     qs = paging.after_cursor(page.filters().apply(qs), page.cursor, newest_first=True)
-    rows = list(paging.order(_rows(qs), newest_first=True)[: page.limit + 1])
+    rows = list(paging.order(selectors.table_rows(qs), newest_first=True)[: page.limit + 1])
     rows, cursor = paging.cut(rows, page.limit)
     return {"items": [_row(s) for s in rows], "next_cursor": cursor}
-
-
-def _feedback(session: Session, role: str) -> dict | None:
-    review = next((a for a in session.assessments.all() if a.author_role == role), None)
-    if review is None:
-        return None
-    return {"rating": review.rating, "comment": review.comment, "created_at": review.created_at}
-
-
-def _dispute(session: Session) -> dict | None:
-    events = list(SessionEvent.objects.filter(session=session, kind__in=["dispute", "resolve_dispute"])
-                  .order_by("id"))
-    raised = next((e for e in reversed(events) if e.kind == "dispute"), None)
-    if raised is None:
-        return None
-    resolved = next((e for e in events if e.kind == "resolve_dispute" and e.id > raised.id), None)
-    return {"reason": raised.reason, "disputed_at": raised.created_at,
-            "resolution": resolved.data.get("decision") if resolved else None,
-            "resolution_reason": resolved.reason if resolved else None}
 
 
 # --- creators ---------------------------------------------------------------------------------
@@ -198,7 +170,7 @@ def creator_upcoming(request, from_: AwareDatetime | None = Query(None, alias="f
         raise Refused("Choose a range of at most 62 days, ending after it starts.", code="invalid", status=422)
     qs = selectors.creator_sessions(creator).filter(
         status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start, scheduled_start__lt=end)
-    return [_row(s) for s in _rows(qs).order_by("scheduled_start", "pk")[:500]]
+    return [_row(s) for s in selectors.table_rows(qs).order_by("scheduled_start", "pk")[:500]]
 
 
 @creators_router.get("/me/sessions/stats", response={200: StatsOut, **ERRORS})
@@ -216,7 +188,7 @@ def creator_session(request, session_id: int):
     """The detail panel: full info, both feedbacks, dispute (if flagged), the notes (each
     attachment with a download link valid 5 minutes) and their summary."""
     creator = _creator(request)
-    qs = _rows(selectors.creator_sessions(creator)).select_related("cancellation_reason", "notes_summary") \
+    qs = selectors.table_rows(selectors.creator_sessions(creator)).select_related("cancellation_reason", "notes_summary") \
         .prefetch_related("assessments")
     session = qs.filter(pk=session_id).first()
     if session is None:
@@ -225,9 +197,9 @@ def creator_session(request, session_id: int):
         "checked_in_at": session.checked_in_at, "checked_out_at": session.checked_out_at,
         "source": session.source, "no_show_party": session.no_show_party,
         "cancellation_reason": session.cancellation_reason.label if session.cancellation_reason else None,
-        "student_feedback": _feedback(session, AssessmentRole.STUDENT),
-        "tutor_feedback": _feedback(session, AssessmentRole.TUTOR),
-        "dispute": _dispute(session),
+        "student_feedback": selectors.feedback(session, AssessmentRole.STUDENT),
+        "tutor_feedback": selectors.feedback(session, AssessmentRole.TUTOR),
+        "dispute": selectors.dispute_of(session),
         **notes_payload(session),
     }
 
@@ -255,3 +227,29 @@ def st_sessions(request, page: Query[PageIn]):
 def st_analytics(request, filters: Query[FilterIn]):
     """A tutor's own metrics, with the same definitions as the creator's."""
     return selectors.metrics(filters.filters().apply(Session.objects.filter(tutor=_tutor(request))))
+
+
+# --- recordings -------------------------------------------------------------------------------
+
+recordings_router = Router(tags=["recordings"])
+
+
+class RecordingOut(Schema):
+    url: str
+    expires_at: datetime
+    duration_seconds: int | None
+
+
+@recordings_router.get("/{session_id}/recording", response={200: RecordingOut, **ERRORS})
+def session_recording(request, session_id: int):
+    """A signed URL of the session's recording, valid at most 5 minutes (H22, H23). 404 to anyone who
+    may not see the session, and when no recording is available ("Recording not available")."""
+    from .views import available_recording, recording_link
+
+    try:
+        found = available_recording(request.user, session_id)
+    except Http404 as exc:
+        raise Refused(str(exc) if str(exc) == "Recording not available" else "Session not found.",
+                      code="not_found", status=404) from None
+    return {"url": recording_link(found), "duration_seconds": found.duration_seconds,
+            "expires_at": timezone.now() + timedelta(seconds=settings.NOTES_LINK_SECONDS)}

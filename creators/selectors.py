@@ -4,9 +4,24 @@ buckets of the page's filter, and the metrics, each defined next to its query.""
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from django.db.models import Avg, Count, DurationField, ExpressionWrapper, F, FilteredRelation, Q, QuerySet
+from django.db.models import (
+    Avg,
+    BooleanField,
+    Case,
+    Count,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    FilteredRelation,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 
-from sessions.models import AssessmentRole, Session, Status
+from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent, Status
 from tutoring.models import Course, Role, User
 
 # The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
@@ -77,6 +92,18 @@ def with_student_review(qs: QuerySet[Session]) -> QuerySet[Session]:
         "assessments", condition=Q(assessments__author_role=AssessmentRole.STUDENT)))
 
 
+def table_rows(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """The table's rows in one query: people and course joined; the student's rating, the
+    low-rating flag (H23: rated LOW_RATING or less, flagged for review) and whether a recording
+    is available computed in the same query."""
+    available = Recording.objects.filter(session=OuterRef("pk"), status=RecordingStatus.AVAILABLE)
+    return (with_student_review(qs)
+            .select_related("tutor", "student", "course")
+            .annotate(rating=F("student_review__rating"), has_recording=Exists(available),
+                      low_rating=Case(When(student_review__rating__lte=LOW_RATING, then=Value(True)),
+                                      default=Value(False), output_field=BooleanField())))
+
+
 def metric_aggregates() -> dict:
     """The metrics of H16 as one aggregate with FILTER clauses:
     - average duration: mean of checked_out_at - checked_in_at over sessions that took place and
@@ -139,3 +166,32 @@ def creator_tutors(creator: User) -> QuerySet[User]:
     """The Student-Teachers who teach the creator's courses (have sessions in them)."""
     ids = creator_sessions(creator).values("tutor_id")
     return User.objects.filter(pk__in=ids).order_by("name", "id")
+
+
+def feedback(session: Session, role: str) -> dict | None:
+    """The student's or the tutor's rating and comment (assessments prefetched)."""
+    review = next((a for a in session.assessments.all() if a.author_role == role), None)
+    if review is None:
+        return None
+    return {"rating": review.rating, "comment": review.comment, "created_at": review.created_at}
+
+
+def dispute_of(session: Session) -> dict | None:
+    """The latest dispute of the session and how it was resolved, if it was."""
+    events = list(SessionEvent.objects.filter(session=session, kind__in=["dispute", "resolve_dispute"])
+                  .order_by("id"))
+    raised = next((e for e in reversed(events) if e.kind == "dispute"), None)
+    if raised is None:
+        return None
+    resolved = next((e for e in events if e.kind == "resolve_dispute" and e.id > raised.id), None)
+    return {"reason": raised.reason, "disputed_at": raised.created_at,
+            "resolution": resolved.data.get("decision") if resolved else None,
+            "resolution_reason": resolved.reason if resolved else None}
+
+
+def header_stats(creator: User, now: datetime) -> dict:
+    """H06 "X total sessions, Y this week" over all the creator's sessions (one query)."""
+    week = week_start(now, creator)
+    return creator_sessions(creator).aggregate(
+        total=Count("id"),
+        this_week=Count("id", filter=Q(scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7))))

@@ -41,18 +41,20 @@ def delete_quietly(names) -> None:
 
 
 def link(attachment, *, inline: bool) -> str:
-    """A short-lived URL that serves the file under its original name."""
-    disposition = content_disposition_header(as_attachment=not inline, filename=attachment.original_name)
+    """A short-lived URL that serves an attachment under its original name."""
+    return signed_link(attachment.storage_name, filename=attachment.original_name,
+                       content_type=attachment.content_type, inline=inline)
+
+
+def signed_link(name: str, *, filename: str, content_type: str, inline: bool) -> str:
+    """A URL for a stored object that expires within NOTES_LINK_SECONDS (attachments, recordings)."""
+    disposition = content_disposition_header(as_attachment=not inline, filename=filename)
     storage = attachment_storage()
     if is_object_store(storage):
-        return storage.url(
-            attachment.storage_name,
-            parameters={"ResponseContentDisposition": disposition,
-                        "ResponseContentType": attachment.content_type},
-            expire=settings.NOTES_LINK_SECONDS,
-        )
-    token = signing.dumps({"n": attachment.storage_name, "d": disposition, "t": attachment.content_type},
-                          salt=SALT, compress=True)
+        return storage.url(name, parameters={"ResponseContentDisposition": disposition,
+                                             "ResponseContentType": content_type},
+                           expire=settings.NOTES_LINK_SECONDS)
+    token = signing.dumps({"n": name, "d": disposition, "t": content_type}, salt=SALT, compress=True)
     return reverse("notes-file", args=[token])
 
 

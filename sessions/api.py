@@ -468,10 +468,10 @@ def withdraw_reschedule(request, session_id: int, proposal_id: int):
 
 api.add_router("/sessions", router)
 
-from creators.api import creators_router, tutor_router  # noqa: E402  (they build on the handlers above)
-
+from creators.api import creators_router, recordings_router, tutor_router  # noqa: E402  (they build on the handlers above)
 from notes.api import router as notes_router  # noqa: E402
 
 api.add_router("/creators", creators_router)
 api.add_router("/me", tutor_router)
 api.add_router("/sessions", notes_router)
+api.add_router("/sessions", recordings_router)

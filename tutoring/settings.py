@@ -90,6 +90,8 @@ INSTALLED_APPS = [
     "sessions.apps.SessionsConfig",
     "creators",
     "notes",
+    "messaging",
+    "analytics",
     "telegram_bot",
 ]
 

@@ -28,5 +28,8 @@ urlpatterns = [
     path("role/", switch_role, name="switch_role"),
     path("api/", api.urls),
     path("", include("notes.urls")),
+    path("", include("creators.urls")),
+    path("", include("messaging.urls")),
+    path("", include("analytics.urls")),
     path("", include("sessions.urls")),
 ]

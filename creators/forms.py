@@ -1,0 +1,104 @@
+"""The Session History filters (spec 000 H07-H12) as a form: every filter lives in the URL, so a
+filtered view can be shared and Back returns to it. A bad value is reported next to its field and
+ignored; the other filters still apply."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django import forms
+
+from .selectors import Filters
+
+RANGES = [("", "All time"), ("today", "Today"), ("week", "This week"), ("month", "This month"),
+          ("custom", "Custom range")]
+STATUSES = [("all", "All"), ("completed", "Completed"), ("scheduled", "Scheduled"), ("cancelled", "Cancelled"),
+            ("no_show", "No-show")]
+# what filter_state and filter_applied call each filter (spec 000 analytics)
+FILTER_KEYS = ("range", "from", "to", "course", "st", "student", "status", "low_rated")
+
+
+def local_midnight(day: date, tz) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=tz)
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime | None
+    end: datetime | None
+
+
+def window(choice: str, today: date, tz, first: date | None, last: date | None) -> Window:
+    """A date range in the creator's zone: [start, end) as aware datetimes."""
+    if choice == "today":
+        return Window(local_midnight(today, tz), local_midnight(today + timedelta(days=1), tz))
+    if choice == "week":
+        monday = today - timedelta(days=today.weekday())
+        return Window(local_midnight(monday, tz), local_midnight(monday + timedelta(days=7), tz))
+    if choice == "month":
+        first_day = today.replace(day=1)
+        following = (first_day + timedelta(days=32)).replace(day=1)
+        return Window(local_midnight(first_day, tz), local_midnight(following, tz))
+    if choice == "custom":
+        return Window(local_midnight(first, tz) if first else None,
+                      local_midnight(last + timedelta(days=1), tz) if last else None)
+    return Window(None, None)
+
+
+class HistoryFilterForm(forms.Form):
+    range = forms.ChoiceField(label="Dates", choices=RANGES, required=False)
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    course = forms.TypedChoiceField(label="Course", coerce=int, required=False, empty_value=None)
+    st = forms.TypedChoiceField(label="ST", coerce=int, required=False, empty_value=None)
+    student = forms.CharField(label="Student", max_length=100, required=False,
+                              widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name",
+                                                            "autocomplete": "off"}))
+    status = forms.ChoiceField(label="Status", choices=STATUSES, required=False)
+    low_rated = forms.BooleanField(label="Low ratings only (2 stars or less)", required=False)
+
+    # the URL names of the date fields are "from" and "to" (as in the API)
+    URL_NAMES = {"start": "from", "end": "to"}
+
+    def __init__(self, data, *, courses, tutors, **kwargs):
+        super().__init__(data, **kwargs)
+        self.fields["course"].choices = [("", "All courses")] + [(c.id, c.title) for c in courses]
+        self.fields["st"].choices = [("", "All STs")] + [(t.id, t.name) for t in tutors]
+        for name, field in self.fields.items():
+            field.widget.attrs.setdefault("id", f"f-{name}")
+
+    def add_prefix(self, field_name):
+        # render and read the date fields under their URL names
+        return self.URL_NAMES.get(field_name, field_name)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if data.get("range") == "custom" and start and end and end < start:
+            self.add_error("end", "The end date is before the start date.")
+        return data
+
+    def value(self, name):
+        """The cleaned value, or the default when the field was missing or invalid."""
+        if self.is_valid() or name not in self.errors:
+            return self.cleaned_data.get(name)
+        return None
+
+    def filters(self, *, today: date, tz) -> Filters:
+        self.is_valid()  # fills cleaned_data with the valid fields; errors stay for display
+        data = {name: self.value(name) for name in self.fields}
+        span = window(data["range"] or "", today, tz, data["start"], data["end"])
+        status = data["status"] or "all"
+        return Filters(course_id=data["course"], tutor_id=data["st"], student=(data["student"] or "").strip(),
+                       bucket="" if status == "all" else status, start=span.start, end=span.end,
+                       low_rated=bool(data["low_rated"]))
+
+    def state(self) -> dict[str, str]:
+        """The active filters as URL names and values (analytics filter_state, links)."""
+        self.is_valid()
+        state = {}
+        for name in self.fields:
+            value = self.value(name)
+            if value in (None, "", False) or (name == "status" and value == "all"):
+                continue
+            state[self.URL_NAMES.get(name, name)] = "1" if value is True else str(value)
+        return state

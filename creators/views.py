@@ -1,0 +1,447 @@
+"""The creator's Session History page (spec 000, route /dashboard/teaching/sessions): the filtered
+table (a card list on phones), the detail panel with its own URL, dispute resolution through the
+lifecycle, the upcoming calendar, the metrics with a chart, CSV export, and the simple profile and
+course pages it links to.
+
+Filters live in the URL; the filter form updates the results with htmx (and works as a plain GET
+form without JavaScript). A creator sees only their own courses' sessions; anyone else gets 404.
+Every list runs a fixed number of queries and pages by keyset, so the last page costs what the
+first does."""
+
+import csv
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import DatabaseError
+from django.db.models import Prefetch
+from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from analytics.events import record
+from notes.services import notes_prefetch, summary_of
+from notes.storage import signed_link
+from sessions import lifecycle, paging
+from sessions.access import Viewer, get_session_for
+from sessions.errors import Refused
+from sessions.models import AssessmentRole, Channel, Recording, RecordingStatus, Session, Status
+from sessions.views.pages import see_other
+from tutoring.models import Course, Enrollment, User
+
+from . import selectors
+from .forms import FILTER_KEYS, HistoryFilterForm, local_midnight
+from .selectors import BUCKET_OF
+
+PAGE_SIZE = 25
+CSV_CHUNK = 1000
+ANALYTICS_PAGE = "CSES"  # the spec's page code
+STATUS_LABELS = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
+FILTER_NAMES = {"range": "range", "from": "from", "to": "to", "course": "course", "st": "st", "student": "student",
+                "status": "status", "low_rated": "low_rated"}
+
+
+def creator_of(request) -> User:
+    if not selectors.is_creator(request.user):
+        raise Http404("Not found.")
+    return request.user
+
+
+# --- the history ------------------------------------------------------------------------------
+
+
+@dataclass
+class Results:
+    rows: list
+    next_cursor: str | None
+    error: bool = False
+
+
+def _form(request, creator) -> HistoryFilterForm:
+    return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator)),
+                             tutors=list(selectors.creator_tutors(creator)))
+
+
+def _results(qs, cursor: str | None) -> Results:
+    """One page of rows (keyset: the last page costs what the first does). The metrics of the
+    filtered set are a request of their own (`metrics_panel`), so the list stays cheap. A database
+    failure becomes the page's "Unable to load sessions" state instead of an error page."""
+    try:
+        page_qs = paging.after_cursor(qs, cursor, newest_first=True)
+    except Refused:
+        page_qs = qs  # a mangled cursor: start again from the newest
+    try:
+        rows = list(paging.order(selectors.table_rows(page_qs), newest_first=True)[:PAGE_SIZE + 1])
+        rows, next_cursor = paging.cut(rows, PAGE_SIZE)
+        return Results(rows=rows, next_cursor=next_cursor)
+    except DatabaseError:
+        return Results(rows=[], next_cursor=None, error=True)
+
+
+def history_context(request, creator, now) -> dict:
+    form = _form(request, creator)
+    tz = creator.tzinfo
+    filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
+    results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"))
+    state = form.state()
+    query = urlencode(state)
+    stats = selectors.header_stats(creator, now)
+    return {
+        "form": form, "state": state, "query": query, "results": results, "rows": _decorate(results.rows, tz),
+        "stats": stats, "has_sessions": bool(stats["total"]),
+        "filtered": bool(state), "tab": "history", "now": now,
+        "newer_url": f"?{query}" if request.GET.get("cursor") else "",
+        "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
+    }
+
+
+def _decorate(rows, tz) -> list:
+    for s in rows:
+        s.bucket = BUCKET_OF[s.status]
+        s.bucket_label = STATUS_LABELS[s.bucket]
+        actual = s.actual_duration
+        s.actual_minutes = round(actual.total_seconds() / 60) if actual else None
+        s.local_start = s.scheduled_start.astimezone(tz)
+    return rows
+
+
+@never_cache
+@login_required
+@require_GET
+def history(request):
+    """The Session History page; htmx filter changes get the results partial only."""
+    creator = creator_of(request)
+    if request.GET.get("tab") == "upcoming":
+        return calendar(request, creator)
+    now = timezone.now()
+    context = history_context(request, creator, now)
+    status = 503 if context["results"].error else 200
+    if request.htmx and not request.htmx.history_restore_request:
+        _record_filter_changes(request, context["state"])
+        return render(request, "creators/history.html#results", context, status=status)
+    record("page_view", user=creator, page=ANALYTICS_PAGE,
+           data={"session_count": context["stats"]["total"], "filter_state": context["state"]})
+    return render(request, "creators/history.html", context, status=status)
+
+
+def _record_filter_changes(request, state: dict) -> None:
+    """filter_applied for each filter whose value differs from the page the request came from."""
+    if request.GET.get("cursor"):
+        return  # paging, not filtering
+    before = dict(parse_qsl(urlsplit(request.htmx.current_url or "").query))
+    for key in FILTER_KEYS:
+        if state.get(key, "") != before.get(key, "") and not (key == "status" and before.get(key) == "all"
+                                                              and key not in state):
+            record("filter_applied", user=request.user, page=ANALYTICS_PAGE,
+                   data={"filter_type": FILTER_NAMES[key], "value": state.get(key, "")[:200]})
+
+
+@never_cache
+@login_required
+@require_GET
+def metrics_panel(request):
+    """H16: the metrics of the filtered set and the per-ST breakdown with its chart. Loaded by
+    the page after the table (htmx), or as a page of its own without JavaScript."""
+    creator = creator_of(request)
+    form = _form(request, creator)
+    tz = creator.tzinfo
+    qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
+    try:
+        m, by_st = selectors.metrics(qs), selectors.metrics_by_tutor(qs)
+        error = False
+    except DatabaseError:
+        m, by_st, error = {}, [], True
+    context = {"m": m, "by_st": by_st, "chart": chart(by_st), "filtered": bool(form.state()), "error": error,
+               "query": urlencode(form.state())}
+    template = "creators/metrics.html#metrics" if request.htmx else "creators/metrics.html"
+    return render(request, template, context, status=503 if error else 200)
+
+
+# --- detail panel -----------------------------------------------------------------------------
+
+
+def detail_context(creator, session_id) -> dict:
+    qs = (selectors.table_rows(selectors.creator_sessions(creator))
+          .select_related("cancellation_reason", "notes_summary")
+          .prefetch_related("assessments", *notes_prefetch(),
+                            Prefetch("recordings", queryset=Recording.objects.filter(
+                                status=RecordingStatus.AVAILABLE).order_by("-id"), to_attr="available_recordings")))
+    try:
+        session = qs.filter(pk=int(session_id)).first()
+    except (TypeError, ValueError):
+        session = None
+    if session is None:
+        raise Http404("Not found.")
+    _decorate([session], creator.tzinfo)
+    return {
+        "s": session,
+        "student_feedback": selectors.feedback(session, AssessmentRole.STUDENT),
+        "tutor_feedback": selectors.feedback(session, AssessmentRole.TUTOR),
+        "dispute": selectors.dispute_of(session),
+        "notes": list(session.notes.all()),
+        "summary": summary_of(session),
+        "recording": session.available_recordings[0] if session.available_recordings else None,
+    }
+
+
+@never_cache
+@login_required
+@require_GET
+def detail(request, session_id):
+    """The detail panel (its own URL): the panel for htmx, else the page with the panel open."""
+    creator = creator_of(request)
+    panel = detail_context(creator, session_id)
+    record("session_viewed", user=creator, page=ANALYTICS_PAGE, data={"session_id": panel["s"].id})
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "creators/history.html#detail", {**panel, "query": _query(request)})
+    context = history_context(request, creator, timezone.now())
+    return render(request, "creators/history.html", {**context, **panel, "detail_open": True})
+
+
+def _query(request) -> str:
+    return urlencode({k: v for k, v in request.GET.items() if k in FILTER_KEYS})
+
+
+@login_required
+@require_POST
+def resolve(request, session_id):
+    """The creator resolves a dispute on their own course's session, through the lifecycle."""
+    creator = creator_of(request)
+    panel = detail_context(creator, session_id)
+    session = panel["s"]
+    decision = request.POST.get("decision", "")
+    try:
+        lifecycle.resolve_dispute(session, by=creator, decision=decision, reason=request.POST.get("reason", ""),
+                                  channel=Channel.WEB)
+    except Refused as exc:
+        context = {**panel, "query": _query(request), "resolve_error": exc.message,
+                   "resolve_data": request.POST}
+        if request.htmx:
+            return render(request, "creators/history.html#detail", context)
+        return render(request, "creators/history.html", {**history_context(request, creator, timezone.now()),
+                                                         **context, "detail_open": True}, status=exc.status)
+    done = "Dispute resolved: the session counts." if decision == "approve" else \
+        "Dispute resolved: the session is void (Not Completed)."
+    if request.htmx:
+        return render(request, "creators/history.html#detail",
+                      {**detail_context(creator, session.id), "query": _query(request), "done": done})
+    messages.success(request, done)
+    return see_other(reverse("creator-session", args=[session.id]) + (f"?{_query(request)}" if _query(request)
+                                                                       else ""))
+
+
+# --- calendar (Upcoming tab) ------------------------------------------------------------------
+
+
+def _anchor(value: str | None, today: date) -> date:
+    try:
+        return date.fromisoformat(value) if value else today
+    except ValueError:
+        return today
+
+
+def calendar(request, creator):
+    """H15: scheduled sessions by month or week, with who, when and which course; no actions."""
+    now = timezone.now()
+    tz = creator.tzinfo
+    today = now.astimezone(tz).date()
+    view = "week" if request.GET.get("view") == "week" else "month"
+    anchor = _anchor(request.GET.get("date"), today)
+    if view == "week":
+        first = anchor - timedelta(days=anchor.weekday())
+        days = [first + timedelta(days=i) for i in range(7)]
+        previous, following = first - timedelta(days=7), first + timedelta(days=7)
+        title = f"Week of {first:%d %B %Y}"
+    else:
+        month = anchor.replace(day=1)
+        next_month = (month + timedelta(days=32)).replace(day=1)
+        first = month - timedelta(days=month.weekday())  # the Monday on or before the 1st
+        last = next_month - timedelta(days=1)
+        last += timedelta(days=6 - last.weekday())  # the Sunday on or after the month's last day
+        days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+        previous, following = (month - timedelta(days=1)).replace(day=1), next_month
+        title = f"{month:%B %Y}"
+    start, end = local_midnight(days[0], tz), local_midnight(days[-1] + timedelta(days=1), tz)
+    error = False
+    try:
+        sessions = list(selectors.creator_sessions(creator)
+                        .filter(status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start,
+                                scheduled_start__lt=end)
+                        .select_related("tutor", "student", "course").order_by("scheduled_start", "pk")[:1000])
+    except DatabaseError:
+        sessions, error = [], True
+    by_day: dict[date, list] = {day: [] for day in days}
+    for s in sessions:
+        s.local_start = s.scheduled_start.astimezone(tz)
+        by_day.setdefault(s.local_start.date(), []).append(s)
+    weeks = [days[i:i + 7] for i in range(0, len(days), 7)]
+    context = {
+        "tab": "upcoming", "view": view, "title": title, "today": today, "anchor": anchor,
+        "weeks": [[{"day": d, "sessions": by_day[d], "outside": view == "month" and d.month != anchor.month}
+                   for d in week] for week in weeks],
+        "previous": previous, "following": following, "count": len(sessions), "error": error,
+        "stats": selectors.header_stats(creator, now), "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+    }
+    template = "creators/history.html#calendar" if request.htmx and not request.htmx.history_restore_request \
+        else "creators/history.html"
+    return render(request, template, context, status=503 if error else 200)
+
+
+# --- metrics chart ----------------------------------------------------------------------------
+
+
+def chart(by_st: list[dict]) -> dict:
+    """A horizontal bar chart (server-rendered SVG) of sessions per ST, split into completed,
+    cancelled, no-show and scheduled; the 12 busiest STs."""
+    rows = sorted(by_st, key=lambda r: -r["total"])[:12]
+    most = max((r["total"] for r in rows), default=0) or 1
+    width, label_w, bar_h, gap = 320, 110, 18, 8
+    bars = []
+    for i, r in enumerate(rows):
+        x = label_w
+        segments = []
+        for key in ("completed", "cancelled", "no_show", "scheduled"):
+            w = round((width - label_w - 40) * r[key] / most, 1)
+            if w:
+                segments.append({"key": key, "x": x, "w": w})
+            x += w
+        bars.append({"y": i * (bar_h + gap), "name": r["tutor"]["name"], "total": r["total"], "segments": segments,
+                     "end": x})
+    return {"bars": bars, "width": width, "height": max(len(bars) * (bar_h + gap), bar_h), "bar_h": bar_h,
+            "label_w": label_w}
+
+
+# --- CSV export -------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_COLUMNS = ["session_id", "date", "time", "time_zone", "course", "student", "st", "scheduled_minutes",
+               "actual_minutes", "status", "backend_status", "rating", "low_rating", "recording"]
+
+
+@login_required
+@require_GET
+def export_csv(request):
+    """The filtered list as CSV, streamed in keyset chunks: the first byte comes at once and memory
+    stays flat whatever the number of rows."""
+    creator = creator_of(request)
+    form = _form(request, creator)
+    tz = creator.tzinfo
+    qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(CSV_COLUMNS)
+        cursor = None
+        while True:
+            chunk = list(paging.order(selectors.table_rows(paging.after_cursor(qs, cursor, newest_first=True)),
+                                      newest_first=True)[:CSV_CHUNK])
+            for s in chunk:
+                local = s.scheduled_start.astimezone(tz)
+                actual = s.actual_duration
+                yield writer.writerow([
+                    s.id, f"{local:%Y-%m-%d}", f"{local:%H:%M}", creator.time_zone,
+                    s.course.title if s.course else "", s.student.name, s.tutor.name,
+                    round(s.duration.total_seconds() / 60), round(actual.total_seconds() / 60) if actual else "",
+                    STATUS_LABELS[BUCKET_OF[s.status]], s.status, s.rating or "", "yes" if s.low_rating else "",
+                    "yes" if s.has_recording else ""])
+            if len(chunk) < CSV_CHUNK:
+                return
+            cursor = f"{chunk[-1].scheduled_start.isoformat()}_{chunk[-1].pk}"
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().astimezone(tz)
+    response["Content-Disposition"] = f'attachment; filename="session-history-{stamp:%Y%m%d-%H%M}.csv"'
+    return response
+
+
+# --- profile and course pages -----------------------------------------------------------------
+
+
+def _visible_person(viewer: User, person_id) -> User:
+    """Yourself; anyone for a coordinator; for a creator, the students enrolled in and the STs
+    teaching their courses. Everyone else: 404."""
+    try:
+        person = User.objects.get(pk=int(person_id))
+    except (TypeError, ValueError, User.DoesNotExist):
+        raise Http404("Not found.") from None
+    if person.pk == viewer.pk or viewer.is_coordinator:
+        return person
+    if selectors.is_creator(viewer):
+        courses = Course.objects.filter(creator=viewer)
+        if (Enrollment.objects.filter(course__in=courses, student=person).exists()
+                or Session.objects.filter(course__in=courses, tutor=person).exists()):
+            return person
+    raise Http404("Not found.")
+
+
+@never_cache
+@login_required
+def profile(request, person_id):
+    person = _visible_person(request.user, person_id)
+    context = {"person": person}
+    if selectors.is_creator(request.user):
+        mine = selectors.creator_sessions(request.user)
+        as_student = mine.filter(student=person)
+        as_tutor = mine.filter(tutor=person)
+        context |= {
+            "student_metrics": selectors.metrics(as_student) if as_student.exists() else None,
+            "tutor_metrics": selectors.metrics(as_tutor) if as_tutor.exists() else None,
+            "courses": list(Course.objects.filter(creator=request.user, enrollments__student=person)
+                            .order_by("title")),
+        }
+    return render(request, "creators/profile.html", context)
+
+
+@never_cache
+@login_required
+def course_page(request, course_id):
+    viewer = request.user
+    course = Course.objects.filter(pk=course_id).select_related("creator").first()
+    if course is None or not (course.creator_id == viewer.pk or viewer.is_coordinator):
+        raise Http404("Not found.")
+    students = list(User.objects.filter(enrollments__course=course).order_by("name")[:200])
+    tutors = list(User.objects.filter(pk__in=Session.objects.filter(course=course).values("tutor_id"))
+                  .order_by("name")[:200])
+    return render(request, "creators/course.html", {
+        "course": course, "students": students, "tutors": tutors,
+        "metrics": selectors.metrics(Session.objects.filter(course=course)),
+        "upcoming": Session.objects.filter(course=course, status=Status.SCHEDULED,
+                                           scheduled_start__gte=timezone.now()).count(),
+    })
+
+
+# --- recordings -------------------------------------------------------------------------------
+
+
+def available_recording(viewer: User, session_id) -> Recording:
+    """The session's latest available recording for its participants, coordinators and the
+    course's creator; 404 for anyone else, and when there is none ("Recording not available")."""
+    session = get_session_for(Viewer.of(viewer), session_id)
+    found = session.recordings.filter(status=RecordingStatus.AVAILABLE).exclude(r2_key="").order_by("-id").first()
+    if found is None:
+        raise Http404("Recording not available")
+    return found
+
+
+def recording_link(found: Recording) -> str:
+    return signed_link(found.r2_key, filename=f"session-{found.session_id}-recording.mp4", content_type="video/mp4",
+                       inline=True)
+
+
+@login_required
+@require_GET
+def recording(request, session_id):
+    """Play a recording: a redirect to a link valid at most 5 minutes."""
+    response = HttpResponseRedirect(recording_link(available_recording(request.user, session_id)))
+    response["Cache-Control"] = "private, no-store"
+    return response

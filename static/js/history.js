@@ -1,0 +1,34 @@
+// Session History: keep the page usable when an htmx load fails, and move focus to the detail
+// panel when it opens (it has its own URL; without JavaScript the links load whole pages).
+document.addEventListener("htmx:beforeSwap", (event) => {
+  const target = event.detail.target;
+  if (target && target.id === "results" && event.detail.xhr.status === 503) {
+    event.detail.shouldSwap = true; // the server's own "Unable to load sessions" state
+  }
+});
+function loadFailed(event) {
+  const target = event.detail.target;
+  if (!target || !["results", "detail", "calendar"].includes(target.id)) return;
+  const url = event.detail.pathInfo ? event.detail.pathInfo.requestPath : window.location.href;
+  const box = document.createElement("div");
+  box.className = "load-error";
+  box.setAttribute("role", "alert");
+  const text = document.createElement("p");
+  text.textContent = "Unable to load sessions.";
+  const retry = document.createElement("a");
+  retry.className = "button";
+  retry.href = url;
+  retry.textContent = "Retry";
+  box.append(text, retry);
+  target.replaceChildren(box);
+}
+document.addEventListener("htmx:responseError", loadFailed);
+document.addEventListener("htmx:sendError", loadFailed);
+document.addEventListener("htmx:afterSwap", (event) => {
+  if (event.detail.target && event.detail.target.id === "detail") {
+    const panel = document.getElementById("detail");
+    const layout = document.querySelector(".history-layout");
+    if (layout) layout.classList.add("history-layout--detail");
+    if (panel) panel.focus();
+  }
+});

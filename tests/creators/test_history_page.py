@@ -1,0 +1,269 @@
+"""The creator's Session History page, /dashboard/teaching/sessions (spec 000)."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import OperationalError, connection
+from django.urls import reverse
+
+from analytics.models import Event
+from creators.views import PAGE_SIZE
+from sessions import lifecycle
+from sessions.models import Recording, Session, SessionAssessment, Status
+from tests.conftest import NOW, make_user
+from tutoring.models import Course, Enrollment, Role
+
+URL = "/dashboard/teaching/sessions"
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+@pytest.fixture
+def as_creator(client, creator):
+    client.force_login(creator)
+    return client
+
+
+@pytest.fixture
+def rated(make_session, student):
+    start = NOW - timedelta(days=1)
+    s = make_session(start=start, status=Status.APPROVED, checked_in_at=start,
+                     checked_out_at=start + timedelta(minutes=55))
+    SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=2, comment="Too fast")
+    return s
+
+
+@pytest.fixture
+def disputed(make_session, parent):
+    start = NOW - timedelta(days=2)
+    s = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                     checked_out_at=start + timedelta(hours=1))
+    lifecycle.dispute(s, by=parent, reason="The tutor left early.", now=NOW - timedelta(days=1))
+    return Session.objects.get(pk=s.pk)
+
+
+def html(response) -> str:
+    return response.content.decode()
+
+
+def test_the_page_for_a_creator(as_creator, rated, make_session):
+    """H01 H05 H06 H13 H18 (default): title, stats, and the recent sessions of every course."""
+    make_session(start=NOW + timedelta(days=1))
+    page = html(as_creator.get(URL))
+    assert "<h1>Session History</h1>" in page
+    assert "2 total sessions, 1 this week" in page  # NOW is a Monday: yesterday is last week
+    assert f'id="row-{rated.id}"' in page
+    for column in ("Date/Time", "Course", "Student", "ST", "Duration", "Status", "Rating", "Recording", "Actions"):
+        assert f'<th scope="col">{column}</th>' in page
+    assert "55 min" in page and 'aria-label="2 of 5 stars"' in page and "Low rating: review" in page
+    assert 'href="/"' in page  # the breadcrumb back to the dashboard
+
+
+@pytest.mark.parametrize("role", ["parent", "tutor", "coordinator", "student"])
+def test_only_creators_see_it(client, request, role, rated):
+    client.force_login(request.getfixturevalue(role))
+    assert client.get(URL).status_code == 404
+    assert client.get(f"{URL}/{rated.id}/").status_code == 404
+    assert client.get(f"{URL}/export.csv").status_code == 404
+
+
+def test_another_creator_sees_none_of_it(client, outsider, rated, disputed):
+    """H01: only their own courses' sessions; a foreign session is 404 and cannot be resolved."""
+    client.force_login(outsider)
+    page = html(client.get(URL))
+    assert f'id="row-{rated.id}"' not in page and "No sessions yet." in page
+    assert client.get(f"{URL}/{rated.id}/").status_code == 404
+    response = client.post(f"{URL}/{disputed.id}/resolve/", {"decision": "void", "reason": "mine"})
+    assert response.status_code == 404
+    assert Session.objects.get(pk=disputed.pk).status == Status.DISPUTED
+
+
+def test_filters_live_in_the_url_and_combine(as_creator, rated, make_session, sibling, course, tutor):
+    """H08-H12 H18 (filtered)."""
+    Enrollment.objects.create(course=course, student=sibling)
+    other = make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW, student=sibling)
+    page = html(as_creator.get(URL, {"status": "no_show"}))
+    assert f'id="row-{other.id}"' in page and f'id="row-{rated.id}"' not in page
+    page = html(as_creator.get(URL, {"student": "sa", "st": tutor.id, "course": course.id, "low_rated": "on"}))
+    assert f'id="row-{rated.id}"' in page and f'id="row-{other.id}"' not in page
+    page = html(as_creator.get(URL, {"range": "custom", "from": "2026-11-14", "to": "2026-11-15"}))
+    assert f'id="row-{rated.id}"' in page and f'id="row-{other.id}"' not in page
+    page = html(as_creator.get(URL, {"range": "today"}))
+    assert "No sessions match these filters." in page and "Clear filters" in page
+
+
+def test_bad_filter_values_are_reported_and_ignored(as_creator, rated):
+    page = html(as_creator.get(URL, {"course": "99999", "status": "bogus", "range": "custom", "from": "2026-11-01",
+                                     "to": "2026-10-01", "cursor": "garbage"}))
+    assert "Select a valid choice." in page and "The end date is before the start date." in page
+    assert f'id="row-{rated.id}"' in page  # the rest still applies
+
+
+def test_htmx_filtering_answers_with_the_results_and_records_filter_applied(as_creator, rated):
+    """H21: filter_applied (filter_type, value) for each changed filter."""
+    response = as_creator.get(URL, {"status": "completed"}, headers={
+        "HX-Request": "true", "HX-Current-URL": f"http://testserver{URL}"})
+    body = html(response)
+    assert body.lstrip().startswith('<section id="results"') and "<h1>" not in body
+    event = Event.objects.get(name="filter_applied")
+    assert event.data == {"filter_type": "status", "value": "completed"} and event.source == "server"
+
+
+def test_page_view_is_recorded(as_creator, rated, creator):
+    """H21: page_view with session_count and filter_state."""
+    as_creator.get(URL, {"status": "completed"})
+    event = Event.objects.get(name="page_view")
+    assert event.user == creator
+    assert event.data == {"session_count": 1, "filter_state": {"status": "completed"}}
+
+
+def test_the_metrics_summary_with_its_chart(as_creator, rated, make_session, django_assert_max_num_queries):
+    """H16: average duration, completion rate, average rating, no-show rate, and by ST, for the
+    current filters; loaded after the table (htmx) or as a page of its own."""
+    make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW)
+    page = html(as_creator.get(URL))
+    assert 'hx-get="/dashboard/teaching/sessions/metrics"' in page and 'hx-trigger="load"' in page
+    with django_assert_max_num_queries(8):
+        panel = html(as_creator.get(f"{URL}/metrics", headers={"HX-Request": "true"}))
+    assert panel.lstrip().startswith('<section id="metrics"')
+    assert "55.0 min" in panel and "50%" in panel and "2.0 / 5" in panel  # 1 of 2 settled; 1 of 2 due
+    assert '<svg class="chart"' in panel and "<title id=\"chart-title\">Sessions per ST</title>" in panel
+    filtered = html(as_creator.get(f"{URL}/metrics", {"status": "no_show"}))
+    assert "<h1>Session summary</h1>" in filtered and "for these filters" in filtered and "100%" in filtered
+
+
+def test_the_detail_panel_has_its_own_url(as_creator, rated, creator):
+    """H14 H18 (detail open) H21 (session_viewed): info, both feedbacks, recording, notes."""
+    page = html(as_creator.get(f"{URL}/{rated.id}/"))
+    assert 'id="detail-title"' in page and "Sam with Tia" in page and "“Too fast”" in page
+    assert "Flagged for review" in page and "Recording not available" in page and "Session notes" in page
+    assert f'id="row-{rated.id}"' in page  # the table beside it
+    partial = html(as_creator.get(f"{URL}/{rated.id}/", headers={"HX-Request": "true"}))
+    assert partial.lstrip().startswith('<aside id="detail"')
+    assert Event.objects.filter(name="session_viewed", data={"session_id": rated.id}, user=creator).count() == 2
+
+
+def test_a_recording_plays_through_a_short_lived_link(as_creator, rated, client, outsider, notes_storage):
+    """H14 H22 H23: the player when a recording exists; the signed URL for allowed users only."""
+    notes_storage.mkdir(parents=True, exist_ok=True)
+    (notes_storage / "rec").mkdir()
+    (notes_storage / "rec" / "1.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    Recording.objects.create(session=rated, provider="p2p", status="available", r2_key="rec/1.mp4")
+    page = html(as_creator.get(f"{URL}/{rated.id}/"))
+    assert '<video class="recording"' in page and 'data-analytics="recording_played"' in page
+    api = as_creator.get(f"/api/sessions/{rated.id}/recording").json()
+    assert api["url"].startswith("/notes/files/") and api["expires_at"].startswith("2026-11-16T10:05:00")
+    played = as_creator.get(f"/sessions/{rated.id}/recording/")
+    assert played.status_code == 302
+    video = as_creator.get(played["Location"])
+    assert video.status_code == 200 and video["Content-Type"] == "video/mp4"
+    client.force_login(outsider)
+    assert client.get(f"/api/sessions/{rated.id}/recording").status_code == 404
+    assert client.get(f"/sessions/{rated.id}/recording/").status_code == 404
+
+
+def test_no_recording_is_404_with_the_specs_words(as_creator, rated):
+    response = as_creator.get(f"/api/sessions/{rated.id}/recording")
+    assert response.status_code == 404 and response.json()["detail"] == "Recording not available"
+
+
+def test_the_creator_resolves_a_dispute_through_the_lifecycle(as_creator, disputed, creator):
+    """H14 H17 (US-C046): resolve with a reason; the lifecycle records it."""
+    url = f"{URL}/{disputed.id}/"
+    assert "Resolve the dispute" in html(as_creator.get(url)) and "The tutor left early." in html(as_creator.get(url))
+    refused = as_creator.post(f"{url}resolve/", {"decision": "void", "reason": " "})
+    assert refused.status_code == 422 and "Please give a reason for the decision." in html(refused)
+    assert Session.objects.get(pk=disputed.pk).status == Status.DISPUTED
+    done = as_creator.post(f"{url}resolve/", {"decision": "void", "reason": "Only twenty minutes."},
+                           headers={"HX-Request": "true"})
+    assert "Dispute resolved: the session is void (Not Completed)." in html(done)
+    disputed.refresh_from_db()
+    assert disputed.status == Status.NOT_COMPLETED
+    event = disputed.events.get(kind="resolve_dispute")
+    assert (event.actor, event.channel, event.reason) == (creator, "web", "Only twenty minutes.")
+    again = as_creator.post(f"{url}resolve/", {"decision": "approve", "reason": "twice"})
+    assert again.status_code == 409 and Session.objects.get(pk=disputed.pk).status == Status.NOT_COMPLETED
+
+
+def test_the_upcoming_calendar(as_creator, make_session):
+    """H15 H18 (calendar view): scheduled sessions with who, when, which course; no actions."""
+    soon = make_session(start=NOW + timedelta(days=2))
+    next_month = make_session(start=NOW + timedelta(days=30))
+    page = html(as_creator.get(URL, {"tab": "upcoming"}))
+    assert "November 2026" in page and "Sam with Tia" in page and "Algebra I" in page
+    assert "<form" not in page.split('id="calendar"')[1]  # no direct intervention
+    week = html(as_creator.get(URL, {"tab": "upcoming", "view": "week", "date": "2026-12-16"}))
+    assert "Week of 14 December 2026" in week and f"{next_month.scheduled_start:%H:%M}" in week
+    assert soon.student.name in week
+    assert html(as_creator.get(URL, {"tab": "upcoming", "date": "not-a-date"})).count("November 2026") >= 1
+
+
+def test_empty_state(client, db):
+    """H18 (empty): a creator with no sessions is told what to do next."""
+    client.force_login(make_user("newbie", Role.CREATOR))
+    page = html(client.get(URL))
+    assert "No sessions yet." in page and "0 total sessions, 0 this week" in page
+
+
+def test_load_failure_state(as_creator, rated):
+    """H20: "Unable to load sessions. [Retry]" instead of an error page when the database fails."""
+    def fail(execute, sql, params, many, context):
+        if "tutoring_sessions_session" in sql and f"LIMIT {PAGE_SIZE + 1}" in sql:  # the table's rows
+            raise OperationalError("canceling statement due to statement timeout")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(fail):
+        response = as_creator.get(URL)
+    assert response.status_code == 503
+    assert "Unable to load sessions." in html(response) and ">Retry</a>" in html(response)
+
+
+def test_csv_export_streams_the_filtered_list(as_creator, rated, make_session):
+    """Item 10: CSV of the filtered list, streamed."""
+    make_session(start=NOW - timedelta(days=5), status=Status.NO_SHOW)
+    response = as_creator.get(f"{URL}/export.csv", {"status": "completed"})
+    assert response.streaming and response["Content-Type"] == "text/csv; charset=utf-8"
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert rows[0][:3] == ["session_id", "date", "time"]
+    assert [r[0] for r in rows[1:]] == [str(rated.id)]
+    assert rows[1][5:7] == ["Sam", "Tia"] and rows[1][9] == "Completed" and rows[1][11] == "2"
+
+
+@pytest.mark.parametrize("n", [10, 1000])
+def test_constant_queries_at_10_and_1000_sessions(as_creator, tutor, student, course, n,
+                                                  django_assert_max_num_queries):
+    """Item 11: a constant number of queries per request."""
+    Session.objects.bulk_create([
+        Session(tutor=tutor, student=student, course=course, status=Status.APPROVED,
+                scheduled_start=NOW - timedelta(hours=2 * i + 2), scheduled_end=NOW - timedelta(hours=2 * i + 1),
+                checked_in_at=NOW - timedelta(hours=2 * i + 2), checked_out_at=NOW - timedelta(hours=2 * i + 1))
+        for i in range(n)])
+    some = Session.objects.order_by("-scheduled_start").first()
+    with django_assert_max_num_queries(12):
+        assert as_creator.get(URL).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert as_creator.get(URL, {"status": "completed", "range": "month"}).status_code == 200
+    with django_assert_max_num_queries(20):
+        assert as_creator.get(f"{URL}/{some.id}/").status_code == 200
+    with django_assert_max_num_queries(8):
+        assert as_creator.get(URL, {"tab": "upcoming"}).status_code == 200
+
+
+def test_profile_and_course_pages(as_creator, client, rated, student, tutor, course, outsider, parent):
+    """H03: names open a profile, the course name a course page; strangers get 404."""
+    page = html(as_creator.get(reverse("profile", args=[student.id])))
+    assert "Sam" in page and "View sessions" in page and "Message Sam" in page
+    assert "Tia" in html(as_creator.get(reverse("profile", args=[tutor.id])))
+    assert as_creator.get(reverse("profile", args=[parent.id])).status_code == 404
+    course_page = html(as_creator.get(reverse("course", args=[course.id])))
+    assert "Algebra I" in course_page and f"?course={course.id}" in course_page
+    other = Course.objects.create(creator=outsider, title="Not yours")
+    assert as_creator.get(reverse("course", args=[other.id])).status_code == 404
+    client.force_login(outsider)
+    assert client.get(reverse("profile", args=[student.id])).status_code == 404
+    assert client.get(reverse("course", args=[course.id])).status_code == 404
