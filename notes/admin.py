@@ -10,7 +10,7 @@ from django.utils.html import format_html, format_html_join
 
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
-from .models import Note, Summary, SummaryStatus
+from .models import Note, Summary
 
 
 class NoteInline(ReadOnlyAccess, admin.StackedInline):
@@ -63,10 +63,11 @@ class SummaryAdmin(CoordinatorAccess, admin.ModelAdmin):
 
     @admin.action(description="Make the summary again")
     def summarize_again(self, request, queryset):
-        from .tasks import summarize_notes
+        """A new version of each chosen summary (failed transcripts are tried again too)."""
+        from .services import request_summary
 
-        rows = list(queryset.values_list("session_id", "version"))
-        queryset.update(status=SummaryStatus.PENDING, attempts=0, last_error="", summarized_version=0)
-        for session_id, version in rows:
-            transaction.on_commit(lambda s=session_id, v=version: summarize_notes.delay(s, v))
-        messages.success(request, f"Asked again for {len(rows)} summar{'y' if len(rows) == 1 else 'ies'}.")
+        ids = list(queryset.values_list("session_id", flat=True))
+        with transaction.atomic():
+            for session_id in ids:
+                request_summary(session_id)
+        messages.success(request, f"Asked again for {len(ids)} summar{'y' if len(ids) == 1 else 'ies'}.")

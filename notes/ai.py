@@ -142,6 +142,8 @@ def summarize(notes_text: str, transcripts: Sequence[str] = ()) -> SummaryResult
             )
     except openai.OpenAIError as exc:
         raise _mapped(exc, "summary failed") from exc
+    except Exception as exc:  # the SDK parsing a broken answer (JSONDecodeError, ...): worth a retry
+        raise AIError(f"summary failed: {type(exc).__name__}: {exc}", retryable=True) from exc
     try:  # the SDK does not check the answer's shape; a proxy at OPENAI_BASE_URL may say anything
         message = completion.choices[0].message
         refusal, content = message.refusal, message.content
@@ -172,6 +174,8 @@ def transcribe(filename: str, fileobj, content_type: str) -> str:
                                                         file=(filename, content, content_type))
     except openai.OpenAIError as exc:
         raise _mapped(exc, "transcription failed") from exc
+    except Exception as exc:  # the SDK parsing a broken answer (JSONDecodeError, ...): worth a retry
+        raise AIError(f"transcription failed: {type(exc).__name__}: {exc}", retryable=True) from exc
     text = getattr(result, "text", None)
     if not isinstance(text, str):
         raise AIError("transcription failed: OpenAI's answer has no text", retryable=True)

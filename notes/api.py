@@ -11,14 +11,12 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 from ninja.responses import Status as Reply
 
-from sessions import projections, rules
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import Channel, Session
 from sessions.schemas import ErrorOut, PersonOut, person
 
 from . import services, storage
-from .models import Note
 
 router = Router(tags=["notes"])
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
@@ -102,16 +100,14 @@ def _summary(summary) -> dict | None:
 
 def _reader_session(request, session_id) -> tuple[Viewer, Session]:
     viewer = Viewer.of(request.user)
-    session = services.session_for_reader(
-        viewer, session_id, queryset=Session.objects.select_related("course", "tutor", "student", "notes_summary"))
-    return viewer, session
+    return viewer, services.session_for_reader(viewer, session_id)
 
 
 def notes_payload(session) -> dict:
     """{"notes": [...], "summary": ...} of a session, for readers already checked (also the
     creator's detail panel)."""
     now = timezone.now()
-    notes = Note.objects.filter(session=session).select_related("author").prefetch_related("attachments")
+    notes = services.notes_of(session)
     return {
         "notes": [{"id": n.id, "author": person(n.author), "text": n.text, "channel": n.channel,
                    "created_at": n.created_at, "attachments": [_attachment(a, now) for a in n.attachments.all()]}
@@ -123,7 +119,7 @@ def notes_payload(session) -> dict:
 def _notes_body(viewer, session, rejected=()) -> dict:
     return {
         "session_id": session.id,
-        "can_add": rules.refusal("add_notes", projections.context(session, viewer, timezone.now())) is None,
+        "can_add": services.can_add(viewer, session) is None,
         **notes_payload(session),
         "rejected": [{"file": r.filename, "detail": str(r)} for r in rejected],
     }

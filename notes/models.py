@@ -70,7 +70,7 @@ class SummaryStatus(models.TextChoices):
     PENDING = "pending", "Summary pending"
     RETRYING = "retrying", "Summary failed, retrying"
     READY = "ready", "Summary ready"
-    FAILED = "failed", "AI summary unavailable"
+    FAILED = "failed", "AI summary unavailable: sentences taken from the notes are shown instead"
 
 
 class Summary(models.Model):

@@ -32,16 +32,17 @@ MAX_TEXT = 20_000
 READERS = frozenset({Relation.TUTOR, Relation.PARENT, Relation.COORDINATOR, Relation.CREATOR})
 
 
-# --- reading ----------------------------------------------------------------------------------
+# --- reading ---------------------------------------------------------------------------------
 
 
 def can_read(rels) -> bool:
     return bool(set(rels) & READERS)
 
 
-def session_for_reader(viewer: Viewer, session_id, *, queryset=None) -> Session:
+def session_for_reader(viewer: Viewer, session_id) -> Session:
     """The session if this viewer may read its notes, else Http404 (as for a session they cannot see)."""
-    session = get_session_for(viewer, session_id, queryset=queryset)
+    session = get_session_for(viewer, session_id, queryset=Session.objects.select_related(
+        "course", "tutor", "student", "notes_summary"))
     if not can_read(viewer.relations(session)):
         raise Http404("Session not found.")
     return session
@@ -51,6 +52,16 @@ def notes_prefetch(prefix: str = "") -> list:
     """Prefetches that let a list of sessions show their notes with two queries in all."""
     return [Prefetch(f"{prefix}notes", queryset=Note.objects.select_related("author")
                      .prefetch_related("attachments"))]
+
+
+def notes_of(session: Session) -> list[Note]:
+    """The session's notes, oldest first, with authors and attachments (three queries)."""
+    return list(Note.objects.filter(session=session).select_related("author").prefetch_related("attachments"))
+
+
+def can_add(viewer: Viewer, session: Session, now: datetime | None = None) -> Refused | None:
+    """None if this viewer may add notes now, else the lifecycle's refusal."""
+    return rules.refusal("add_notes", projections.context(session, viewer, now or timezone.now()))
 
 
 def summary_of(session: Session) -> Summary | None:
@@ -83,34 +94,66 @@ class Submission:
     refusals: list[uploads.Refusal] = field(default_factory=list)
 
 
-def add_notes(session: Session, *, by, text: str, files=(), channel: str = Channel.WEB,
-              now: datetime | None = None) -> Submission:
-    """Save the tutor's notes and good attachments; raise Refused when nothing can be saved."""
-    now = now or timezone.now()
+def clean_text(text: str | None) -> str:
+    """The notes as stored: line ends normalised, trimmed; refused when too long or when it holds
+    characters PostgreSQL cannot store (NUL, lone surrogates from a broken client)."""
     text = (text or "").replace("\r\n", "\n").strip()
     if len(text) > MAX_TEXT:
         raise Refused(f"The notes are too long (at most {MAX_TEXT:,} characters).", code="too_long",
                       status=INVALID)
-    # refuse early (before storing anything) when the session does not take notes now
-    refused = rules.refusal("add_notes", projections.context(session, Viewer.of(by), now))
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "\x00"
+    if "\x00" in text:
+        raise Refused("The notes contain characters that cannot be saved (control or broken characters): "
+                      "please retype them.", code="invalid_text", status=INVALID)
+    return text
+
+
+def add_notes(session: Session, *, by, text: str, files=(), channel: str = Channel.WEB,
+              now: datetime | None = None) -> Submission:
+    """Save the tutor's notes and good attachments; raise Refused when nothing can be saved."""
+    now = now or timezone.now()
+    text = clean_text(text)
+    refused = can_add(Viewer.of(by), session, now)  # before storing anything
     if refused is not None:
         raise refused
     checked, refusals = uploads.check_uploads(files)
     if not text and not checked:
-        if refusals:
-            raise Refused(f"Nothing was saved: {'; '.join(str(r) for r in refusals)}", code="invalid_attachment",
-                          status=INVALID, errors=[_refusal_dict(r) for r in refusals])
-        raise Refused("Write a note or attach a file.", code="empty_note", status=INVALID)
-    stored = []
+        _refuse_nothing_saved(refusals)
+    stored, kept = [], []
     try:
         for item in checked:
-            stored.append(storage.save(uploads.storage_name(session.id, item.extension), item.file))
-        submission = _write(session, by=by, text=text, checked=checked, stored=stored, channel=channel, now=now)
+            try:
+                stored.append(storage.save(uploads.storage_name(session.id, item.extension), item.file))
+                kept.append(item)
+            except Exception:  # noqa: BLE001 - the store is down: keep the text and the other files
+                log.exception("storing %s for session %s failed", item.original_name, session.id)
+                refusals.append(uploads.Refusal(item.original_name, "could not be stored just now: please attach "
+                                                "it again in a few minutes", code="storage"))
+        if not text and not kept:
+            _refuse_nothing_saved(refusals, status=503)
+        submission = _write(session, by=by, text=text, checked=kept, stored=stored, channel=channel, now=now)
     except BaseException:
         storage.delete_quietly(stored)
         raise
     submission.refusals = refusals
     return submission
+
+
+def _refuse_nothing_saved(refusals, status: int = INVALID):
+    if refusals:
+        raise Refused(f"Nothing was saved: {'; '.join(str(r) for r in refusals)}", code="invalid_attachment",
+                      status=status, errors=[_refusal_dict(r) for r in refusals])
+    raise Refused("Write a note or attach a file.", code="empty_note", status=INVALID)
+
+
+def initial_transcript(kind: str) -> str:
+    """Audio waits for a transcript when a transcription service is configured."""
+    if kind != Kind.AUDIO:
+        return TranscriptStatus.NOT_AUDIO
+    return TranscriptStatus.PENDING if ai.ai_enabled() else TranscriptStatus.UNAVAILABLE
 
 
 @transaction.atomic
@@ -121,21 +164,32 @@ def _write(session, *, by, text, checked, stored, channel, now) -> Submission:
     attachments = Attachment.objects.bulk_create([
         Attachment(note=note, kind=item.kind, storage_name=name, original_name=item.original_name,
                    content_type=item.content_type, size=item.size, sha256=item.sha256, created_at=now,
-                   transcript_status=(TranscriptStatus.PENDING if ai.ai_enabled() else TranscriptStatus.UNAVAILABLE)
-                   if item.kind == Kind.AUDIO else TranscriptStatus.NOT_AUDIO)
+                   transcript_status=initial_transcript(item.kind))
         for item, name in zip(checked, stored, strict=True)
     ])
-    summary, _ = Summary.objects.get_or_create(session=session, defaults={"updated_at": now})
-    Summary.objects.filter(pk=summary.pk).update(version=F("version") + 1, status=SummaryStatus.PENDING,
+    request_summary(session.id, now=now)
+    return Submission(note=note, attachments=attachments)
+
+
+def request_summary(session_id: int, *, now: datetime | None = None) -> int:
+    """Ask for a summary of the session's notes as they are now: bump the version, mark it
+    pending, and enqueue the task after commit. Returns the new version. Also used to make a
+    summary again (the admin); failed transcripts are then tried again too."""
+    now = now or timezone.now()
+    Summary.objects.get_or_create(session_id=session_id, defaults={"updated_at": now})
+    Summary.objects.filter(pk=session_id).update(version=F("version") + 1, status=SummaryStatus.PENDING,
                                                  attempts=0, last_error="", updated_at=now)
-    summary.refresh_from_db(fields=["version"])
-    version = summary.version
+    if ai.ai_enabled():
+        Attachment.objects.filter(note__session_id=session_id, kind=Kind.AUDIO,
+                                  transcript_status__in=[TranscriptStatus.FAILED, TranscriptStatus.UNAVAILABLE]
+                                  ).update(transcript_status=TranscriptStatus.PENDING)
+    version = Summary.objects.filter(pk=session_id).values_list("version", flat=True).get()
     from .tasks import summarize_notes
 
-    # robust: with the broker down the notes are still saved; the pending summary is picked up by
-    # requeue_stalled_summaries later
-    transaction.on_commit(lambda: summarize_notes.delay(session.id, version), robust=True)
-    return Submission(note=note, attachments=attachments)
+    # robust: with the broker down the notes are still saved; requeue_stalled_summaries picks the
+    # pending summary up later
+    transaction.on_commit(lambda: summarize_notes.delay(session_id, version), robust=True)
+    return version
 
 
 def _refusal_dict(refusal: uploads.Refusal) -> dict:
@@ -155,41 +209,51 @@ def summarize(session_id: int, version: int, *, final_attempt: bool = False, now
     summary = Summary.objects.filter(pk=session_id).first()
     if summary is None or summary.version != version:
         return "superseded"
-    if summary.summarized_version >= version and summary.status == SummaryStatus.READY:
+    if summary.summarized_version >= version:
         return "already"
     notes = list(Note.objects.filter(session_id=session_id).prefetch_related("attachments"))
+    attachments = [a for n in notes for a in n.attachments.all()]
     text = "\n\n".join(n.text for n in notes if n.text)
     try:
-        result = ai.summarize(text, _transcribe_pending([a for n in notes for a in n.attachments.all()]))
+        _transcribe_pending(attachments)
+        result = ai.summarize(text, transcripts(attachments))
     except ai.AIError as exc:
         if exc.retryable and not final_attempt:
             _set_status(session_id, version, status=SummaryStatus.RETRYING, error=str(exc), now=now)
             raise SummaryRetry(str(exc)) from exc
         # out of retries (or not worth retrying): a labelled extract of the notes instead
         log.warning("AI summary for session %s failed for good: %s", session_id, exc)
-        fallback = ai.local_summary(text, _transcripts(notes))
+        Attachment.objects.filter(pk__in=[a.pk for a in attachments],
+                                  transcript_status=TranscriptStatus.PENDING).update(
+            transcript_status=TranscriptStatus.FAILED)
+        fallback = ai.local_summary(text, transcripts(attachments))
         return _store(session_id, version, fallback, status=SummaryStatus.FAILED, error=str(exc), now=now)
     return _store(session_id, version, result, status=SummaryStatus.READY, error="", now=now)
 
 
-STALLED_AFTER = timedelta(minutes=15)  # longer than the longest retry countdown (10 minutes)
+STALLED_AFTER = timedelta(minutes=15)  # longer than the longest retry countdown (10 minutes) plus a run
 
 
 def stalled_summaries(now: datetime | None = None) -> list[tuple[int, int]]:
     """(session id, version) of summaries nobody is working on: pending or retrying with no
-    progress for STALLED_AFTER (the task was lost: broker down at commit, worker killed)."""
+    progress for STALLED_AFTER (the task was lost: broker down at commit, worker killed). They
+    are marked as touched now, so the next sweep does not enqueue them again meanwhile."""
     now = now or timezone.now()
-    return list(Summary.objects.filter(status__in=[SummaryStatus.PENDING, SummaryStatus.RETRYING],
-                                       updated_at__lt=now - STALLED_AFTER)
-                .values_list("session_id", "version")[:1000])
+    with transaction.atomic():
+        rows = list(Summary.objects.select_for_update(skip_locked=True)
+                    .filter(status__in=[SummaryStatus.PENDING, SummaryStatus.RETRYING],
+                            updated_at__lt=now - STALLED_AFTER)
+                    .values_list("session_id", "version")[:1000])
+        Summary.objects.filter(pk__in=[pk for pk, _ in rows]).update(updated_at=now)
+    return rows
 
 
-def _transcripts(notes) -> list[str]:
-    return [a.transcript for n in notes for a in n.attachments.all() if a.transcript]
+def transcripts(attachments) -> list[str]:
+    return [a.transcript for a in attachments if a.transcript]
 
 
-def _transcribe_pending(attachments) -> list[str]:
-    """Transcribe each audio attachment once; returns every transcript, in order."""
+def _transcribe_pending(attachments) -> None:
+    """Transcribe each pending audio attachment once (a concurrent run's result is kept)."""
     for attachment in attachments:
         if attachment.transcript_status != TranscriptStatus.PENDING:
             continue
@@ -198,25 +262,40 @@ def _transcribe_pending(attachments) -> list[str]:
         else:
             try:
                 with storage.attachment_storage().open(attachment.storage_name, "rb") as fh:
-                    attachment.transcript = ai.transcribe(attachment.original_name, fh, attachment.content_type)
+                    attachment.transcript = _storable(ai.transcribe(attachment.original_name, fh,
+                                                                    attachment.content_type))
                 attachment.transcript_status = TranscriptStatus.DONE
             except ai.AIError as exc:
                 if exc.retryable:
                     raise
                 attachment.transcript_status = TranscriptStatus.FAILED
-        Attachment.objects.filter(pk=attachment.pk).update(transcript=attachment.transcript,
-                                                           transcript_status=attachment.transcript_status)
-    return [a.transcript for a in attachments if a.transcript]
+            except OSError as exc:  # the store could not be read: worth another try
+                raise ai.AIError(f"transcription failed: could not read the memo ({exc})", retryable=True) from exc
+        Attachment.objects.filter(pk=attachment.pk, transcript_status=TranscriptStatus.PENDING).update(
+            transcript=attachment.transcript, transcript_status=attachment.transcript_status)
+
+
+def _storable(value):
+    """Text as PostgreSQL stores it: no NUL characters (from a model's answer, say)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _storable(v) for k, v in value.items()}
+    return value
 
 
 def _set_status(session_id, version, *, status, error, now) -> None:
     Summary.objects.filter(pk=session_id, version=version).update(
-        status=status, last_error=error[:2000], attempts=F("attempts") + 1, updated_at=now or timezone.now())
+        status=status, last_error=_storable(error)[:2000], attempts=F("attempts") + 1,
+        updated_at=now or timezone.now())
 
 
 def _store(session_id, version, result: "ai.SummaryResult", *, status, error, now) -> str:
     """Write the summary only if no newer notes arrived while it was being made."""
     written = Summary.objects.filter(pk=session_id, version=version).update(
-        data=result.data, source=result.source, model=result.model, summarized_version=version, status=status,
-        last_error=error[:2000], attempts=F("attempts") + 1, updated_at=now or timezone.now())
+        data=_storable(result.data), source=result.source, model=_storable(result.model)[:100],
+        summarized_version=version, status=status, last_error=_storable(error)[:2000],
+        attempts=F("attempts") + 1, updated_at=now or timezone.now())
     return status if written else "superseded"

@@ -7,34 +7,28 @@ from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
-from sessions import projections, rules
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import Channel, Session
 from sessions.views.pages import see_other
 
 from . import services, storage, uploads
-from .models import Kind, Note
 
 
 def _page_context(viewer: Viewer, session: Session, **extra) -> dict:
-    now = timezone.now()
-    refusal = rules.refusal("add_notes", projections.context(session, viewer, now))
-    notes = list(Note.objects.filter(session=session).select_related("author").prefetch_related("attachments"))
+    refusal = services.can_add(viewer, session)
     return {
         "session": session,
-        "notes": notes,
+        "notes": services.notes_of(session),
         "summary": services.summary_of(session),
         "can_add": refusal is None,
         "closed": refusal.message if refusal is not None and refusal.code == "notes_closed" else "",
         "is_tutor": session.tutor_id == viewer.id,
         "accept": ",".join(sorted(uploads.ALLOWED)),
         "max_mb": uploads.max_upload_mb(),
-        "kinds": Kind,
         **extra,
     }
 
@@ -46,8 +40,7 @@ def notes_page(request, session_id):
     """GET: the session's notes for any reader (and the form for the tutor while it is open).
     POST: the tutor adds notes; bad attachments are reported beside the saved note."""
     viewer = Viewer.of(request.user)
-    session = services.session_for_reader(
-        viewer, session_id, queryset=Session.objects.select_related("course", "tutor", "student", "notes_summary"))
+    session = services.session_for_reader(viewer, session_id)
     template = "notes/notes.html#notes" if request.htmx else "notes/notes.html"
     if request.method == "GET":
         return render(request, "notes/notes.html", _page_context(viewer, session))
@@ -62,8 +55,7 @@ def notes_page(request, session_id):
     done = "Notes saved" + (f" with {saved} attachment{'s' if saved != 1 else ''}." if saved else ".")
     problems = [str(r) for r in submission.refusals]
     if request.htmx:
-        session = services.session_for_reader(viewer, session.id, queryset=Session.objects.select_related(
-            "course", "tutor", "student", "notes_summary"))
+        session = services.session_for_reader(viewer, session.id)
         return render(request, template, _page_context(viewer, session, done=done, problems=problems))
     messages.success(request, done)
     for problem in problems:

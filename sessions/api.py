@@ -5,7 +5,9 @@ caller may see (else 404), call the lifecycle, serialize. Errors are always
 from datetime import datetime
 from typing import Literal
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
@@ -57,6 +59,27 @@ def on_invalid(request, exc: ValidationError):
     first = errors[0] if errors else {"field": "", "detail": "invalid input"}
     where = f"{first['field']}: " if first["field"] else ""
     return _error(request, 422, f"{where}{first['detail']}", "invalid", errors=errors)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request, exc):
+    return _error(request, 400, f"The multipart body could not be read: {exc}", "malformed")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return _error(request, 413, "The request is too large: send files of at most 10 MB each and text of at "
+                                "most 2.5 MB.", "too_large")
+
+
+@api.exception_handler(TooManyFieldsSent)
+def on_too_many_fields(request, exc):
+    return _error(request, 400, "The request has too many fields.", "malformed")
+
+
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_files(request, exc):
+    return _error(request, 400, "The request has too many files: at most 20 per note.", "malformed")
 
 
 @api.exception_handler(HttpError)

@@ -57,6 +57,7 @@ class Card:
     data: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     summary: object = None
+    notes_due: bool = False  # the tutor may add notes now (the lifecycle's add_notes guard)
     cancel_reasons: list = field(default_factory=list)
     reschedule_reasons: list = field(default_factory=list)
 
@@ -68,10 +69,6 @@ class Card:
     def can_join(self) -> bool:
         return self.is_student and self.session.status in (Status.SCHEDULED, Status.CHECKED_IN)
 
-    @property
-    def notes_due(self) -> bool:
-        s = self.session
-        return self.as_role == Party.TUTOR and s.status == Status.AWAITING_APPROVAL_PARENT
 
     @property
     def duration_minutes(self) -> int:
@@ -122,16 +119,19 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         cancel_reasons=pickers.get(f"{role}_cancel", []),
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
         # notes are for the tutor, parents, coordinators and the creator; not the student alone
+        notes_due=role == Party.TUTOR and rules.refusal("add_notes", ctx) is None,
         notes=list(session.notes.all()) if notes_services.can_read(ctx.rels) else [],
         summary=notes_services.summary_of(session) if notes_services.can_read(ctx.rels) else None,
     )
 
 
-def card_queryset(qs=None):
+def card_queryset(qs=None, *, with_notes: bool = True):
+    """The cards' sessions with everything a card shows; `with_notes=False` where the viewer reads
+    no notes (a student's own page)."""
     qs = (qs if qs is not None else Session.objects.all()).select_related(
-        "tutor", "student", "course", "cancellation_reason", "notes_summary")
-    return projections.with_open_thread(qs).prefetch_related("open_threads__reason",
-                                                             *notes_services.notes_prefetch())
+        "tutor", "student", "course", "cancellation_reason", *(["notes_summary"] if with_notes else []))
+    qs = projections.with_open_thread(qs).prefetch_related("open_threads__reason")
+    return qs.prefetch_related(*notes_services.notes_prefetch()) if with_notes else qs
 
 
 def reason_pickers(roles) -> dict:
@@ -319,7 +319,7 @@ def learn(request):
     """The student's sessions: upcoming ones with a Join link to the session room, then past."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
-    base = card_queryset(Session.objects.filter(student_id=request.user.id))
+    base = card_queryset(Session.objects.filter(student_id=request.user.id), with_notes=False)
     live = Q(scheduled_end__gt=now, status__in=[Status.SCHEDULED, Status.CHECKED_IN])
     upcoming = list(base.filter(live).order_by("scheduled_start", "pk")[:PAGE_SIZE])
     past = list(base.exclude(live).order_by("-scheduled_start", "-pk")[:PAGE_SIZE])

@@ -310,3 +310,46 @@ def test_check_out_leads_to_the_notes_form(client, make_session, tutor):
         assert response.status_code == 303 and response["Location"] == notes_url(session)
         page = client.get(notes_url(session)).content.decode()
     assert "Write your notes" in page and 'type="file"' in page and "<progress" in page
+
+
+@pytest.mark.django_db
+def test_text_postgresql_cannot_store_is_refused_not_a_500(client, awaiting, tutor):
+    """NUL characters (form or API) and lone surrogates (only JSON can carry them) get a 422."""
+    client.force_login(tutor)
+    response = client.post(notes_url(awaiting), {"text": "hello\x00world"})
+    assert response.status_code == 422 and "cannot be saved" in response.content.decode()
+    for raw in (b'{"text": "hello\\u0000world"}', b'{"text": "broken \\ud800 surrogate"}'):
+        api = client.generic("POST", f"/api/sessions/{awaiting.id}/notes", raw, content_type="application/json")
+        assert api.status_code == 422 and api.json()["code"] == "invalid_text", api.content
+    assert not Note.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_storage_outage_keeps_the_text_and_says_which_file_was_not_stored(client, awaiting, tutor, s3_server,
+                                                                          settings):
+    """The store refuses (here: SeaweedFS with a wrong secret key): the note's text is saved and
+    the file is reported, instead of an error page that loses what the tutor wrote."""
+    from tutoring.settings import s3_notes_storage
+
+    settings.STORAGES = {**settings.STORAGES, "notes": s3_notes_storage(
+        bucket=s3_server.bucket, endpoint_url=s3_server.endpoint_url, access_key=s3_server.access_key,
+        secret_key="not-the-secret")}
+    client.force_login(tutor)
+    response = client.post(notes_url(awaiting), {"text": "Fractions.", "files": [upload(".pdf", "plan.pdf")]})
+    assert response.status_code == 303
+    note = Note.objects.get()
+    assert note.text == "Fractions." and not note.attachments.exists()
+    page = client.get(notes_url(awaiting)).content.decode()
+    assert "plan.pdf: could not be stored just now: please attach it again in a few minutes" in page
+    nothing = client.post(notes_url(awaiting), {"files": [upload(".pdf", "plan.pdf")]})
+    assert nothing.status_code == 503 and Note.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_refused_because_acknowledged_meanwhile_keeps_the_typed_text(client, awaiting, tutor):
+    client.force_login(tutor)
+    type(awaiting).objects.filter(pk=awaiting.pk).update(status=Status.APPROVED)
+    response = client.post(notes_url(awaiting), {"text": "Everything I wrote."})
+    page = response.content.decode()
+    assert response.status_code == 409 and "until the parent acknowledges" in page
+    assert "Your text was not saved" in page and "Everything I wrote." in page

@@ -36,7 +36,9 @@ def test_make_the_summary_again(client, noted, coordinator, django_capture_on_co
         response = client.post("/admin/notes/summary/", {"action": "summarize_again", "_selected_action": [noted.id]})
     assert response.status_code == 302
     summary = Summary.objects.get(pk=noted.id)
-    assert (summary.status, summary.summarized_version, summary.attempts) == (SummaryStatus.READY, 1, 1)
+    # a new version, summarized again
+    assert (summary.status, summary.version, summary.summarized_version, summary.attempts) == (
+        SummaryStatus.READY, 2, 2, 1)
 
 
 @pytest.mark.django_db

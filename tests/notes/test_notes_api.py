@@ -146,3 +146,12 @@ def test_the_creators_detail_panel_carries_the_notes_and_summary(client, awaitin
     assert body["summary"]["status"] == "ready" and body["summary"]["data"]["engagement"] == "Sam was engaged."
     client.force_login(outsider)  # a creator too, of other courses
     assert client.get(f"/api/creators/me/sessions/{awaiting.id}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_malformed_multipart_gets_the_json_error_shape(client, awaiting, tutor):
+    client.force_login(tutor)
+    response = client.generic("POST", url(awaiting), b"--x\r\nnonsense", content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed"
+    assert not Note.objects.exists()

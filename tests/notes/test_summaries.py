@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
-from celery.exceptions import Retry
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -20,6 +19,7 @@ from tests.fakes.openai_server import (
     DEFAULT_TRANSCRIPT,
     TRANSCRIPTIONS,
     FakeOpenAI,
+    Reply,
     error,
 )
 from tests.notes.files import sample
@@ -83,15 +83,25 @@ def test_a_failure_shows_retrying_and_the_summary_appears_on_success(client, awa
 
 
 def deliver(session_id: int, version: int = 1):
-    """Run the task and every retry it asks for, as the worker would after each countdown (the
-    countdowns are returned instead of waited for). Eager Celery raises Retry instead of retrying."""
+    """Run the attempts a worker would make, each retry after its countdown (the countdowns are
+    returned instead of waited for): tasks.attempt is the task's body."""
     countdowns = []
     for retries in range(tasks.MAX_RETRIES + 1):
-        try:
-            return tasks.summarize_notes.apply([session_id, version], retries=retries).get(), countdowns
-        except Retry as exc:
-            countdowns.append(exc.when)
+        outcome = tasks.attempt(session_id, version, retries=retries)
+        if not isinstance(outcome, tasks.TryAgain):
+            return outcome, countdowns
+        countdowns.append(outcome.countdown)
     raise AssertionError("the task asked for more retries than MAX_RETRIES")
+
+
+@pytest.mark.django_db
+def test_run_eagerly_a_failure_is_final_at_once(awaiting, tutor, fake, django_capture_on_commit_callbacks):
+    """Without a worker (eager), a retry cannot wait: the labelled extract is shown at once."""
+    fake.queue(CHAT, error(503, "Slow down"))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_notes(awaiting, by=tutor, text="Sam was engaged.", now=NOW)
+    summary = Summary.objects.get(session=awaiting)
+    assert (summary.status, summary.source, summary.attempts) == (SummaryStatus.FAILED, "local", 1)
 
 
 @pytest.mark.django_db
@@ -116,7 +126,7 @@ def test_out_of_retries_the_note_keeps_a_labelled_local_extract(client, awaiting
     assert len(chat_requests(fake)) == tasks.MAX_RETRIES + 1
     client.force_login(parent)
     page = client.get(f"/sessions/{awaiting.id}/").content.decode()
-    assert "The AI summary is unavailable: sentences taken from the notes are shown instead." in page
+    assert "AI summary unavailable: sentences taken from the notes are shown instead." in page
     assert "Next we review fractions." in page
 
 
@@ -186,3 +196,18 @@ def test_a_summary_whose_task_was_lost_is_requeued(awaiting, tutor, time_machine
     assert tasks.requeue_stalled_summaries.apply().get() == 1  # run eagerly here: summarized at once
     assert Summary.objects.get(session=awaiting).status == SummaryStatus.READY
     assert tasks.requeue_stalled_summaries.apply().get() == 0
+
+
+@pytest.mark.django_db
+def test_after_the_last_retry_a_memo_is_not_left_pending(awaiting, tutor, fake):
+    fake.queue(TRANSCRIPTIONS, *[error(500, "Internal error")] * (tasks.MAX_RETRIES + 1))
+    services.add_notes(awaiting, by=tutor, text="Sam was engaged.", files=[memo()], now=NOW)
+    assert deliver(awaiting.id)[0] == SummaryStatus.FAILED
+    assert Attachment.objects.get().transcript_status == TranscriptStatus.FAILED
+
+
+@pytest.mark.django_db
+def test_an_answer_that_is_not_json_is_retried(awaiting, tutor, fake):
+    fake.queue(CHAT, Reply(json="{not json"))
+    services.add_notes(awaiting, by=tutor, text="Sam was engaged.", now=NOW)
+    assert deliver(awaiting.id) == (SummaryStatus.READY, [30])

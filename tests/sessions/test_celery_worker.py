@@ -13,7 +13,6 @@ from tutoring.celery import app
 from tutoring.models import Notification
 
 
-
 @pytest.fixture
 def worker(settings, transactional_db):
     """A worker thread consuming from the configured broker; the tests ask for results (stored in

@@ -207,6 +207,6 @@ def test_the_replayed_history_notifies_nobody(db, django_capture_on_commit_callb
     with django_capture_on_commit_callbacks() as callbacks:
         seed()
     # what runs after the commits is the summaries of the tutors' notes, never a notification
-    assert callbacks and {c.__qualname__ for c in callbacks} == {"_write.<locals>.<lambda>"}
+    assert callbacks and {c.__qualname__ for c in callbacks} == {"request_summary.<locals>.<lambda>"}
     first = Session.objects.order_by("scheduled_start").first()
     assert first.created_at == first.events.order_by("id").first().created_at  # the injected time, kept

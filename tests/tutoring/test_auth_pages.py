@@ -2,7 +2,6 @@ import re
 
 from django.core import mail
 
-
 NEW = {"new_password1": "a-Long-new-passw0rd", "new_password2": "a-Long-new-passw0rd"}
 
 
