@@ -177,10 +177,12 @@ def creator_upcoming(request, from_: AwareDatetime | None = Query(None, alias="f
 def creator_stats(request, filters: Query[FilterIn]):
     """Header stats ("X total sessions, Y this week") and the metrics summary, per ST too."""
     creator = _creator(request)
-    qs = filters.filters().apply(selectors.creator_sessions(creator))
+    f = filters.filters()
     week = selectors.week_start(timezone.now(), creator)
-    this_week = qs.filter(scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
-    return selectors.metrics(qs) | {"this_week": this_week, "by_st": selectors.metrics_by_tutor(qs)}
+    this_week = f.apply(selectors.creator_sessions(creator)).filter(
+        scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
+    overall, by_st = selectors.creator_metrics(creator, f)
+    return overall | {"this_week": this_week, "by_st": by_st}
 
 
 @creators_router.get("/me/sessions/{session_id}", response={200: DetailOut, **ERRORS})

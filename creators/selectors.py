@@ -17,6 +17,7 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
@@ -156,6 +157,63 @@ def metrics_by_tutor(qs: QuerySet[Session]) -> list[dict]:
             .order_by("tutor__name", "tutor_id"))
     return [{"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
             | _rates(r) for r in rows]
+
+
+# --- the same metrics from the maintained rollups -------------------------------------------
+
+def _rollup_aggregates() -> dict:
+    """metric_aggregates() over creators.SessionRollup rows: sums instead of counts, the same
+    definitions (average duration over sessions that took place with both times; rating over all)."""
+    completed = Q(status__in=STATUS_BUCKETS["completed"])
+    return {
+        "total": Sum("sessions"),
+        "completed": Sum("sessions", filter=completed),
+        "cancelled": Sum("sessions", filter=Q(status__in=STATUS_BUCKETS["cancelled"])),
+        "no_show": Sum("sessions", filter=Q(status=Status.NO_SHOW)),
+        "scheduled": Sum("sessions", filter=Q(status__in=STATUS_BUCKETS["scheduled"])),
+        "actual_us": Sum("actual_us", filter=completed),
+        "actual_n": Sum("actual_n", filter=completed),
+        "rating_sum": Sum("rating_sum"),
+        "rated": Sum("rating_n"),
+    }
+
+
+def _from_sums(row: dict) -> dict:
+    """A rollup sum row in the shape _rates reads."""
+    counts = {k: row[k] or 0 for k in ("total", "completed", "cancelled", "no_show", "scheduled", "rated")}
+    actual_n, rated = row["actual_n"] or 0, counts["rated"]
+    return counts | {
+        "avg_duration": timedelta(microseconds=row["actual_us"] / actual_n) if actual_n else None,
+        "avg_rating": row["rating_sum"] / rated if rated else None,
+    }
+
+
+def uses_rollups(f: Filters) -> bool:
+    """The rollups hold whole histories by course, ST and status: a date range, a student name or
+    the low-rating flag needs the sessions themselves."""
+    return not (f.start or f.end or f.student or f.low_rated)
+
+
+def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
+    """The metrics and the per-ST breakdown of a creator's sessions under the filters: from the
+    rollups when the filters allow (two queries over a few thousand rows), else from the sessions."""
+    if not uses_rollups(f):
+        qs = f.apply(creator_sessions(creator))
+        return metrics(qs), metrics_by_tutor(qs)
+    from .models import SessionRollup
+
+    rows = SessionRollup.objects.filter(course__creator=creator)
+    if f.course_id:
+        rows = rows.filter(course_id=f.course_id)
+    if f.tutor_id:
+        rows = rows.filter(tutor_id=f.tutor_id)
+    if f.bucket:
+        rows = rows.filter(status__in=STATUS_BUCKETS[f.bucket])
+    overall = _rates(_from_sums(rows.aggregate(**_rollup_aggregates())))
+    per_tutor = (rows.values("tutor_id", "tutor__name", "tutor__avatar_url").annotate(**_rollup_aggregates())
+                 .filter(total__gt=0).order_by("tutor__name", "tutor_id"))
+    return overall, [{"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
+                     | _rates(_from_sums(r)) for r in per_tutor]
 
 
 def creator_courses(creator: User) -> QuerySet[Course]:

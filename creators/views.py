@@ -150,9 +150,9 @@ def metrics_panel(request):
     creator = creator_of(request)
     form = _form(request, creator)
     tz = creator.tzinfo
-    qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
+    filters = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz)
     try:
-        m, by_st = selectors.metrics(qs), selectors.metrics_by_tutor(qs)
+        m, by_st = selectors.creator_metrics(creator, filters)
         error = False
     except DatabaseError:
         m, by_st, error = {}, [], True

@@ -7,7 +7,7 @@ import pytest
 from creators import selectors
 from sessions.models import Session, SessionAssessment, Source, Status
 from tests.conftest import NOW, make_user
-from tutoring.models import Role
+from tutoring.models import Course, Role
 
 
 @pytest.fixture
@@ -70,7 +70,6 @@ def test_the_status_buckets_cover_every_status_once():
 
 def test_a_creator_sees_only_their_own_courses(history, creator, outsider, make_session):
     """H01."""
-    from tutoring.models import Course
 
     theirs = Course.objects.create(creator=outsider, title="Other")
     make_session(start=NOW - timedelta(days=9), course=theirs)
@@ -78,3 +77,73 @@ def test_a_creator_sees_only_their_own_courses(history, creator, outsider, make_
     assert selectors.creator_sessions(creator).count() == 6
     assert set(selectors.creator_sessions(outsider).values_list("course", flat=True)) == {theirs.id}
     assert Session.objects.count() == 8
+
+
+# --- the maintained rollups -------------------------------------------------------------------
+
+from creators import rollups  # noqa: E402
+from creators.selectors import Filters  # noqa: E402
+from sessions import lifecycle  # noqa: E402
+
+
+@pytest.mark.parametrize("f", [Filters(), Filters(bucket="completed"), Filters(bucket="no_show"),
+                               Filters(tutor_id=-1), Filters(course_id=-1)], ids=repr)
+def test_the_rollups_give_the_same_metrics_as_the_sessions(history, creator, tutor, course, f):
+    """The metrics from the maintained rollups equal the live aggregate over the sessions."""
+    f = Filters(**{**f.__dict__, **({"tutor_id": tutor.id} if f.tutor_id else {}),
+                   **({"course_id": course.id} if f.course_id else {})})
+    assert selectors.uses_rollups(f)
+    qs = f.apply(selectors.creator_sessions(creator))
+    assert selectors.creator_metrics(creator, f) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs))
+    assert rollups.differences() == []
+
+
+def test_every_kind_of_write_keeps_the_rollups_equal_to_a_recount(history, creator, tutor, student, parent,
+                                                                 course, outsider, make_session):
+    """Lifecycle transitions, set-based sweeps, bulk inserts, a course changed by hand, ratings
+    added, changed and removed, and deletes: after each, the rollups equal a full recount."""
+    checks = []
+
+    def check(what):
+        checks.append((what, rollups.differences()))
+
+    a, b = history["a"], history["b"]
+    lifecycle.acknowledge(b, by=parent, now=NOW)
+    check("acknowledge")
+    Session.objects.bulk_create([Session(tutor=tutor, student=student, course=course, status=Status.SCHEDULED,
+                                         scheduled_start=NOW - timedelta(days=30 + i),
+                                         scheduled_end=NOW - timedelta(days=30 + i) + timedelta(hours=1))
+                                 for i in range(5)])
+    check("bulk insert")
+    assert lifecycle.mark_due_no_shows(now=NOW) >= 5
+    check("sweep")
+    Session.objects.filter(pk=a.pk).update(course=None)
+    check("course removed")
+    Session.objects.filter(pk=a.pk).update(course=course)
+    check("course restored")
+    SessionAssessment.objects.filter(session=b, author_role="student").update(rating=5)
+    check("rating changed")
+    SessionAssessment.objects.create(session=history["c"], author=student, author_role="student", rating=1)
+    check("rating added")
+    SessionAssessment.objects.filter(session=a).delete()
+    check("ratings removed")
+    Session.objects.filter(pk=b.pk).update(checked_out_at=b.checked_out_at + timedelta(minutes=7))
+    check("attendance corrected")
+    doomed = make_session(start=NOW + timedelta(days=9))
+    doomed.delete()
+    check("delete")
+    assert [c for c in checks if c[1]] == []
+    assert selectors.creator_metrics(creator, Filters())[0] == selectors.metrics(selectors.creator_sessions(creator))
+
+
+def test_check_rollups_command_finds_and_repairs_drift(history, capsys):
+    from django.core.management import CommandError, call_command
+
+    from creators.models import SessionRollup
+
+    call_command("check_rollups")
+    SessionRollup.objects.filter(status=Status.APPROVED).update(sessions=99)  # drift by hand
+    with pytest.raises(CommandError, match="differ from a recount"):
+        call_command("check_rollups")
+    call_command("check_rollups", "--rebuild")
+    assert rollups.differences() == []

@@ -1,0 +1,25 @@
+"""Compare the Session History rollups with a full recount of the sessions; --rebuild recounts."""
+
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from creators import rollups
+
+
+class Command(BaseCommand):
+    help = "Check that the creator metrics rollups equal a recount of the sessions (--rebuild to recount)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--rebuild", action="store_true", help="recount everything, then check again")
+
+    def handle(self, *args, rebuild=False, **options):
+        if rebuild:
+            with transaction.atomic():
+                rollups.rebuild()
+            self.stdout.write("rebuilt the rollups from the sessions")
+        wrong = rollups.differences()
+        if wrong:
+            for row in wrong[:20]:
+                self.stderr.write(f"course {row[0]} tutor {row[1]} {row[2]}: rollup {row[3]} vs recount {row[4]}")
+            raise CommandError(f"{len(wrong)} rollup rows differ from a recount (run with --rebuild)")
+        self.stdout.write("the rollups equal a recount")

@@ -1,0 +1,30 @@
+"""Maintained rollups behind the Session History metrics (H16).
+
+One row per (course, tutor, status) holds the number of sessions, the sum of their actual
+durations, and the sum and count of the students' ratings. PostgreSQL keeps them current with
+statement-level triggers on sessions and assessments (creators/rollups.py has the SQL): every
+writer (the lifecycle, the set-based sweeps, admin edits, bulk seeds) moves the counts in the same
+transaction, a whole statement at once. The metrics of a creator's whole history, or of one
+course, ST or status, are then a sum over a few thousand rows instead of an aggregate over every
+session; `rollups.verify()` compares them with a full recount."""
+
+from django.conf import settings
+from django.db import models
+
+
+class SessionRollup(models.Model):
+    course = models.ForeignKey("tutoring.Course", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+                              related_name="+")
+    status = models.CharField(max_length=32)
+    sessions = models.IntegerField(default=0)
+    actual_us = models.BigIntegerField(default=0)  # sum of checked_out_at - checked_in_at, microseconds
+    actual_n = models.IntegerField(default=0)  # sessions with both times
+    rating_sum = models.BigIntegerField(default=0)  # the students' ratings
+    rating_n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "tutor", "status"], name="rollup_key")]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} tutor {self.tutor_id} {self.status}: {self.sessions}"
