@@ -32,3 +32,17 @@ document.addEventListener("htmx:afterSwap", (event) => {
     if (panel) panel.focus();
   }
 });
+// Phones: the recording plays in a modal dialog; closing it stops the video.
+document.documentElement.classList.add("js");
+document.addEventListener("click", (event) => {
+  const opener = event.target.closest ? event.target.closest("[data-opens]") : null;
+  if (!opener) return;
+  const dialog = document.getElementById(opener.dataset.opens);
+  if (dialog && dialog.showModal) dialog.showModal();
+});
+document.addEventListener("close", (event) => {
+  if (event.target.matches && event.target.matches(".recording-modal")) {
+    const video = event.target.querySelector("video");
+    if (video) video.pause();
+  }
+}, true);

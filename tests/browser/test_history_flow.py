@@ -42,7 +42,7 @@ def history(make_session, student, parent, notes_storage):
     return {"rated": rated, "missed": missed, "disputed": disputed, "upcoming": upcoming}
 
 
-def test_filter_open_detail_play_and_resolve(page, creator, history):
+def test_filter_open_detail_play_and_resolve(page, creator, history, viewport):
     """H05-H14 H17-H21: the creator filters, opens a session, plays its recording, resolves a dispute."""
     rated, missed, disputed = history["rated"], history["missed"], history["disputed"]
     signed_in(page, creator)
@@ -70,8 +70,20 @@ def test_filter_open_detail_play_and_resolve(page, creator, history):
     expect(panel).to_contain_text("“Too fast for me”")
     expect(panel).to_contain_text("Flagged for review")
     check_page(page, "history-detail")
+    # H19: on a phone the recording plays in a modal; on a wide screen in the panel
+    if viewport == "phone":
+        expect(panel.locator("video.recording--inline")).to_be_hidden()
+        panel.get_by_role("button", name="Play the recording").click()
+        dialog = page.get_by_role("dialog", name="Recording of the session")
+        expect(dialog.locator("video")).to_be_visible()
+        check_page(page, "history-recording-modal")
+        dialog.get_by_role("button", name="Close").click()
+        expect(dialog).to_be_hidden()
+    else:
+        expect(panel.locator("video.recording--inline")).to_be_visible()
+        expect(panel.get_by_role("button", name="Play the recording")).to_be_hidden()
     # play: the player's source answers with the file through a short-lived link
-    src = panel.locator("video").get_attribute("src")
+    src = panel.locator("video").first.get_attribute("src")
     response = page.request.get(src)
     assert response.ok and response.headers["content-type"] == "video/mp4"
     with page.expect_response(re.compile(r"/analytics/beacon")) as beacon:
