@@ -142,10 +142,11 @@ def _row(s: Session) -> dict:
     }
 
 
-def _page(qs, page: PageIn) -> dict:
+def _page(qs, page: PageIn, course_ids: list[int] = ()) -> dict:
     """Newest first, keyset-paged: the last page costs what the first does."""
-    qs = paging.after_cursor(page.filters().apply(qs), page.cursor, newest_first=True)
-    rows = list(paging.order(selectors.table_rows(qs), newest_first=True)[: page.limit + 1])
+    f = page.filters()
+    rows = selectors.newest_rows(f.apply(qs), course_ids=[f.course_id] if f.course_id else list(course_ids),
+                                 cursor=page.cursor, limit=page.limit)
     rows, cursor = paging.cut(rows, page.limit)
     return {"items": [_row(s) for s in rows], "next_cursor": cursor}
 
@@ -156,7 +157,9 @@ def _page(qs, page: PageIn) -> dict:
 @creators_router.get("/me/sessions", response={200: PageOut, **ERRORS})
 def creator_sessions(request, page: Query[PageIn]):
     """The Session History table: filters combine; newest first."""
-    return _page(selectors.creator_sessions(_creator(request)), page)
+    creator = _creator(request)
+    courses = list(selectors.creator_courses(creator).values_list("pk", flat=True))
+    return _page(selectors.creator_sessions(creator), page, courses)
 
 
 @creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})

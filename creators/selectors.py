@@ -105,6 +105,20 @@ def table_rows(qs: QuerySet[Session]) -> QuerySet[Session]:
                                       default=Value(False), output_field=BooleanField())))
 
 
+def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | None, limit: int) -> list[Session]:
+    """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor. With several courses,
+    each course's newest rows are found on its own (course, scheduled_start) index and merged, so
+    the cost follows the page, not the creator's share of all sessions."""
+    from sessions import paging
+
+    qs = paging.after_cursor(qs, cursor, newest_first=True)
+    if len(course_ids) > 1:
+        parts = [paging.order(qs.filter(course_id=c), newest_first=True).values_list("pk", flat=True)[:limit + 1]
+                 for c in course_ids]
+        qs = Session.objects.filter(pk__in=list(parts[0].union(*parts[1:], all=True)))
+    return list(paging.order(table_rows(qs), newest_first=True)[:limit + 1])
+
+
 def metric_aggregates() -> dict:
     """The metrics of H16 as one aggregate with FILTER clauses:
     - average duration: mean of checked_out_at - checked_in_at over sessions that took place and
@@ -221,8 +235,11 @@ def creator_courses(creator: User) -> QuerySet[Course]:
 
 
 def creator_tutors(creator: User) -> QuerySet[User]:
-    """The Student-Teachers who teach the creator's courses (have sessions in them)."""
-    ids = creator_sessions(creator).values("tutor_id")
+    """The Student-Teachers who teach the creator's courses (have sessions in them), read from the
+    rollups: a few thousand rows instead of every session."""
+    from .models import SessionRollup
+
+    ids = SessionRollup.objects.filter(course__creator=creator, sessions__gt=0).values("tutor_id")
     return User.objects.filter(pk__in=ids).order_by("name", "id")
 
 
@@ -248,8 +265,12 @@ def dispute_of(session: Session) -> dict | None:
 
 
 def header_stats(creator: User, now: datetime) -> dict:
-    """H06 "X total sessions, Y this week" over all the creator's sessions (one query)."""
+    """H06 "X total sessions, Y this week": the total from the rollups, this week's count from the
+    (course, scheduled_start) index (two small queries)."""
+    from .models import SessionRollup
+
     week = week_start(now, creator)
-    return creator_sessions(creator).aggregate(
-        total=Count("id"),
-        this_week=Count("id", filter=Q(scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7))))
+    total = SessionRollup.objects.filter(course__creator=creator).aggregate(n=Sum("sessions"))["n"] or 0
+    this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
+                                       scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
+    return {"total": total, "this_week": this_week}

@@ -67,27 +67,26 @@ def _form(request, creator) -> HistoryFilterForm:
                              tutors=list(selectors.creator_tutors(creator)))
 
 
-def _results(qs, cursor: str | None) -> Results:
+def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
     """One page of rows (keyset: the last page costs what the first does). The metrics of the
     filtered set are a request of their own (`metrics_panel`), so the list stays cheap. A database
     failure becomes the page's "Unable to load sessions" state instead of an error page."""
     try:
-        page_qs = paging.after_cursor(qs, cursor, newest_first=True)
-    except Refused:
-        page_qs = qs  # a mangled cursor: start again from the newest
-    try:
-        rows = list(paging.order(selectors.table_rows(page_qs), newest_first=True)[:PAGE_SIZE + 1])
-        rows, next_cursor = paging.cut(rows, PAGE_SIZE)
-        return Results(rows=rows, next_cursor=next_cursor)
+        rows = selectors.newest_rows(qs, course_ids=course_ids, cursor=cursor, limit=PAGE_SIZE)
+    except Refused:  # a mangled cursor: start again from the newest
+        return _results(qs, None, course_ids)
     except DatabaseError:
         return Results(rows=[], next_cursor=None, error=True)
+    rows, next_cursor = paging.cut(rows, PAGE_SIZE)
+    return Results(rows=rows, next_cursor=next_cursor)
 
 
 def history_context(request, creator, now) -> dict:
     form = _form(request, creator)
     tz = creator.tzinfo
     filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
-    results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"))
+    course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
+    results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"), course_ids)
     state = form.state()
     query = urlencode(state)
     stats = selectors.header_stats(creator, now)

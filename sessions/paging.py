@@ -3,7 +3,8 @@ does. The cursor is "<scheduled_start ISO>_<id>" of the last row served."""
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import F, QuerySet
+from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 
 from .errors import Refused
 
@@ -17,9 +18,10 @@ def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> Que
         start, pk = datetime.fromisoformat(start_s), int(pk_s)
     except ValueError:
         raise Refused("The cursor is not valid.", code="invalid", status=422) from None
-    if newest_first:
-        return qs.filter(Q(scheduled_start__lt=start) | Q(scheduled_start=start, pk__lt=pk))
-    return qs.filter(Q(scheduled_start__gt=start) | Q(scheduled_start=start, pk__gt=pk))
+    # a row comparison, so PostgreSQL starts the index scan at the cursor instead of reading and
+    # dropping every newer row (as `start < X OR (start = X AND id < Y)` makes it do)
+    key = Tuple(F("scheduled_start"), F("pk"))
+    return qs.filter(TupleLessThan(key, (start, pk)) if newest_first else TupleGreaterThan(key, (start, pk)))
 
 
 def order(qs: QuerySet, *, newest_first: bool) -> QuerySet:

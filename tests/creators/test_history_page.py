@@ -267,3 +267,23 @@ def test_profile_and_course_pages(as_creator, client, rated, student, tutor, cou
     client.force_login(outsider)
     assert client.get(reverse("profile", args=[student.id])).status_code == 404
     assert client.get(reverse("course", args=[course.id])).status_code == 404
+
+
+def test_pages_merge_every_course_newest_first(as_creator, creator, make_session, tutor, student):
+    """The per-course index walks merge into one newest-first order, page after page."""
+    second = Course.objects.create(creator=creator, title="Geometry")
+    Enrollment.objects.create(course=second, student=student)
+    made = [make_session(start=NOW - timedelta(days=1, hours=3 * i), course=second if i % 3 else None) for i in range(9)]
+    made = [s for s in made if s.course_id] + [make_session(start=NOW - timedelta(days=1, hours=3 * i + 1))
+                                               for i in range(4)]
+    expected = [s.id for s in sorted(made, key=lambda s: (s.scheduled_start, s.id), reverse=True)]
+    seen, cursor = [], None
+    while True:
+        body = as_creator.get("/api/creators/me/sessions", {"limit": 4, **({"cursor": cursor} if cursor else {})}).json()
+        seen += [r["id"] for r in body["items"]]
+        cursor = body["next_cursor"]
+        if not cursor:
+            break
+    assert seen == expected
+    page = html(as_creator.get(URL))
+    assert [int(i) for i in __import__("re").findall(r'id="row-(\d+)"', page)] == expected[:25]
