@@ -264,31 +264,13 @@ def dispute_of(session: Session) -> dict | None:
             "resolution_reason": resolved.reason if resolved else None}
 
 
-@dataclass(frozen=True)
-class TutorCount:
-    id: int
-    name: str
-    sessions: int
-
-
-def tutor_counts(creator: User) -> list[TutorCount]:
-    """The STs of the creator's courses with their number of sessions, from the rollups in one
-    query: the ST filter's choices and (summed) the header's total."""
-    from .models import SessionRollup
-
-    rows = (SessionRollup.objects.filter(course__creator=creator).values("tutor_id", "tutor__name")
-            .annotate(n=Sum("sessions")).filter(n__gt=0).order_by("tutor__name", "tutor_id"))
-    return [TutorCount(id=r["tutor_id"], name=r["tutor__name"], sessions=r["n"]) for r in rows]
-
-
-def header_stats(creator: User, now: datetime, total: int | None = None) -> dict:
-    """H06 "X total sessions, Y this week": the total from the rollups (or given, from
-    tutor_counts), this week's count from the (course, scheduled_start) index."""
+def header_stats(creator: User, now: datetime) -> dict:
+    """H06 "X total sessions, Y this week": the total from the rollups, this week's count from the
+    (course, scheduled_start) index (two small queries)."""
     from .models import SessionRollup
 
     week = week_start(now, creator)
-    if total is None:
-        total = SessionRollup.objects.filter(course__creator=creator).aggregate(n=Sum("sessions"))["n"] or 0
+    total = SessionRollup.objects.filter(course__creator=creator).aggregate(n=Sum("sessions"))["n"] or 0
     this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
                                        scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
     return {"total": total, "this_week": this_week}

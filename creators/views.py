@@ -62,9 +62,9 @@ class Results:
     error: bool = False
 
 
-def _form(request, creator, tutors=None) -> HistoryFilterForm:
+def _form(request, creator) -> HistoryFilterForm:
     return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator)),
-                             tutors=tutors if tutors is not None else selectors.tutor_counts(creator))
+                             tutors=list(selectors.creator_tutors(creator)))
 
 
 def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
@@ -82,15 +82,14 @@ def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
 
 
 def history_context(request, creator, now) -> dict:
-    tutors = selectors.tutor_counts(creator)
-    form = _form(request, creator, tutors)
+    form = _form(request, creator)
     tz = creator.tzinfo
     filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
     course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
     results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"), course_ids)
     state = form.state()
     query = urlencode(state)
-    stats = selectors.header_stats(creator, now, total=sum(t.sessions for t in tutors))
+    stats = selectors.header_stats(creator, now)
     return {
         "form": form, "state": state, "query": query, "results": results, "rows": _decorate(results.rows, tz),
         "stats": stats, "has_sessions": bool(stats["total"]),
