@@ -61,8 +61,8 @@ class HistoryFilterForm(forms.Form):
 
     def __init__(self, data, *, courses, tutors, **kwargs):
         super().__init__(data, **kwargs)
-        self.fields["course"].choices = [("", "All courses")] + [(c.id, c.title) for c in courses]
-        self.fields["st"].choices = [("", "All STs")] + [(t.id, t.name) for t in tutors]
+        self.fields["course"].choices = [("", "All courses"), *courses]  # (id, title) pairs
+        self.fields["st"].choices = [("", "All STs"), *tutors]  # (id, name) pairs
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("id", f"f-{name}")
 

@@ -223,11 +223,13 @@ def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
         rows = rows.filter(tutor_id=f.tutor_id)
     if f.bucket:
         rows = rows.filter(status__in=STATUS_BUCKETS[f.bucket])
-    overall = _rates(_from_sums(rows.aggregate(**_rollup_aggregates())))
-    per_tutor = (rows.values("tutor_id", "tutor__name", "tutor__avatar_url").annotate(**_rollup_aggregates())
-                 .filter(total__gt=0).order_by("tutor__name", "tutor_id"))
-    return overall, [{"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
-                     | _rates(_from_sums(r)) for r in per_tutor]
+    per_tutor = list(rows.values("tutor_id", "tutor__name", "tutor__avatar_url").annotate(**_rollup_aggregates())
+                     .filter(total__gt=0).order_by("tutor__name", "tutor_id"))
+    # the whole: the per-ST sums added up (one query for both)
+    overall = {key: sum(r[key] or 0 for r in per_tutor) for key in _rollup_aggregates()}
+    return _rates(_from_sums(overall)), [
+        {"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
+        | _rates(_from_sums(r)) for r in per_tutor]
 
 
 def creator_courses(creator: User) -> QuerySet[Course]:

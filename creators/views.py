@@ -62,9 +62,14 @@ class Results:
     error: bool = False
 
 
-def _form(request, creator) -> HistoryFilterForm:
-    return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator)),
-                             tutors=list(selectors.creator_tutors(creator)))
+def _form(request, creator, *, all_tutors: bool = True) -> HistoryFilterForm:
+    """The filters; `all_tutors=False` where no ST select is shown: only the chosen ST (if it is
+    one of the creator's) is loaded to validate the choice, not hundreds of names."""
+    tutors = selectors.creator_tutors(creator)
+    if not all_tutors:
+        tutors = tutors.filter(pk=request.GET.get("st")) if request.GET.get("st", "").isdigit() else tutors.none()
+    return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator).values_list("id", "title")),
+                             tutors=list(tutors.values_list("id", "name")))
 
 
 def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
@@ -81,6 +86,12 @@ def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
     return Results(rows=rows, next_cursor=next_cursor)
 
 
+def _url_prefixes() -> dict:
+    """The rows' link prefixes, reversed once per page instead of seven times per row."""
+    return {name: reverse(route, args=[0])[:-2] for name, route in (
+        ("course", "course"), ("profile", "profile"), ("session", "creator-session"), ("messages", "messages-with"))}
+
+
 def history_context(request, creator, now) -> dict:
     form = _form(request, creator)
     tz = creator.tzinfo
@@ -92,7 +103,7 @@ def history_context(request, creator, now) -> dict:
     stats = selectors.header_stats(creator, now)
     return {
         "form": form, "state": state, "query": query, "results": results, "rows": _decorate(results.rows, tz),
-        "stats": stats, "has_sessions": bool(stats["total"]),
+        "stats": stats, "has_sessions": bool(stats["total"]), "u": _url_prefixes(),
         "filtered": bool(state), "tab": "history", "now": now,
         "newer_url": f"?{query}" if request.GET.get("cursor") else "",
         "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
@@ -147,7 +158,7 @@ def metrics_panel(request):
     """H16: the metrics of the filtered set and the per-ST breakdown with its chart. Loaded by
     the page after the table (htmx), or as a page of its own without JavaScript."""
     creator = creator_of(request)
-    form = _form(request, creator)
+    form = _form(request, creator, all_tutors=False)
     tz = creator.tzinfo
     filters = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz)
     try:
@@ -333,7 +344,7 @@ def export_csv(request):
     """The filtered list as CSV, streamed in keyset chunks: the first byte comes at once and memory
     stays flat whatever the number of rows."""
     creator = creator_of(request)
-    form = _form(request, creator)
+    form = _form(request, creator, all_tutors=False)
     tz = creator.tzinfo
     qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
     writer = csv.writer(_Echo())
