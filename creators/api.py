@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, field_validator
 
 from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
@@ -103,6 +103,13 @@ class FilterIn(Schema):
     to: AwareDatetime | None = None
     low_rated: bool = False
 
+    @field_validator("student")
+    @classmethod
+    def no_nul(cls, value: str) -> str:
+        if "\x00" in value:
+            raise ValueError("must not contain NUL characters")
+        return value
+
     def filters(self) -> Filters:
         return Filters(course_id=self.course, tutor_id=self.st, student=self.student.strip(),
                        bucket="" if self.status == "all" else self.status, start=self.from_, end=self.to,
@@ -168,7 +175,10 @@ def creator_upcoming(request, from_: AwareDatetime | None = Query(None, alias="f
     """The calendar tab: scheduled sessions (default: the next 31 days), soonest first."""
     creator = _creator(request)
     start = from_ or timezone.now()
-    end = to or start + timedelta(days=31)
+    try:
+        end = to or start + timedelta(days=31)
+    except OverflowError:
+        raise Refused("Choose dates between the years 1900 and 9000.", code="invalid", status=422) from None
     if end <= start or end - start > timedelta(days=62):
         raise Refused("Choose a range of at most 62 days, ending after it starts.", code="invalid", status=422)
     qs = selectors.creator_sessions(creator).filter(

@@ -70,11 +70,20 @@ class HistoryFilterForm(forms.Form):
         # render and read the date fields under their URL names
         return self.URL_NAMES.get(field_name, field_name)
 
+    EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)
+
     def clean(self):
         data = super().clean()
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day and not self.EARLIEST <= day <= self.LATEST:
+                self.add_error(name, "Choose a date between 1900 and 9000.")
         start, end = data.get("start"), data.get("end")
-        if data.get("range") == "custom" and start and end and end < start:
-            self.add_error("end", "The end date is before the start date.")
+        if data.get("range") == "custom":
+            if start and end and end < start:
+                self.add_error("end", "The end date is before the start date.")
+            elif "start" not in self.errors and "end" not in self.errors and not (start or end):
+                self.add_error("start", "Choose a start or an end date for a custom range.")
         return data
 
     def value(self, name):
@@ -96,9 +105,12 @@ class HistoryFilterForm(forms.Form):
         """The active filters as URL names and values (analytics filter_state, links)."""
         self.is_valid()
         state = {}
+        custom = self.value("range") == "custom"
         for name in self.fields:
             value = self.value(name)
             if value in (None, "", False) or (name == "status" and value == "all"):
                 continue
+            if name in ("start", "end") and not custom:
+                continue  # dates count only with a custom range
             state[self.URL_NAMES.get(name, name)] = "1" if value is True else str(value)
         return state

@@ -9,6 +9,7 @@ Every list runs a fixed number of queries and pages by keyset, so the last page 
 first does."""
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -67,7 +68,8 @@ def _form(request, creator, *, all_tutors: bool = True) -> HistoryFilterForm:
     one of the creator's) is loaded to validate the choice, not hundreds of names."""
     tutors = selectors.creator_tutors(creator)
     if not all_tutors:
-        tutors = tutors.filter(pk=request.GET.get("st")) if request.GET.get("st", "").isdigit() else tutors.none()
+        st = request.GET.get("st", "")
+        tutors = tutors.filter(pk=int(st)) if re.fullmatch(r"[0-9]{1,18}", st) else tutors.none()
     return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator).values_list("id", "title")),
                              tutors=list(tutors.values_list("id", "name")))
 
@@ -249,10 +251,12 @@ def resolve(request, session_id):
 
 
 def _anchor(value: str | None, today: date) -> date:
+    """The calendar's date from the URL; today when it is missing, malformed or out of range."""
     try:
-        return date.fromisoformat(value) if value else today
+        day = date.fromisoformat(value) if value else today
     except ValueError:
         return today
+    return day if HistoryFilterForm.EARLIEST <= day <= HistoryFilterForm.LATEST else today
 
 
 def calendar(request, creator):
@@ -329,6 +333,11 @@ def chart(by_st: list[dict]) -> dict:
 # --- CSV export -------------------------------------------------------------------------------
 
 
+def _spreadsheet_safe(text: str) -> str:
+    """People's names and titles never start a formula when the CSV is opened in a spreadsheet."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class _Echo:
     def write(self, value):
         return value
@@ -348,6 +357,7 @@ def export_csv(request):
     tz = creator.tzinfo
     qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
     writer = csv.writer(_Echo())
+    cell = _spreadsheet_safe
 
     def lines():
         yield writer.writerow(CSV_COLUMNS)
@@ -360,7 +370,7 @@ def export_csv(request):
                 actual = s.actual_duration
                 yield writer.writerow([
                     s.id, f"{local:%Y-%m-%d}", f"{local:%H:%M}", creator.time_zone,
-                    s.course.title if s.course else "", s.student.name, s.tutor.name,
+                    cell(s.course.title if s.course else ""), cell(s.student.name), cell(s.tutor.name),
                     round(s.duration.total_seconds() / 60), round(actual.total_seconds() / 60) if actual else "",
                     STATUS_LABELS[BUCKET_OF[s.status]], s.status, s.rating or "", "yes" if s.low_rating else "",
                     "yes" if s.has_recording else ""])

@@ -18,6 +18,8 @@ def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> Que
         start, pk = datetime.fromisoformat(start_s), int(pk_s)
     except ValueError:
         raise Refused("The cursor is not valid.", code="invalid", status=422) from None
+    if start.tzinfo is None:
+        raise Refused("The cursor is not valid.", code="invalid", status=422)
     # a row comparison, so PostgreSQL starts the index scan at the cursor instead of reading and
     # dropping every newer row (as `start < X OR (start = X AND id < Y)` makes it do)
     key = Tuple(F("scheduled_start"), F("pk"))

