@@ -55,7 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the project is not
     sys.path.insert(0, str(ROOT))
 
-from bench.admin_changelist import percentile, plain_admin_urlconf  # noqa: E402  (no Django at import)
+from bench.admin_changelist import percentile, plain_admin_urlconf, setup_django  # noqa: E402  (no Django at import)
 from bench.sweeps import use_database  # noqa: E402
 
 LIST_TARGET_MS = 20.0
@@ -87,15 +87,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- set-up ------------------------------------------------------------------------------------
-
-
-def setup_django() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
-    os.environ["DEBUG"] = "false"  # what production renders; DEBUG adds per-query bookkeeping
-    os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
-    import django
-
-    django.setup()
 
 
 def ensure_seeded(n: int) -> None:

@@ -54,11 +54,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from unittest import mock
-from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: bench/ is on the path, the project is not
     sys.path.insert(0, str(ROOT))
+
+from bench.sweeps import use_database  # noqa: E402  (one way to get a database of its own)
 
 TARGET_RATIO = 0.25  # growth must stay under this fraction of the file size
 CONTROL_MIN_RATIO = 0.9  # the control must show at least this much, or the method cannot see a buffer
@@ -78,22 +79,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- set-up ------------------------------------------------------------------------------------
-
-
-def use_database(name: str) -> None:
-    """Point DATABASE_URL at `name` on the same server, creating the database if missing."""
-    import psycopg
-
-    url = os.environ.get("DATABASE_URL")
-    if not url:
-        raise SystemExit("Set DATABASE_URL (any database on the server to use) and REDIS_URL.")
-    parts = urlsplit(url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')  # name is our own option, not user data
-            print(f"created database {name}")
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{name}"))
 
 
 def setup_django() -> None:
