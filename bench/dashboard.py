@@ -341,7 +341,6 @@ def measure(client, raw_conn, probe: Probe, *, requests: int) -> Result:
 def raw_connection():
     import psycopg
     from django.db import connection
-
     from django.db.backends.postgresql.psycopg_any import get_adapters_template
 
     # the same server and database, Django's cursor class (client-side binding) and type loaders,
