@@ -2,11 +2,15 @@
 creator Cleo with a course, coordinator Coco, and Otto the outsider (a parent and tutor of
 other people) who gets 404 on everything and changes nothing."""
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from celery.contrib.testing.worker import start_worker
 
 from sessions.models import CancellationPolicy, ChangeReason, Session, Status
+from tests.fakes.openai_server import FakeOpenAI
+from tutoring.celery import app
 from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
 
 pytest_plugins = ["tests.fakes.seaweedfs"]  # s3_server / s3_storage: a real S3 server on loopback
@@ -145,3 +149,32 @@ def notes_storage(settings, tmp_path):
 def stored_files(root) -> list[str]:
     """Every file under a storage folder, as relative paths."""
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+@pytest.fixture
+def worker(settings, transactional_db):
+    """A real Celery worker thread on the real broker, consuming a queue of this test's own: another
+    test process with its own worker on the same broker (xdist, a second run) never takes its tasks.
+    Tests ask for results (stored in Redis) and wait on them instead of sleeping."""
+    queue = f"tests-{uuid.uuid4().hex}"
+    default_queue = app.conf.task_default_queue
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]):
+            yield
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = default_queue
+
+
+@pytest.fixture
+def fake_openai(settings):
+    """The fake OpenAI server (tests/fakes/openai_server.py), with the settings pointing at it."""
+    with FakeOpenAI() as server:
+        settings.OPENAI_API_KEY = server.api_key
+        settings.OPENAI_BASE_URL = server.base_url
+        settings.OPENAI_TIMEOUT_SECONDS = 5
+        settings.OPENAI_SUMMARY_MODEL = "gpt-4.1-mini"
+        settings.OPENAI_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
+        yield server

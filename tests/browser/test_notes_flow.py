@@ -19,19 +19,10 @@ from playwright.sync_api import expect
 from notes.models import Attachment, Summary
 from sessions.models import Status
 from tests.browser.conftest import VIEWPORTS, check_page, signed_in
-from tests.fakes.openai_server import DEFAULT_SUMMARY, DEFAULT_TRANSCRIPT, FakeOpenAI
+from tests.fakes.openai_server import DEFAULT_SUMMARY, DEFAULT_TRANSCRIPT
 from tests.notes.files import sample
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def fake_openai(settings):
-    with FakeOpenAI() as fake:
-        settings.OPENAI_API_KEY = fake.api_key
-        settings.OPENAI_BASE_URL = fake.base_url
-        settings.OPENAI_TIMEOUT_SECONDS = 5
-        yield fake
 
 
 @pytest.fixture

@@ -7,25 +7,11 @@ from tests.conftest import NOW
 from tutoring.models import Course
 
 
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-
-
 @pytest.fixture
-def as_creator(client, creator):
-    client.force_login(creator)
-    return client
-
-
-@pytest.fixture
-def rated(make_session, student):
-    start = NOW - timedelta(days=1)
-    s = make_session(start=start, status=Status.APPROVED, checked_in_at=start,
-                     checked_out_at=start + timedelta(minutes=55))
-    SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=2, comment="Too fast")
-    Recording.objects.create(session=s, provider="p2p", status="available", r2_key="rec/1.webm")
-    return s
+def rated(rated):
+    """The rated session of tests/creators/conftest.py, with a recording."""
+    Recording.objects.create(session=rated, provider="p2p", status="available", r2_key="rec/1.webm")
+    return rated
 
 
 def test_the_table_rows_have_the_specs_columns(as_creator, rated):

@@ -11,31 +11,11 @@ from django.urls import reverse
 from analytics.models import Event
 from creators.views import PAGE_SIZE
 from sessions import lifecycle
-from sessions.models import Recording, Session, SessionAssessment, Status
+from sessions.models import Recording, Session, Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Course, Enrollment, Role
 
 URL = "/dashboard/teaching/sessions"
-
-
-@pytest.fixture(autouse=True)
-def frozen(time_machine):
-    time_machine.move_to(NOW, tick=False)
-
-
-@pytest.fixture
-def as_creator(client, creator):
-    client.force_login(creator)
-    return client
-
-
-@pytest.fixture
-def rated(make_session, student):
-    start = NOW - timedelta(days=1)
-    s = make_session(start=start, status=Status.APPROVED, checked_in_at=start,
-                     checked_out_at=start + timedelta(minutes=55))
-    SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=2, comment="Too fast")
-    return s
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from notes import ai
-from tests.fakes.openai_server import CHAT, DEFAULT_SUMMARY, HANG, TRANSCRIPTIONS, FakeOpenAI, Reply, error
+from tests.fakes.openai_server import CHAT, DEFAULT_SUMMARY, HANG, TRANSCRIPTIONS, Reply, error
 
 NOTES = """Sam was engaged and focused for most of the hour.
 He struggled with long division and was unsure about remainders. He often forgets to carry the one.
@@ -22,15 +22,6 @@ We drew fraction bars together. He should practise the seven times table.
 Next week we will review remainders."""
 
 
-@pytest.fixture
-def fake(settings):
-    with FakeOpenAI() as server:
-        settings.OPENAI_API_KEY = server.api_key
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.OPENAI_TIMEOUT_SECONDS = 5
-        settings.OPENAI_SUMMARY_MODEL = "gpt-4.1-mini"
-        settings.OPENAI_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
-        yield server
 
 
 def failure(call, *args) -> ai.AIError:

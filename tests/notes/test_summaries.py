@@ -2,11 +2,9 @@
 the summary task, its retries, its fallback, and what readers see meanwhile."""
 
 import json
-import uuid
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -18,21 +16,10 @@ from tests.fakes.openai_server import (
     DEFAULT_SUMMARY,
     DEFAULT_TRANSCRIPT,
     TRANSCRIPTIONS,
-    FakeOpenAI,
     Reply,
     error,
 )
 from tests.notes.files import sample
-from tutoring.celery import app
-
-
-@pytest.fixture
-def fake(settings):
-    with FakeOpenAI() as server:
-        settings.OPENAI_API_KEY = server.api_key
-        settings.OPENAI_BASE_URL = server.base_url
-        settings.OPENAI_TIMEOUT_SECONDS = 5
-        yield server
 
 
 def memo(name="memo.m4a") -> SimpleUploadedFile:
@@ -156,21 +143,6 @@ def test_the_backoff_is_capped_below_the_brokers_visibility_timeout():
     countdowns = [min(tasks.RETRY_BACKOFF * 2 ** n, tasks.RETRY_BACKOFF_MAX) for n in range(tasks.MAX_RETRIES)]
     assert countdowns == [30, 60, 120, 240, 480, 600]
     assert max(countdowns) < django_settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
-
-
-@pytest.fixture
-def worker(settings, transactional_db):
-    """A real worker on the real broker, on a queue of this test's own."""
-    queue = f"tests-{uuid.uuid4().hex}"
-    default_queue = app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]):
-            yield
-    finally:
-        app.conf.task_always_eager = True
-        app.conf.task_default_queue = default_queue
 
 
 @pytest.mark.celery_worker

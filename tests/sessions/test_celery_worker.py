@@ -1,34 +1,13 @@
 """The sweeps and notifications in a real Celery worker on the real broker (Redis)."""
 
-import uuid
 from datetime import timedelta
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from django.utils import timezone
 
 from sessions import lifecycle, tasks
 from sessions.models import Session, Status
-from tutoring.celery import app
 from tutoring.models import Notification
-
-
-@pytest.fixture
-def worker(settings, transactional_db):
-    """A worker thread consuming from the configured broker; the tests ask for results (stored in
-    Redis) so they wait on them instead of sleeping."""
-    # a queue of this test's own: another test process with its own worker on the same broker
-    # (two xdist processes, or a second test run) must not take this test's tasks
-    queue = f"tests-{uuid.uuid4().hex}"
-    default_queue = app.conf.task_default_queue
-    app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=30, queues=[queue]):
-            yield
-    finally:
-        app.conf.task_always_eager = True
-        app.conf.task_default_queue = default_queue
 
 
 @pytest.mark.celery_worker
