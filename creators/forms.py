@@ -66,6 +66,10 @@ class HistoryFilterForm(forms.Form):
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("id", f"f-{name}")
 
+    def with_data(self, data) -> "HistoryFilterForm":
+        """The same form (same course and ST choices) over other query parameters."""
+        return type(self)(data, courses=self.fields["course"].choices[1:], tutors=self.fields["st"].choices[1:])
+
     def add_prefix(self, field_name):
         # render and read the date fields under their URL names
         return self.URL_NAMES.get(field_name, field_name)

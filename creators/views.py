@@ -12,13 +12,13 @@ import csv
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -43,10 +43,6 @@ PAGE_SIZE = 25
 CSV_CHUNK = 1000
 ANALYTICS_PAGE = "CSES"  # the spec's page code
 STATUS_LABELS = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
-FILTER_NAMES = {"range": "range", "from": "from", "to": "to", "course": "course", "st": "st", "student": "student",
-                "status": "status", "low_rated": "low_rated"}
-
-
 def creator_of(request) -> User:
     if not selectors.is_creator(request.user):
         raise Http404("Not found.")
@@ -134,23 +130,24 @@ def history(request):
     context = history_context(request, creator, now)
     status = 503 if context["results"].error else 200
     if request.htmx and not request.htmx.history_restore_request:
-        _record_filter_changes(request, context["state"])
+        _record_filter_changes(request, context["form"])
         return render(request, "creators/history.html#results", context, status=status)
     record("page_view", user=creator, page=ANALYTICS_PAGE,
            data={"session_count": context["stats"]["total"], "filter_state": context["state"]})
     return render(request, "creators/history.html", context, status=status)
 
 
-def _record_filter_changes(request, state: dict) -> None:
-    """filter_applied for each filter whose value differs from the page the request came from."""
+def _record_filter_changes(request, form: HistoryFilterForm) -> None:
+    """filter_applied for each filter whose value differs from the page the request came from
+    (both read through the same form, so they compare alike)."""
     if request.GET.get("cursor"):
         return  # paging, not filtering
-    before = dict(parse_qsl(urlsplit(request.htmx.current_url or "").query))
+    before = form.with_data(QueryDict(urlsplit(request.htmx.current_url or "").query)).state()
+    now = form.state()
     for key in FILTER_KEYS:
-        if state.get(key, "") != before.get(key, "") and not (key == "status" and before.get(key) == "all"
-                                                              and key not in state):
+        if now.get(key, "") != before.get(key, ""):
             record("filter_applied", user=request.user, page=ANALYTICS_PAGE,
-                   data={"filter_type": FILTER_NAMES[key], "value": state.get(key, "")[:200]})
+                   data={"filter_type": key, "value": now.get(key, "")[:200]})
 
 
 @never_cache

@@ -308,3 +308,14 @@ def test_the_csv_never_starts_a_formula(as_creator, make_session, student):
 def test_api_rejects_hostile_filters_with_422(as_creator, path, query):
     response = as_creator.get(path, query)
     assert response.status_code == 422 and response.json()["code"] == "invalid", response.content
+
+
+def test_filter_applied_compares_what_filters_not_how_the_url_spells_it(as_creator, rated):
+    """status=all and dates without a custom range filter nothing: leaving them is no filter change."""
+    as_creator.get(URL, headers={"HX-Request": "true",
+                                 "HX-Current-URL": f"http://testserver{URL}?status=all&from=2020-01-01"})
+    assert not Event.objects.filter(name="filter_applied").exists()
+    as_creator.get(URL, {"range": "week"}, headers={"HX-Request": "true",
+                                                    "HX-Current-URL": f"http://testserver{URL}?status=all"})
+    assert list(Event.objects.filter(name="filter_applied").values_list("data", flat=True)) == [
+        {"filter_type": "range", "value": "week"}]
