@@ -12,6 +12,7 @@ from pydantic import AwareDatetime, field_validator
 
 from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
+from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Session
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
@@ -259,12 +260,9 @@ class RecordingOut(Schema):
 def session_recording(request, session_id: int):
     """A signed URL of the session's recording, valid at most 5 minutes (H22, H23). 404 to anyone who
     may not see the session, and when no recording is available ("Recording not available")."""
-    from .views import available_recording, recording_link
-
-    try:
-        found = available_recording(request.user, session_id)
-    except Http404 as exc:
-        raise Refused(str(exc) if str(exc) == "Recording not available" else "Session not found.",
-                      code="not_found", status=404) from None
-    return {"url": recording_link(found), "duration_seconds": found.duration_seconds,
+    session = get_session_for(Viewer.of(request.user), session_id)  # 404 "Session not found."
+    found = selectors.latest_recording(session)
+    if found is None:
+        raise Refused("Recording not available", code="no_recording", status=404)
+    return {"url": selectors.recording_link(found), "duration_seconds": found.duration_seconds,
             "expires_at": timezone.now() + timedelta(seconds=settings.NOTES_LINK_SECONDS)}

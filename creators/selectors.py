@@ -97,7 +97,7 @@ def table_rows(qs: QuerySet[Session]) -> QuerySet[Session]:
     """The table's rows in one query: people and course joined; the student's rating, the
     low-rating flag (H23: rated LOW_RATING or less, flagged for review) and whether a recording
     is available computed in the same query."""
-    available = Recording.objects.filter(session=OuterRef("pk"), status=RecordingStatus.AVAILABLE)
+    available = playable_recordings().filter(session=OuterRef("pk"))
     return (with_student_review(qs)
             .select_related("tutor", "student", "course")
             .annotate(rating=F("student_review__rating"), has_recording=Exists(available),
@@ -276,3 +276,24 @@ def header_stats(creator: User, now: datetime) -> dict:
     this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
                                        scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
     return {"total": total, "this_week": this_week}
+
+
+# --- recordings -------------------------------------------------------------------------------
+
+
+def playable_recordings() -> QuerySet[Recording]:
+    """Recordings that can be played: available and stored (the table's play icon, the detail
+    panel's player and the signed link all use this one rule), newest first."""
+    return Recording.objects.filter(status=RecordingStatus.AVAILABLE).exclude(r2_key="").order_by("-id")
+
+
+def latest_recording(session: Session) -> Recording | None:
+    return playable_recordings().filter(session=session).first()
+
+
+def recording_link(recording: Recording) -> str:
+    """A link to play the recording, valid NOTES_LINK_SECONDS (at most 5 minutes)."""
+    from notes.storage import signed_link
+
+    return signed_link(recording.r2_key, filename=f"session-{recording.session_id}-recording.mp4",
+                       content_type="video/mp4", inline=True)

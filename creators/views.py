@@ -27,11 +27,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analytics.events import record
 from notes.services import notes_prefetch, summary_of
-from notes.storage import signed_link
 from sessions import lifecycle, paging
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
-from sessions.models import AssessmentRole, Channel, Recording, RecordingStatus, Session, Status
+from sessions.models import AssessmentRole, Channel, Session, Status
 from sessions.views.pages import see_other
 from tutoring.models import Course, Enrollment, User
 
@@ -178,8 +177,8 @@ def detail_context(creator, session_id) -> dict:
     qs = (selectors.table_rows(selectors.creator_sessions(creator))
           .select_related("cancellation_reason", "notes_summary")
           .prefetch_related("assessments", *notes_prefetch(),
-                            Prefetch("recordings", queryset=Recording.objects.filter(
-                                status=RecordingStatus.AVAILABLE).order_by("-id"), to_attr="available_recordings")))
+                            Prefetch("recordings", queryset=selectors.playable_recordings(),
+                                     to_attr="available_recordings")))
     try:
         session = qs.filter(pk=int(session_id)).first()
     except (TypeError, ValueError):
@@ -373,7 +372,7 @@ def export_csv(request):
                     "yes" if s.has_recording else ""])
             if len(chunk) < CSV_CHUNK:
                 return
-            cursor = f"{chunk[-1].scheduled_start.isoformat()}_{chunk[-1].pk}"
+            cursor = paging.cursor_of(chunk[-1])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().astimezone(tz)
@@ -440,25 +439,14 @@ def course_page(request, course_id):
 # --- recordings -------------------------------------------------------------------------------
 
 
-def available_recording(viewer: User, session_id) -> Recording:
-    """The session's latest available recording for its participants, coordinators and the
-    course's creator; 404 for anyone else, and when there is none ("Recording not available")."""
-    session = get_session_for(Viewer.of(viewer), session_id)
-    found = session.recordings.filter(status=RecordingStatus.AVAILABLE).exclude(r2_key="").order_by("-id").first()
-    if found is None:
-        raise Http404("Recording not available")
-    return found
-
-
-def recording_link(found: Recording) -> str:
-    return signed_link(found.r2_key, filename=f"session-{found.session_id}-recording.mp4", content_type="video/mp4",
-                       inline=True)
-
-
 @login_required
 @require_GET
 def recording(request, session_id):
     """Play a recording: a redirect to a link valid at most 5 minutes."""
-    response = HttpResponseRedirect(recording_link(available_recording(request.user, session_id)))
+    session = get_session_for(Viewer.of(request.user), session_id)
+    found = selectors.latest_recording(session)
+    if found is None:
+        raise Http404("Recording not available")
+    response = HttpResponseRedirect(selectors.recording_link(found))
     response["Cache-Control"] = "private, no-store"
     return response

@@ -14,12 +14,11 @@ from ninja.responses import Status as Reply
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import Channel, Session
-from sessions.schemas import ErrorOut, PersonOut, person
+from sessions.schemas import ERRORS, PersonOut, person
 
 from . import services, storage
 
 router = Router(tags=["notes"])
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 class AttachmentOut(Schema):

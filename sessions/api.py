@@ -22,7 +22,7 @@ from . import lifecycle, paging, projections
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for, visible_sessions
 from .errors import FORBIDDEN, Refused
 from .models import ChangeReason, Channel, Session, SessionEvent, Status
-from .schemas import CourseOut, ErrorOut, PersonOut, person
+from .schemas import ERRORS, CourseOut, PersonOut, person
 
 api = NinjaAPI(title="Tutoring platform API", version="1", auth=django_auth, urls_namespace="api")
 router = Router(tags=["sessions"])
@@ -253,7 +253,6 @@ class ListFilters(Schema):
     limit: int = Field(50, ge=1, le=100)
 
 
-ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 
 
 # --- serialization ----------------------------------------------------------------------------

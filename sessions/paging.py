@@ -34,4 +34,9 @@ def cut(rows: list, limit: int) -> tuple[list, str | None]:
     """`rows` were fetched with limit + 1: the page, and the cursor for the next one (or None)."""
     page = rows[:limit]
     more = len(rows) > limit
-    return page, (f"{page[-1].scheduled_start.isoformat()}_{page[-1].pk}" if more else None)
+    return page, (cursor_of(page[-1]) if more else None)
+
+
+def cursor_of(row) -> str:
+    """The cursor that continues after this row."""
+    return f"{row.scheduled_start.isoformat()}_{row.pk}"

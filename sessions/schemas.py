@@ -21,5 +21,9 @@ class ErrorOut(Schema):
     code: str
 
 
+# every error status a session endpoint may answer with, all in the {"detail", "code"} shape
+ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
 def person(user: User) -> dict:
     return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}

@@ -319,3 +319,13 @@ def test_filter_applied_compares_what_filters_not_how_the_url_spells_it(as_creat
                                                     "HX-Current-URL": f"http://testserver{URL}?status=all"})
     assert list(Event.objects.filter(name="filter_applied").values_list("data", flat=True)) == [
         {"filter_type": "range", "value": "week"}]
+
+
+def test_a_recording_not_stored_yet_is_not_offered_anywhere(as_creator, rated):
+    """One rule for "playable": the play icon, the player and the signed link agree."""
+    Recording.objects.create(session=rated, provider="p2p", status="available", r2_key="")
+    assert 'aria-label="Recording of session' not in html(as_creator.get(URL))
+    assert "Recording not available" in html(as_creator.get(f"{URL}/{rated.id}/"))
+    response = as_creator.get(f"/api/sessions/{rated.id}/recording")
+    assert response.status_code == 404 and response.json()["code"] == "no_recording"
+    assert as_creator.get(f"/sessions/{rated.id}/recording/").status_code == 404
