@@ -103,6 +103,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         lockouts.append(refused.message)
     role = acting_role(ctx.rels, as_role)
     pickers = pickers or {}
+    reads_notes = notes_services.can_read(ctx.rels)  # not the student alone
     return Card(
         session=session,
         label=projections.status_label(session, ctx.rels),
@@ -118,10 +119,9 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         data=data or {},
         cancel_reasons=pickers.get(f"{role}_cancel", []),
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
-        # notes are for the tutor, parents, coordinators and the creator; not the student alone
         notes_due=role == Party.TUTOR and rules.refusal("add_notes", ctx) is None,
-        notes=list(session.notes.all()) if notes_services.can_read(ctx.rels) else [],
-        summary=notes_services.summary_of(session) if notes_services.can_read(ctx.rels) else None,
+        notes=list(session.notes.all()) if reads_notes else [],
+        summary=notes_services.summary_of(session) if reads_notes else None,
     )
 
 
