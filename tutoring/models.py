@@ -6,10 +6,11 @@ from datetime import datetime, time, timedelta
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class Role(models.TextChoices):
@@ -36,7 +37,13 @@ class User(AbstractUser):
     objects = UserManager()
 
     class Meta:
-        indexes = [GinIndex(fields=["roles"], name="user_roles_gin")]
+        indexes = [
+            GinIndex(fields=["roles"], name="user_roles_gin"),
+            # name__icontains (the creator's student search, people lookups) runs
+            # UPPER(name) LIKE UPPER('%...%'): a trigram index on that expression answers it, and
+            # its statistics let the planner tell a rare name from a common one
+            GinIndex(OpClass(Upper("name"), name="gin_trgm_ops"), name="user_name_trgm"),
+        ]
 
     def __str__(self) -> str:
         return self.name or self.username
