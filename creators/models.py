@@ -28,3 +28,15 @@ class SessionRollup(models.Model):
 
     def __str__(self) -> str:
         return f"course {self.course_id} tutor {self.tutor_id} {self.status}: {self.sessions}"
+
+
+class ChangeStamp(models.Model):
+    """A number that changes whenever anything a creator's Session History shows changes (set by
+    PostgreSQL triggers, creators/stamps.py): the key under which its pieces are cached."""
+
+    creator = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.DO_NOTHING,
+                                   db_constraint=False, related_name="+")
+    version = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"creator {self.creator_id}: {self.version}"

@@ -1,0 +1,137 @@
+"""Change stamps: one number per creator that changes whenever anything shown on that creator's
+Session History changes, so its pieces can be cached under the stamp and never served stale.
+
+PostgreSQL sets the stamps with statement-level triggers, in the writer's own transaction, like
+the rollups (creators/rollups.py): every writer (the lifecycle, the sweeps, admin edits, bulk
+seeds) moves them. A stamp changes when a statement inserts, updates or deletes
+- sessions of the creator's courses (status, times, people, course: everything the rows show),
+- assessments or recordings of those sessions (stars, the low-rating flag, the play icon),
+- the creator's courses (titles, the course filter),
+- people who appear in those sessions (a tutor's or a student's name or avatar).
+
+Each new value comes from one sequence, so a value is never used twice by a database, not even
+after a rolled-back transaction; the sequence starts at a random point, so a database dropped and
+made again under the same name does not reuse its former values either. Readers key caches on
+(database name, creator, stamp). The row lock a
+bump takes is held until the writer commits, so a reader that sees stamp N also sees the data
+that came with it. Readers take the stamp first and the data after: an entry cached under N may
+then hold data newer than N, never older."""
+
+from django.db import connection
+
+from .models import ChangeStamp
+
+STAMP = ChangeStamp._meta.db_table
+SEQUENCE = "creators_changestamp_version"
+SESSION = "tutoring_sessions_session"
+ASSESSMENT = "tutoring_sessions_sessionassessment"
+RECORDING = "tutoring_sessions_recording"
+COURSE = "tutoring_course"
+USER = "tutoring_user"
+
+BUMP_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_bump(creators bigint[]) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO {STAMP} AS st (creator_id, version)
+    SELECT id, nextval('{SEQUENCE}') FROM (SELECT DISTINCT unnest(creators) AS id) ids
+    WHERE id IS NOT NULL
+    ORDER BY id  -- concurrent statements lock stamps in the same order
+    ON CONFLICT (creator_id) DO UPDATE SET version = EXCLUDED.version;
+$$;
+"""
+
+# the creators of the courses of the sessions in a transition table
+_OF_SESSIONS = f"SELECT c.creator_id FROM {{rows}} s JOIN {COURSE} c ON c.id = s.course_id"
+# ... of the sessions that the rows of a transition table (assessments, recordings) belong to
+_OF_CHILDREN = (f"SELECT c.creator_id FROM {{rows}} x JOIN {SESSION} s ON s.id = x.session_id "
+                f"JOIN {COURSE} c ON c.id = s.course_id")
+_OF_COURSES = "SELECT creator_id FROM {rows}"
+# ... whose sessions show one of `changed` (people whose name or avatar changed) as tutor or student
+_OF_PEOPLE = (f"SELECT c.creator_id FROM {SESSION} s JOIN {COURSE} c ON c.id = s.course_id "
+              f"WHERE s.tutor_id = ANY(changed) OR s.student_id = ANY(changed)")
+
+
+def _function(name: str, of: str) -> str:
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM creators_bump(ARRAY({of.format(rows='new_rows')}));
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM creators_bump(ARRAY({of.format(rows='old_rows')}));
+    ELSE
+        PERFORM creators_bump(ARRAY({of.format(rows='old_rows')} UNION {of.format(rows='new_rows')}));
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+
+PEOPLE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_stamp_people() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE changed bigint[];
+BEGIN
+    -- most updates of people (last_login on every sign-in) change nothing the pages show
+    changed := ARRAY(SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                     WHERE (n.name, n.avatar_url) IS DISTINCT FROM (o.name, o.avatar_url));
+    IF cardinality(changed) > 0 THEN
+        PERFORM creators_bump(ARRAY({_OF_PEOPLE}));
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+
+TABLES = (  # (table, trigger function, trigger name prefix, creators of its changed rows)
+    (SESSION, "creators_stamp_sessions", "creators_stamp_s", _OF_SESSIONS),
+    (ASSESSMENT, "creators_stamp_assessments", "creators_stamp_a", _OF_CHILDREN),
+    (RECORDING, "creators_stamp_recordings", "creators_stamp_r", _OF_CHILDREN),
+    (COURSE, "creators_stamp_courses", "creators_stamp_c", _OF_COURSES),
+)
+
+
+def _triggers(table: str, function: str, prefix: str) -> str:
+    return f"""
+CREATE TRIGGER {prefix}_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+CREATE TRIGGER {prefix}_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
+"""
+
+
+INSTALL = (
+    # a database made again under the same name (tests, a rebuilt dev database) starts its stamps
+    # somewhere else, so pieces cached for its former self are never read
+    f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE};\n"
+    f"SELECT setval('{SEQUENCE}', 1 + (random() * 4503599627370496)::bigint);\n" + BUMP_FUNCTION
+    + "".join(_function(function, of) + _triggers(table, function, prefix) for table, function, prefix, of in TABLES)
+    + PEOPLE_FUNCTION
+    + f"""
+CREATE TRIGGER creators_stamp_u_upd AFTER UPDATE ON {USER} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION creators_stamp_people();
+SELECT creators_bump(ARRAY(SELECT creator_id FROM {COURSE}));
+"""
+)
+
+UNINSTALL = "".join(
+    f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {table};\n" for table, _, prefix, _ in TABLES for op in ("ins", "upd", "del")
+) + f"""DROP TRIGGER IF EXISTS creators_stamp_u_upd ON {USER};
+{''.join(f'DROP FUNCTION IF EXISTS {function}();{chr(10)}' for _, function, _, _ in TABLES)}DROP FUNCTION IF EXISTS creators_stamp_people();
+DROP FUNCTION IF EXISTS creators_bump(bigint[]);
+DROP SEQUENCE IF EXISTS {SEQUENCE};
+"""
+
+
+def stamp_of(creator_id: int) -> int | None:
+    """The creator's stamp now (one indexed read); None when nothing of theirs was ever written."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT version FROM {STAMP} WHERE creator_id = %s", [creator_id])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def bump(*creator_ids: int) -> None:
+    """Give creators new stamps, as any write of theirs would (operations: drop every cached piece
+    of their pages; the benchmark: measure a first view after a change)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT creators_bump(%s::bigint[])", [list(creator_ids)])
