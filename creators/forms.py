@@ -44,12 +44,47 @@ def window(choice: str, today: date, tz, first: date | None, last: date | None) 
     return Window(None, None)
 
 
+class PlainSelect(forms.Select):
+    """A select whose choices are already plain (value, label) pairs, kept as given."""
+
+    @property
+    def choices(self):
+        return self._plain
+
+    @choices.setter
+    def choices(self, value):
+        self._plain = value
+
+
+class IdChoiceField(forms.TypedChoiceField):
+    """A choice of one id among (id, label) pairs. Django normalizes choices on every assignment,
+    twice (field and widget): about a millisecond a request for 500 STs. These pairs are plain
+    already; they are kept as a list, and a value is looked up in a set."""
+
+    widget = PlainSelect
+
+    def __init__(self, **kwargs):
+        super().__init__(coerce=int, empty_value=None, **kwargs)
+
+    @property
+    def choices(self):
+        return self._choices
+
+    @choices.setter
+    def choices(self, value):
+        self._choices = self.widget.choices = list(value)
+        self._valid = {str(key) for key, _ in self._choices}
+
+    def valid_value(self, value):
+        return str(value) in self._valid
+
+
 class HistoryFilterForm(forms.Form):
     range = forms.ChoiceField(label="Dates", choices=RANGES, required=False)
     start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    course = forms.TypedChoiceField(label="Course", coerce=int, required=False, empty_value=None)
-    st = forms.TypedChoiceField(label="ST", coerce=int, required=False, empty_value=None)
+    course = IdChoiceField(label="Course", required=False)
+    st = IdChoiceField(label="ST", required=False)
     student = forms.CharField(label="Student", max_length=100, required=False,
                               widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name",
                                                             "autocomplete": "off"}))
@@ -59,8 +94,10 @@ class HistoryFilterForm(forms.Form):
     # the URL names of the date fields are "from" and "to" (as in the API)
     URL_NAMES = {"start": "from", "end": "to"}
 
-    def __init__(self, data, *, courses, tutors, **kwargs):
+    def __init__(self, data, *, courses, tutors, option_lists=None, **kwargs):
         super().__init__(data, **kwargs)
+        # the selects' <option> lists ready-made, by field name (creators_tags.options); optional
+        self.option_lists = option_lists or {}
         self.fields["course"].choices = [("", "All courses"), *courses]  # (id, title) pairs
         self.fields["st"].choices = [("", "All STs"), *tutors]  # (id, name) pairs
         for name, field in self.fields.items():
@@ -68,7 +105,8 @@ class HistoryFilterForm(forms.Form):
 
     def with_data(self, data) -> "HistoryFilterForm":
         """The same form (same course and ST choices) over other query parameters."""
-        return type(self)(data, courses=self.fields["course"].choices[1:], tutors=self.fields["st"].choices[1:])
+        return type(self)(data, courses=self.fields["course"].choices[1:], tutors=self.fields["st"].choices[1:],
+                          option_lists=self.option_lists)
 
     def add_prefix(self, field_name):
         # render and read the date fields under their URL names

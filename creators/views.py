@@ -9,7 +9,6 @@ Every list runs a fixed number of queries and pages by keyset, so the last page 
 first does."""
 
 import csv
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlencode, urlsplit
@@ -18,10 +17,12 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
 from django.db.models import Prefetch
-from django.http import Http404, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -36,7 +37,9 @@ from tutoring.models import Course, Enrollment, User
 
 from . import selectors
 from .forms import FILTER_KEYS, HistoryFilterForm, local_midnight
+from .pagecache import Built, PageCache
 from .selectors import BUCKET_OF
+from .templatetags.creators_tags import option_list
 
 PAGE_SIZE = 25
 CSV_CHUNK = 1000
@@ -58,15 +61,27 @@ class Results:
     error: bool = False
 
 
-def _form(request, creator, *, all_tutors: bool = True) -> HistoryFilterForm:
-    """The filters; `all_tutors=False` where no ST select is shown: only the chosen ST (if it is
-    one of the creator's) is loaded to validate the choice, not hundreds of names."""
-    tutors = selectors.creator_tutors(creator)
-    if not all_tutors:
-        st = request.GET.get("st", "")
-        tutors = tutors.filter(pk=int(st)) if re.fullmatch(r"[0-9]{1,18}", st) else tutors.none()
-    return HistoryFilterForm(request.GET, courses=list(selectors.creator_courses(creator).values_list("id", "title")),
-                             tutors=list(tutors.values_list("id", "name")))
+def _frame(creator, page: PageCache, now) -> dict:
+    """What every URL of the creator's page shares: the filter choices (the creator's courses, the
+    STs who teach them) with their <option> lists, and the header figures. One cached piece."""
+    def build() -> Built:
+        courses = list(selectors.creator_courses(creator).values_list("id", "title"))
+        tutors = list(selectors.creator_tutors(creator).values_list("id", "name"))
+        blank = HistoryFilterForm(None, courses=courses, tutors=tutors)
+        return Built({"courses": courses, "tutors": tutors, "stats": selectors.header_stats(creator, now),
+                      "options": {name: option_list(blank.fields[name].choices) for name in ("course", "st")}})
+
+    return page.get(("frame",), build)
+
+
+def _page(creator, now) -> tuple[PageCache, dict]:
+    page = PageCache.of(creator, now.astimezone(creator.tzinfo).date())
+    return page, _frame(creator, page, now)
+
+
+def _form(request, frame: dict) -> HistoryFilterForm:
+    return HistoryFilterForm(request.GET, courses=frame["courses"], tutors=frame["tutors"],
+                             option_lists=frame["options"])
 
 
 def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
@@ -90,21 +105,31 @@ def _url_prefixes() -> dict:
 
 
 def history_context(request, creator, now) -> dict:
-    form = _form(request, creator)
+    page, frame = _page(creator, now)
+    form = _form(request, frame)
+    state = form.state()
+    context = {
+        "form": form, "state": state, "query": urlencode(state), "stats": frame["stats"],
+        "has_sessions": bool(frame["stats"]["total"]), "filtered": bool(state), "tab": "history", "now": now,
+    }
+    results = page.get(("results", request.get_full_path()), lambda: _render_results(request, creator, context))
+    return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
+
+
+def _render_results(request, creator, context) -> Built:
+    """The results section (the table or cards, the pager, the empty and failure states) as HTML;
+    a load failure is shown, not cached."""
     tz = creator.tzinfo
-    filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
+    form, state = context["form"], context["state"]
+    filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
     course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
     results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"), course_ids)
-    state = form.state()
-    query = urlencode(state)
-    stats = selectors.header_stats(creator, now)
-    return {
-        "form": form, "state": state, "query": query, "results": results, "rows": _decorate(results.rows, tz),
-        "stats": stats, "has_sessions": bool(stats["total"]), "u": _url_prefixes(),
-        "filtered": bool(state), "tab": "history", "now": now,
-        "newer_url": f"?{query}" if request.GET.get("cursor") else "",
+    html = render_to_string("creators/history.html#results", {
+        **context, "results": results, "rows": _decorate(results.rows, tz), "u": _url_prefixes(),
+        "newer_url": f"?{context['query']}" if request.GET.get("cursor") else "",
         "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
-    }
+    }, request)
+    return Built({"html": str(html), "error": results.error}, keep=not results.error)
 
 
 def _decorate(rows, tz) -> list:
@@ -127,10 +152,10 @@ def history(request):
         return calendar(request, creator)
     now = timezone.now()
     context = history_context(request, creator, now)
-    status = 503 if context["results"].error else 200
+    status = 503 if context["results_error"] else 200
     if request.htmx and not request.htmx.history_restore_request:
         _record_filter_changes(request, context["form"])
-        return render(request, "creators/history.html#results", context, status=status)
+        return HttpResponse(context["results_html"], status=status)
     record("page_view", user=creator, page=ANALYTICS_PAGE,
            data={"session_count": context["stats"]["total"], "filter_state": context["state"]})
     return render(request, "creators/history.html", context, status=status)
@@ -156,14 +181,20 @@ def metrics_panel(request):
     """H16: the metrics of the filtered set and the per-ST breakdown with its chart. Loaded by
     the page after the table (htmx), or as a page of its own without JavaScript."""
     creator = creator_of(request)
-    form = _form(request, creator, all_tutors=False)
+    now = timezone.now()
+    page, frame = _page(creator, now)
+    form = _form(request, frame)
     tz = creator.tzinfo
-    filters = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz)
-    try:
-        m, by_st = selectors.creator_metrics(creator, filters)
-        error = False
-    except DatabaseError:
-        m, by_st, error = {}, [], True
+    filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
+
+    def build() -> Built:
+        try:
+            return Built(selectors.creator_metrics(creator, filters))
+        except DatabaseError:
+            return Built(({}, []), keep=False)
+
+    m, by_st = page.get(("metrics", repr(filters)), build)
+    error = not m
     context = {"m": m, "by_st": by_st, "chart": chart(by_st), "filtered": bool(form.state()), "error": error,
                "query": urlencode(form.state())}
     template = "creators/metrics.html#metrics" if request.htmx else "creators/metrics.html"
@@ -295,7 +326,7 @@ def calendar(request, creator):
         "weeks": [[{"day": d, "sessions": by_day[d], "outside": view == "month" and d.month != anchor.month}
                    for d in week] for week in weeks],
         "previous": previous, "following": following, "count": len(sessions), "error": error,
-        "stats": selectors.header_stats(creator, now), "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+        "stats": _page(creator, now)[1]["stats"], "weekdays": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     }
     template = "creators/history.html#calendar" if request.htmx and not request.htmx.history_restore_request \
         else "creators/history.html"
@@ -349,9 +380,10 @@ def export_csv(request):
     """The filtered list as CSV, streamed in keyset chunks: the first byte comes at once and memory
     stays flat whatever the number of rows."""
     creator = creator_of(request)
-    form = _form(request, creator, all_tutors=False)
+    now = timezone.now()
+    form = _form(request, _page(creator, now)[1])
     tz = creator.tzinfo
-    qs = form.filters(today=timezone.now().astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
+    qs = form.filters(today=now.astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
     writer = csv.writer(_Echo())
     cell = _spreadsheet_safe
 

@@ -201,6 +201,8 @@ def test_load_failure_state(as_creator, rated):
         response = as_creator.get(URL)
     assert response.status_code == 503
     assert "Unable to load sessions." in html(response) and ">Retry</a>" in html(response)
+    retried = as_creator.get(URL)  # the failure was shown, not cached
+    assert retried.status_code == 200 and f'id="row-{rated.id}"' in html(retried)
 
 
 def test_csv_export_streams_the_filtered_list(as_creator, rated, make_session):

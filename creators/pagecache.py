@@ -1,0 +1,85 @@
+"""Pieces of a creator's Session History cached under the creator's change stamp
+(creators/stamps.py): the header and the filter choices, the rendered results of each URL, and
+the metrics. A write that changes anything those pieces show changes the stamp in the same
+transaction, so a cached piece is never served after the data under it changed; nothing expires
+on a timer to be correct (the timeout only bounds memory).
+
+The key also holds what else a piece depends on: the code that shapes it, the database (stamps are numbered per
+database), the creator's time zone and local date (times, "this week", the date presets), and for
+URL-dependent pieces the full path. A creator with no stamp yet, or a cache that cannot be
+reached, gets the pieces built fresh each time."""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+from django.core.cache import cache
+from django.db import connection
+from redis.exceptions import RedisError
+
+from .stamps import stamp_of
+
+TIMEOUT = 15 * 60
+log = logging.getLogger(__name__)
+
+
+def _code_version() -> str:
+    """A digest of the code and template that shape the pieces: a deploy that changes them starts
+    from fresh keys instead of reading pieces of the old shape."""
+    root = Path(__file__).resolve().parent
+    sources = [root / "views.py", root / "pagecache.py", root / "selectors.py", root / "forms.py",
+               root / "templatetags" / "creators_tags.py",
+               root.parent / "templates" / "creators" / "history.html"]
+    digest = hashlib.blake2b(digest_size=6)
+    for source in sources:
+        digest.update(source.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_VERSION = _code_version()
+
+
+@dataclass(frozen=True)
+class Built:
+    value: Any
+    keep: bool = True  # False: answer with it, don't cache it (a load failure)
+
+
+@dataclass(frozen=True)
+class PageCache:
+    creator_id: int
+    stamp: int | None
+    zone: str
+    day: date
+
+    @classmethod
+    def of(cls, creator, today: date) -> "PageCache":
+        """Read the stamp first, before any data the pieces are built from (see stamps.py)."""
+        return cls(creator.pk, stamp_of(creator.pk), creator.time_zone, today)
+
+    def key(self, *parts: str) -> str:
+        path = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
+        return (f"history:{CODE_VERSION}:{connection.settings_dict['NAME']}:{self.creator_id}:{self.stamp}:{self.zone}:"
+                f"{self.day.isoformat()}:{path}")
+
+    def get(self, parts: tuple[str, ...], build: Callable[[], Built]) -> Any:
+        if self.stamp is None:
+            return build().value
+        key = self.key(*parts)
+        try:
+            found = cache.get(key)
+        except (RedisError, OSError):
+            log.warning("the page cache is unreachable; building %s", parts[0], exc_info=True)
+            return build().value
+        if found is not None:
+            return found
+        built = build()
+        if built.keep:
+            try:
+                cache.set(key, built.value, TIMEOUT)
+            except (RedisError, OSError):
+                log.warning("the page cache is unreachable; not keeping %s", parts[0], exc_info=True)
+        return built.value

@@ -1,0 +1,168 @@
+"""The Session History's cached pieces (creators/pagecache.py) and the change stamps they are keyed
+on (creators/stamps.py): after any write, the next view shows what a page built from scratch shows."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext, override_settings
+
+from creators.models import ChangeStamp
+from creators.stamps import bump, stamp_of
+from sessions import lifecycle
+from sessions.models import Recording, RecordingStatus, Session, SessionAssessment, Status
+from tests.conftest import NOW, make_user
+from tutoring.models import Course, Role
+
+URL = "/dashboard/teaching/sessions"
+URLS = [URL, f"{URL}?status=completed", f"{URL}?range=week", f"{URL}/metrics"]
+NO_CACHE = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+
+
+@pytest.fixture
+def world(make_session, student, tutor):
+    start = NOW - timedelta(days=1)
+    done = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                        checked_out_at=start + timedelta(minutes=50))
+    upcoming = make_session(start=NOW + timedelta(days=1))
+    past_due = make_session(start=NOW - timedelta(days=3))  # still scheduled: the no-show sweep's
+    return {"done": done, "upcoming": upcoming, "past_due": past_due}
+
+
+def shown(client, url) -> tuple:
+    """What a view of `url` shows (not the per-request parts: CSRF tokens, the nav)."""
+    response = client.get(url)
+    assert response.status_code == 200, url
+    context = response.context
+    if "results_html" in context:
+        form = context["form"]
+        return (context["results_html"], context["stats"], form.fields["course"].choices, form.fields["st"].choices,
+                form.option_lists)
+    return (context["m"], context["by_st"], context["chart"])  # the metrics page
+
+
+def fresh(client, url) -> tuple:
+    with override_settings(CACHES=NO_CACHE):
+        return shown(client, url)
+
+
+def test_a_second_view_is_served_from_the_cache(as_creator, world):
+    """Item 11: the second view of a URL reads the stamp and the cached pieces: the session, the
+    user, the stamp and the page_view event, whatever the number of sessions."""
+    first = shown(as_creator, URL)
+    with CaptureQueriesContext(connection) as queries:
+        again = shown(as_creator, URL)
+    assert again == first
+    assert len(queries) <= 4, [q["sql"][:80] for q in queries]
+    assert any("creators_changestamp" in q["sql"] for q in queries)
+    assert not any("tutoring_sessions_session" in q["sql"] for q in queries)
+
+
+def test_every_kind_of_write_shows_on_the_next_view(as_creator, world, creator, tutor, student, parent,
+                                                    coordinator, course, outsider, make_session):
+    """H06, H13, H16, item 11: the lifecycle, the set-based sweeps, bulk inserts, ratings, recordings,
+    courses and people's names each move the creator's stamp, so the next view shows exactly what
+    a page built without the cache shows, and the write did change what it shows."""
+    other_course = Course.objects.create(creator=outsider, title="Otto's course")
+
+    def rate():
+        SessionAssessment.objects.create(session=world["done"], author=student, author_role="student", rating=2)
+
+    writes = [
+        ("lifecycle: dispute", lambda: lifecycle.dispute(world["done"], by=parent, reason="Left early", now=NOW)),
+        ("lifecycle: resolve", lambda: lifecycle.resolve_dispute(world["done"], by=coordinator, decision="void",
+                                                                 reason="Confirmed", now=NOW)),
+        ("lifecycle: new session", lambda: make_session(start=NOW - timedelta(hours=5), status=Status.NO_SHOW)),
+        ("bulk insert", lambda: Session.objects.bulk_create([Session(
+            tutor=tutor, student=student, course=course, status=Status.CANCELLED_BY_TUTOR,
+            scheduled_start=NOW - timedelta(days=2, hours=i), scheduled_end=NOW - timedelta(days=2, hours=i - 1))
+            for i in range(3)])),
+        ("sweep: no-shows", lambda: lifecycle.mark_due_no_shows(now=NOW)),
+        ("rating added", rate),
+        ("rating changed", lambda: SessionAssessment.objects.filter(session=world["done"]).update(rating=5)),
+        ("rating removed", lambda: SessionAssessment.objects.filter(session=world["done"]).delete()),
+        ("recording available", lambda: Recording.objects.create(
+            session=world["done"], provider="plugnmeet", r2_key="rec/1.mp4", status=RecordingStatus.AVAILABLE)),
+        ("course renamed", lambda: Course.objects.filter(pk=course.pk).update(title="Algebra II")),
+        ("course added", lambda: Course.objects.create(creator=creator, title="Geometry")),
+        ("student renamed", lambda: type(student).objects.filter(pk=student.pk).update(name="Samantha")),
+        ("tutor's avatar", lambda: type(tutor).objects.filter(pk=tutor.pk).update(
+            avatar_url="https://example.test/tia.png")),
+        ("moved to another creator's course",
+         lambda: Session.objects.filter(pk=world["upcoming"].pk).update(course=other_course)),
+        ("deleted", lambda: Session.objects.filter(status=Status.CANCELLED_BY_TUTOR, events=None)[:1].get().delete()),
+    ]
+    changed_nothing = []
+    for label, write in writes:
+        before = {url: shown(as_creator, url) for url in URLS}  # cached now
+        stamp = stamp_of(creator.pk)
+        write()
+        assert stamp_of(creator.pk) != stamp, label
+        after = {url: shown(as_creator, url) for url in URLS}
+        assert after == {url: fresh(as_creator, url) for url in URLS}, label
+        if after == before:
+            changed_nothing.append(label)
+    assert changed_nothing == []
+
+
+def test_writes_elsewhere_leave_the_stamp_alone(world, creator, outsider, student):
+    """Another creator's sessions and courses, and updates of people that change nothing shown
+    (a sign-in's last_login), keep the creator's stamp: their cache stays warm."""
+    stamp = stamp_of(creator.pk)
+    assert stamp is not None
+    course = Course.objects.create(creator=outsider, title="Elsewhere")
+    kid = make_user("kiddo", Role.STUDENT)
+    Session.objects.create(tutor=outsider, student=kid, course=course, scheduled_start=NOW,
+                           scheduled_end=NOW + timedelta(hours=1))
+    type(student).objects.filter(pk=student.pk).update(last_login=NOW)
+    assert stamp_of(creator.pk) == stamp
+    assert stamp_of(outsider.pk) is not None
+
+
+def test_stamps_never_repeat_after_a_rollback(world, creator):
+    """A stamp value is never used twice (a sequence, not a counter): a rolled-back write cannot
+    bring back a number that keys pieces of other data."""
+    from django.db import transaction
+
+    seen = {stamp_of(creator.pk)}
+    for _ in range(3):
+        try:
+            with transaction.atomic():
+                bump(creator.pk)
+                seen.add(stamp_of(creator.pk))
+                raise RuntimeError("roll back")
+        except RuntimeError:
+            pass
+    bump(creator.pk)
+    seen.add(stamp_of(creator.pk))
+    assert len(seen) == 5
+
+
+def test_the_date_is_part_of_the_key(as_creator, world, time_machine):
+    """"Y this week" and the date presets follow the clock: the next day's view is built again."""
+    today = shown(as_creator, f"{URL}?range=today")
+    time_machine.move_to(NOW + timedelta(days=7), tick=False)
+    later = shown(as_creator, f"{URL}?range=today")
+    assert later != today and later == fresh(as_creator, f"{URL}?range=today")
+    assert (today[1]["this_week"], later[1]["this_week"]) == (1, 0)  # tomorrow's session, then none
+
+
+def test_a_creator_without_a_stamp_is_built_every_time(as_creator, world, creator):
+    """No stamp (nothing of theirs written since the stamps were installed): nothing is cached."""
+    ChangeStamp.objects.filter(pk=creator.pk).delete()
+    first = shown(as_creator, URL)
+    Session.objects.filter(pk=world["done"].pk).update(status=Status.CANCELLED_BY_TUTOR)  # writes a stamp
+    ChangeStamp.objects.filter(pk=creator.pk).delete()
+    assert stamp_of(creator.pk) is None
+    now = shown(as_creator, URL)
+    assert now != first and now == fresh(as_creator, URL)
+
+
+def test_an_unreachable_cache_still_serves_the_page(as_creator, world):
+    """Redis down: the pieces are built for each request; the page works."""
+    cached = shown(as_creator, URL)
+    dead = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                        "LOCATION": "unix:///nonexistent/redis.sock"}}
+    with override_settings(CACHES=dead):
+        assert shown(as_creator, URL) == cached
+        assert as_creator.get(f"{URL}/metrics").status_code == 200
