@@ -116,3 +116,28 @@ def test_the_upcoming_calendar(page, creator, history):
     calendar.get_by_role("link", name="Week view").click()
     expect(page.locator("#calendar").get_by_role("heading", name=re.compile("Week of 16 November 2026"))).to_be_visible()
     check_page(page, "history-calendar-week")
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_swipe_for_actions_on_a_phone(page, creator, history):
+    """Spec 000, mobile: a card list; a swipe across a card brings its View and Message actions in."""
+    rated = history["rated"]
+    signed_in(page, creator)
+    page.goto(URL)
+    card = page.locator(f"#row-{rated.id}")
+    view = card.get_by_role("link", name=f"View session {rated.id}")
+    card.evaluate("row => row.scrollIntoView({block: 'center'})")
+    expect(card.locator("td").first).to_be_in_viewport()
+    expect(view).not_to_be_in_viewport(ratio=0.9)  # only the actions' edge peeks in
+    box = card.bounding_box()
+    cdp = page.context.new_cdp_session(page)  # a real touch swipe, right to left, through Chromium's input
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + 40
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
+    for step in range(1, 13):
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x - 20 * step, "y": y}]})
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    expect(view).to_be_in_viewport(ratio=0.9)
+    check_page(page, "history-swiped")
+    view.tap()
+    expect(page).to_have_url(re.compile(rf"{URL}/{rated.id}/"))
+    expect(page.locator("#detail").get_by_role("heading", name="Sam with Tia")).to_be_visible()
