@@ -186,19 +186,25 @@ def metrics_panel(request):
     form = _form(request, frame)
     tz = creator.tzinfo
     filters = form.filters(today=now.astimezone(tz).date(), tz=tz)
+    state = form.state()
 
     def build() -> Built:
         try:
-            return Built(selectors.creator_metrics(creator, filters))
+            m, by_st = selectors.creator_metrics(creator, filters)
         except DatabaseError:
-            return Built(({}, []), keep=False)
+            m, by_st = {}, []
+        html = render_to_string("creators/metrics.html#metrics", {
+            "m": m, "by_st": by_st, "chart": chart(by_st), "filtered": bool(state), "error": not m,
+            "query": urlencode(state), "profile_url": reverse("profile", args=[0])[:-2]}, request)
+        return Built({"html": str(html), "error": not m}, keep=bool(m))
 
-    m, by_st = page.get(("metrics", repr(filters)), build)
-    error = not m
-    context = {"m": m, "by_st": by_st, "chart": chart(by_st), "filtered": bool(form.state()), "error": error,
-               "query": urlencode(form.state())}
-    template = "creators/metrics.html#metrics" if request.htmx else "creators/metrics.html"
-    return render(request, template, context, status=503 if error else 200)
+    # keyed by what the metrics depend on (the resolved filters) and by the links' query string
+    section = page.get(("metrics", repr(filters), urlencode(state)), build)
+    status = 503 if section["error"] else 200
+    if request.htmx:
+        return HttpResponse(section["html"], status=status)
+    return render(request, "creators/metrics.html", {"metrics_html": mark_safe(section["html"]),
+                                                     "query": urlencode(state)}, status=status)
 
 
 # --- detail panel -----------------------------------------------------------------------------

@@ -38,7 +38,7 @@ def shown(client, url) -> tuple:
         form = context["form"]
         return (context["results_html"], context["stats"], form.fields["course"].choices, form.fields["st"].choices,
                 form.option_lists)
-    return (context["m"], context["by_st"], context["chart"])  # the metrics page
+    return (context["metrics_html"],)  # the metrics page
 
 
 def fresh(client, url) -> tuple:
