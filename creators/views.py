@@ -112,8 +112,21 @@ def history_context(request, creator, now) -> dict:
         "form": form, "state": state, "query": urlencode(state), "stats": frame["stats"],
         "has_sessions": bool(frame["stats"]["total"]), "filtered": bool(state), "tab": "history", "now": now,
     }
-    results = page.get(("results", request.get_full_path()), lambda: _render_results(request, creator, context))
+    context["here"] = _canonical_url(request, state)
+    # keyed by the canonical URL: parameters that filter nothing make no new pieces
+    results = page.get(("results", context["here"]), lambda: _render_results(request, creator, context))
     return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
+
+
+def _canonical_url(request, state: dict) -> str:
+    """This page's URL with only what shapes it: the valid filters and a well-formed cursor."""
+    cursor = request.GET.get("cursor") or ""
+    try:
+        paging.parse_cursor(cursor)
+    except Refused:
+        cursor = ""
+    query = urlencode({**state, **({"cursor": cursor} if cursor else {})})
+    return f"{request.path}?{query}" if query else request.path
 
 
 def _render_results(request, creator, context) -> Built:

@@ -9,10 +9,8 @@ from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, Tuple
 from .errors import Refused
 
 
-def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> QuerySet:
-    """The rows after the cursor, in the list's order (oldest or newest first)."""
-    if not cursor:
-        return qs
+def parse_cursor(cursor: str) -> tuple[datetime, int]:
+    """(scheduled_start, id) of a cursor; Refused (422) when it is not one."""
     try:
         start_s, pk_s = cursor.rsplit("_", 1)
         start, pk = datetime.fromisoformat(start_s), int(pk_s)
@@ -20,6 +18,14 @@ def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> Que
         raise Refused("The cursor is not valid.", code="invalid", status=422) from None
     if start.tzinfo is None:
         raise Refused("The cursor is not valid.", code="invalid", status=422)
+    return start, pk
+
+
+def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> QuerySet:
+    """The rows after the cursor, in the list's order (oldest or newest first)."""
+    if not cursor:
+        return qs
+    start, pk = parse_cursor(cursor)
     # a row comparison, so PostgreSQL starts the index scan at the cursor instead of reading and
     # dropping every newer row (as `start < X OR (start = X AND id < Y)` makes it do)
     key = Tuple(F("scheduled_start"), F("pk"))

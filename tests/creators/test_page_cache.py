@@ -166,3 +166,14 @@ def test_an_unreachable_cache_still_serves_the_page(as_creator, world):
     with override_settings(CACHES=dead):
         assert shown(as_creator, URL) == cached
         assert as_creator.get(f"{URL}/metrics").status_code == 200
+
+
+def test_parameters_that_filter_nothing_make_no_new_pieces(as_creator, world):
+    """The results are keyed by the canonical URL (valid filters, a well-formed cursor): junk
+    parameters, invalid values and mangled cursors reuse the piece of the page they amount to."""
+    first = shown(as_creator, f"{URL}?status=completed")
+    for junk in ("&utm_source=mail", "&st=not-a-number", "&cursor=garbage", "&range=&course="):
+        with CaptureQueriesContext(connection) as queries:
+            again = shown(as_creator, f"{URL}?status=completed{junk}")
+        assert again[0] == first[0], junk
+        assert not any("tutoring_sessions_session" in q["sql"] for q in queries), junk
