@@ -80,11 +80,15 @@ BEGIN
 END $$;
 """
 
+# Trigger names start "creators_bump_": PostgreSQL fires a table's triggers in name order, so a
+# statement takes its creators' stamps before the rollup rows (creators_rollup_*). Every
+# transaction that holds rollup rows of a creator's courses then holds that creator's stamp first,
+# and two transactions cannot each hold rollup rows the other waits for.
 TABLES = (  # (table, trigger function, trigger name prefix, creators of its changed rows)
-    (SESSION, "creators_stamp_sessions", "creators_stamp_s", _OF_SESSIONS),
-    (ASSESSMENT, "creators_stamp_assessments", "creators_stamp_a", _OF_CHILDREN),
-    (RECORDING, "creators_stamp_recordings", "creators_stamp_r", _OF_CHILDREN),
-    (COURSE, "creators_stamp_courses", "creators_stamp_c", _OF_COURSES),
+    (SESSION, "creators_stamp_sessions", "creators_bump_s", _OF_SESSIONS),
+    (ASSESSMENT, "creators_stamp_assessments", "creators_bump_a", _OF_CHILDREN),
+    (RECORDING, "creators_stamp_recordings", "creators_bump_r", _OF_CHILDREN),
+    (COURSE, "creators_stamp_courses", "creators_bump_c", _OF_COURSES),
 )
 
 
@@ -107,7 +111,7 @@ INSTALL = (
     + "".join(_function(function, of) + _triggers(table, function, prefix) for table, function, prefix, of in TABLES)
     + PEOPLE_FUNCTION
     + f"""
-CREATE TRIGGER creators_stamp_u_upd AFTER UPDATE ON {USER} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+CREATE TRIGGER creators_bump_u_upd AFTER UPDATE ON {USER} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION creators_stamp_people();
 SELECT creators_bump(ARRAY(SELECT creator_id FROM {COURSE}));
 """
@@ -115,7 +119,7 @@ SELECT creators_bump(ARRAY(SELECT creator_id FROM {COURSE}));
 
 UNINSTALL = "".join(
     f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {table};\n" for table, _, prefix, _ in TABLES for op in ("ins", "upd", "del")
-) + f"""DROP TRIGGER IF EXISTS creators_stamp_u_upd ON {USER};
+) + f"""DROP TRIGGER IF EXISTS creators_bump_u_upd ON {USER};
 {''.join(f'DROP FUNCTION IF EXISTS {function}();{chr(10)}' for _, function, _, _ in TABLES)}DROP FUNCTION IF EXISTS creators_stamp_people();
 DROP FUNCTION IF EXISTS creators_bump(bigint[]);
 DROP SEQUENCE IF EXISTS {SEQUENCE};

@@ -177,3 +177,22 @@ def test_parameters_that_filter_nothing_make_no_new_pieces(as_creator, world):
             again = shown(as_creator, f"{URL}?status=completed{junk}")
         assert again[0] == first[0], junk
         assert not any("tutoring_sessions_session" in q["sql"] for q in queries), junk
+
+
+def test_a_statement_takes_the_stamps_before_the_rollup_rows(db):
+    """Lock order: PostgreSQL fires a table's triggers in name order, and the stamp triggers sort
+    before the rollup triggers on every table that has both. A transaction holding rollup rows of
+    a creator's courses therefore already holds the creator's stamp, and two writers of one
+    creator queue on the stamp instead of each holding rollup rows the other needs (a deadlock)."""
+    with connection.cursor() as cursor:
+        cursor.execute("""
+            SELECT tgrelid::regclass::text, array_agg(tgname::text ORDER BY tgname)
+            FROM pg_trigger WHERE NOT tgisinternal AND tgname LIKE 'creators\\_%%'
+            GROUP BY 1""")
+        by_table = dict(cursor.fetchall())
+    both = {t: names for t, names in by_table.items() if any("rollup" in n for n in names)}
+    assert set(both) == {"tutoring_sessions_session", "tutoring_sessions_sessionassessment"}
+    for table, names in both.items():
+        stamps = [i for i, n in enumerate(names) if n.startswith("creators_bump_")]
+        rollups = [i for i, n in enumerate(names) if n.startswith("creators_rollup_")]
+        assert len(stamps) == 3 and max(stamps) < min(rollups), (table, names)
