@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 
 
 def _code_version() -> str:
-    """A digest of the code and template that shape the pieces: a deploy that changes them starts
-    from fresh keys instead of reading pieces of the old shape."""
-    root = Path(__file__).resolve().parent
-    sources = [root / "views.py", root / "pagecache.py", root / "selectors.py", root / "forms.py",
-               root / "templatetags" / "creators_tags.py",
-               root.parent / "templates" / "creators" / "history.html"]
+    """A digest of the code and templates that shape the pieces (this app's modules, its
+    templates, the cursor format): a deploy that changes them starts from fresh keys instead of
+    reading pieces of the old shape."""
+    app = Path(__file__).resolve().parent
+    sources = sorted([*app.glob("*.py"), *app.glob("templatetags/*.py"),
+                      *(app.parent / "templates" / "creators").glob("*.html"),
+                      app.parent / "sessions" / "paging.py"])
     digest = hashlib.blake2b(digest_size=6)
     for source in sources:
         digest.update(source.read_bytes())

@@ -112,21 +112,22 @@ def history_context(request, creator, now) -> dict:
         "form": form, "state": state, "query": urlencode(state), "stats": frame["stats"],
         "has_sessions": bool(frame["stats"]["total"]), "filtered": bool(state), "tab": "history", "now": now,
     }
-    context["here"] = _canonical_url(request, state)
-    # keyed by the canonical URL: parameters that filter nothing make no new pieces
+    context["cursor"] = _valid_cursor(request.GET.get("cursor"))
+    query = urlencode({**state, **({"cursor": context["cursor"]} if context["cursor"] else {})})
+    context["here"] = f"{request.path}?{query}" if query else request.path
+    # keyed by the canonical URL (the valid filters, a well-formed cursor): parameters that filter
+    # nothing make no new pieces, and a piece never shows what only the raw URL said
     results = page.get(("results", context["here"]), lambda: _render_results(request, creator, context))
     return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
 
 
-def _canonical_url(request, state: dict) -> str:
-    """This page's URL with only what shapes it: the valid filters and a well-formed cursor."""
-    cursor = request.GET.get("cursor") or ""
+def _valid_cursor(cursor: str | None) -> str:
+    """The cursor when it is well-formed, else "" (the newest page)."""
     try:
-        paging.parse_cursor(cursor)
+        paging.parse_cursor(cursor or "")
     except Refused:
-        cursor = ""
-    query = urlencode({**state, **({"cursor": cursor} if cursor else {})})
-    return f"{request.path}?{query}" if query else request.path
+        return ""
+    return cursor
 
 
 def _render_results(request, creator, context) -> Built:
@@ -136,10 +137,10 @@ def _render_results(request, creator, context) -> Built:
     form, state = context["form"], context["state"]
     filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
     course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
-    results = _results(filters.apply(selectors.creator_sessions(creator)), request.GET.get("cursor"), course_ids)
+    results = _results(filters.apply(selectors.creator_sessions(creator)), context["cursor"] or None, course_ids)
     html = render_to_string("creators/history.html#results", {
         **context, "results": results, "rows": _decorate(results.rows, tz), "u": _url_prefixes(),
-        "newer_url": f"?{context['query']}" if request.GET.get("cursor") else "",
+        "newer_url": f"?{context['query']}" if context["cursor"] else "",
         "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
     }, request)
     return Built({"html": str(html), "error": results.error}, keep=not results.error)
@@ -179,7 +180,11 @@ def _record_filter_changes(request, form: HistoryFilterForm) -> None:
     (both read through the same form, so they compare alike)."""
     if request.GET.get("cursor"):
         return  # paging, not filtering
-    before = form.with_data(QueryDict(urlsplit(request.htmx.current_url or "").query)).state()
+    try:
+        came_from = urlsplit(request.htmx.current_url or "").query
+    except ValueError:  # a malformed HX-Current-URL header: compare with no filters
+        came_from = ""
+    before = form.with_data(QueryDict(came_from)).state()
     now = form.state()
     for key in FILTER_KEYS:
         if now.get(key, "") != before.get(key, ""):

@@ -161,11 +161,18 @@ if _redis.scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
 # Celery/kombu spell a unix socket redis+socket://
 CELERY_BROKER_URL = f"redis+socket://{_redis.path}" if _redis.scheme == "unix" else REDIS_URL
+# The cache may live on a Redis of its own (CACHE_URL), one that may evict (allkeys-lru), apart
+# from the broker's, which must never evict a queued task. Default: the broker's Redis.
+CACHE_URL = ENV.get("CACHE_URL", "").strip() or REDIS_URL
+if urlsplit(CACHE_URL).scheme not in {"redis", "rediss", "unix"}:
+    raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or unix://")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
+        "LOCATION": CACHE_URL,
         "KEY_PREFIX": "tutoring",
+        # a hung cache fails a page's cache call within a second (pages then build without it)
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
     }
 }
 CELERY_TASK_IGNORE_RESULT = True  # tasks write to the database; a caller may still ask for a result

@@ -196,3 +196,31 @@ def test_a_statement_takes_the_stamps_before_the_rollup_rows(db):
         stamps = [i for i, n in enumerate(names) if n.startswith("creators_bump_")]
         rollups = [i for i, n in enumerate(names) if n.startswith("creators_rollup_")]
         assert len(stamps) == 3 and max(stamps) < min(rollups), (table, names)
+
+
+def test_a_hung_cache_costs_a_second_not_the_page(as_creator, world, tmp_path):
+    """A Redis that accepts connections but never answers: each cache call gives up after the
+    socket timeout (settings: 1 s) and the page is built without it."""
+    import socket
+
+    path = tmp_path / "hung.sock"
+    hung = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    hung.bind(str(path))
+    hung.listen(16)  # connections complete in the kernel; nothing ever reads or answers
+    try:
+        cached = shown(as_creator, URL)
+        from django.conf import settings
+
+        with override_settings(CACHES={"default": {**settings.CACHES["default"], "LOCATION": f"unix://{path}"}}):
+            assert shown(as_creator, URL) == cached
+    finally:
+        hung.close()
+
+
+def test_a_mangled_cursor_first_does_not_shape_the_newest_page(as_creator, world):
+    """The piece cached from `?cursor=garbage` (the newest page) is the newest page: no "Newest"
+    link back to itself, whatever URL filled the cache first."""
+    junk = shown(as_creator, f"{URL}?cursor=garbage")
+    plain = shown(as_creator, URL)
+    assert junk[0] == plain[0] == fresh(as_creator, URL)[0]
+    assert ">Newest</a>" not in plain[0]

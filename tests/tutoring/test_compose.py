@@ -24,7 +24,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-SERVICES = {"postgres", "redis", "migrate", "web", "worker", "beat", "bot"}
+SERVICES = {"postgres", "redis", "cache", "migrate", "web", "worker", "beat", "bot"}
+BACKING = {"postgres", "redis", "cache"}
 REQUIRED_DJANGO_VARIABLES = {"DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 
@@ -197,6 +198,16 @@ def test_redis_7_with_a_healthcheck(compose):
     assert "healthcheck" in redis
 
 
+def test_the_broker_never_evicts_and_the_cache_does(compose):
+    """A queued task must never be dropped to make room; a full cache must evict, not refuse
+    writes (a creator's many cached pages cannot stop task publishing)."""
+    broker, cache = (command_of(compose["services"][name]) for name in ("redis", "cache"))
+    assert broker[broker.index("--maxmemory-policy") + 1] == "noeviction"
+    assert cache[cache.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    assert cache[cache.index("--maxmemory") + 1] == "256mb"
+    assert "healthcheck" in compose["services"]["cache"]
+
+
 def published(service: dict) -> list[tuple[str | None, str]]:
     """(host_ip, container_port) for each published port, short or long syntax."""
     out = []
@@ -212,7 +223,7 @@ def published(service: dict) -> list[tuple[str | None, str]]:
     return out
 
 
-@pytest.mark.parametrize("name", ["postgres", "redis"])
+@pytest.mark.parametrize("name", sorted(BACKING))
 def test_databases_are_not_published_to_the_world(compose, name):
     for host_ip, _ in published(compose["services"][name]):
         assert host_ip not in (None, "", "0.0.0.0", "::"), f"{name} is published on every interface"
@@ -234,7 +245,7 @@ def test_web_health_check_asks_healthz(compose):
 
 # --- the environment ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", sorted(SERVICES - {"postgres", "redis"}))
+@pytest.mark.parametrize("name", sorted(SERVICES - BACKING))
 def test_every_django_service_gets_the_production_environment(compose, name):
     service = compose["services"][name]
     assert runs_django(service)
@@ -247,7 +258,7 @@ def test_every_django_service_gets_the_production_environment(compose, name):
 
 
 def test_only_the_django_services_run_django(compose):
-    assert {n for n, s in compose["services"].items() if runs_django(s)} == SERVICES - {"postgres", "redis"}
+    assert {n for n, s in compose["services"].items() if runs_django(s)} == SERVICES - BACKING
 
 
 def test_default_urls_point_at_the_bundled_services():
@@ -255,6 +266,7 @@ def test_default_urls_point_at_the_bundled_services():
     web = environment_of(interpolated(raw_compose(), env)["services"]["web"])
     assert web["DATABASE_URL"] == "postgresql://tutoring:s3cret@postgres:5432/tutoring"
     assert web["REDIS_URL"] == "redis://redis:6379/0"
+    assert web["CACHE_URL"] == "redis://cache:6379/0"
     postgres = interpolated(raw_compose(), env)["services"]["postgres"]["environment"]
     assert (postgres["POSTGRES_USER"], postgres["POSTGRES_DB"], postgres["POSTGRES_PASSWORD"]) == (
         "tutoring", "tutoring", "s3cret")
@@ -297,7 +309,7 @@ def test_every_setting_reaches_the_django_containers(compose):
     set_by_the_image = {"STATIC_ROOT", "MEDIA_ROOT"}
     never_in_production = {"DEBUG", "CELERY_TASK_ALWAYS_EAGER"}
     expected = variables_read_by_settings() - set_by_the_image - never_in_production
-    for name in SERVICES - {"postgres", "redis"}:
+    for name in SERVICES - BACKING:
         assert expected - set(environment_of(compose["services"][name])) == set(), name
 
 

@@ -83,6 +83,7 @@ BAD_ENVIRONMENTS = [
     pytest.param({"DB_CONN_MAX_AGE": "forever"}, "DB_CONN_MAX_AGE", id="DB_CONN_MAX_AGE-not-a-number"),
     pytest.param({"REDIS_URL": ABSENT}, "REDIS_URL", id="REDIS_URL-missing"),
     pytest.param({"REDIS_URL": "http://x"}, "REDIS_URL", id="REDIS_URL-http"),
+    pytest.param({"CACHE_URL": "memcached://x"}, "CACHE_URL", id="CACHE_URL-scheme"),
     pytest.param({"CELERY_TASK_ALWAYS_EAGER": "sometimes"}, "CELERY_TASK_ALWAYS_EAGER",
                  id="CELERY_TASK_ALWAYS_EAGER=sometimes"),
     pytest.param({"TIME_ZONE": "Mars/Base"}, "TIME_ZONE", id="TIME_ZONE=Mars/Base"),
