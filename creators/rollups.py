@@ -100,6 +100,29 @@ CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old
 """
 
 
+# TRUNCATE has no transition tables: emptying sessions empties the rollups; emptying the
+# assessments clears the rating sums (added with the change stamps, migration 0003)
+TRUNCATE_SQL = f"""
+CREATE OR REPLACE FUNCTION creators_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME = '{SESSION}' THEN
+        DELETE FROM {ROLLUP};
+    ELSE
+        UPDATE {ROLLUP} SET rating_sum = 0, rating_n = 0 WHERE rating_n <> 0 OR rating_sum <> 0;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER creators_rollup_s_trunc AFTER TRUNCATE ON {SESSION}
+    FOR EACH STATEMENT EXECUTE FUNCTION creators_rollup_truncate();
+CREATE TRIGGER creators_rollup_a_trunc AFTER TRUNCATE ON {ASSESSMENT}
+    FOR EACH STATEMENT EXECUTE FUNCTION creators_rollup_truncate();
+"""
+TRUNCATE_UNINSTALL = f"""
+DROP TRIGGER IF EXISTS creators_rollup_s_trunc ON {SESSION};
+DROP TRIGGER IF EXISTS creators_rollup_a_trunc ON {ASSESSMENT};
+DROP FUNCTION IF EXISTS creators_rollup_truncate();
+"""
+
 RECOUNT = f"""
     SELECT course_id, tutor_id, status, SUM(sessions) AS sessions, SUM(actual_us) AS actual_us,
            SUM(actual_n) AS actual_n, SUM(rating_sum) AS rating_sum, SUM(rating_n) AS rating_n
@@ -149,3 +172,6 @@ def rebuild() -> None:
         cursor.execute(f"DELETE FROM {ROLLUP}")
         cursor.execute(f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, "
                        f"rating_sum, rating_n) SELECT * FROM ({RECOUNT}) recount")
+    from .stamps import bump_everyone
+
+    bump_everyone()  # the pages cached the old figures; the rollup table has no stamp triggers

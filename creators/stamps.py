@@ -19,6 +19,7 @@ then hold data newer than N, never older."""
 
 from django.db import connection
 
+from . import rollups
 from .models import ChangeStamp
 
 STAMP = ChangeStamp._meta.db_table
@@ -103,6 +104,16 @@ CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old
 """
 
 
+# TRUNCATE has no transition tables: it gives every stamped creator a new stamp.
+EVERYONE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_bump_everyone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM creators_bump(ARRAY(SELECT creator_id FROM {STAMP}));
+    RETURN NULL;
+END $$;
+"""
+
+
 INSTALL = (
     # a database made again under the same name (tests, a rebuilt dev database) starts its stamps
     # somewhere else, so pieces cached for its former self are never read
@@ -115,15 +126,21 @@ CREATE TRIGGER creators_bump_u_upd AFTER UPDATE ON {USER} REFERENCING OLD TABLE 
     FOR EACH STATEMENT EXECUTE FUNCTION creators_stamp_people();
 SELECT creators_bump(ARRAY(SELECT creator_id FROM {COURSE}));
 """
+    + EVERYONE_FUNCTION
+    + "".join(f"CREATE TRIGGER {prefix}_trunc AFTER TRUNCATE ON {table} "
+              f"FOR EACH STATEMENT EXECUTE FUNCTION creators_bump_everyone();\n" for table, _, prefix, _ in TABLES)
+    + rollups.TRUNCATE_SQL
 )
 
 UNINSTALL = "".join(
-    f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {table};\n" for table, _, prefix, _ in TABLES for op in ("ins", "upd", "del")
+    f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {table};\n"
+    for table, _, prefix, _ in TABLES for op in ("ins", "upd", "del", "trunc")
 ) + f"""DROP TRIGGER IF EXISTS creators_bump_u_upd ON {USER};
 {''.join(f'DROP FUNCTION IF EXISTS {function}();{chr(10)}' for _, function, _, _ in TABLES)}DROP FUNCTION IF EXISTS creators_stamp_people();
+DROP FUNCTION IF EXISTS creators_bump_everyone();
 DROP FUNCTION IF EXISTS creators_bump(bigint[]);
 DROP SEQUENCE IF EXISTS {SEQUENCE};
-"""
+""" + rollups.TRUNCATE_UNINSTALL
 
 
 def stamp_of(creator_id: int) -> int | None:
@@ -132,6 +149,13 @@ def stamp_of(creator_id: int) -> int | None:
         cursor.execute(f"SELECT version FROM {STAMP} WHERE creator_id = %s", [creator_id])
         row = cursor.fetchone()
     return row[0] if row else None
+
+
+def bump_everyone() -> None:
+    """New stamps for every creator: after writes the triggers did not see (a restore, writes with
+    triggers disabled or session_replication_role = replica, a rollup rebuild)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT creators_bump(ARRAY(SELECT creator_id FROM {STAMP}))")
 
 
 def bump(*creator_ids: int) -> None:
