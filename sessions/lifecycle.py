@@ -720,13 +720,14 @@ def log_adhoc_sessions(*, by: User, rows: list[dict], now: datetime | None = Non
     if errors:
         raise Refused("Some sessions could not be logged; nothing was saved.", code="invalid_rows",
                       status=INVALID, errors=errors)
-    created = []
+    # one INSERT for the batch: the per-statement triggers (rollups, change stamps) take their
+    # row locks once, in key order, so two batches touching the same courses cannot deadlock
+    with _slot_taken_as_refusal():
+        Session.objects.bulk_create([session for session, _ in planned])
     for session, note in planned:
-        _save_new(session)
         _record(session, by=by, channel=channel, kind="adhoc_logged", from_status="", now=now, reason=note,
                 data={"billed_as_addon": True})
-        created.append(session)
-    return created
+    return [session for session, _ in planned]
 
 
 def _plan_adhoc(tutor: User, row: dict, matched: set, planned: list, now: datetime, max_age) -> tuple:

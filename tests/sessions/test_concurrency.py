@@ -98,3 +98,35 @@ def test_accept_and_cancel_race_on_a_reschedule(make_session, parent, tutor, rea
             assert p.status != "open" and p.thread.status != "open"
             assert SessionEvent.objects.filter(session=s).count() == 1 + sum(results)
         close_connections(pool, barrier)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_adhoc_batches_across_two_creators_in_opposite_orders(tutor, student):
+    """Two tutors batch-log sessions in two creators' courses, in opposite orders, at the same
+    moment: both batches go through. Each batch is one INSERT, so the per-statement triggers take
+    their locks (the creators' change stamps, then the rollup rows) once and in key order; written
+    a row at a time, the two batches deadlocked on each other's stamps."""
+    from tests.conftest import make_user
+    from tutoring.models import Course, Enrollment, Match, Role
+
+    other_tutor = make_user("tom", Role.TUTOR)
+    Match.objects.create(tutor=other_tutor, student=student)
+    courses = [Course.objects.create(creator=make_user(name, Role.CREATOR), title=name) for name in ("ann", "bob")]
+    for course in courses:
+        Enrollment.objects.create(course=course, student=student)
+    barrier = threading.Barrier(2)
+    run = racer(barrier)
+
+    def batch(who, order, i):
+        rows = [{"student_id": student.id, "course_id": course.id,
+                 "start": NOW - timedelta(hours=4 * i + 2 * k + (1 if who == tutor else 0) + 2),
+                 "end": NOW - timedelta(hours=4 * i + 2 * k + (1 if who == tutor else 0) + 1.5)}
+                for k, course in enumerate(order)]
+        return lambda: lifecycle.log_adhoc_sessions(by=who, rows=rows, now=NOW)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        for i in range(40):
+            fns = [batch(tutor, courses, i), batch(other_tutor, courses[::-1], i)]
+            assert list(pool.map(run, fns)) == [True, True]
+        close_connections(pool, barrier)
+    assert Session.objects.filter(billed_as_addon=True).count() == 160
