@@ -243,3 +243,16 @@ def test_writes_the_row_triggers_do_not_see_still_move_the_stamps(as_creator, wo
     emptied = shown(as_creator, URL)
     assert emptied == fresh(as_creator, URL) and emptied[1]["total"] == 0
     assert rollups.differences() == []  # the rollups were emptied with the sessions
+
+
+def test_a_session_moved_between_courses_moves_both_creators_stamps(world, creator, outsider, course):
+    """Old and new rows both count: the creator it leaves and the creator it joins get new stamps,
+    and so does the creator when a session loses its course or gets one."""
+    theirs = Course.objects.create(creator=outsider, title="Otto's course")
+    moved = world["upcoming"]
+    for new_course, expect_moved in ((theirs, {creator.pk, outsider.pk}), (None, {outsider.pk}),
+                                     (course, {creator.pk})):
+        before = {pk: stamp_of(pk) for pk in (creator.pk, outsider.pk)}
+        Session.objects.filter(pk=moved.pk).update(course=new_course)
+        after = {pk: stamp_of(pk) for pk in (creator.pk, outsider.pk)}
+        assert {pk for pk in before if before[pk] != after[pk]} == expect_moved, new_course
