@@ -11,7 +11,7 @@ first does."""
 import csv
 from dataclasses import dataclass
 from datetime import date, timedelta
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -138,8 +138,15 @@ def _render_results(request, creator, context) -> Built:
     filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
     course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
     results = _results(filters.apply(selectors.creator_sessions(creator)), context["cursor"] or None, course_ids)
+    u = _url_prefixes()
+    rows = _decorate(results.rows, tz)
+    after = f"?{context['query']}" if context["query"] else ""
+    for s in rows:  # links and dates made once in Python: the template loop is the page's cost
+        s.view_url = f"{u['session']}{s.id}/{after}"
+        s.iso_start = s.scheduled_start.isoformat()
+        s.when = f"{s.local_start:%a %d %b %Y, %H:%M}"
     html = render_to_string("creators/history.html#results", {
-        **context, "results": results, "rows": _decorate(results.rows, tz), "u": _url_prefixes(),
+        **context, "results": results, "rows": rows, "u": u, "next_here": quote(context["here"], safe="/"),
         "newer_url": f"?{context['query']}" if context["cursor"] else "",
         "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
     }, request)
