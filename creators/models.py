@@ -36,7 +36,8 @@ class ChangeStamp(models.Model):
 
     creator = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.DO_NOTHING,
                                    db_constraint=False, related_name="+")
-    version = models.BigIntegerField()
+    version = models.BigIntegerField()  # any change the page shows
+    frame = models.BigIntegerField()  # a change of its frame: totals, "this week", the filter choices
 
     def __str__(self) -> str:
         return f"creator {self.creator_id}: {self.version}"

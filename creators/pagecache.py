@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
 
-from .stamps import stamp_of
+from .stamps import Stamps, stamps_of
 
 TIMEOUT = 15 * 60
 log = logging.getLogger(__name__)
@@ -52,24 +52,26 @@ class Built:
 @dataclass(frozen=True)
 class PageCache:
     creator_id: int
-    stamp: int | None
+    stamps: Stamps | None
     zone: str
     day: date
 
     @classmethod
     def of(cls, creator, today: date) -> "PageCache":
-        """Read the stamp first, before any data the pieces are built from (see stamps.py)."""
-        return cls(creator.pk, stamp_of(creator.pk), creator.time_zone, today)
+        """Read the stamps first, before any data the pieces are built from (see stamps.py)."""
+        return cls(creator.pk, stamps_of(creator.pk), creator.time_zone, today)
 
-    def key(self, *parts: str) -> str:
+    def key(self, stamp: int, *parts: str) -> str:
         path = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).hexdigest()
-        return (f"history:{CODE_VERSION}:{connection.settings_dict['NAME']}:{self.creator_id}:{self.stamp}:{self.zone}:"
+        return (f"history:{CODE_VERSION}:{connection.settings_dict['NAME']}:{self.creator_id}:{stamp}:{self.zone}:"
                 f"{self.day.isoformat()}:{path}")
 
-    def get(self, parts: tuple[str, ...], build: Callable[[], Built]) -> Any:
-        if self.stamp is None:
+    def get(self, parts: tuple[str, ...], build: Callable[[], Built], *, frame: bool = False) -> Any:
+        """The piece named by `parts`, cached under the creator's stamp (`frame=True`: under the
+        frame stamp, for pieces that only depend on the frame), or built."""
+        if self.stamps is None:
             return build().value
-        key = self.key(*parts)
+        key = self.key(self.stamps.frame if frame else self.stamps.version, *parts)
         try:
             found = cache.get(key)
         except (RedisError, OSError):

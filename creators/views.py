@@ -71,7 +71,7 @@ def _frame(creator, page: PageCache, now) -> dict:
         return Built({"courses": courses, "tutors": tutors, "stats": selectors.header_stats(creator, now),
                       "options": {name: option_list(blank.fields[name].choices) for name in ("course", "st")}})
 
-    return page.get(("frame",), build)
+    return page.get(("frame",), build, frame=True)
 
 
 def _page(creator, now) -> tuple[PageCache, dict]:

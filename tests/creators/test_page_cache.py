@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
 from creators.models import ChangeStamp
-from creators.stamps import bump, stamp_of
+from creators.stamps import bump, stamps_of
 from sessions import lifecycle
 from sessions.models import Recording, RecordingStatus, Session, SessionAssessment, Status
 from tests.conftest import NOW, make_user
@@ -95,9 +95,9 @@ def test_every_kind_of_write_shows_on_the_next_view(as_creator, world, creator, 
     changed_nothing = []
     for label, write in writes:
         before = {url: shown(as_creator, url) for url in URLS}  # cached now
-        stamp = stamp_of(creator.pk)
+        stamp = stamps_of(creator.pk)
         write()
-        assert stamp_of(creator.pk) != stamp, label
+        assert stamps_of(creator.pk) != stamp, label
         after = {url: shown(as_creator, url) for url in URLS}
         assert after == {url: fresh(as_creator, url) for url in URLS}, label
         if after == before:
@@ -108,15 +108,15 @@ def test_every_kind_of_write_shows_on_the_next_view(as_creator, world, creator, 
 def test_writes_elsewhere_leave_the_stamp_alone(world, creator, outsider, student):
     """Another creator's sessions and courses, and updates of people that change nothing shown
     (a sign-in's last_login), keep the creator's stamp: their cache stays warm."""
-    stamp = stamp_of(creator.pk)
+    stamp = stamps_of(creator.pk)
     assert stamp is not None
     course = Course.objects.create(creator=outsider, title="Elsewhere")
     kid = make_user("kiddo", Role.STUDENT)
     Session.objects.create(tutor=outsider, student=kid, course=course, scheduled_start=NOW,
                            scheduled_end=NOW + timedelta(hours=1))
     type(student).objects.filter(pk=student.pk).update(last_login=NOW)
-    assert stamp_of(creator.pk) == stamp
-    assert stamp_of(outsider.pk) is not None
+    assert stamps_of(creator.pk) == stamp
+    assert stamps_of(outsider.pk) is not None
 
 
 def test_stamps_never_repeat_after_a_rollback(world, creator):
@@ -124,17 +124,17 @@ def test_stamps_never_repeat_after_a_rollback(world, creator):
     bring back a number that keys pieces of other data."""
     from django.db import transaction
 
-    seen = {stamp_of(creator.pk)}
+    seen = {stamps_of(creator.pk)}
     for _ in range(3):
         try:
             with transaction.atomic():
                 bump(creator.pk)
-                seen.add(stamp_of(creator.pk))
+                seen.add(stamps_of(creator.pk))
                 raise RuntimeError("roll back")
         except RuntimeError:
             pass
     bump(creator.pk)
-    seen.add(stamp_of(creator.pk))
+    seen.add(stamps_of(creator.pk))
     assert len(seen) == 5
 
 
@@ -153,7 +153,7 @@ def test_a_creator_without_a_stamp_is_built_every_time(as_creator, world, creato
     first = shown(as_creator, URL)
     Session.objects.filter(pk=world["done"].pk).update(status=Status.CANCELLED_BY_TUTOR)  # writes a stamp
     ChangeStamp.objects.filter(pk=creator.pk).delete()
-    assert stamp_of(creator.pk) is None
+    assert stamps_of(creator.pk) is None
     now = shown(as_creator, URL)
     assert now != first and now == fresh(as_creator, URL)
 
@@ -252,7 +252,27 @@ def test_a_session_moved_between_courses_moves_both_creators_stamps(world, creat
     moved = world["upcoming"]
     for new_course, expect_moved in ((theirs, {creator.pk, outsider.pk}), (None, {outsider.pk}),
                                      (course, {creator.pk})):
-        before = {pk: stamp_of(pk) for pk in (creator.pk, outsider.pk)}
+        before = {pk: stamps_of(pk) for pk in (creator.pk, outsider.pk)}
         Session.objects.filter(pk=moved.pk).update(course=new_course)
-        after = {pk: stamp_of(pk) for pk in (creator.pk, outsider.pk)}
+        after = {pk: stamps_of(pk) for pk in (creator.pk, outsider.pk)}
         assert {pk for pk in before if before[pk] != after[pk]} == expect_moved, new_course
+
+
+def test_a_status_change_keeps_the_frame_cached(as_creator, world, creator, parent):
+    """The frequent writes (a status change) move the creator's stamp but not the frame stamp:
+    the next view rebuilds the results, not the totals and filter choices."""
+    shown(as_creator, URL)
+    before = stamps_of(creator.pk)
+    lifecycle.dispute(world["done"], by=parent, reason="Left early", now=NOW)
+    after = stamps_of(creator.pk)
+    assert after.version != before.version and after.frame == before.frame
+    with CaptureQueriesContext(connection) as queries:
+        view = shown(as_creator, URL)
+    ran = [q["sql"] for q in queries]  # read now: the next request clears the log
+    assert any("tutoring_sessions_session" in sql for sql in ran)  # the results, rebuilt
+    assert not any("creators_sessionrollup" in sql for sql in ran)  # the frame, from the cache
+    assert view == fresh(as_creator, URL)
+    Session.objects.filter(pk=world["upcoming"].pk).update(scheduled_start=NOW + timedelta(days=9),
+                                                           scheduled_end=NOW + timedelta(days=9, hours=1))
+    assert stamps_of(creator.pk).frame != after.frame  # a move in time changes "this week"
+    assert shown(as_creator, URL) == fresh(as_creator, URL)
