@@ -1,13 +1,14 @@
-"""Pieces of a creator's Session History cached under the creator's change stamp
-(creators/stamps.py): the header and the filter choices, the rendered results of each URL, and
-the metrics. A write that changes anything those pieces show changes the stamp in the same
+"""Pieces of a creator's Session History cached under the creator's change stamps
+(creators/stamps.py): the frame (filter choices with their option lists, the header figures)
+under the frame stamp; the rendered results of each URL and the rendered metrics of each filter
+set under the stamp. A write that changes anything a piece shows moves its stamp in the same
 transaction, so a cached piece is never served after the data under it changed; nothing expires
 on a timer to be correct (the timeout only bounds memory).
 
-The key also holds what else a piece depends on: the code that shapes it, the database (stamps are numbered per
-database), the creator's time zone and local date (times, "this week", the date presets), and for
-URL-dependent pieces the full path. A creator with no stamp yet, or a cache that cannot be
-reached, gets the pieces built fresh each time."""
+The key also holds what else a piece depends on: the code that shapes it, the database (stamps
+are numbered per database), the creator's time zone and local date (times, "this week", the date
+presets), and for URL-dependent pieces the canonical URL. A creator with no stamp yet, or a cache
+that cannot be reached, gets the pieces built fresh each time."""
 
 import hashlib
 import logging
