@@ -120,7 +120,7 @@ def test_the_upcoming_calendar(page, creator, history):
 
 @pytest.mark.parametrize("viewport", ["phone"], indirect=True)
 def test_swipe_for_actions_on_a_phone(page, creator, history):
-    """Spec 000, mobile: a card list; a swipe across a card brings its View and Message actions in."""
+    """H19: on a phone a card list; a swipe across a card brings its View and Message actions in."""
     rated = history["rated"]
     signed_in(page, creator)
     page.goto(URL)

@@ -34,7 +34,7 @@ def test_a_forgotten_password_is_reset_through_the_emailed_link(page, creator):
 
     page.get_by_role("link", name="Sign in").click()
     signed_in(page, creator, password=NEW)
-    expect(page.get_by_role("link", name="Session History")).to_be_visible()
+    expect(page.get_by_role("link", name="View Sessions")).to_be_visible()
 
 
 def test_a_signed_in_person_changes_their_password(page, creator):

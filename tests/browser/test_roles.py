@@ -29,7 +29,7 @@ def test_a_parent_who_tutors_switches_to_tutoring(page, db):
 @pytest.mark.parametrize("viewport", ["phone"])
 def test_a_creator_who_coordinates_switches_between_the_two_homes(page, db):
     signed_in(page, make_user("cora", Role.CREATOR, Role.COORDINATOR, is_staff=True))
-    expect(page.get_by_role("link", name="Session History")).to_be_visible()
+    expect(page.get_by_role("link", name="View Sessions")).to_be_visible()
     page.get_by_label("Acting as").select_option("coordinator")
     page.get_by_role("button", name="Switch").click()
     expect(page.get_by_role("link", name="Open the coordinator admin")).to_be_visible()

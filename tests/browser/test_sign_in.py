@@ -41,7 +41,7 @@ def test_the_keyboard_reaches_the_skip_link_first_with_visible_focus(page, db):
 
 
 @pytest.mark.parametrize(("who", "shot", "link", "href"), [
-    ("creator", "home-creator", "Session History", "/dashboard/teaching/sessions"),
+    ("creator", "home-creator", "View Sessions", "/dashboard/teaching/sessions"),
     ("coordinator", "home-coordinator", "Open the coordinator admin", "/admin/"),
 ])
 def test_creators_and_coordinators_land_on_home_with_their_link(page, request, who, shot, link, href):
@@ -70,6 +70,6 @@ def test_signing_out_returns_to_sign_in(page, creator):
 def test_signing_in_and_out_works_without_javascript(no_js_page, db):
     page = no_js_page
     signed_in(page, make_user("cleo", Role.CREATOR))
-    expect(page.get_by_role("link", name="Session History")).to_be_visible()
+    expect(page.get_by_role("link", name="View Sessions")).to_be_visible()
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/$"))

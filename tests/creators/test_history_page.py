@@ -32,7 +32,8 @@ def html(response) -> str:
 
 
 def test_the_page_for_a_creator(as_creator, rated, make_session):
-    """H01 H05 H06 H13 H18 (default): title, stats, and the recent sessions of every course."""
+    """H01 H04 H05 H06 H13 H18 (default): title, stats, and the recent sessions of every course with
+    the students, STs, courses and the students' ratings."""
     make_session(start=NOW + timedelta(days=1))
     page = html(as_creator.get(URL))
     assert "<h1>Session History</h1>" in page
@@ -42,6 +43,19 @@ def test_the_page_for_a_creator(as_creator, rated, make_session):
         assert f'<th scope="col">{column}</th>' in page
     assert "55 min" in page and 'aria-label="2 of 5 stars"' in page and "Low rating: review" in page
     assert 'href="/"' in page  # the breadcrumb back to the dashboard
+
+
+def test_the_ways_in(as_creator, rated, student, course):
+    """H02: reached from the creator's dashboard ("View Sessions"), the navigation's "Sessions"
+    link, a student's page ("View Sessions", filtered to that student) and a course's page."""
+    home = html(as_creator.get("/", follow=True))
+    assert f'<a class="button" href="{URL}">View Sessions</a>' in home
+    assert f'<a href="{URL}">Sessions</a>' in home  # the navigation, on every page
+    profile = html(as_creator.get(f"/people/{student.id}/"))
+    assert f'href="{URL}?student=Sam">View Sessions</a>' in profile
+    assert f'href="{URL}?course={course.id}">View Sessions</a>' in html(as_creator.get(f"/courses/{course.id}/"))
+    filtered = html(as_creator.get(f"{URL}?student=Sam"))
+    assert f'id="row-{rated.id}"' in filtered and 'value="Sam"' in filtered
 
 
 @pytest.mark.parametrize("role", ["parent", "tutor", "coordinator", "student"])
@@ -64,7 +78,8 @@ def test_another_creator_sees_none_of_it(client, outsider, rated, disputed):
 
 
 def test_filters_live_in_the_url_and_combine(as_creator, rated, make_session, sibling, course, tutor):
-    """H08-H12 H18 (filtered)."""
+    """H07 H08 H09 H10 H11 H12 H18 (filtered): the date range, course, ST, student name and status
+    filters, alone and combined."""
     Enrollment.objects.create(course=course, student=sibling)
     other = make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW, student=sibling)
     page = html(as_creator.get(URL, {"status": "no_show"}))
@@ -239,7 +254,7 @@ def test_constant_queries_at_10_and_1000_sessions(as_creator, tutor, student, co
 def test_profile_and_course_pages(as_creator, client, rated, student, tutor, course, outsider, parent):
     """H03: names open a profile, the course name a course page; strangers get 404."""
     page = html(as_creator.get(reverse("profile", args=[student.id])))
-    assert "Sam" in page and "View sessions" in page and "Message Sam" in page
+    assert "Sam" in page and "View Sessions" in page and "Message Sam" in page
     assert "Tia" in html(as_creator.get(reverse("profile", args=[tutor.id])))
     assert as_creator.get(reverse("profile", args=[parent.id])).status_code == 404
     course_page = html(as_creator.get(reverse("course", args=[course.id])))
