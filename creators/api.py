@@ -99,6 +99,7 @@ class FilterIn(Schema):
     course: int | None = None
     st: int | None = None
     student: str = Field("", max_length=100)
+    student_id: int | None = Field(None, ge=1, le=2**63 - 1)
     status: Literal["all", "completed", "scheduled", "cancelled", "no_show"] = "all"
     from_: AwareDatetime | None = Field(None, alias="from")
     to: AwareDatetime | None = None
@@ -113,7 +114,7 @@ class FilterIn(Schema):
 
     def filters(self) -> Filters:
         return Filters(course_id=self.course, tutor_id=self.st, student=self.student.strip(),
-                       bucket="" if self.status == "all" else self.status, start=self.from_, end=self.to,
+                       student_id=self.student_id, bucket="" if self.status == "all" else self.status, start=self.from_, end=self.to,
                        low_rated=self.low_rated)
 
 

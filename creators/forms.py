@@ -14,7 +14,7 @@ RANGES = [("", "All time"), ("today", "Today"), ("week", "This week"), ("month",
 STATUSES = [("all", "All"), ("completed", "Completed"), ("scheduled", "Scheduled"), ("cancelled", "Cancelled"),
             ("no_show", "No-show")]
 # what filter_state and filter_applied call each filter (spec 000 analytics)
-FILTER_KEYS = ("range", "from", "to", "course", "st", "student", "status", "low_rated")
+FILTER_KEYS = ("range", "from", "to", "course", "st", "student", "student_id", "status", "low_rated")
 
 
 def local_midnight(day: date, tz) -> datetime:
@@ -88,6 +88,9 @@ class HistoryFilterForm(forms.Form):
     student = forms.CharField(label="Student", max_length=100, required=False,
                               widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name",
                                                             "autocomplete": "off"}))
+    # one student exactly (a student's page links with it); kept across filter changes, cleared
+    # with the other filters
+    student_id = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
     status = forms.ChoiceField(label="Status", choices=STATUSES, required=False)
     low_rated = forms.BooleanField(label="Low ratings only (2 stars or less)", required=False)
 
@@ -140,6 +143,7 @@ class HistoryFilterForm(forms.Form):
         span = window(data["range"] or "", today, tz, data["start"], data["end"])
         status = data["status"] or "all"
         return Filters(course_id=data["course"], tutor_id=data["st"], student=(data["student"] or "").strip(),
+                       student_id=data["student_id"],
                        bucket="" if status == "all" else status, start=span.start, end=span.end,
                        low_rated=bool(data["low_rated"]))
 

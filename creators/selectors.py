@@ -52,7 +52,8 @@ def creator_sessions(creator: User) -> QuerySet[Session]:
 class Filters:
     course_id: int | None = None
     tutor_id: int | None = None
-    student: str = ""
+    student: str = ""  # a name search
+    student_id: int | None = None  # one student (a student's page links here)
     bucket: str = ""
     start: datetime | None = None
     end: datetime | None = None
@@ -65,6 +66,8 @@ class Filters:
             qs = qs.filter(tutor_id=self.tutor_id)
         if self.student:
             qs = qs.filter(student__name__icontains=self.student)
+        if self.student_id:
+            qs = qs.filter(student_id=self.student_id)
         if self.bucket:
             qs = qs.filter(status__in=STATUS_BUCKETS[self.bucket])
         if self.start:
@@ -203,9 +206,9 @@ def _from_sums(row: dict) -> dict:
 
 
 def uses_rollups(f: Filters) -> bool:
-    """The rollups hold whole histories by course, ST and status: a date range, a student name or
-    the low-rating flag needs the sessions themselves."""
-    return not (f.start or f.end or f.student or f.low_rated)
+    """The rollups hold whole histories by course, ST and status: a date range, a student or the
+    low-rating flag needs the sessions themselves."""
+    return not (f.start or f.end or f.student or f.student_id or f.low_rated)
 
 
 def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:

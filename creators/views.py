@@ -145,8 +145,14 @@ def _render_results(request, creator, context) -> Built:
         s.view_url = f"{u['session']}{s.id}/{after}"
         s.iso_start = s.scheduled_start.isoformat()
         s.when = f"{s.local_start:%a %d %b %Y, %H:%M}"
+    only_student = None
+    if filters.student_id:  # named only when the student has sessions in the creator's courses
+        only_student = (User.objects.filter(pk=filters.student_id, student_sessions__course__creator=creator)
+                        .values_list("name", flat=True).first()) or "this student"
+    others = urlencode({k: v for k, v in state.items() if k != "student_id"})
     html = render_to_string("creators/history.html#results", {
         **context, "results": results, "rows": rows, "u": u, "next_here": quote(context["here"], safe="/"),
+        "only_student": only_student, "all_students_url": f"{request.path}?{others}" if others else request.path,
         "newer_url": f"?{context['query']}" if context["cursor"] else "",
         "older_url": f"?{urlencode({**state, 'cursor': results.next_cursor})}" if results.next_cursor else "",
     }, request)

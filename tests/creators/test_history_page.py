@@ -52,10 +52,31 @@ def test_the_ways_in(as_creator, rated, student, course):
     assert f'<a class="button" href="{URL}">View Sessions</a>' in home
     assert f'<a href="{URL}">Sessions</a>' in home  # the navigation, on every page
     profile = html(as_creator.get(f"/people/{student.id}/"))
-    assert f'href="{URL}?student=Sam">View Sessions</a>' in profile
+    assert f'href="{URL}?student_id={student.id}">View Sessions</a>' in profile
     assert f'href="{URL}?course={course.id}">View Sessions</a>' in html(as_creator.get(f"/courses/{course.id}/"))
-    filtered = html(as_creator.get(f"{URL}?student=Sam"))
-    assert f'id="row-{rated.id}"' in filtered and 'value="Sam"' in filtered
+    filtered = html(as_creator.get(f"{URL}?student_id={student.id}"))
+    assert f'id="row-{rated.id}"' in filtered and "Sessions of Sam only" in filtered
+
+
+def test_filtered_to_one_student_exactly(as_creator, rated, make_session, course):
+    """H02 H10: a student's page filters to that student, not to every name containing theirs;
+    the filter stays across other filter changes (a hidden field) and says whose sessions these are."""
+    samantha = make_user("samantha", Role.STUDENT)
+    Enrollment.objects.create(course=course, student=samantha)
+    hers = make_session(start=NOW - timedelta(days=4), status=Status.APPROVED, student=samantha)
+    by_name = html(as_creator.get(URL, {"student": "Sam"}))
+    assert f'id="row-{rated.id}"' in by_name and f'id="row-{hers.id}"' in by_name
+    page = html(as_creator.get(URL, {"student_id": samantha.id, "status": "completed"}))
+    assert f'id="row-{hers.id}"' in page and f'id="row-{rated.id}"' not in page
+    assert "Sessions of Samantha only" in page and f'name="student_id" value="{samantha.id}"' in page
+    assert f'href="{URL}?status=completed"' in page  # "All students" keeps the other filters
+    api = as_creator.get("/api/creators/me/sessions", {"student_id": samantha.id}).json()
+    assert [r["id"] for r in api["items"]] == [hers.id]
+    # someone else's student: no rows and no name
+    kid = make_user("secretkid", Role.STUDENT)
+    page = html(as_creator.get(URL, {"student_id": kid.id}))
+    assert "Secretkid" not in page and "Sessions of this student only" in page
+    assert "No sessions match these filters." in page
 
 
 @pytest.mark.parametrize("role", ["parent", "tutor", "coordinator", "student"])
