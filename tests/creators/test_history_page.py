@@ -311,7 +311,8 @@ def test_pages_merge_every_course_newest_first(as_creator, creator, make_session
     {"range": "custom", "to": "9999-12-31"}, {"range": "custom", "from": "0001-01-01"},
     {"tab": "upcoming", "date": "9999-12-31"}, {"tab": "upcoming", "date": "0001-01-01"},
     {"tab": "upcoming", "view": "week", "date": "9999-12-30"}, {"st": "²"}, {"cursor": "2024-01-01_1"},
-    {"range": "custom"}, {"student": "x" * 5000},
+    {"range": "custom"}, {"student": "x" * 5000}, {"student_id": "9" * 30}, {"student_id": "-1"},
+    {"student_id": "²"},
 ], ids=repr)
 def test_hostile_query_strings_get_a_page_not_a_500(as_creator, rated, query):
     """Extreme dates, Unicode digits, a cursor without a time zone: a clear message or the
@@ -342,6 +343,7 @@ def test_the_csv_never_starts_a_formula(as_creator, make_session, student):
     ("/api/creators/me/sessions", {"student": "\x00"}), ("/api/creators/me/sessions/stats", {"student": "\x00"}),
     ("/api/creators/me/sessions/upcoming", {"from": "9999-12-31T00:00:00+00:00"}),
     ("/api/creators/me/sessions", {"cursor": "2024-01-01_1"}),
+    ("/api/creators/me/sessions", {"student_id": "9" * 30}), ("/api/creators/me/sessions/stats", {"student_id": "0"}),
 ])
 def test_api_rejects_hostile_filters_with_422(as_creator, path, query):
     response = as_creator.get(path, query)
