@@ -1,9 +1,9 @@
-"""Change stamps: one number per creator that changes whenever anything shown on that creator's
-Session History changes, so its pieces can be cached under the stamp and never served stale.
+"""Change stamps: numbers per creator that change whenever what that creator's Session History
+shows changes, so its pieces can be cached under them and never served stale.
 
 PostgreSQL sets the stamps with statement-level triggers, in the writer's own transaction, like
 the rollups (creators/rollups.py): every writer (the lifecycle, the sweeps, admin edits, bulk
-seeds) moves them. A stamp changes when a statement inserts, updates or deletes
+seeds, TRUNCATE) moves them. A stamp changes when a statement inserts, updates or deletes
 - sessions of the creator's courses (status, times, people, course: everything the rows show),
 - assessments or recordings of those sessions (stars, the low-rating flag, the play icon),
 - the creator's courses (titles, the course filter),
@@ -17,8 +17,7 @@ those leave the frame's cached piece in place.
 Each new value comes from one sequence, so a value is never used twice by a database, not even
 after a rolled-back transaction; the sequence starts at a random point, so a database dropped and
 made again under the same name does not reuse its former values either. Readers key caches on
-(database name, creator, stamp). The row lock a
-bump takes is held until the writer commits, so a reader that sees stamp N also sees the data
+(database name, creator, stamp). The row lock a bump takes is held until the writer commits, so a reader that sees stamp N also sees the data
 that came with it. Readers take the stamp first and the data after: an entry cached under N may
 then hold data newer than N, never older."""
 
