@@ -17,9 +17,9 @@ those leave the frame's cached piece in place.
 Each new value comes from one sequence, so a value is never used twice by a database, not even
 after a rolled-back transaction; the sequence starts at a random point, so a database dropped and
 made again under the same name does not reuse its former values either. Readers key caches on
-(database name, creator, stamp). The row lock a bump takes is held until the writer commits, so a reader that sees stamp N also sees the data
-that came with it. Readers take the stamp first and the data after: an entry cached under N may
-then hold data newer than N, never older."""
+(database name, creator, stamp). The row lock a bump takes is held until the writer commits, so
+a reader that sees stamp N also sees the data that came with it. Readers take the stamp first and
+the data after: an entry cached under N may then hold data newer than N, never older."""
 
 from dataclasses import dataclass
 
