@@ -89,7 +89,9 @@ END $$;
 """
 
 
-def _triggers(table: str, function: str, prefix: str) -> str:
+def statement_triggers(table: str, function: str, prefix: str) -> str:
+    """AFTER INSERT/UPDATE/DELETE triggers, FOR EACH STATEMENT, with transition tables new_rows /
+    old_rows (creators/stamps.py uses them too)."""
     return f"""
 CREATE TRIGGER {prefix}_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION {function}();
@@ -131,8 +133,8 @@ RECOUNT = f"""
 """
 
 INSTALL = (SESSION_TRIGGER_FUNCTION + ASSESSMENT_TRIGGER_FUNCTION
-           + _triggers(SESSION, "creators_rollup_sessions", "creators_rollup_s")
-           + _triggers(ASSESSMENT, "creators_rollup_assessments", "creators_rollup_a")
+           + statement_triggers(SESSION, "creators_rollup_sessions", "creators_rollup_s")
+           + statement_triggers(ASSESSMENT, "creators_rollup_assessments", "creators_rollup_a")
            + f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, rating_sum, "
              f"rating_n) SELECT * FROM ({RECOUNT}) recount;")
 

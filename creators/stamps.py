@@ -30,8 +30,7 @@ from .models import ChangeStamp
 
 STAMP = ChangeStamp._meta.db_table
 SEQUENCE = "creators_changestamp_version"
-SESSION = "tutoring_sessions_session"
-ASSESSMENT = "tutoring_sessions_sessionassessment"
+SESSION, ASSESSMENT = rollups.SESSION, rollups.ASSESSMENT
 RECORDING = "tutoring_sessions_recording"
 COURSE = "tutoring_course"
 USER = "tutoring_user"
@@ -117,17 +116,6 @@ TABLES = (  # (table, trigger function, trigger name prefix, creators of its cha
 )
 
 
-def _triggers(table: str, function: str, prefix: str) -> str:
-    return f"""
-CREATE TRIGGER {prefix}_ins AFTER INSERT ON {table} REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
-CREATE TRIGGER {prefix}_upd AFTER UPDATE ON {table} REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
-CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION {function}();
-"""
-
-
 # TRUNCATE has no transition tables: it gives every stamped creator a new stamp.
 EVERYONE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION creators_bump_everyone() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -143,7 +131,7 @@ INSTALL = (
     # somewhere else, so pieces cached for its former self are never read
     f"CREATE SEQUENCE IF NOT EXISTS {SEQUENCE};\n"
     f"SELECT setval('{SEQUENCE}', 1 + (random() * 4503599627370496)::bigint);\n" + BUMP_FUNCTION
-    + "".join(_function(function, of, frame=frame) + _triggers(table, function, prefix)
+    + "".join(_function(function, of, frame=frame) + rollups.statement_triggers(table, function, prefix)
               for table, function, prefix, of, frame in TABLES)
     + PEOPLE_FUNCTION
     + f"""
