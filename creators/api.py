@@ -114,8 +114,8 @@ class FilterIn(Schema):
 
     def filters(self) -> Filters:
         return Filters(course_id=self.course, tutor_id=self.st, student=self.student.strip(),
-                       student_id=self.student_id, bucket="" if self.status == "all" else self.status, start=self.from_, end=self.to,
-                       low_rated=self.low_rated)
+                       student_id=self.student_id, bucket="" if self.status == "all" else self.status,
+                       start=self.from_, end=self.to, low_rated=self.low_rated)
 
 
 class PageIn(FilterIn):

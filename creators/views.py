@@ -88,10 +88,8 @@ def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
     """One page of rows (keyset: the last page costs what the first does). The metrics of the
     filtered set are a request of their own (`metrics_panel`), so the list stays cheap. A database
     failure becomes the page's "Unable to load sessions" state instead of an error page."""
-    try:
+    try:  # the cursor was validated (`_valid_cursor`): a mangled one is already the newest page
         rows = selectors.newest_rows(qs, course_ids=course_ids, cursor=cursor, limit=PAGE_SIZE)
-    except Refused:  # a mangled cursor: start again from the newest
-        return _results(qs, None, course_ids)
     except DatabaseError:
         return Results(rows=[], next_cursor=None, error=True)
     rows, next_cursor = paging.cut(rows, PAGE_SIZE)
