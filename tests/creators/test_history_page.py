@@ -369,3 +369,15 @@ def test_a_recording_not_stored_yet_is_not_offered_anywhere(as_creator, rated):
     response = as_creator.get(f"/api/sessions/{rated.id}/recording")
     assert response.status_code == 404 and response.json()["code"] == "no_recording"
     assert as_creator.get(f"/sessions/{rated.id}/recording/").status_code == 404
+
+
+def test_the_selects_use_the_ready_made_option_lists(as_creator, rated, tutor, course):
+    """Every select is written from the option lists built in Python (cached with the page's
+    frame), not by Django's widget templates (30-40 ms a page for 500 STs); the chosen value is
+    marked."""
+    page = html(as_creator.get(URL, {"st": tutor.id, "status": "completed"}))
+    assert (f'<select name="st" id="f-st"><option value="">All STs</option>'
+            f'<option value="{tutor.id}" selected>Tia</option></select>') in page
+    assert (f'<select name="course" id="f-course"><option value="" selected>All courses</option>'
+            f'<option value="{course.id}">Algebra I</option></select>') in page
+    assert '<option value="completed" selected>Completed</option>' in page
