@@ -7,6 +7,7 @@ naming the variable, never later at request time.
 """
 
 import os
+import re
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
@@ -93,6 +94,7 @@ INSTALLED_APPS = [
     "messaging",
     "analytics",
     "telegram_bot",
+    "video",
 ]
 
 MIDDLEWARE = [
@@ -191,6 +193,8 @@ CELERY_BEAT_SCHEDULE = {
     "mark-no-shows": {"task": "sessions.tasks.mark_no_shows", "schedule": crontab()},
     "requeue-stalled-summaries": {"task": "notes.tasks.requeue_stalled_summaries",
                                   "schedule": crontab(minute="*/10")},
+    # recordings a webhook never announced, and copies whose worker died mid-transfer
+    "sweep-video-recordings": {"task": "video.tasks.sweep_recordings", "schedule": crontab(minute="*/15")},
 }
 
 # --- time -----------------------------------------------------------------------------------
@@ -280,6 +284,62 @@ OPENAI_BASE_URL = ENV.get("OPENAI_BASE_URL", "").strip() or None
 OPENAI_SUMMARY_MODEL = env_str("OPENAI_SUMMARY_MODEL", "gpt-4.1-mini")
 OPENAI_TRANSCRIBE_MODEL = env_str("OPENAI_TRANSCRIBE_MODEL", "gpt-4o-mini-transcribe")
 OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 60)
+
+# --- video providers (spec 002: PlugNmeet selected, BigBlueButton supported) ----------------
+# VIDEO_PROVIDER picks the deployment's provider: builtin (the default: the built-in 1-on-1 P2P
+# room), plugnmeet or bbb. A course may override it (video.CourseVideo, in the admin) with any
+# provider whose credentials are set here. Credentials come in complete sets or not at all.
+_PROVIDER_NAMES = {"builtin": "p2p", "p2p": "p2p", "plugnmeet": "plugnmeet", "bbb": "bbb"}
+_video_provider = ENV.get("VIDEO_PROVIDER", "").strip().lower() or "builtin"
+if _video_provider not in _PROVIDER_NAMES:
+    raise ImproperlyConfigured(f"VIDEO_PROVIDER must be builtin, plugnmeet or bbb, not {_video_provider!r}")
+VIDEO_PROVIDER = _PROVIDER_NAMES[_video_provider]
+
+
+def _video_credentials(provider: str, names: dict[str, str]) -> dict[str, str] | None:
+    """All of a provider's variables, or None when none is set; a partial set fails at start-up."""
+    values = {key: ENV.get(var, "").strip() for key, var in names.items()}
+    if not any(values.values()):
+        if VIDEO_PROVIDER == provider:
+            raise ImproperlyConfigured(f"VIDEO_PROVIDER={_video_provider} needs {', '.join(names.values())}")
+        return None
+    if missing := [var for key, var in names.items() if not values[key]]:
+        raise ImproperlyConfigured(f"{', '.join(missing)} must be set with the other {provider} settings")
+    url = urlsplit(values["url"])
+    if url.scheme not in {"http", "https"} or not url.netloc:
+        raise ImproperlyConfigured(f"{names['url']} must be an http(s):// URL, not {values['url']!r}")
+    if PRODUCTION and url.scheme != "https":
+        raise ImproperlyConfigured(f"{names['url']} must use https:// when DJANGO_ENV=production")
+    values["url"] = values["url"].rstrip("/")
+    return values
+
+
+PLUGNMEET = _video_credentials("plugnmeet", {"url": "PLUGNMEET_URL", "api_key": "PLUGNMEET_API_KEY",
+                                             "secret": "PLUGNMEET_API_SECRET"})
+BBB = _video_credentials("bbb", {"url": "BBB_URL", "secret": "BBB_SECRET"})
+if BBB is not None:
+    BBB["checksum"] = env_str("BBB_CHECKSUM", "sha256").lower()
+    if BBB["checksum"] not in {"sha1", "sha256"}:
+        raise ImproperlyConfigured(f"BBB_CHECKSUM must be sha1 or sha256, not {BBB['checksum']!r}")
+    if not BBB["url"].endswith("/api"):
+        raise ImproperlyConfigured("BBB_URL must be the API endpoint, ending in /bigbluebutton/api")
+# Seconds a provider call may take before the room says "Video service unavailable. Try again."
+VIDEO_HTTP_TIMEOUT_SECONDS = env_int("VIDEO_HTTP_TIMEOUT_SECONDS", 10)
+if not 1 <= VIDEO_HTTP_TIMEOUT_SECONDS <= 120:
+    raise ImproperlyConfigured("VIDEO_HTTP_TIMEOUT_SECONDS must be between 1 and 120")
+# Room ids at the provider are VIDEO_ROOM_PREFIX-<session id>: two deployments sharing a provider
+# server must use different prefixes.
+VIDEO_ROOM_PREFIX = env_str("VIDEO_ROOM_PREFIX", "tutoring")
+if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", VIDEO_ROOM_PREFIX):
+    raise ImproperlyConfigured("VIDEO_ROOM_PREFIX must be 1-40 letters, digits, - or _")
+# Whether provider rooms record unless a course says otherwise (video.CourseVideo.record).
+VIDEO_RECORD_DEFAULT = env_bool("VIDEO_RECORD_DEFAULT", False)
+# Recordings are copied into the notes storage (the private R2 bucket, or NOTES_ROOT) under
+# recordings/, in multipart parts of this size (R2 wants equal parts of at least 5 MB).
+RECORDING_PART_MB = env_int("RECORDING_PART_MB", 8)
+if not 5 <= RECORDING_PART_MB <= 512:
+    raise ImproperlyConfigured("RECORDING_PART_MB must be between 5 and 512")
+RECORDING_PART_BYTES = RECORDING_PART_MB * 1024 * 1024
 
 # --- email ----------------------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tutoring <no-reply@localhost>")

@@ -32,4 +32,5 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("analytics.urls")),
     path("", include("sessions.urls")),
+    path("", include("video.urls")),
 ]

@@ -1,0 +1,58 @@
+"""The coordinators' view of video: per-course provider settings (editable), and the rooms,
+provider events, recording copies and provider incidents the application writes (read only)."""
+
+from django.contrib import admin
+
+from sessions.admin import session_link
+from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
+
+from .models import CourseVideo, ProviderEvent, ProviderIncident, RecordingCopy, VideoRoom
+
+
+@admin.register(CourseVideo)
+class CourseVideoAdmin(CoordinatorAccess, admin.ModelAdmin):
+    list_display = ("course", "provider", "record")
+    list_select_related = ("course",)
+    autocomplete_fields = ("course",)
+    search_fields = ("course__title",)
+
+
+class SessionRowAdmin(ReadOnlyAccess, admin.ModelAdmin):
+    ordering = ("-id",)
+    raw_id_fields = ("session",)
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id) if obj.session_id else "-"
+
+
+@admin.register(VideoRoom)
+class VideoRoomAdmin(SessionRowAdmin):
+    list_display = ("room_id", "session_ref", "provider", "record", "created_at", "ended_at")
+    list_filter = ("provider",)
+    search_fields = ("room_id",)
+
+
+@admin.register(ProviderEvent)
+class ProviderEventAdmin(SessionRowAdmin):
+    list_display = ("occurred_at", "provider", "name", "kind", "session_ref", "user", "connection_id")
+    list_select_related = ("user",)
+    list_filter = ("provider", "kind")
+    raw_id_fields = ("session", "user")
+
+
+@admin.register(RecordingCopy)
+class RecordingCopyAdmin(ReadOnlyAccess, admin.ModelAdmin):
+    list_display = ("id", "provider", "provider_recording_id", "status", "bytes_done", "source_size", "attempts",
+                    "created_at", "finished_at")
+    list_filter = ("status", "provider")
+    ordering = ("-id",)
+    raw_id_fields = ("recording",)
+    exclude = ("upload_id",)
+
+
+@admin.register(ProviderIncident)
+class ProviderIncidentAdmin(ReadOnlyAccess, admin.ModelAdmin):
+    list_display = ("provider", "kind", "opened_at", "last_seen_at", "occurrences", "closed_at")
+    list_filter = ("provider", "kind")
+    ordering = ("-opened_at",)

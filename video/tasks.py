@@ -1,0 +1,35 @@
+"""Celery entry points for recordings: thin adapters that take ids and call video.recordings.
+
+A copy that stops part-way is retried with backoff (30 s doubling, capped at 10 minutes, well
+under the broker's visibility timeout); what it stored is kept and the retry resumes. Run eagerly
+(tests, a worker-less setup) an attempt is not retried in place: the sweep picks it up."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import recordings, services
+from .errors import VideoUnavailable
+
+RETRY_BACKOFF = 30
+RETRY_BACKOFF_MAX = 600
+
+
+@shared_task(bind=True, max_retries=recordings.MAX_ATTEMPTS, acks_late=True)
+def copy_recording(self, copy_id: int) -> str:
+    try:
+        return recordings.copy_recording(copy_id)
+    except (recordings.CopyInterrupted, VideoUnavailable):
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            return "interrupted"
+        raise self.retry(countdown=min(RETRY_BACKOFF * 2 ** self.request.retries, RETRY_BACKOFF_MAX)) from None
+
+
+@shared_task
+def sweep_recordings() -> dict:
+    """Beat, every 15 minutes: recordings no webhook announced, and copies whose worker died."""
+    now = timezone.now()
+    found = services.discover_recordings(now=now)
+    stalled = recordings.stalled(now=now)
+    for copy_id in stalled:
+        copy_recording.delay(copy_id)
+    return {"discovered": found, "requeued": len(stalled)}
