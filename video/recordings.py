@@ -41,6 +41,7 @@ log = logging.getLogger("video")
 
 LEASE = timedelta(minutes=30)  # longer than one attempt may take; a dead worker's copy is free after it
 MAX_ATTEMPTS = 12
+QUEUE_GRACE = timedelta(minutes=5)  # a freshly registered copy's own task is still on its way
 CONTENT_TYPE = "video/mp4"
 READ_CHUNK = 256 * 1024
 
@@ -77,10 +78,12 @@ def release(copy: RecordingCopy, *, error: str, give_up: bool) -> None:
 
 
 def stalled(*, now) -> list[int]:
-    """Copies not done whose lease ran out (or never existed): the sweep enqueues them again."""
+    """Copies not done and not leased that had their chance (tried before, or registered more than
+    QUEUE_GRACE ago: their task was lost): the sweep enqueues them again."""
     return list(RecordingCopy.objects.filter(status__in=[CopyStatus.PENDING, CopyStatus.COPYING])
                 .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
-                .values_list("pk", flat=True)[:100])
+                .filter(Q(attempts__gt=0) | Q(created_at__lt=now - QUEUE_GRACE))
+                .order_by("pk").values_list("pk", flat=True)[:100])
 
 
 # --- one attempt ---------------------------------------------------------------------------------

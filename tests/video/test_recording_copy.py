@@ -156,6 +156,13 @@ def test_a_copy_another_worker_holds_is_left_alone(plugnmeet, pnm_room):
     assert recordings.stalled(now=now + recordings.LEASE + timedelta(seconds=1)) == [copy.pk]
 
 
+def test_a_copy_whose_task_was_lost_is_found_after_a_grace(plugnmeet, pnm_room):
+    copy = register(plugnmeet, pnm_room, b"abc")
+    now = timezone.now()
+    assert recordings.stalled(now=now) == []
+    assert recordings.stalled(now=now + recordings.QUEUE_GRACE + timedelta(seconds=1)) == [copy.pk]
+
+
 def test_a_recording_deleted_at_the_provider_fails_without_retrying(plugnmeet, pnm_room):
     copy = register(plugnmeet, pnm_room, b"abc")
     del plugnmeet.recordings[copy.provider_recording_id]
