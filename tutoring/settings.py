@@ -296,9 +296,11 @@ if _video_provider not in _PROVIDER_NAMES:
 VIDEO_PROVIDER = _PROVIDER_NAMES[_video_provider]
 
 
-def _video_credentials(provider: str, names: dict[str, str]) -> dict[str, str] | None:
-    """All of a provider's variables, or None when none is set; a partial set fails at start-up."""
-    values = {key: ENV.get(var, "").strip() for key, var in names.items()}
+def _video_credentials(provider: str, read: dict[str, tuple[str, str]]) -> dict[str, str] | None:
+    """All of a provider's variables ({key: (variable, value)}), or None when none is set; a
+    partial set fails at start-up."""
+    values = {key: value.strip() for key, (_, value) in read.items()}
+    names = {key: var for key, (var, _) in read.items()}
     if not any(values.values()):
         if VIDEO_PROVIDER == provider:
             raise ImproperlyConfigured(f"VIDEO_PROVIDER={_video_provider} needs {', '.join(names.values())}")
@@ -314,9 +316,15 @@ def _video_credentials(provider: str, names: dict[str, str]) -> dict[str, str] |
     return values
 
 
-PLUGNMEET = _video_credentials("plugnmeet", {"url": "PLUGNMEET_URL", "api_key": "PLUGNMEET_API_KEY",
-                                             "secret": "PLUGNMEET_API_SECRET"})
-BBB = _video_credentials("bbb", {"url": "BBB_URL", "secret": "BBB_SECRET"})
+PLUGNMEET = _video_credentials("plugnmeet", {
+    "url": ("PLUGNMEET_URL", ENV.get("PLUGNMEET_URL", "")),
+    "api_key": ("PLUGNMEET_API_KEY", ENV.get("PLUGNMEET_API_KEY", "")),
+    "secret": ("PLUGNMEET_API_SECRET", ENV.get("PLUGNMEET_API_SECRET", "")),
+})
+BBB = _video_credentials("bbb", {
+    "url": ("BBB_URL", ENV.get("BBB_URL", "")),
+    "secret": ("BBB_SECRET", ENV.get("BBB_SECRET", "")),
+})
 if BBB is not None:
     BBB["checksum"] = env_str("BBB_CHECKSUM", "sha256").lower()
     if BBB["checksum"] not in {"sha1", "sha256"}:
