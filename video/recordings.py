@@ -129,28 +129,28 @@ def transfer(copy: RecordingCopy, download, sink) -> None:
     if offset:
         headers["Range"] = f"bytes={offset}-"
     part_size = settings.RECORDING_PART_BYTES
-    with transport_errors(copy.provider, "recording download"), http_client(follow_redirects=True) as client:
-        with client.stream("GET", download.url, headers=headers) as response:
-            total, skip = _extent(response, offset)
-            if copy.source_size and total is not None and total != copy.source_size:
-                raise SourceChanged(f"the provider's file is {total} bytes, it was {copy.source_size}")
-            if total is not None and copy.source_size != total:
-                RecordingCopy.objects.filter(pk=copy.pk).update(source_size=total)
-                copy.source_size = total
-            sink.start()
-            buffer = bytearray()
-            try:
-                for chunk in response.iter_bytes(READ_CHUNK):
-                    if skip:  # a server that ignored the Range: drop what is stored already
-                        dropped = min(skip, len(chunk))
-                        chunk, skip = chunk[dropped:], skip - dropped
-                    buffer += chunk
-                    while len(buffer) >= part_size:
-                        _store(copy, sink, bytes(buffer[:part_size]))
-                        del buffer[:part_size]
-            except httpx.HTTPError as exc:  # cut off mid-body: the parts stored so far stay
-                raise CopyInterrupted(f"download cut off after {copy.bytes_done + len(buffer)} bytes: "
-                                      f"{type(exc).__name__}") from exc
+    with (transport_errors(copy.provider, "recording download"), http_client(follow_redirects=True) as client,
+          client.stream("GET", download.url, headers=headers) as response):
+        total, skip = _extent(response, offset)
+        if copy.source_size and total is not None and total != copy.source_size:
+            raise SourceChanged(f"the provider's file is {total} bytes, it was {copy.source_size}")
+        if total is not None and copy.source_size != total:
+            RecordingCopy.objects.filter(pk=copy.pk).update(source_size=total)
+            copy.source_size = total
+        sink.start()
+        buffer = bytearray()
+        try:
+            for chunk in response.iter_bytes(READ_CHUNK):
+                if skip:  # a server that ignored the Range: drop what is stored already
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                buffer += chunk
+                while len(buffer) >= part_size:
+                    _store(copy, sink, bytes(buffer[:part_size]))
+                    del buffer[:part_size]
+        except httpx.HTTPError as exc:  # cut off mid-body: the parts stored so far stay
+            raise CopyInterrupted(f"download cut off after {copy.bytes_done + len(buffer)} bytes: "
+                                  f"{type(exc).__name__}") from exc
     if total is not None and copy.bytes_done + len(buffer) != total:
         raise CopyInterrupted(f"download ended at {copy.bytes_done + len(buffer)} of {total} bytes")
     if buffer or not copy.parts:

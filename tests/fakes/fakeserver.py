@@ -111,7 +111,7 @@ class Download:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    fake: "FakeServer"
+    fake: "LoopbackServer"
 
     def get_request(self):
         conn, addr = super().get_request()
@@ -119,27 +119,22 @@ class _Server(ThreadingHTTPServer):
         return conn, addr
 
 
-class FakeServer:
-    """Subclasses implement answer(request) -> Reply | Download."""
+class LoopbackServer:
+    """The life of a fake: a threaded HTTP server on a free port of 127.0.0.1 whose handler finds
+    this object as `self.server.fake`; close() lets hanging requests go and drops every connection.
+    Used by every fake of a third-party HTTP API (this module's FakeServer, openai_server)."""
 
     name = "fake"
+    handler: type[BaseHTTPRequestHandler]
 
     def __init__(self):
-        self.requests: list[Request] = []
         self.released = threading.Event()
         self.connections: list[socket.socket] = []
-        self.cut_next_download_after: int | None = None
-        self.ignore_range = False
-        self._queues: dict[str, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
-    def answer(self, request: Request) -> Any:
-        raise NotImplementedError
-
     def start(self):
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), self.handler)
         self._server.fake = self
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
                                         name=self.name, daemon=True)
@@ -166,8 +161,33 @@ class FakeServer:
         self.close()
 
     @property
-    def base_url(self) -> str:
+    def origin(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def release(self):
+        """Let hanging requests go (they end without an answer)."""
+        self.released.set()
+
+
+class FakeServer(LoopbackServer):
+    """Subclasses implement answer(request) -> Reply | Download."""
+
+    handler = Handler
+
+    def __init__(self):
+        super().__init__()
+        self.requests: list[Request] = []
+        self.cut_next_download_after: int | None = None
+        self.ignore_range = False
+        self._queues: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def answer(self, request: Request) -> Any:
+        raise NotImplementedError
+
+    @property
+    def base_url(self) -> str:
+        return self.origin
 
     def queue(self, path: str, *replies: Reply | str):
         """Answer the next requests to path with these, in order (a Reply or "hang")."""
@@ -177,10 +197,6 @@ class FakeServer:
     def next_scripted(self, path: str):
         with self._lock:
             return self._queues[path].popleft() if self._queues[path] else None
-
-    def release(self):
-        """Let hanging requests go (they end without an answer)."""
-        self.released.set()
 
     def paths(self) -> list[str]:
         return [r.path for r in self.requests]

@@ -23,13 +23,14 @@ import email.policy
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple
+
+from .fakeserver import LoopbackServer
 
 CHAT = "/v1/chat/completions"
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
@@ -108,7 +109,6 @@ def _strict_schema_problem(schema: Any, where: tuple = ()) -> str | None:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "_Server"
 
     def log_message(self, format, *args):  # quiet
         pass
@@ -166,63 +166,23 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeOpenAI"
-
-    def get_request(self):
-        conn, addr = super().get_request()
-        self.fake.connections.append(conn)
-        return conn, addr
-
-
-class FakeOpenAI:
+class FakeOpenAI(LoopbackServer):
     api_key = "sk-test-fake"
+    name = "fake-openai"
+    handler = _Handler
 
     def __init__(self):
+        super().__init__()
         self.requests: list[Request] = []
         self.summary: dict | str = dict(DEFAULT_SUMMARY)
         self.transcript = DEFAULT_TRANSCRIPT
-        self.released = threading.Event()
-        self.connections: list[socket.socket] = []
         self.ids = itertools.count(1)
         self._queues: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> "FakeOpenAI":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self):
-        self.released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self) -> "FakeOpenAI":
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     # --- scripting ----------------------------------------------------------------------------
 
@@ -235,10 +195,6 @@ class FakeOpenAI:
                 raise TypeError(f"not a Reply or {HANG!r}: {response!r}")
         with self._lock:
             self._queues[path].extend(responses)
-
-    def release(self):
-        """Let hanging requests go (they end without an answer)."""
-        self.released.set()
 
     def completion(self, content: str | None = None, *, refusal: str | None = None,
                    model: str = "gpt-4.1-mini", finish_reason: str = "stop") -> dict:

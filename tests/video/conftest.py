@@ -9,6 +9,8 @@ from django.utils import timezone
 from sessions.models import Status
 from tests.fakes.bbb_server import FakeBBB
 from tests.fakes.plugnmeet_server import FakePlugNmeet
+from video import services
+from video.models import VideoRoom
 
 
 @pytest.fixture
@@ -32,3 +34,21 @@ def live(make_session):
     """A session that started five minutes ago: its room is open."""
     start = timezone.now() - timedelta(minutes=5)
     return make_session(start=start, status=Status.SCHEDULED)
+
+
+@pytest.fixture
+def pnm_room(settings, plugnmeet, live, tutor):
+    """PlugNmeet is the provider, rooms record, and the live session's room exists."""
+    settings.VIDEO_PROVIDER = "plugnmeet"
+    settings.VIDEO_RECORD_DEFAULT = True
+    services.join(live, user=tutor)
+    return VideoRoom.objects.get(session=live)
+
+
+@pytest.fixture
+def bbb_room(settings, bbb, live, tutor):
+    """BigBlueButton is the provider, rooms record, and the live session's meeting exists."""
+    settings.VIDEO_PROVIDER = "bbb"
+    settings.VIDEO_RECORD_DEFAULT = True
+    services.join(live, user=tutor)
+    return VideoRoom.objects.get(session=live)

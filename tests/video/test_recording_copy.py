@@ -24,15 +24,6 @@ def part_size(settings):
     return PART
 
 
-@pytest.fixture
-def pnm_room(settings, plugnmeet, live, tutor):
-    """PlugNmeet is the provider and the session's room exists (recorded)."""
-    settings.VIDEO_PROVIDER = "plugnmeet"
-    settings.VIDEO_RECORD_DEFAULT = True
-    services.join(live, user=tutor)
-    return VideoRoom.objects.get(session=live)
-
-
 def video_bytes(size: int) -> bytes:
     return os.urandom(size)
 

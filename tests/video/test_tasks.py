@@ -8,21 +8,13 @@ from django.utils import timezone
 
 from sessions.models import RecordingStatus
 from video import recordings, services, tasks
-from video.models import CopyStatus, RecordingCopy, VideoRoom
-
-
-@pytest.fixture
-def room(settings, plugnmeet, live, tutor):
-    settings.VIDEO_PROVIDER = "plugnmeet"
-    settings.VIDEO_RECORD_DEFAULT = True
-    services.join(live, user=tutor)
-    return VideoRoom.objects.get(session=live)
+from video.models import CopyStatus, RecordingCopy
 
 
 @pytest.mark.celery_worker
-def test_a_real_worker_copies_a_recording_into_the_bucket(worker, s3_storage, s3_server, plugnmeet, room):
-    plugnmeet.add_recording("rec-w", room.room_id, data=b"worker copy" * 1000)
-    copy, _ = services.register_recording(provider="plugnmeet", room_id=room.room_id, recording_id="rec-w")
+def test_a_real_worker_copies_a_recording_into_the_bucket(worker, s3_storage, s3_server, plugnmeet, pnm_room):
+    plugnmeet.add_recording("rec-w", pnm_room.room_id, data=b"worker copy" * 1000)
+    copy, _ = services.register_recording(provider="plugnmeet", room_id=pnm_room.room_id, recording_id="rec-w")
 
     assert tasks.copy_recording.apply_async([copy.pk], ignore_result=False).get(timeout=60) in {"done", "skipped"}
 
@@ -32,9 +24,9 @@ def test_a_real_worker_copies_a_recording_into_the_bucket(worker, s3_storage, s3
     assert body == b"worker copy" * 1000
 
 
-def test_the_sweep_finds_recordings_no_webhook_announced(plugnmeet, room, notes_storage,
+def test_the_sweep_finds_recordings_no_webhook_announced(plugnmeet, pnm_room, notes_storage,
                                                          django_capture_on_commit_callbacks):
-    plugnmeet.add_recording("rec-quiet", room.room_id, data=b"nobody told us")
+    plugnmeet.add_recording("rec-quiet", pnm_room.room_id, data=b"nobody told us")
 
     with django_capture_on_commit_callbacks(execute=True):
         assert tasks.sweep_recordings() == {"discovered": 1, "requeued": 0}
@@ -44,9 +36,9 @@ def test_the_sweep_finds_recordings_no_webhook_announced(plugnmeet, room, notes_
     assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0}
 
 
-def test_the_sweep_resumes_a_copy_whose_worker_died(plugnmeet, room, notes_storage):
-    plugnmeet.add_recording("rec-orphan", room.room_id, data=b"orphaned")
-    copy, _ = services.register_recording(provider="plugnmeet", room_id=room.room_id, recording_id="rec-orphan")
+def test_the_sweep_resumes_a_copy_whose_worker_died(plugnmeet, pnm_room, notes_storage):
+    plugnmeet.add_recording("rec-orphan", pnm_room.room_id, data=b"orphaned")
+    copy, _ = services.register_recording(provider="plugnmeet", room_id=pnm_room.room_id, recording_id="rec-orphan")
     RecordingCopy.objects.filter(pk=copy.pk).update(status=CopyStatus.COPYING, attempts=1,
                                                     claimed_until=timezone.now() - timedelta(minutes=1))
 
@@ -54,18 +46,18 @@ def test_the_sweep_resumes_a_copy_whose_worker_died(plugnmeet, room, notes_stora
     assert RecordingCopy.objects.get(pk=copy.pk).status == CopyStatus.DONE
 
 
-def test_the_sweep_skips_rooms_whose_provider_fails(settings, plugnmeet, room):
+def test_the_sweep_skips_rooms_whose_provider_fails(settings, plugnmeet, pnm_room):
     from tests.fakes.fakeserver import Reply
 
     plugnmeet.queue("/auth/recording/fetch", Reply(500, b"", "text/plain"))
     assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0}
 
 
-def test_a_copy_that_keeps_failing_gives_up(settings, plugnmeet, room):
+def test_a_copy_that_keeps_failing_gives_up(settings, plugnmeet, pnm_room):
     from tests.fakes.fakeserver import Reply
 
-    plugnmeet.add_recording("rec-flaky", room.room_id, data=b"x")
-    copy, _ = services.register_recording(provider="plugnmeet", room_id=room.room_id, recording_id="rec-flaky")
+    plugnmeet.add_recording("rec-flaky", pnm_room.room_id, data=b"x")
+    copy, _ = services.register_recording(provider="plugnmeet", room_id=pnm_room.room_id, recording_id="rec-flaky")
     RecordingCopy.objects.filter(pk=copy.pk).update(attempts=recordings.MAX_ATTEMPTS - 1)
     plugnmeet.queue("/auth/recording/getDownloadToken", Reply(502, b"", "text/plain"))
 

@@ -32,8 +32,19 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
 from ..errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
-from .base import (Download, JoinInfo, Role, Room, RoomSpec, RoomStatus, SourceRecording, VideoProvider,
-                   http_client, log, transport_errors)
+from .base import (
+    Download,
+    JoinInfo,
+    Role,
+    Room,
+    RoomSpec,
+    RoomStatus,
+    SourceRecording,
+    VideoProvider,
+    http_client,
+    log,
+    transport_errors,
+)
 
 RECORDING_FORMAT = "video"
 RECORDING_FILE = "video-0.m4v"

@@ -33,8 +33,19 @@ from urllib.parse import urlencode
 import jwt
 
 from ..errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
-from .base import (Download, JoinInfo, Role, Room, RoomSpec, RoomStatus, SourceRecording, VideoProvider,
-                   http_client, log, transport_errors)
+from .base import (
+    Download,
+    JoinInfo,
+    Role,
+    Room,
+    RoomSpec,
+    RoomStatus,
+    SourceRecording,
+    VideoProvider,
+    http_client,
+    log,
+    transport_errors,
+)
 
 # go-jose's jwt.DefaultLeeway, which webhook/verify.go's Claims.Validate applies
 WEBHOOK_LEEWAY_SECONDS = 60
