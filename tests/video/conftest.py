@@ -36,19 +36,19 @@ def live(make_session):
     return make_session(start=start, status=Status.SCHEDULED)
 
 
+def recorded_room(settings, provider: str, session, tutor) -> VideoRoom:
+    """`provider` is the deployment's, rooms record, and the session's room exists (the tutor joined)."""
+    settings.VIDEO_PROVIDER = provider
+    settings.VIDEO_RECORD_DEFAULT = True
+    services.join(session, user=tutor)
+    return VideoRoom.objects.get(session=session)
+
+
 @pytest.fixture
 def pnm_room(settings, plugnmeet, live, tutor):
-    """PlugNmeet is the provider, rooms record, and the live session's room exists."""
-    settings.VIDEO_PROVIDER = "plugnmeet"
-    settings.VIDEO_RECORD_DEFAULT = True
-    services.join(live, user=tutor)
-    return VideoRoom.objects.get(session=live)
+    return recorded_room(settings, "plugnmeet", live, tutor)
 
 
 @pytest.fixture
 def bbb_room(settings, bbb, live, tutor):
-    """BigBlueButton is the provider, rooms record, and the live session's meeting exists."""
-    settings.VIDEO_PROVIDER = "bbb"
-    settings.VIDEO_RECORD_DEFAULT = True
-    services.join(live, user=tutor)
-    return VideoRoom.objects.get(session=live)
+    return recorded_room(settings, "bbb", live, tutor)
