@@ -15,7 +15,6 @@ unless the answer is 204.
     429  rate_limited (Retry-After: seconds to the next minute)
 """
 
-import json
 import logging
 import time
 
@@ -24,6 +23,7 @@ from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 
 from sessions.access import Viewer, visible_sessions
+from tutoring.input import parse_json
 
 from . import events
 from .models import EventSource
@@ -56,8 +56,8 @@ def beacon(request):
     if request.content_type != "application/json":
         return _error(415, "Send the event as application/json.", "unsupported_media_type")
     try:
-        payload = json.loads(request.body)
-    except ValueError:  # also bad UTF-8 and over-long integers
+        payload = parse_json(request.body)
+    except ValueError:  # also bad UTF-8, over-long integers and JSON nested too deep
         payload = None
     if not isinstance(payload, dict):
         return _error(400, 'The body must be a JSON object: {"name": ..., "data": {...}, "page": ...}.',

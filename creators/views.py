@@ -33,6 +33,7 @@ from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
 from sessions.views.pages import see_other
+from tutoring.input import check_day
 from tutoring.models import Course, Enrollment, User
 
 from . import selectors
@@ -315,10 +316,9 @@ def resolve(request, session_id):
 def _anchor(value: str | None, today: date) -> date:
     """The calendar's date from the URL; today when it is missing, malformed or out of range."""
     try:
-        day = date.fromisoformat(value) if value else today
-    except ValueError:
+        return check_day(date.fromisoformat(value)) if value else today
+    except ValueError:  # malformed, or outside the shared range (InvalidInput is a ValueError)
         return today
-    return day if HistoryFilterForm.EARLIEST <= day <= HistoryFilterForm.LATEST else today
 
 
 def calendar(request, creator):

@@ -4,21 +4,23 @@ and their messages stay in sessions.lifecycle, so a form never refuses what the 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from tutoring.input import DateTimeField, TextField
 from tutoring.models import Course, Match
 
-LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+from .rules import DISPUTE_TOO_SHORT, MAX_TEXT, MIN_DISPUTE_REASON
 
 
-class LocalDateTimeField(forms.DateTimeField):
+class LocalDateTimeField(DateTimeField):
     """A datetime-local input, read in the active time zone (the viewer's, set by the view)."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
     def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", LOCAL_INPUT)
         kwargs.setdefault("error_messages", {"required": "Please choose a new start time.",
                                              "invalid": "Enter a date and time like 2026-11-20 15:30."})
         super().__init__(**kwargs)
+
+
+def note_field(**kwargs) -> TextField:
+    return TextField(max_length=MAX_TEXT, required=False, what="note", **kwargs)
 
 
 class ProposalForm(forms.Form):
@@ -30,31 +32,33 @@ class CheckOutForm(forms.Form):
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    # the lifecycle asks for it ("Please give a reason for the dispute."), with the same minimum
+    reason = TextField(max_length=MAX_TEXT, min_length=MIN_DISPUTE_REASON, too_short=DISPUTE_TOO_SHORT,
+                       required=False, what="reason for the dispute", widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CancelForm(forms.Form):
-    reason_id = forms.CharField(required=False)
-    note = forms.CharField(max_length=2000, required=False)
-    policy_id = forms.CharField(required=False)
+    reason_id = forms.IntegerField(required=False, error_messages={"invalid": "Choose one of the reasons."})
+    note = note_field()
+    policy_id = forms.IntegerField(required=False)
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
     confirm = forms.BooleanField(error_messages={"required": "Tick the box to confirm the cancellation."})
 
 
 class RescheduleForm(forms.Form):
     proposed_start = LocalDateTimeField()
-    reason_id = forms.CharField(required=False)
-    note = forms.CharField(max_length=2000, required=False)
+    reason_id = forms.IntegerField(required=False, error_messages={"invalid": "Choose one of the reasons."})
+    note = note_field()
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
 
 
 class RejectForm(ProposalForm):
-    reason = forms.CharField(max_length=2000, required=False)
+    reason = TextField(max_length=MAX_TEXT, required=False, what="reason for declining")
 
 
 class CounterForm(ProposalForm):
     proposed_start = LocalDateTimeField()
-    note = forms.CharField(max_length=2000, required=False)
+    note = note_field()
 
 
 class AdhocRowForm(forms.Form):
@@ -64,7 +68,7 @@ class AdhocRowForm(forms.Form):
     course = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Course")
     start = LocalDateTimeField(required=False, label="Start")
     end = LocalDateTimeField(required=False, label="End")
-    note = forms.CharField(max_length=2000, required=False, label="Note")
+    note = note_field(label="Note")
 
     def __init__(self, *args, students=(), courses=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -94,7 +98,8 @@ class BaseAdhocFormSet(forms.BaseFormSet):
             Match.objects.filter(tutor=tutor, active=True).select_related("student").order_by("student__name")
         )
         self.students = [(m.student_id, m.student.name) for m in students]
-        courses = Course.objects.filter(enrollments__student__in=[s for s, _ in self.students]).distinct()
+        # only the courses of the tutor's own active matches (the lifecycle refuses any other)
+        courses = Course.objects.filter(matches__tutor=tutor, matches__active=True).distinct()
         self.courses = [(c.id, c.title) for c in courses.order_by("title")]
         super().__init__(*args, **kwargs)
 

@@ -1,9 +1,10 @@
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
-from sessions.api import api
+from sessions.api import SERVER_ERROR, api
 from sessions.views import switch_role
 
 
@@ -19,6 +20,16 @@ class SignOutView(auth_views.LogoutView):
         messages.info(request, "You have signed out.")
         return response
 
+
+def server_error(request):
+    """An unhandled error outside the API's own handlers (a middleware, the database gone):
+    the API still answers {"detail", "code"}, the pages Django's plain 500 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(SERVER_ERROR, status=500)
+    return defaults.server_error(request)
+
+
+handler500 = server_error
 
 urlpatterns = [
     path("healthz", healthz),
