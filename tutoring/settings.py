@@ -307,6 +307,8 @@ if _mailer["BACKEND"] == SMTP_EMAIL_BACKEND:
 MAILERS = {"default": _mailer}
 
 # --- security -------------------------------------------------------------------------------
+# the debug page (development) and error emails mask every URL's credentials (tutoring/debug.py)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tutoring.debug.CredentialsFilter"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
