@@ -107,11 +107,13 @@ MIDDLEWARE = [
 ]
 
 if PRODUCTION:
-    # gunicorn serves the collected static files itself; runserver and tests use staticfiles
+    # production serves the collected static files from the app server (WhiteNoise); in development
+    # tutoring.asgi wraps the app in Django's ASGIStaticFilesHandler, and tests use staticfiles
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "tutoring.urls"
 WSGI_APPLICATION = "tutoring.wsgi.application"
+ASGI_APPLICATION = "tutoring.asgi.application"
 AUTH_USER_MODEL = "tutoring.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -141,13 +143,25 @@ if "DATABASE_URL" not in ENV:
         "to run manage.py by hand, export DATABASE_URL=postgresql://USER@HOST/DB"
     )
 try:
-    _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    # CONN_MAX_AGE 0: under ASGI every request runs in a thread of its own, and a connection kept
+    # per thread is a connection leaked. Connections come from psycopg's pool instead, per process,
+    # bounded by DB_POOL_MAX_SIZE (a request waits up to DB_POOL_TIMEOUT seconds for one).
+    _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=0)
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _db.get("ENGINE") != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://...)")
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 2)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10)
+if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE or DB_POOL_MAX_SIZE < 1:
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE and DB_POOL_MAX_SIZE must satisfy 0 <= min <= max, max >= 1")
+if DB_POOL_TIMEOUT < 1:
+    raise ImproperlyConfigured("DB_POOL_TIMEOUT must be at least 1 (seconds)")
+_db["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
+                          "name": "tutoring"}
 _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
