@@ -202,7 +202,8 @@ def web_command(py: str, port: str | int | None = None, *, fd: int | None = None
     over, so the first request simply waits in the socket's queue). tests/tutoring/test_server.py
     bursts 200 requests at exactly this command."""
     where = ["--fd", str(fd)] if fd is not None else ["--host", "127.0.0.1", "--port", str(port)]
-    return [py, "-m", "uvicorn", "tutoring.asgi:application", *where, "--lifespan", "off",
+    # no proxy in front: X-Forwarded-For is not trusted (sign-in lockouts count per client address)
+    return [py, "-m", "uvicorn", "tutoring.asgi:application", *where, "--lifespan", "off", "--no-proxy-headers",
             "--timeout-graceful-shutdown", "10", "--no-server-header"]
 
 

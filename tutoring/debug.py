@@ -21,6 +21,7 @@ def mask_credentials(text: str, substitute: str) -> str:
 
 
 def has_credentials(value: str) -> bool:
+    value = str(value)  # lazy strings too
     try:
         return bool(_CREDENTIALS.search(value)) or bool(urlsplit(value).password)
     except ValueError:
@@ -36,7 +37,7 @@ class CredentialsFilter(SafeExceptionReporterFilter):
         if isinstance(key, str) and self.hidden_settings.search(key):
             return self.cleansed_substitute
         if isinstance(value, str):
-            return mask_credentials(value, self.cleansed_substitute) if has_credentials(value) else value
+            return mask_credentials(str(value), self.cleansed_substitute) if has_credentials(value) else value
         if isinstance(value, Mapping) and not isinstance(value, dict):  # os.environ (settings.ENV)
             return {k: self.cleanse_setting(k, v) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "axes",
     "tutoring",
     "sessions.apps.SessionsConfig",
     "creators",
@@ -104,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # last: turns a locked-out sign-in into the page that says when it lifts (tutoring/signin.py)
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:
@@ -336,6 +339,21 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Brute force (tutoring/signin.py): django-axes locks an account and a client address after
+# SIGNIN_FAILURE_LIMIT failed sign-ins, until SIGNIN_LOCKOUT_MINUTES after the last one. Behind the
+# reverse proxy the client address is X-Forwarded-For's, which the app server takes from the proxy.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("SIGNIN_FAILURE_LIMIT and SIGNIN_LOCKOUT_MINUTES must be at least 1")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: an account, and an address
+AXES_RESET_ON_SUCCESS = True
+# attempts while locked do not push the end back: the lock lifts when the page said it would
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only; the audit trail of what people do is the sessions'
+AXES_LOCKOUT_CALLABLE = "tutoring.signin.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,8 @@ from django.views import defaults
 from sessions.api import SERVER_ERROR, api
 from sessions.views import switch_role
 
+from . import signin
+
 
 def healthz(request):
     return HttpResponse("ok", content_type="text/plain")
@@ -35,6 +37,9 @@ urlpatterns = [
     path("healthz", healthz),
     path("admin/", admin.site.urls),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/password_reset/", signin.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/reset/<uidb64>/<token>/", signin.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("role/", switch_role, name="switch_role"),
     path("api/", api.urls),
