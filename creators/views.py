@@ -9,6 +9,7 @@ Every list runs a fixed number of queries and pages by keyset, so the last page 
 first does."""
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode, urlsplit
@@ -395,9 +396,14 @@ def chart(by_st: list[dict]) -> dict:
 # --- CSV export -------------------------------------------------------------------------------
 
 
+FORMULA_START = re.compile(r"[ \t\r\n]*[=+\-@]|[\t\r]")
+
+
 def _spreadsheet_safe(text: str) -> str:
-    """People's names and titles never start a formula when the CSV is opened in a spreadsheet."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """People's names and titles never start a formula when the CSV is opened in a spreadsheet:
+    a cell that starts with =, +, - or @ (after any spaces, tabs or line breaks, which spreadsheets
+    skip), or with a tab or carriage return, is kept as text by a leading apostrophe (OWASP)."""
+    return f"'{text}" if FORMULA_START.match(text) else text
 
 
 class _Echo:

