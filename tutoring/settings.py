@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "ninja",  # the API docs from its own static files (no CDN: works offline and under the CSP)
     "axes",
     "tutoring",
     "sessions.apps.SessionsConfig",
@@ -98,6 +100,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tutoring.csp.ContentSecurityPolicyMiddleware",  # Django's, plus the notes' object store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -132,6 +135,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}
             ],
         },
     },
@@ -324,6 +328,24 @@ if _mailer["BACKEND"] == SMTP_EMAIL_BACKEND:
 MAILERS = {"default": _mailer}
 
 # --- security -------------------------------------------------------------------------------
+# Content-Security-Policy on every response (Django's built-in CSP): scripts and styles only from
+# this site or carrying the request's nonce ({{ csp_nonce }}; no inline script without it, no
+# 'unsafe-inline'), no plugins, no framing, forms post here only. Pictures may come from any https
+# host (avatars); attachments and recordings redirect to the object store, whose origin
+# tutoring.csp adds from STORAGES["notes"].
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "media-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 # the debug page (development) and error emails mask every URL's credentials (tutoring/debug.py)
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tutoring.debug.CredentialsFilter"
 SESSION_COOKIE_HTTPONLY = True
