@@ -462,10 +462,10 @@ def throughput(args, cookie: str) -> list[WrkRow]:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
-    print(f"gunicorn tutoring.asgi -k uvicorn_worker.UvicornWorker -w 2 on 127.0.0.1:{port} (the production server; "
-          "DJANGO_ENV=development, DEBUG off)", flush=True)
-    proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker", "-w", "2",
-                             "-b", f"127.0.0.1:{port}"], cwd=ROOT,
+    print(f"gunicorn tutoring.asgi -k uvicorn_worker.UvicornWorker -w 2 on 127.0.0.1:{port} "
+          "(the production server; DJANGO_ENV=development, DEBUG off)", flush=True)
+    proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+                             "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     rows = []
     try:

@@ -37,7 +37,8 @@ class SignedIn(SessionAuth):
     def __call__(self, request):
         if not request.user.is_authenticated:
             return None
-        if request.method == "POST" and request.content_type in ("", "application/json") and not request.body.strip():
+        json_or_none = request.content_type in ("", "application/json")
+        if request.method == "POST" and json_or_none and not request.body.strip():
             # an empty body is an empty JSON object: the 422 then names each required field
             request._body = b"{}"
         try:

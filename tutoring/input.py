@@ -187,23 +187,21 @@ class DateTimeField(forms.DateTimeField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        moment = super().to_python(value)
-        if moment is None:
-            return moment
-        try:
-            return check_moment(moment)
-        except InvalidInput as exc:
-            raise ValidationError(str(exc), code=exc.code) from None
+        return _form_checked(check_moment, super().to_python(value))
 
 
 class DayField(forms.DateField):
     widget = forms.DateInput(attrs={"type": "date", "min": "2000-01-01", "max": "2100-12-31"})
 
     def to_python(self, value):
-        day = super().to_python(value)
-        if day is None:
-            return day
-        try:
-            return check_day(day)
-        except InvalidInput as exc:
-            raise ValidationError(str(exc), code=exc.code) from None
+        return _form_checked(check_day, super().to_python(value))
+
+
+def _form_checked(check, value):
+    """A parsed form value through one of the checks above, InvalidInput as the form's error."""
+    if value is None:
+        return value
+    try:
+        return check(value)
+    except InvalidInput as exc:
+        raise ValidationError(str(exc), code=exc.code) from None

@@ -57,7 +57,8 @@ def test_every_page_has_the_policy_with_a_fresh_nonce(client, parent, tutor, stu
         creator: ["/dashboard/teaching/sessions", "/dashboard/teaching/sessions?tab=upcoming",
                   f"/dashboard/teaching/sessions/{done.id}/", "/dashboard/teaching/sessions/metrics",
                   f"/courses/{course.id}/", "/api/docs"],
-        coordinator: ["/admin/", "/admin/tutoring_sessions/session/", f"/admin/tutoring_sessions/session/{done.id}/change/"],
+        coordinator: ["/admin/", "/admin/tutoring_sessions/session/",
+                      f"/admin/tutoring_sessions/session/{done.id}/change/"],
     }
     seen = set()
     for user, urls in pages.items():

@@ -4,7 +4,6 @@ and without leaving a database connection behind: connections come from a bounde
 back to it (runserver with CONN_MAX_AGE=60 grew to 157-175 idle connections, then "too many
 clients")."""
 
-import http.client
 import importlib.util
 import os
 import socket
@@ -19,6 +18,8 @@ import psycopg
 import pytest
 from django.conf import settings
 from django.test import Client
+
+from bench.dashboard import http_status as _get
 
 ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
@@ -73,17 +74,6 @@ def server(transactional_db):
     finally:
         proc.terminate()
         proc.wait(30)
-
-
-def _get(port, path, cookie=None):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        conn.request("GET", path, headers={"Cookie": f"sessionid={cookie}"} if cookie else {})
-        response = conn.getresponse()
-        response.read()
-        return response.status
-    finally:
-        conn.close()
 
 
 def test_a_burst_of_200_concurrent_requests_leaves_no_connection_behind(server, parent, student, session):
