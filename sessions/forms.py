@@ -5,7 +5,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from tutoring.input import DateTimeField, TextField
-from tutoring.models import Course, Match
+from tutoring.models import Match
 
 from .rules import DISPUTE_TOO_SHORT, MAX_TEXT, MIN_DISPUTE_REASON
 
@@ -70,10 +70,11 @@ class AdhocRowForm(forms.Form):
     end = LocalDateTimeField(required=False, label="End")
     note = note_field(label="Note")
 
-    def __init__(self, *args, students=(), courses=(), **kwargs):
+    def __init__(self, *args, students=(), courses=(), no_course=True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.no_course = no_course  # the tutor has a match without a course
         self.fields["student"].choices = [("", "Choose…"), *students]
-        self.fields["course"].choices = [("", "No course"), *courses]
+        self.fields["course"].choices = [("", "No course" if no_course else "Choose…"), *courses]
 
     def is_blank(self) -> bool:
         return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in self.fields)
@@ -81,7 +82,7 @@ class AdhocRowForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not self.is_blank():
-            for name in ("student", "start", "end"):
+            for name in ("student", "start", "end") if self.no_course else ("student", "course", "start", "end"):
                 if not data.get(name) and name not in self.errors:
                     self.add_error(name, ValidationError("Required.", code="required"))
         return data
@@ -94,17 +95,17 @@ class AdhocRowForm(forms.Form):
 
 class BaseAdhocFormSet(forms.BaseFormSet):
     def __init__(self, *args, tutor=None, **kwargs):
-        students = (
-            Match.objects.filter(tutor=tutor, active=True).select_related("student").order_by("student__name")
-        )
-        self.students = [(m.student_id, m.student.name) for m in students]
-        # only the courses of the tutor's own active matches (the lifecycle refuses any other)
-        courses = Course.objects.filter(matches__tutor=tutor, matches__active=True).distinct()
-        self.courses = [(c.id, c.title) for c in courses.order_by("title")]
+        # only the students and courses of the tutor's own active matches (the lifecycle refuses
+        # any other); a student matched in two courses is listed once
+        matches = list(Match.objects.filter(tutor=tutor, active=True).select_related("student", "course")
+                       .order_by("student__name", "student_id"))
+        self.students = list(dict.fromkeys((m.student_id, m.student.name) for m in matches))
+        self.courses = sorted({(m.course_id, m.course.title) for m in matches if m.course_id}, key=lambda c: c[1])
+        self.no_course = any(m.course_id is None for m in matches)
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {"students": self.students, "courses": self.courses}
+        return {"students": self.students, "courses": self.courses, "no_course": self.no_course}
 
 
 AdhocFormSet = forms.formset_factory(AdhocRowForm, formset=BaseAdhocFormSet, extra=3, max_num=50,

@@ -792,6 +792,9 @@ def _plan_adhoc(tutor: User, row: dict, matched: dict, planned: list, now: datet
                       code="too_old", status=INVALID)
     student = User.objects.get(pk=student_id)
     course = _course_for(row.get("course_id"), student)
+    if course is None and None not in matched[student_id]:
+        raise Refused("Choose the course of this session: you are matched with this student in courses.",
+                      code="course_required", status=INVALID)
     if (course.pk if course else None) not in matched[student_id]:
         raise Refused("You are not matched with this student for that course: choose one of your matches' "
                       "courses.", code="course_not_matched", status=INVALID)
