@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Production image: web (gunicorn), Celery worker and beat, and the Telegram bot all run from it;
+# Production image: web (gunicorn with uvicorn workers), Celery worker and beat, and the Telegram bot all run from it;
 # docker-compose.yml picks the command. Build: docker build -t tutoring .
 #
 # Only the locked runtime dependencies are installed (`uv sync --locked --no-dev`): the dev group
@@ -78,7 +78,8 @@ VOLUME ["/app/var/media", "/app/var/notes"]
 
 USER tutoring:tutoring
 EXPOSE 8000
-# WEB_CONCURRENCY sets gunicorn's worker count (default 1); see docs/operations.md.
+# ASGI: gunicorn supervises uvicorn workers (HTTP and WebSockets). WEB_CONCURRENCY sets their count
+# (default 1); see docs/operations.md.
 # No HEALTHCHECK here: the worker, beat and bot run from this image too and serve no HTTP;
 # docker-compose.yml gives the web service its /healthz check.
-CMD ["gunicorn", "tutoring.wsgi", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--error-logfile", "-", "--graceful-timeout", "30"]
+CMD ["gunicorn", "tutoring.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--error-logfile", "-", "--graceful-timeout", "30"]

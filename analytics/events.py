@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Annotated, Literal, get_args
 
 from django.utils import timezone
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from tutoring.input import Text as SafeText
 
 from .models import Event, EventName, EventSource
 
@@ -32,10 +34,11 @@ BROWSER_EVENTS = frozenset({EventName.SESSION_VIEWED, EventName.RECORDING_PLAYED
 MAX_ID = 2**63 - 1  # a bigint primary key
 
 # A page code ("CSES") or a path ("/dashboard/teaching/sessions"), 200 characters at most.
-PAGE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{0,31}|/\S{0,199}")
+PAGE_PATTERN = re.compile(r"[A-Z][A-Z0-9_]{0,31}|/[^\s\x00-\x1f\x7f-\x9f]{0,199}")
 
-Text = Annotated[str, StringConstraints(max_length=200)]
-Key = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+# the shared text type: no NUL (which the JSONB column refuses) or other control characters
+Text = SafeText(200, what="value")
+Key = SafeText(40, min_length=1, what="key")
 SessionId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 

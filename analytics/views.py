@@ -15,20 +15,15 @@ unless the answer is 204.
     429  rate_limited (Retry-After: seconds to the next minute)
 """
 
-import json
-import logging
-import time
-
 from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpResponse, JsonResponse
 
 from sessions.access import Viewer, visible_sessions
+from tutoring import limits
+from tutoring.input import parse_json
 
 from . import events
 from .models import EventSource
-
-log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4096
 DEFAULT_PER_MINUTE = 120  # settings.ANALYTICS_BEACON_PER_MINUTE overrides
@@ -56,8 +51,8 @@ def beacon(request):
     if request.content_type != "application/json":
         return _error(415, "Send the event as application/json.", "unsupported_media_type")
     try:
-        payload = json.loads(request.body)
-    except ValueError:  # also bad UTF-8 and over-long integers
+        payload = parse_json(request.body)
+    except ValueError:  # also bad UTF-8, over-long integers and JSON nested too deep
         payload = None
     if not isinstance(payload, dict):
         return _error(400, 'The body must be a JSON object: {"name": ..., "data": {...}, "page": ...}.',
@@ -94,12 +89,4 @@ def _rate_limited(user_id: int) -> int:
     """Count this request in the user's current minute; seconds until the next minute when over
     the limit, else 0. A cache outage lets events through: analytics never blocks anyone."""
     limit = getattr(settings, "ANALYTICS_BEACON_PER_MINUTE", DEFAULT_PER_MINUTE)
-    now = time.time()
-    key = f"analytics:beacon:{user_id}:{int(now // 60)}"
-    try:
-        cache.add(key, 0, timeout=120)
-        count = cache.incr(key)
-    except Exception:  # noqa: BLE001 - any cache failure, including the key expiring in between
-        log.warning("analytics beacon: rate-limit cache unavailable", exc_info=True)
-        return 0
-    return 60 - int(now % 60) if count > limit else 0
+    return limits.hit(limits.Limit("analytics-beacon", limit=limit, window=60), str(user_id))

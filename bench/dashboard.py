@@ -28,8 +28,9 @@ the frame piece stays), and show the first view after such a change, for referen
 
 Targets (the issue's, p95 of the whole server time): 20 ms for the lists (first page, page 400,
 filtered, API, CSV first byte), 60 ms for stats and metrics over the creator's whole history. Then
-throughput: wrk -t2 -c16 -d10s against gunicorn with 2 workers on the list page (the creator's
-session cookie) and on /healthz (a bare Django view, for reference); target 250 requests/s.
+throughput: wrk -t2 -c16 -d10s against gunicorn with 2 uvicorn workers (the production server) on
+the list page (the creator's session cookie) and on /healthz (a bare Django view, for reference);
+target 250 requests/s.
 
 The exit code is 0 even when a target is missed (the targets are not met yet; a summary line lists
 the misses), 1 when a request is broken (an answer other than 200, wrk's non-2xx/3xx responses).
@@ -461,8 +462,10 @@ def throughput(args, cookie: str) -> list[WrkRow]:
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
-    print(f"gunicorn tutoring.wsgi -w 2 on 127.0.0.1:{port} (DJANGO_ENV=development, DEBUG off)", flush=True)
-    proc = subprocess.Popen([*command, "tutoring.wsgi", "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
+    print(f"gunicorn tutoring.asgi -k uvicorn_worker.UvicornWorker -w 2 on 127.0.0.1:{port} "
+          "(the production server; DJANGO_ENV=development, DEBUG off)", flush=True)
+    proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
+                             "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     rows = []
     try:

@@ -8,7 +8,8 @@ from django.conf import settings
 from django.http import Http404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
-from pydantic import AwareDatetime, field_validator
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
@@ -16,9 +17,11 @@ from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Session
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
+from tutoring.input import Moment, Text
 from tutoring.models import Role, User
 
 from . import selectors
+from .forms import END_BEFORE_START
 from .selectors import BUCKET_OF, Filters
 
 creators_router = Router(tags=["creators"])
@@ -98,18 +101,21 @@ class StatsOut(MetricsOut):
 class FilterIn(Schema):
     course: int | None = None
     st: int | None = None
-    student: str = Field("", max_length=100)
+    student: Text(100, what="student name") = ""
     student_id: int | None = Field(None, ge=1, le=2**63 - 1)
     status: Literal["all", "completed", "scheduled", "cancelled", "no_show"] = "all"
-    from_: AwareDatetime | None = Field(None, alias="from")
-    to: AwareDatetime | None = None
+    from_: Moment | None = Field(None, alias="from")
+    to: Moment | None = None
     low_rated: bool = False
 
-    @field_validator("student")
+    @field_validator("to")
     @classmethod
-    def no_nul(cls, value: str) -> str:
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+    def ends_after_start(cls, value, info: ValidationInfo):
+        """The same rule as the page's range (creators.forms): an end before the start is an error
+        at the field, never a range silently ignored."""
+        start = info.data.get("from_")
+        if value is not None and start is not None and value < start:
+            raise PydanticCustomError("range", END_BEFORE_START)
         return value
 
     def filters(self) -> Filters:
@@ -119,7 +125,7 @@ class FilterIn(Schema):
 
 
 class PageIn(FilterIn):
-    cursor: str | None = None
+    cursor: Text(100, what="cursor") | None = None
     limit: int = Field(25, ge=1, le=100)
 
 
@@ -172,15 +178,11 @@ def creator_sessions(request, page: Query[PageIn]):
 
 
 @creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})
-def creator_upcoming(request, from_: AwareDatetime | None = Query(None, alias="from"),
-                     to: AwareDatetime | None = None):
+def creator_upcoming(request, from_: Moment | None = Query(None, alias="from"), to: Moment | None = None):
     """The calendar tab: scheduled sessions (default: the next 31 days), soonest first."""
     creator = _creator(request)
     start = from_ or timezone.now()
-    try:
-        end = to or start + timedelta(days=31)
-    except OverflowError:
-        raise Refused("Choose dates between the years 1900 and 9000.", code="invalid", status=422) from None
+    end = to or start + timedelta(days=31)  # Moment keeps both within 2000-2100: no overflow
     if end <= start or end - start > timedelta(days=62):
         raise Refused("Choose a range of at most 62 days, ending after it starts.", code="invalid", status=422)
     qs = selectors.creator_sessions(creator).filter(

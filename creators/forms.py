@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 
 from django import forms
 
+from tutoring.input import DayField, TextField
+
 from .selectors import Filters
 
 RANGES = [("", "All time"), ("today", "Today"), ("week", "This week"), ("month", "This month"),
@@ -15,6 +17,8 @@ STATUSES = [("all", "All"), ("completed", "Completed"), ("scheduled", "Scheduled
             ("no_show", "No-show")]
 # what filter_state and filter_applied call each filter (spec 000 analytics)
 FILTER_KEYS = ("range", "from", "to", "course", "st", "student", "student_id", "status", "low_rated")
+END_BEFORE_START = "The end date is before the start date."
+NOT_CUSTOM = "Choose “Custom range” under Dates to filter by this date."
 
 
 def local_midnight(day: date, tz) -> datetime:
@@ -81,13 +85,13 @@ class IdChoiceField(forms.TypedChoiceField):
 
 class HistoryFilterForm(forms.Form):
     range = forms.ChoiceField(label="Dates", choices=RANGES, required=False)
-    start = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    end = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label="From", required=False)
+    end = DayField(label="To", required=False)
     course = IdChoiceField(label="Course", required=False)
     st = IdChoiceField(label="ST", required=False)
-    student = forms.CharField(label="Student", max_length=100, required=False,
-                              widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name",
-                                                            "autocomplete": "off"}))
+    student = TextField(label="Student", max_length=100, required=False, what="student name", help_text="",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Search by name",
+                                                      "autocomplete": "off"}))
     # one student exactly (a student's page links with it); kept across filter changes, cleared
     # with the other filters
     student_id = forms.IntegerField(required=False, min_value=1, max_value=2**63 - 1, widget=forms.HiddenInput)
@@ -115,20 +119,20 @@ class HistoryFilterForm(forms.Form):
         # render and read the date fields under their URL names
         return self.URL_NAMES.get(field_name, field_name)
 
-    EARLIEST, LATEST = date(1900, 1, 1), date(9000, 12, 31)
-
     def clean(self):
+        """Every date problem is said at its field (the API's FilterIn says the same): an end
+        before the start, a date without "Custom range", a custom range without a date."""
         data = super().clean()
-        for name in ("start", "end"):
-            day = data.get(name)
-            if day and not self.EARLIEST <= day <= self.LATEST:
-                self.add_error(name, "Choose a date between 1900 and 9000.")
         start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            self.add_error("end", END_BEFORE_START)
         if data.get("range") == "custom":
-            if start and end and end < start:
-                self.add_error("end", "The end date is before the start date.")
-            elif "start" not in self.errors and "end" not in self.errors and not (start or end):
+            if "start" not in self.errors and "end" not in self.errors and not (start or end):
                 self.add_error("start", "Choose a start or an end date for a custom range.")
+        elif "range" not in self.errors:
+            for name in ("start", "end"):
+                if data.get(name) and name not in self.errors:
+                    self.add_error(name, NOT_CUSTOM)
         return data
 
     def value(self, name):

@@ -9,6 +9,7 @@ Every list runs a fixed number of queries and pages by keyset, so the last page 
 first does."""
 
 import csv
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode, urlsplit
@@ -33,6 +34,7 @@ from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
 from sessions.views.pages import see_other
+from tutoring.input import check_day
 from tutoring.models import Course, Enrollment, User
 
 from . import selectors
@@ -315,10 +317,9 @@ def resolve(request, session_id):
 def _anchor(value: str | None, today: date) -> date:
     """The calendar's date from the URL; today when it is missing, malformed or out of range."""
     try:
-        day = date.fromisoformat(value) if value else today
-    except ValueError:
+        return check_day(date.fromisoformat(value)) if value else today
+    except ValueError:  # malformed, or outside the shared range (InvalidInput is a ValueError)
         return today
-    return day if HistoryFilterForm.EARLIEST <= day <= HistoryFilterForm.LATEST else today
 
 
 def calendar(request, creator):
@@ -395,9 +396,14 @@ def chart(by_st: list[dict]) -> dict:
 # --- CSV export -------------------------------------------------------------------------------
 
 
+FORMULA_START = re.compile(r"[ \t\r\n]*[=+\-@]|[\t\r]")
+
+
 def _spreadsheet_safe(text: str) -> str:
-    """People's names and titles never start a formula when the CSV is opened in a spreadsheet."""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    """People's names and titles never start a formula when the CSV is opened in a spreadsheet:
+    a cell that starts with =, +, - or @ (after any spaces, tabs or line breaks, which spreadsheets
+    skip), or with a tab or carriage return, is kept as text by a leading apostrophe (OWASP)."""
+    return f"'{text}" if FORMULA_START.match(text) else text
 
 
 class _Echo:

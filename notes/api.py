@@ -2,7 +2,6 @@
 attachments (multipart). Same rules as the web: readers are the tutor, the student's parents,
 coordinators and the course's creator; everyone else gets 404. Errors are {"detail", "code"}."""
 
-import json
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import Channel, Session
 from sessions.schemas import ERRORS, PersonOut, person
+from tutoring.input import parse_json
 
 from . import services, storage
 
@@ -154,9 +154,9 @@ def _notes_input(request) -> tuple[str, list]:
     content_type = request.content_type or ""
     if content_type == "application/json":
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError):
-            raise HttpError(400, "The request body is not valid JSON.") from None
+            body = parse_json(request.body or b"{}")
+        except ValueError as exc:  # also bad UTF-8 and JSON nested too deep
+            raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
             raise Refused("text: must be a string", code="invalid", status=422)
         return body.get("text", ""), []

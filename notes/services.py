@@ -21,6 +21,7 @@ from sessions import lifecycle, projections, rules
 from sessions.access import Relation, Viewer, get_session_for
 from sessions.errors import INVALID, Refused
 from sessions.models import Channel, Session
+from tutoring import input as input_rules
 
 from . import ai, storage, uploads
 from .models import Attachment, Kind, Note, Summary, SummaryStatus, TranscriptStatus
@@ -95,20 +96,12 @@ class Submission:
 
 
 def clean_text(text: str | None) -> str:
-    """The notes as stored: line ends normalised, trimmed; refused when too long or when it holds
-    characters PostgreSQL cannot store (NUL, lone surrogates from a broken client)."""
-    text = (text or "").replace("\r\n", "\n").strip()
-    if len(text) > MAX_TEXT:
-        raise Refused(f"The notes are too long (at most {MAX_TEXT:,} characters).", code="too_long",
-                      status=INVALID)
+    """The notes as stored: the shared text rules (tutoring.input: line ends normalised, trimmed,
+    no control or broken characters, at most MAX_TEXT characters), else Refused (422)."""
     try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = "\x00"
-    if "\x00" in text:
-        raise Refused("The notes contain characters that cannot be saved (control or broken characters): "
-                      "please retype them.", code="invalid_text", status=INVALID)
-    return text
+        return input_rules.clean_text(text, max_length=MAX_TEXT, what="notes")
+    except input_rules.InvalidInput as exc:
+        raise Refused(str(exc), code=exc.code, status=INVALID) from None
 
 
 def add_notes(session: Session, *, by, text: str, files=(), channel: str = Channel.WEB,

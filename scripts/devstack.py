@@ -5,6 +5,10 @@
 
 With DATABASE_URL / REDIS_URL set, those are used and nothing is started for them. Everything this
 script starts it also stops (Ctrl-C, SIGTERM, or the command ending), so nothing outlives it.
+
+`run` serves the site with uvicorn (ASGI, as production does: HTTP and the room's WebSockets on one
+server), and supervises web, worker and beat: a process that exits is reported and restarted with
+a growing back-off while the others keep running.
 """
 
 from __future__ import annotations
@@ -117,8 +121,9 @@ def embedded_redis(data_dir: Path, *, persist: bool):
         "--unixsocket", str(sock),
         "--unixsocketperm", "700",
         "--dir", str(data_dir),
-        "--save", "60 1" if persist else "",
-        "--appendonly", "no",
+        # redis-server takes the save points as separate arguments: "60 1" as one is ignored
+        *(["--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec"] if persist
+          else ["--save", "", "--appendonly", "no"]),
         "--loglevel", "warning",
         "--logfile", str(data_dir / "redis.log"),
     ]
@@ -190,6 +195,73 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGINT, _raise_stop)
 
 
+def web_command(py: str, port: str | int | None = None, *, fd: int | None = None) -> list[str]:
+    """The development web server: uvicorn on the ASGI application (tutoring.asgi), one process;
+    static files come from Django's ASGIStaticFilesHandler (DEBUG), database connections from the
+    settings' pool. On 127.0.0.1:port, or on a socket already listening (fd: the tests hand one
+    over, so the first request simply waits in the socket's queue). tests/tutoring/test_server.py
+    bursts 200 requests at exactly this command."""
+    where = ["--fd", str(fd)] if fd is not None else ["--host", "127.0.0.1", "--port", str(port)]
+    # no proxy in front: X-Forwarded-For is not trusted (sign-in lockouts count per client address)
+    return [py, "-m", "uvicorn", "tutoring.asgi:application", *where, "--lifespan", "off", "--no-proxy-headers",
+            "--timeout-graceful-shutdown", "10", "--no-server-header"]
+
+
+class Supervisor:
+    """Runs named commands and restarts any that exits, after 1, 2, 4 ... 60 seconds (back to 1 s
+    once it has run for a minute), reporting each exit and restart in the log; the others keep
+    running. `poll(now)` does one round and is what the run loop (and the tests, with their own
+    clock) call."""
+
+    def __init__(self, commands: dict[str, list[str]], *, env: dict | None = None, cwd=None,
+                 report=log, min_backoff: float = 1.0, max_backoff: float = 60.0, healthy_after: float = 60.0):
+        self.commands, self.env, self.cwd, self.report = commands, env, cwd, report
+        self.min_backoff, self.max_backoff, self.healthy_after = min_backoff, max_backoff, healthy_after
+        self.procs: dict[str, subprocess.Popen | None] = {}
+        self.started: dict[str, float] = {}
+        self.failures = dict.fromkeys(commands, 0)
+        self.restart_at: dict[str, float] = {}
+        self.restarts = dict.fromkeys(commands, 0)
+
+    def _launch(self, name: str, now: float) -> None:
+        self.procs[name] = subprocess.Popen(self.commands[name], env=self.env, cwd=self.cwd)
+        self.started[name] = now
+        self.restart_at.pop(name, None)
+
+    def start(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for name in self.commands:
+            self._launch(name, now)
+
+    def poll(self, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
+        for name in self.commands:
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                ran = now - self.started[name]
+                self.failures[name] = 1 if ran >= self.healthy_after else self.failures[name] + 1
+                delay = min(self.max_backoff, self.min_backoff * 2 ** (self.failures[name] - 1))
+                self.report(f"{name} exited with status {proc.returncode} after {ran:.0f} s; restarting it in "
+                            f"{delay:.0f} s (the other processes keep running)")
+                self.procs[name] = None
+                self.restart_at[name] = now + delay
+            elif proc is None and name in self.restart_at and now >= self.restart_at[name]:
+                self._launch(name, now)
+                self.restarts[name] += 1
+                self.report(f"{name} restarted (restart {self.restarts[name]}, pid {self.procs[name].pid})")
+
+    def stop(self, timeout: float = 15) -> None:
+        running = [p for p in self.procs.values() if p is not None and p.poll() is None]
+        for p in running:
+            p.send_signal(signal.SIGTERM)
+        for p in running:
+            try:
+                p.wait(timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
 def run_dev() -> int:
     _stop_on_signals()
     py = sys.executable
@@ -202,18 +274,19 @@ def run_dev() -> int:
         celery = [py, "-m", "celery", "-A", "tutoring"]
         beat_schedule = VAR / "dev" / "celerybeat-schedule"
         commands = {
-            "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            "web": web_command(py, port),
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
             # exactly one beat: the sweeps are idempotent, but one scheduler is the design
             "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)],
         }
-        procs = {name: subprocess.Popen(cmd, env=env, cwd=ROOT) for name, cmd in commands.items()}
+        supervisor = Supervisor(commands, env=env, cwd=ROOT)
+        supervisor.start()
         try:
             import urllib.request
 
             def web_up() -> bool:
-                if procs["web"].poll() is not None:
-                    raise SystemExit("[devstack] the web server exited")
+                if supervisor.procs["web"].poll() is not None:
+                    raise SystemExit("[devstack] the web server exited at start-up; see the messages above")
                 try:
                     urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
                     return True
@@ -229,11 +302,9 @@ def run_dev() -> int:
                 "  Ctrl-C stops everything.\n",
                 flush=True,
             )
-            while all(p.poll() is None for p in procs.values()):
+            while True:  # until Ctrl-C or SIGTERM: a process that exits is restarted, not fatal
+                supervisor.poll()
                 time.sleep(0.5)
-            dead = [n for n, p in procs.items() if p.poll() is not None]
-            log(f"{', '.join(dead)} exited; stopping the rest")
-            return 1 if any(procs[n].returncode not in (0, -signal.SIGINT, -signal.SIGTERM) for n in dead) else 0
         except (KeyboardInterrupt, StopRequested):
             log("stopping")
             return 0
@@ -242,14 +313,7 @@ def run_dev() -> int:
             # both signal the whole process group) must not cut the clean shutdown short.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            for p in procs.values():
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            for p in procs.values():
-                try:
-                    p.wait(15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+            supervisor.stop()
 
 
 def main() -> int:

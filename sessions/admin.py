@@ -26,6 +26,7 @@ from django.utils.timezone import localtime
 
 from notes.admin import NoteInline, SummaryInline
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
+from tutoring.input import TextField
 from tutoring.models import Enrollment, User
 
 from . import lifecycle, rules
@@ -67,10 +68,10 @@ def session_link(session_id: int):
 # --- the forms of the lifecycle actions -------------------------------------------------------
 
 
-def reason_field(*, label: str, required_message: str) -> forms.CharField:
-    return forms.CharField(label=label, max_length=rules.MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}),
-                           help_text="Kept on each session's audit trail.",
-                           error_messages={"required": required_message})
+def reason_field(*, label: str, required_message: str) -> TextField:
+    return TextField(label=label, max_length=rules.MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}),
+                     help_text="Kept on each session's audit trail.", what="reason",
+                     error_messages={"required": required_message})
 
 
 class VerifyForm(forms.Form):
@@ -105,9 +106,9 @@ class CancelForm(forms.Form):
         label="Reason", help_text="Pick one of that side's reasons.",
         queryset=ChangeReason.objects.filter(kind=ChangeKind.CANCEL, active=True),
     )
-    note = forms.CharField(label="Note", required=False, max_length=rules.MAX_TEXT,
-                           widget=forms.Textarea(attrs={"rows": 2}),
-                           help_text="Required for reasons such as “Other”.")
+    note = TextField(label="Note", required=False, max_length=rules.MAX_TEXT, what="note",
+                     widget=forms.Textarea(attrs={"rows": 2}),
+                     help_text="Required for reasons such as “Other”.")
 
 
 # --- what each action calls -------------------------------------------------------------------

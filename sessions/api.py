@@ -2,6 +2,7 @@
 caller may see (else 404), call the lifecycle, serialize. Errors are always
 {"detail": "<user-facing message>", "code": "<stable code>"}."""
 
+import logging
 from datetime import datetime
 from typing import Literal
 
@@ -12,19 +13,42 @@ from django.utils import timezone
 from ninja import Field, NinjaAPI, Query, Router, Schema
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.responses import Status as Reply
-from ninja.security import django_auth
-from pydantic import AwareDatetime
+from ninja.security import SessionAuth
 from pydantic import ValidationError as PydanticValidationError
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
 
+from tutoring.input import Moment, Text
 from tutoring.models import Guardianship, User
 
-from . import lifecycle, paging, projections
+from . import lifecycle, paging, projections, rules
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for, visible_sessions
 from .errors import FORBIDDEN, Refused
 from .models import ChangeReason, Channel, Session, SessionEvent, Status
 from .schemas import ERRORS, CourseOut, PersonOut, person
 
-api = NinjaAPI(title="Tutoring platform API", version="1", auth=django_auth, urls_namespace="api")
+log = logging.getLogger("django.request")
+
+
+class SignedIn(SessionAuth):
+    """The Django session, CSRF-checked, but the caller is asked to sign in (401) before the CSRF
+    token is looked at: an anonymous POST is "sign in first", not "CSRF check failed"."""
+
+    def __call__(self, request):
+        if not request.user.is_authenticated:
+            return None
+        json_or_none = request.content_type in ("", "application/json")
+        if request.method == "POST" and json_or_none and not request.body.strip():
+            # an empty body is an empty JSON object: the 422 then names each required field
+            request._body = b"{}"
+        try:
+            return super().__call__(request)
+        except HttpError:  # ninja's "CSRF check Failed"
+            raise Refused("CSRF check failed: send the X-CSRFToken header with the value of the csrftoken "
+                          "cookie.", code="csrf_failed", status=FORBIDDEN) from None
+
+
+api = NinjaAPI(title="Tutoring platform API", version="1", auth=SignedIn(), urls_namespace="api")
 router = Router(tags=["sessions"])
 
 
@@ -33,6 +57,24 @@ router = Router(tags=["sessions"])
 
 def _error(request, status: int, detail: str, code: str, **extra):
     return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+SERVER_ERROR = {"detail": "Something went wrong on our side and nothing was changed. It has been logged; "
+                          "please try again.", "code": "server_error"}
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc: Exception):
+    """A bug: logged like Django logs an unhandled exception (with the request, for the admins'
+    email and the error tracker), answered in the API's error shape. In development the debug page
+    shows the traceback instead (with every credential masked: tutoring.debug)."""
+    from django.conf import settings
+
+    if settings.DEBUG:
+        raise exc
+    log.error("Internal Server Error: %s", request.path, exc_info=exc,
+              extra={"status_code": 500, "request": request})
+    return api.create_response(request, SERVER_ERROR, status=500)
 
 
 @api.exception_handler(Refused)
@@ -50,15 +92,23 @@ def on_unauthenticated(request, exc):
     return _error(request, 401, "Sign in first.", "not_authenticated")
 
 
+def _field(error: dict) -> str:
+    """"reason_id" for ("body", "payload", "reason_id"), "from" for ("query", "filters", "from")."""
+    parts = [str(p) for p in error.get("loc", [])[1:]]
+    if parts and parts[0] in ("payload", "filters", "page"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
 @api.exception_handler(ValidationError)
 def on_invalid(request, exc: ValidationError):
-    errors = [
-        {"field": ".".join(str(p) for p in e.get("loc", [])[1:]), "detail": e.get("msg", "invalid")}
-        for e in exc.errors
-    ]
-    first = errors[0] if errors else {"field": "", "detail": "invalid input"}
-    where = f"{first['field']}: " if first["field"] else ""
-    return _error(request, 422, f"{where}{first['detail']}", "invalid", errors=errors)
+    """422 naming every field that is wrong, in `detail` (all of them) and in `errors`."""
+    errors = [{"field": _field(e), "detail": e.get("msg", "invalid").removeprefix("Value error, ")}
+              for e in exc.errors]
+    if not errors:
+        errors = [{"field": "", "detail": "invalid input"}]
+    detail = "; ".join(f"{e['field']}: {e['detail']}" if e["field"] else e["detail"] for e in errors[:5])
+    return _error(request, 422, detail, "invalid", errors=errors)
 
 
 @api.exception_handler(MultiPartParserError)
@@ -195,50 +245,84 @@ class CheckOutIn(Schema):
     student_absent: bool = False
 
 
+# Every text is tutoring.input's Text and every time its Moment: the same checks as the web forms,
+# so malformed input is a 422 naming the field before any state is looked at.
+Note = Text(rules.MAX_TEXT, what="note")
+
+
 class ReasonIn(Schema):
-    reason: str = Field(..., max_length=4000)
+    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
+
+
+class DisputeIn(Schema):
+    reason: Text(rules.MAX_TEXT, min_length=rules.MIN_DISPUTE_REASON, what="reason for the dispute",
+                 too_short=rules.DISPUTE_TOO_SHORT)
 
 
 class ResolveIn(Schema):
     decision: Literal["approve", "void"]
-    reason: str = Field(..., max_length=4000)
+    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
+
+
+POLICY_MISSING = ("Confirm the terms you were shown: send the policy_id of /cancellation-guidance (null when "
+                  "no penalty applies).")
 
 
 class CancelIn(Schema):
-    reason_id: int | None = None
-    note: str = Field("", max_length=4000)
-    policy_id: int | None = None
+    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...")
+    note: Note = ""
+    policy_id: int | None = Field(None, description="The policy_id that GET .../cancellation-guidance showed "
+                                                    "(null when no penalty applies); required unless "
+                                                    "on_behalf_of is given")
     as_role: Literal["parent", "tutor"] | None = None
     on_behalf_of: Literal["parent", "tutor"] | None = None
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def policy_shown(cls, data, handler):
+        """policy_id confirms the terms the caller was shown: required (null allowed) unless a
+        coordinator cancels on_behalf_of; reported beside any other missing field."""
+        errors, model = [], None
+        try:
+            model = handler(data)
+        except PydanticValidationError as exc:
+            errors = [{"type": PydanticCustomError(e["type"], e["msg"]), "loc": e["loc"], "input": e["input"]}
+                      for e in exc.errors()]
+        if isinstance(data, dict) and data.get("on_behalf_of") is None and "policy_id" not in data:
+            errors.append({"type": PydanticCustomError("missing", POLICY_MISSING), "loc": ("policy_id",),
+                           "input": data})
+        if errors:
+            raise PydanticValidationError.from_exception_data(cls.__name__, errors)
+        return model
+
 
 class ProposeIn(Schema):
-    proposed_start: AwareDatetime
-    reason_id: int | None = None
-    note: str = Field("", max_length=4000)
+    proposed_start: Moment
+    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...&kind=reschedule")
+    note: Note = ""
     as_role: Literal["parent", "tutor"] | None = None
 
 
 class CounterIn(Schema):
-    proposed_start: AwareDatetime
-    note: str = Field("", max_length=4000)
+    proposed_start: Moment
+    note: Note = ""
 
 
 class CreateIn(Schema):
     tutor_id: int
     student_id: int
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Moment
+    end: Moment
     course_id: int | None = None
     is_trial: bool = False
 
 
 class AdhocRow(Schema):
     student_id: int
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Moment
+    end: Moment
     course_id: int | None = None
-    note: str = Field("", max_length=4000)
+    note: Note = ""
 
 
 class AdhocIn(Schema):
@@ -246,10 +330,10 @@ class AdhocIn(Schema):
 
 
 class ListFilters(Schema):
-    status: str | None = None
-    from_: AwareDatetime | None = Field(None, alias="from")
-    to: AwareDatetime | None = None
-    cursor: str | None = None
+    status: Text(400, what="status list") | None = None
+    from_: Moment | None = Field(None, alias="from")
+    to: Moment | None = None
+    cursor: Text(100, what="cursor") | None = None
     limit: int = Field(50, ge=1, le=100)
 
 
@@ -439,7 +523,7 @@ def acknowledge(request, session_id: int):
 
 
 @router.post("/{session_id}/dispute", response={200: SessionOut, **ERRORS})
-def dispute(request, session_id: int, payload: ReasonIn):
+def dispute(request, session_id: int, payload: DisputeIn):
     return _act(request, session_id, lifecycle.dispute, reason=payload.reason)
 
 

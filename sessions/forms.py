@@ -4,21 +4,23 @@ and their messages stay in sessions.lifecycle, so a form never refuses what the 
 from django import forms
 from django.core.exceptions import ValidationError
 
-from tutoring.models import Course, Match
+from tutoring.input import DateTimeField, TextField
+from tutoring.models import Match
 
-LOCAL_INPUT = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+from .rules import DISPUTE_TOO_SHORT, MAX_TEXT, MIN_DISPUTE_REASON
 
 
-class LocalDateTimeField(forms.DateTimeField):
+class LocalDateTimeField(DateTimeField):
     """A datetime-local input, read in the active time zone (the viewer's, set by the view)."""
 
-    widget = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
-
     def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", LOCAL_INPUT)
         kwargs.setdefault("error_messages", {"required": "Please choose a new start time.",
                                              "invalid": "Enter a date and time like 2026-11-20 15:30."})
         super().__init__(**kwargs)
+
+
+def note_field(**kwargs) -> TextField:
+    return TextField(max_length=MAX_TEXT, required=False, what="note", **kwargs)
 
 
 class ProposalForm(forms.Form):
@@ -30,31 +32,33 @@ class CheckOutForm(forms.Form):
 
 
 class DisputeForm(forms.Form):
-    reason = forms.CharField(max_length=2000, required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    # the lifecycle asks for it ("Please give a reason for the dispute."), with the same minimum
+    reason = TextField(max_length=MAX_TEXT, min_length=MIN_DISPUTE_REASON, too_short=DISPUTE_TOO_SHORT,
+                       required=False, what="reason for the dispute", widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class CancelForm(forms.Form):
-    reason_id = forms.CharField(required=False)
-    note = forms.CharField(max_length=2000, required=False)
-    policy_id = forms.CharField(required=False)
+    reason_id = forms.IntegerField(required=False, error_messages={"invalid": "Choose one of the reasons."})
+    note = note_field()
+    policy_id = forms.IntegerField(required=False)
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
     confirm = forms.BooleanField(error_messages={"required": "Tick the box to confirm the cancellation."})
 
 
 class RescheduleForm(forms.Form):
     proposed_start = LocalDateTimeField()
-    reason_id = forms.CharField(required=False)
-    note = forms.CharField(max_length=2000, required=False)
+    reason_id = forms.IntegerField(required=False, error_messages={"invalid": "Choose one of the reasons."})
+    note = note_field()
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
 
 
 class RejectForm(ProposalForm):
-    reason = forms.CharField(max_length=2000, required=False)
+    reason = TextField(max_length=MAX_TEXT, required=False, what="reason for declining")
 
 
 class CounterForm(ProposalForm):
     proposed_start = LocalDateTimeField()
-    note = forms.CharField(max_length=2000, required=False)
+    note = note_field()
 
 
 class AdhocRowForm(forms.Form):
@@ -64,12 +68,13 @@ class AdhocRowForm(forms.Form):
     course = forms.TypedChoiceField(coerce=int, required=False, empty_value=None, label="Course")
     start = LocalDateTimeField(required=False, label="Start")
     end = LocalDateTimeField(required=False, label="End")
-    note = forms.CharField(max_length=2000, required=False, label="Note")
+    note = note_field(label="Note")
 
-    def __init__(self, *args, students=(), courses=(), **kwargs):
+    def __init__(self, *args, students=(), courses=(), no_course=True, **kwargs):
         super().__init__(*args, **kwargs)
+        self.no_course = no_course  # the tutor has a match without a course
         self.fields["student"].choices = [("", "Choose…"), *students]
-        self.fields["course"].choices = [("", "No course"), *courses]
+        self.fields["course"].choices = [("", "No course" if no_course else "Choose…"), *courses]
 
     def is_blank(self) -> bool:
         return not any((self.data.get(self.add_prefix(name)) or "").strip() for name in self.fields)
@@ -77,7 +82,7 @@ class AdhocRowForm(forms.Form):
     def clean(self):
         data = super().clean()
         if not self.is_blank():
-            for name in ("student", "start", "end"):
+            for name in ("student", "start", "end") if self.no_course else ("student", "course", "start", "end"):
                 if not data.get(name) and name not in self.errors:
                     self.add_error(name, ValidationError("Required.", code="required"))
         return data
@@ -90,16 +95,17 @@ class AdhocRowForm(forms.Form):
 
 class BaseAdhocFormSet(forms.BaseFormSet):
     def __init__(self, *args, tutor=None, **kwargs):
-        students = (
-            Match.objects.filter(tutor=tutor, active=True).select_related("student").order_by("student__name")
-        )
-        self.students = [(m.student_id, m.student.name) for m in students]
-        courses = Course.objects.filter(enrollments__student__in=[s for s, _ in self.students]).distinct()
-        self.courses = [(c.id, c.title) for c in courses.order_by("title")]
+        # only the students and courses of the tutor's own active matches (the lifecycle refuses
+        # any other); a student matched in two courses is listed once
+        matches = list(Match.objects.filter(tutor=tutor, active=True).select_related("student", "course")
+                       .order_by("student__name", "student_id"))
+        self.students = list(dict.fromkeys((m.student_id, m.student.name) for m in matches))
+        self.courses = sorted({(m.course_id, m.course.title) for m in matches if m.course_id}, key=lambda c: c[1])
+        self.no_course = any(m.course_id is None for m in matches)
         super().__init__(*args, **kwargs)
 
     def get_form_kwargs(self, index):
-        return {"students": self.students, "courses": self.courses}
+        return {"students": self.students, "courses": self.courses, "no_course": self.no_course}
 
 
 AdhocFormSet = forms.formset_factory(AdhocRowForm, formset=BaseAdhocFormSet, extra=3, max_num=50,

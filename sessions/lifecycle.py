@@ -138,11 +138,9 @@ def _reason(reason_id, *, party: str, kind: str, note: str) -> tuple[ChangeReaso
         reason = ChangeReason.objects.get(pk=int(reason_id), role=party, kind=kind, active=True)
     except (ValueError, TypeError, ChangeReason.DoesNotExist):
         raise Refused(f"Choose one of the {party}'s {kind} reasons.", code="invalid_reason", status=INVALID) from None
-    note = (note or "").strip()
+    note = rules.optional_text(note, "note")
     if reason.requires_note and not note:
         raise Refused(f"Please say more about “{reason.label}”.", code="note_required", status=INVALID)
-    if len(note) > rules.MAX_TEXT:
-        raise Refused("The note is too long (at most 2000 characters).", code="too_long", status=INVALID)
     return reason, note
 
 
@@ -228,9 +226,10 @@ def acknowledge(session, *, by: User, now: datetime | None = None, channel: str 
 
 @transaction.atomic
 def dispute(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
-    """The parent flags a problem; coordinators are notified to review."""
+    """The parent flags a problem (a reason a coordinator can act on); coordinators are notified."""
+    reason = rules.require_text(reason, "reason for the dispute", min_length=rules.MIN_DISPUTE_REASON,
+                                too_short=rules.DISPUTE_TOO_SHORT)
     session, ctx, before = _transition(session, action="dispute", by=by, now=now)
-    reason = rules.require_text(reason, "reason for the dispute")
     session.status = Status.DISPUTED
     _save(session, ctx.now, "status")
     _record(session, by=by, channel=channel, kind="dispute", from_status=before, now=ctx.now, reason=reason)
@@ -240,8 +239,8 @@ def dispute(session, *, by: User, reason: str, now: datetime | None = None, chan
 @transaction.atomic
 def verify(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
     """Coordinator approval override: approves without the parent and without attendance."""
-    session, ctx, before = _transition(session, action="verify", by=by, now=now)
     reason = rules.require_text(reason, "reason for the override")
+    session, ctx, before = _transition(session, action="verify", by=by, now=now)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.APPROVED
@@ -255,10 +254,10 @@ def verify(session, *, by: User, reason: str, now: datetime | None = None, chann
 def resolve_dispute(session, *, by: User, decision: str, reason: str, now: datetime | None = None,
                     channel: str = Channel.ADMIN) -> Session:
     """approve: the session counts (a credit is used); void: it does not (not_completed)."""
-    session, ctx, before = _transition(session, action="resolve_dispute", by=by, now=now)
     if decision not in ("approve", "void"):
         raise Refused("Decide approve or void.", code="invalid_decision", status=INVALID)
     reason = rules.require_text(reason, "reason for the decision")
+    session, ctx, before = _transition(session, action="resolve_dispute", by=by, now=now)
     session.status = Status.APPROVED if decision == "approve" else Status.NOT_COMPLETED
     _save(session, ctx.now, "status")
     data = {"decision": decision}
@@ -273,10 +272,10 @@ def resolve_dispute(session, *, by: User, decision: str, reason: str, now: datet
 def mark_no_show(session, *, by: User, party: str, reason: str, now: datetime | None = None,
                  channel: str = Channel.ADMIN) -> Session:
     """A coordinator records who did not attend."""
-    session, ctx, before = _transition(session, action="mark_no_show", by=by, now=now)
     if party not in NoShowParty.values:
         raise Refused("Say who did not attend: student or tutor.", code="invalid_party", status=INVALID)
     reason = rules.require_text(reason, "reason")
+    session, ctx, before = _transition(session, action="mark_no_show", by=by, now=now)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.NO_SHOW
@@ -345,19 +344,23 @@ def cancel(session, *, by: User, reason_id, note: str = "", policy_id=None, as_r
     ctx = _ctx(session, by, now)
     before = session.status
     data = {}
+    # who acts (403), then the input (422), then the state and the terms shown (409)
     if on_behalf_of is not None:
         rules.require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can cancel for someone else.")
         if on_behalf_of not in Party.values:
             raise Refused("on_behalf_of must be parent or tutor.", code="invalid_role", status=INVALID)
         party = Party(on_behalf_of)
+        reason, note = _reason(reason_id, party=party, kind=ChangeKind.CANCEL, note=note)
         rules.require_status(session, {Status.SCHEDULED}, "Only a scheduled session can be cancelled.")
         if session.scheduled_start <= now:
             raise Refused("This session has already started: mark a no-show or verify it instead.",
                           code="started")
         data["on_behalf_of"] = party
     else:
-        rules.guard_cancel(ctx)
+        rules.require_changer(ctx, "cancel")
         party = rules.acting_party(ctx, as_role)
+        reason, note = _reason(reason_id, party=party, kind=ChangeKind.CANCEL, note=note)
+        rules.guard_cancel(ctx)
         band = cancellation_policy(party, session, now)
         shown = str(policy_id) if policy_id not in (None, "") else None
         if shown != (str(band.id) if band else None):
@@ -365,7 +368,6 @@ def cancel(session, *, by: User, reason_id, note: str = "", policy_id=None, as_r
                           code="guidance_changed")
         if band:
             data |= {"policy_id": band.id, "penalty": band.penalty}
-    reason, note = _reason(reason_id, party=party, kind=ChangeKind.CANCEL, note=note)
     if ctx.open_thread is not None:
         data["closed_thread_id"] = _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED).id
     session.status = Status.CANCELLED_BY_TUTOR if party == Party.TUTOR else Status.CANCELLED_BY_PARENT
@@ -416,11 +418,17 @@ def _proposal_data(proposal: RescheduleProposal) -> dict:
 def propose_reschedule(session, *, by: User, proposed_start: datetime, reason_id, note: str = "",
                        as_role: str | None = None, now: datetime | None = None,
                        channel: str = Channel.WEB) -> RescheduleProposal:
-    """Open a reschedule thread with version 1; the server derives the end (duration kept)."""
-    session, ctx, before = _transition(session, action="reschedule", by=by, now=now)
+    """Open a reschedule thread with version 1; the server derives the end (duration kept).
+    Who acts (403), then the input (422), then the state (409)."""
+    now = _now(now)
+    session = _lock(session)
+    ctx = _ctx(session, by, now)
+    before = session.status
+    rules.require_changer(ctx, "reschedule")
     party = rules.acting_party(ctx, as_role)
     reason, note = _reason(reason_id, party=party, kind=ChangeKind.RESCHEDULE, note=note)
     start, end = rules.validate_proposed_start(session, proposed_start, ctx.now)
+    rules.GUARDS["reschedule"](ctx)
     _ensure_slot_free(session, start, end)
     thread = RescheduleThread.objects.create(session=session, opened_by=by, opened_by_role=party, reason=reason,
                                              note=note, created_at=ctx.now)
@@ -460,8 +468,8 @@ def accept_reschedule(session, proposal_id, *, by: User, now: datetime | None = 
 def reject_reschedule(session, proposal_id, *, by: User, reason: str, now: datetime | None = None,
                       channel: str = Channel.WEB) -> Session:
     """The counterparty declines; the session keeps its slot."""
-    session, ctx, before = _answering(session, proposal_id, action="reject_reschedule", by=by, now=now)
     reason = rules.require_text(reason, "reason for declining")
+    session, ctx, before = _answering(session, proposal_id, action="reject_reschedule", by=by, now=now)
     proposal = ctx.open_proposal
     proposal.answered_by, proposal.answer_note = by, reason
     proposal.save(update_fields=["answered_by", "answer_note"])
@@ -475,6 +483,8 @@ def reject_reschedule(session, proposal_id, *, by: User, reason: str, now: datet
 def counter_reschedule(session, proposal_id, *, by: User, proposed_start: datetime, note: str = "",
                        now: datetime | None = None, channel: str = Channel.WEB) -> RescheduleProposal:
     """The counterparty proposes another slot: a new version; the other side answers it next."""
+    note = rules.optional_text(note, "note")
+    rules.require_moment(proposed_start, "a new start time")
     session, ctx, before = _answering(session, proposal_id, action="counter_reschedule", by=by, now=now)
     party = counterparty(ctx.open_proposal.proposed_by_role)
     old = ctx.open_proposal
@@ -483,7 +493,6 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
         raise Refused("That is the session's current time: reject the request instead.", code="same_time",
                       status=INVALID)
     _ensure_slot_free(session, start, end)
-    note = (note or "").strip()[: rules.MAX_TEXT]
     old.status, old.answered_at, old.answered_by = ProposalStatus.COUNTERED, ctx.now, by
     old.save(update_fields=["status", "answered_at", "answered_by"])
     proposal = _new_proposal(ctx, old.thread, by=by, party=party, start=start, end=end, note=note,
@@ -658,8 +667,8 @@ def _course_for(course_id, student: User) -> Course | None:
 def _validate_slot(start, end, max_length) -> None:
     if start is None or end is None:
         raise Refused("Give a start and an end time.", code="time_required", status=INVALID)
-    if timezone.is_naive(start) or timezone.is_naive(end):
-        raise Refused("Times must include their time zone offset.", code="naive_time", status=INVALID)
+    rules.require_moment(start, "a start time")
+    rules.require_moment(end, "an end time")
     if end <= start:
         raise Refused("The end must be after the start.", code="end_before_start", status=INVALID)
     if end - start > max_length:
@@ -710,33 +719,70 @@ def log_adhoc_sessions(*, by: User, rows: list[dict], now: datetime | None = Non
         raise Refused(f"Log at most {MAX_ADHOC_ROWS} sessions at once.", code="batch_too_large", status=INVALID)
     from django.conf import settings
 
-    matched = set(Match.objects.filter(tutor=by, active=True).values_list("student_id", flat=True))
+    matched = adhoc_pairings(by)
     errors, planned = [], []
     for index, row in enumerate(rows):
         try:
             planned.append(_plan_adhoc(by, row, matched, planned, now, settings.ADHOC_MAX_AGE))
         except Refused as exc:
-            errors.append({"row": index, "detail": exc.message, "code": exc.code})
+            errors.append(_row_error(index, exc))
     if errors:
-        raise Refused("Some sessions could not be logged; nothing was saved.", code="invalid_rows",
-                      status=INVALID, errors=errors)
+        raise _invalid_rows(errors)
     # one INSERT for the batch: the per-statement triggers (rollups, change stamps) take their
     # row locks once, in key order, so two batches touching the same courses cannot deadlock
-    with _slot_taken_as_refusal():
-        Session.objects.bulk_create([session for session, _ in planned])
+    try:
+        with transaction.atomic():
+            Session.objects.bulk_create([session for session, _ in planned])
+    except IntegrityError as exc:
+        if "session_tutor_no_overlap" not in str(exc):
+            raise
+        # a concurrent batch took a slot after the pre-check: the same answer as the pre-check
+        raise _invalid_rows(_taken_rows([session for session, _ in planned])) from None
     for session, note in planned:
         _record(session, by=by, channel=channel, kind="adhoc_logged", from_status="", now=now, reason=note,
                 data={"billed_as_addon": True})
     return [session for session, _ in planned]
 
 
-def _plan_adhoc(tutor: User, row: dict, matched: set, planned: list, now: datetime, max_age) -> tuple:
+def adhoc_pairings(tutor: User) -> dict[int, set]:
+    """{student id: the course ids (None: no course) of the tutor's active matches with them}: the
+    only students and courses a tutor may log ad-hoc sessions for (web, API and bot alike)."""
+    pairings: dict[int, set] = {}
+    for student_id, course_id in Match.objects.filter(tutor=tutor, active=True).values_list("student_id",
+                                                                                          "course_id"):
+        pairings.setdefault(student_id, set()).add(course_id)
+    return pairings
+
+
+def _row_error(index: int, exc: Refused) -> dict:
+    return {"row": index, "detail": exc.message, "code": exc.code}
+
+
+def _invalid_rows(errors: list[dict]) -> Refused:
+    return Refused("Some sessions could not be logged; nothing was saved.", code="invalid_rows", status=INVALID,
+                   errors=errors)
+
+
+def _taken_rows(sessions: list[Session]) -> list[dict]:
+    """The rows whose slot another session now holds (read after the constraint refused the batch)."""
+    errors = []
+    for index, session in enumerate(sessions):
+        try:
+            _ensure_slot_free(session, session.scheduled_start, session.scheduled_end)
+        except Refused as exc:
+            errors.append(_row_error(index, exc))
+    return errors or [_row_error(index, Refused("The tutor already has a session at that time.",
+                                                code="slot_taken")) for index in range(len(sessions))]
+
+
+def _plan_adhoc(tutor: User, row: dict, matched: dict, planned: list, now: datetime, max_age) -> tuple:
     try:
         student_id = int(row.get("student_id"))
     except (TypeError, ValueError):
         raise Refused("Choose a student.", code="student_required", status=INVALID) from None
     if student_id not in matched:
         raise Refused("You are not matched with this student.", code="not_matched", status=INVALID)
+    note = rules.optional_text(row.get("note"), "note")
     start, end = row.get("start"), row.get("end")
     _validate_slot(start, end, rules.MAX_ADHOC_LENGTH)
     if end > now:
@@ -746,10 +792,16 @@ def _plan_adhoc(tutor: User, row: dict, matched: set, planned: list, now: dateti
                       code="too_old", status=INVALID)
     student = User.objects.get(pk=student_id)
     course = _course_for(row.get("course_id"), student)
+    if course is None and None not in matched[student_id]:
+        raise Refused("Choose the course of this session: you are matched with this student in courses.",
+                      code="course_required", status=INVALID)
+    if (course.pk if course else None) not in matched[student_id]:
+        raise Refused("You are not matched with this student for that course: choose one of your matches' "
+                      "courses.", code="course_not_matched", status=INVALID)
     session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
                       status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start, checked_out_at=end,
                       billed_as_addon=True, created_at=now, updated_at=now)
     if any(s.scheduled_start < end and s.scheduled_end > start for s, _ in planned):
         raise Refused("Overlaps another session in this batch.", code="slot_taken", status=INVALID)
     _ensure_slot_free(session, start, end)
-    return session, (row.get("note") or "").strip()[: rules.MAX_TEXT]
+    return session, note

@@ -3,7 +3,7 @@
 from datetime import datetime
 
 from tutoring.models import Guardianship, User
-from tutoring.notifications import coordinators, notify
+from tutoring.notifications import coordinators, fit, notify
 
 from .models import Party, SessionEvent, counterparty
 
@@ -24,6 +24,10 @@ def local(moment, user) -> str:
     return f"{moment.astimezone(user.tzinfo):%a %d %b %H:%M} ({user.time_zone})"
 
 
+# the part of a notification that quotes people's words (the whole reason is on the session's page)
+REASON_LIMIT = 280
+
+
 def _literal(text: str) -> str:
     """People's words go into a format template: their braces must stay braces."""
     return str(text).replace("{", "{{").replace("}", "}}")
@@ -33,7 +37,7 @@ def recipients_and_text(event: SessionEvent):
     """The recipients and the text, with {when} / {proposed} filled in per recipient."""
     s = event.session
     who = _literal(f"{s.student} with {s.tutor}")
-    reason = _literal(event.reason)
+    reason = _literal(fit(event.reason, REASON_LIMIT))
     when = "{when}"
     data = event.data or {}
     match event.kind:

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from tutoring.input import InvalidInput, check_moment, clean_text
+
 from .access import Relation
 from .errors import FORBIDDEN, INVALID, Refused
 from .models import Party, RescheduleProposal, RescheduleThread, Session, Source, Status, counterparty
@@ -20,6 +22,10 @@ CHANGE_LOCKOUT = timedelta(hours=4)
 MAX_SESSION_LENGTH = timedelta(hours=8)
 MAX_ADHOC_LENGTH = timedelta(hours=4)
 MAX_TEXT = 2000
+# A dispute a coordinator can act on says what went wrong: "x" is not a reason (web, API and bot alike).
+MIN_DISPUTE_REASON = 15
+DISPUTE_TOO_SHORT = (f"Please describe what went wrong in at least {MIN_DISPUTE_REASON} characters, so a "
+                     "coordinator can act on it.")
 
 # A coordinator's verify override can approve a session from any of these.
 VERIFIABLE = frozenset(
@@ -87,13 +93,31 @@ def require_status(session: Session, allowed, message: str, code: str = "wrong_s
         raise Refused(message, code=code)
 
 
-def require_text(value: str | None, what: str) -> str:
-    value = (value or "").strip()
-    if not value:
-        raise Refused(f"Please give a {what}.", code="reason_required", status=INVALID)
-    if len(value) > MAX_TEXT:
-        raise Refused(f"The {what} is too long (at most {MAX_TEXT} characters).", code="too_long", status=INVALID)
-    return value
+def require_text(value: str | None, what: str, *, min_length: int = 1, too_short: str | None = None) -> str:
+    """A reason as stored (the shared text rules of tutoring.input), or Refused (422)."""
+    try:
+        return clean_text(value, max_length=MAX_TEXT, min_length=min_length, what=what, too_short=too_short)
+    except InvalidInput as exc:
+        raise Refused(str(exc), code="reason_required" if exc.code == "required" else exc.code,
+                      status=INVALID) from None
+
+
+def optional_text(value: str | None, what: str) -> str:
+    """A note that may be empty (cancel, reschedule, counter, ad-hoc), or Refused (422)."""
+    return require_text(value, what, min_length=0)
+
+
+def require_moment(value: datetime | None, what: str, *, code: str = "start_required") -> datetime:
+    """An aware date-time within the shared range (tutoring.input), or Refused (422)."""
+    if value is None:
+        raise Refused(f"Please choose {what}.", code=code, status=INVALID)
+    if timezone.is_naive(value):
+        raise Refused(f"The {what.removeprefix('a ').removeprefix('an ')} must include its time zone offset.",
+                      code="naive_time", status=INVALID)
+    try:
+        return check_moment(value)
+    except InvalidInput as exc:
+        raise Refused(str(exc), code=exc.code, status=INVALID) from None
 
 
 # --- guards, one per action ----------------------------------------------------------------
@@ -185,12 +209,17 @@ def acting_party(ctx: Ctx, as_role: str | None = None) -> Party:
     return sides[0]
 
 
-def guard_self_service_change(ctx: Ctx, what: str) -> None:
-    """Cancel and reschedule: only while scheduled, in the future, more than 4 hours ahead."""
-    s = ctx.session
+def require_changer(ctx: Ctx, what: str) -> None:
+    """Cancel and reschedule are the tutor's and the parent's (403 for anyone else)."""
     if not ({Relation.TUTOR, Relation.PARENT} & ctx.rels):
         raise Refused(f"Only the session's tutor or the student's parent can {what} this session.",
                       code="not_allowed", status=FORBIDDEN)
+
+
+def guard_self_service_change(ctx: Ctx, what: str) -> None:
+    """Cancel and reschedule: only while scheduled, in the future, more than 4 hours ahead."""
+    s = ctx.session
+    require_changer(ctx, what)
     done = {"cancel": "cancelled", "reschedule": "rescheduled"}[what]
     require_status(s, {Status.SCHEDULED}, f"Only a scheduled session can be {done}.")
     if s.scheduled_start <= ctx.now:
@@ -278,11 +307,9 @@ def refusal(action: str, ctx: Ctx) -> Refused | None:
 
 def validate_proposed_start(session: Session, proposed_start: datetime | None, now: datetime,
                             current_start: datetime | None = None) -> tuple[datetime, datetime]:
-    """The new slot: in the future, duration kept (the server derives the end)."""
-    if proposed_start is None:
-        raise Refused("Please choose a new start time.", code="start_required", status=INVALID)
-    if timezone.is_naive(proposed_start):
-        raise Refused("The new start time must include its time zone offset.", code="naive_time", status=INVALID)
+    """The new slot: in the future, within the shared date range, duration kept (the server
+    derives the end)."""
+    proposed_start = require_moment(proposed_start, "a new start time")
     if proposed_start <= now:
         raise Refused("The proposed time must be in the future.", code="proposal_in_past", status=INVALID)
     if proposed_start == (current_start or session.scheduled_start):

@@ -138,6 +138,14 @@ def awaiting(make_session):
 
 
 @pytest.fixture(autouse=True)
+def private_cache_keys(settings):
+    """Rate limits (sign-in, password reset, the beacon) and cached pages count in the Redis cache
+    that every test process shares: each test gets keys of its own."""
+    default = settings.CACHES["default"]
+    settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"}}
+
+
+@pytest.fixture(autouse=True)
 def notes_storage(settings, tmp_path):
     """Attachments go to a folder of the test's own (the local, signed-link storage), never var/."""
     root = tmp_path / "notes-storage"

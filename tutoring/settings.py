@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 ENV = os.environ
@@ -87,6 +88,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "django_htmx",
+    "ninja",  # the API docs from its own static files (no CDN: works offline and under the CSP)
+    "axes",
     "tutoring",
     "sessions.apps.SessionsConfig",
     "creators",
@@ -99,6 +102,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "tutoring.csp.ContentSecurityPolicyMiddleware",  # Django's, plus the notes' object store
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -106,14 +110,18 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # last: turns a locked-out sign-in into the page that says when it lifts (tutoring/signin.py)
+    "axes.middleware.AxesMiddleware",
 ]
 
 if PRODUCTION:
-    # gunicorn serves the collected static files itself; runserver and tests use staticfiles
+    # production serves the collected static files from the app server (WhiteNoise); in development
+    # tutoring.asgi wraps the app in Django's ASGIStaticFilesHandler, and tests use staticfiles
     MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "tutoring.urls"
 WSGI_APPLICATION = "tutoring.wsgi.application"
+ASGI_APPLICATION = "tutoring.asgi.application"
 AUTH_USER_MODEL = "tutoring.User"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -129,6 +137,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",  # {{ csp_nonce }}
             ],
         },
     },
@@ -143,13 +152,25 @@ if "DATABASE_URL" not in ENV:
         "to run manage.py by hand, export DATABASE_URL=postgresql://USER@HOST/DB"
     )
 try:
-    _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+    # CONN_MAX_AGE 0: under ASGI every request runs in a thread of its own, and a connection kept
+    # per thread is a connection leaked. Connections come from psycopg's pool instead, per process,
+    # bounded by DB_POOL_MAX_SIZE (a request waits up to DB_POOL_TIMEOUT seconds for one).
+    _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=0)
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL is not a valid database URL: {exc}") from None
 if _db.get("ENGINE") != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL (postgresql://...)")
 _db["CONN_HEALTH_CHECKS"] = True
 _db.setdefault("OPTIONS", {})
+DB_POOL_MIN_SIZE = env_int("DB_POOL_MIN_SIZE", 2)
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 10)
+DB_POOL_TIMEOUT = env_int("DB_POOL_TIMEOUT", 10)
+if not 0 <= DB_POOL_MIN_SIZE <= DB_POOL_MAX_SIZE or DB_POOL_MAX_SIZE < 1:
+    raise ImproperlyConfigured("DB_POOL_MIN_SIZE and DB_POOL_MAX_SIZE must satisfy 0 <= min <= max, max >= 1")
+if DB_POOL_TIMEOUT < 1:
+    raise ImproperlyConfigured("DB_POOL_TIMEOUT must be at least 1 (seconds)")
+_db["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
+                          "name": "tutoring"}
 _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -375,6 +396,26 @@ if _mailer["BACKEND"] == SMTP_EMAIL_BACKEND:
 MAILERS = {"default": _mailer}
 
 # --- security -------------------------------------------------------------------------------
+# Content-Security-Policy on every response (Django's built-in CSP): scripts and styles only from
+# this site or carrying the request's nonce ({{ csp_nonce }}; no inline script without it, no
+# 'unsafe-inline'), no plugins, no framing, forms post here only. Pictures may come from any https
+# host (avatars); attachments and recordings redirect to the object store, whose origin
+# tutoring.csp adds from STORAGES["notes"].
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:", "https:"],
+    "media-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+# the debug page (development) and error emails mask every URL's credentials (tutoring/debug.py)
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tutoring.debug.CredentialsFilter"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cookie
 X_FRAME_OPTIONS = "DENY"
@@ -388,6 +429,21 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+
+# Brute force (tutoring/signin.py): django-axes locks an account and a client address after
+# SIGNIN_FAILURE_LIMIT failed sign-ins, until SIGNIN_LOCKOUT_MINUTES after the last one. Behind the
+# reverse proxy the client address is X-Forwarded-For's, which the app server takes from the proxy.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("SIGNIN_FAILURE_LIMIT and SIGNIN_LOCKOUT_MINUTES must be at least 1")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: an account, and an address
+AXES_RESET_ON_SUCCESS = True
+# attempts while locked do not push the end back: the lock lifts when the page said it would
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # failures only; the audit trail of what people do is the sessions'
+AXES_LOCKOUT_CALLABLE = "tutoring.signin.locked_out"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -1,10 +1,13 @@
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
+from django.views import defaults
 
-from sessions.api import api
+from sessions.api import SERVER_ERROR, api
 from sessions.views import switch_role
+
+from . import signin
 
 
 def healthz(request):
@@ -20,10 +23,23 @@ class SignOutView(auth_views.LogoutView):
         return response
 
 
+def server_error(request):
+    """An unhandled error outside the API's own handlers (a middleware, the database gone):
+    the API still answers {"detail", "code"}, the pages Django's plain 500 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(SERVER_ERROR, status=500)
+    return defaults.server_error(request)
+
+
+handler500 = server_error
+
 urlpatterns = [
     path("healthz", healthz),
     path("admin/", admin.site.urls),
     path("accounts/logout/", SignOutView.as_view(), name="logout"),
+    path("accounts/password_reset/", signin.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/reset/<uidb64>/<token>/", signin.PasswordResetConfirmView.as_view(),
+         name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("role/", switch_role, name="switch_role"),
     path("api/", api.urls),

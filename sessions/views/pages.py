@@ -142,9 +142,12 @@ def reason_pickers(roles) -> dict:
     return pickers
 
 
+MAX_PAGE = 100_000  # 5,000,000 sessions deep; a larger ?page= shows the last empty page, not a 500
+
+
 def _page(request) -> int:
     try:
-        return max(1, int(request.GET.get("page", 1)))
+        return min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except ValueError:
         return 1
 

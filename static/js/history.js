@@ -46,3 +46,10 @@ document.addEventListener("close", (event) => {
     if (video) video.pause();
   }
 }, true);
+// Typing a date picks "Custom range" under Dates: the dates count only with it (without
+// JavaScript the page says so at the date field instead). Runs before htmx reads the form.
+document.addEventListener("change", (event) => {
+  if (!["f-start", "f-end"].includes(event.target.id) || !event.target.value) return;
+  const range = document.getElementById("f-range");
+  if (range) range.value = "custom";
+}, true);

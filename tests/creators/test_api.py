@@ -63,8 +63,8 @@ def test_detail_has_both_feedbacks_and_the_dispute(as_creator, rated, tutor, par
     start = NOW - timedelta(days=2)
     d = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
                      checked_out_at=start + timedelta(hours=1))
-    lifecycle.dispute(d, by=parent, reason="Left early", now=NOW)
-    assert as_creator.get(f"/api/creators/me/sessions/{d.id}").json()["dispute"]["reason"] == "Left early"
+    lifecycle.dispute(d, by=parent, reason="The tutor left early.", now=NOW)
+    assert as_creator.get(f"/api/creators/me/sessions/{d.id}").json()["dispute"]["reason"] == "The tutor left early."
 
 
 def test_stats_header_and_metrics(as_creator, rated, make_session):

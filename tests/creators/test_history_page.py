@@ -322,12 +322,22 @@ def test_hostile_query_strings_get_a_page_not_a_500(as_creator, rated, query):
         assert response.status_code == 200, (url, query, response.status_code)
     page = html(as_creator.get(URL, query))
     if query.get("range") == "custom":
-        assert "between 1900 and 9000" in page or "Choose a start or an end date" in page
+        assert "between the years 2000 and 2100" in page or "Choose a start or an end date" in page
 
 
 def test_dates_without_a_custom_range_are_not_a_filter(as_creator, rated):
     page = html(as_creator.get(URL, {"from": "2020-01-01"}))
     assert "Clear filters" not in page
+
+
+@pytest.mark.parametrize("name", [" =1+1", "\t=1+1", "  \t@SUM(A1)", "\n-2+3", " +cmd"], ids=repr)
+def test_the_csv_neutralises_a_formula_after_spaces_or_tabs(as_creator, make_session, student, name):
+    """Issue 11.6: spreadsheets skip leading spaces and tabs, so " =1+1" is a formula too."""
+    student.name = name
+    student.save()
+    make_session(start=NOW - timedelta(days=1))
+    body = b"".join(as_creator.get(f"{URL}/export.csv").streaming_content).decode()
+    assert list(csv.reader(io.StringIO(body)))[1][5] == "'" + name
 
 
 def test_the_csv_never_starts_a_formula(as_creator, make_session, student):

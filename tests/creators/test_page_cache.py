@@ -69,7 +69,8 @@ def test_every_kind_of_write_shows_on_the_next_view(as_creator, world, creator, 
         SessionAssessment.objects.create(session=world["done"], author=student, author_role="student", rating=2)
 
     writes = [
-        ("lifecycle: dispute", lambda: lifecycle.dispute(world["done"], by=parent, reason="Left early", now=NOW)),
+        ("lifecycle: dispute", lambda: lifecycle.dispute(world["done"], by=parent, reason="The tutor left early.",
+                                                         now=NOW)),
         ("lifecycle: resolve", lambda: lifecycle.resolve_dispute(world["done"], by=coordinator, decision="void",
                                                                  reason="Confirmed", now=NOW)),
         ("lifecycle: new session", lambda: make_session(start=NOW - timedelta(hours=5), status=Status.NO_SHOW)),
@@ -263,7 +264,7 @@ def test_a_status_change_keeps_the_frame_cached(as_creator, world, creator, pare
     the next view rebuilds the results, not the totals and filter choices."""
     shown(as_creator, URL)
     before = stamps_of(creator.pk)
-    lifecycle.dispute(world["done"], by=parent, reason="Left early", now=NOW)
+    lifecycle.dispute(world["done"], by=parent, reason="The tutor left early.", now=NOW)
     after = stamps_of(creator.pk)
     assert after.version != before.version and after.frame == before.frame
     with CaptureQueriesContext(connection) as queries:

@@ -157,6 +157,9 @@ def test_cancel_through_the_api_with_guidance(as_parent, session, reasons, polic
     g = as_parent.get(f"/api/sessions/{session.pk}/cancellation-guidance").json()
     assert g["allowed"] and g["penalty"] == "No charge" and g["waiver_reminder"]
     r = post(as_parent, f"/api/sessions/{session.pk}/cancel", {"reason_id": picker[0]["id"]})
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "policy_id"  # confirm what was shown
+    r = post(as_parent, f"/api/sessions/{session.pk}/cancel", {"reason_id": picker[0]["id"],
+                                                                "policy_id": policies["parent_full"].id})
     assert r.status_code == 409 and r.json()["code"] == "guidance_changed"
     r = post(as_parent, f"/api/sessions/{session.pk}/cancel", {"reason_id": picker[0]["id"],
                                                                 "policy_id": g["policy_id"]})
@@ -251,8 +254,8 @@ def test_an_outsider_gets_404_everywhere_and_nothing_changes(client, outsider, s
               list(RescheduleThread.objects.values()))
     client.force_login(outsider)
     url = f"/api/sessions/{session.pk}{suffix.format(p=p.id)}"
-    body = {"reason": "x", "reason_id": reasons[("parent", "cancel")].id, "decision": "void",
-            "proposed_start": (NOW + timedelta(days=9)).isoformat()}
+    body = {"reason": "The tutor never came online.", "reason_id": reasons[("parent", "cancel")].id,
+            "policy_id": None, "decision": "void", "proposed_start": (NOW + timedelta(days=9)).isoformat()}
     r = client.get(url) if method == "get" else post(client, url, body)
     assert r.status_code == 404 and r.json() == {"detail": "Session not found.", "code": "not_found"}
     assert before == (Session.objects.values().get(pk=session.pk), SessionEvent.objects.count(),

@@ -127,7 +127,7 @@ def test_verify_refuses_a_session_that_has_not_started(session, coordinator):
                                                               ("void", Status.NOT_COMPLETED, False)])
 def test_resolving_a_dispute(finished, parent, coordinator, package, decision, status, deducted):
     """L07: a coordinator reviews the dispute and approves or voids it, with a reason."""
-    lifecycle.dispute(finished, by=parent, reason="Too short", now=NOW)
+    lifecycle.dispute(finished, by=parent, reason="The lesson was far too short.", now=NOW)
     s = lifecycle.resolve_dispute(finished, by=coordinator, decision=decision, reason="Checked the recording",
                                   now=NOW)
     assert s.status == status
@@ -135,7 +135,7 @@ def test_resolving_a_dispute(finished, parent, coordinator, package, decision, s
 
 
 def test_the_creator_of_the_course_may_resolve_a_dispute(finished, parent, creator, outsider):
-    lifecycle.dispute(finished, by=parent, reason="Too short", now=NOW)
+    lifecycle.dispute(finished, by=parent, reason="The lesson was far too short.", now=NOW)
     with pytest.raises(Refused):
         lifecycle.resolve_dispute(finished, by=outsider, decision="void", reason="x", now=NOW)
     lifecycle.resolve_dispute(finished, by=creator, decision="void", reason="Tutor confirmed", now=NOW)

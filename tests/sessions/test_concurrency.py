@@ -44,8 +44,8 @@ def test_acknowledge_dispute_cancel_verify_race(make_session, parent, coordinato
         return [
             ("acknowledge", lambda: lifecycle.acknowledge(s.pk, by=parent, now=NOW)),
             ("acknowledge", lambda: lifecycle.acknowledge(s.pk, by=parent, now=NOW)),
-            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong", now=NOW)),
-            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong", now=NOW)),
+            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong: no lesson", now=NOW)),
+            ("dispute", lambda: lifecycle.dispute(s.pk, by=parent, reason="wrong: no lesson", now=NOW)),
             ("cancel", lambda: lifecycle.cancel(s.pk, by=tutor, reason_id=reasons[("tutor", "cancel")].id, now=NOW)),
             ("verify", lambda: lifecycle.verify(s.pk, by=coordinator, reason="override", now=NOW)),
         ]
@@ -114,6 +114,8 @@ def test_adhoc_batches_across_two_creators_in_opposite_orders(tutor, student):
     courses = [Course.objects.create(creator=make_user(name, Role.CREATOR), title=name) for name in ("ann", "bob")]
     for course in courses:
         Enrollment.objects.create(course=course, student=student)
+        for who in (tutor, other_tutor):
+            Match.objects.create(tutor=who, student=student, course=course)
     barrier = threading.Barrier(2)
     run = racer(barrier)
 

@@ -5,8 +5,10 @@ from datetime import timedelta
 import pytest
 
 from sessions import lifecycle
+from sessions.errors import Refused
 from sessions.models import Session, SessionEvent, Status
-from tests.conftest import NOW
+from tests.conftest import NOW, make_user
+from tutoring.models import Course, Enrollment, Match, Role
 
 
 @pytest.fixture(autouse=True)
@@ -151,14 +153,20 @@ def _rows(*rows, total=3):
     return data
 
 
-def test_the_adhoc_form_lists_matched_students(tia, student, course):
+@pytest.fixture
+def course_match(tutor, student, course):
+    """Tia teaches Sam in Algebra I (besides the match without a course that `tutor` makes)."""
+    return Match.objects.create(tutor=tutor, student=student, course=course)
+
+
+def test_the_adhoc_form_lists_matched_students(tia, student, course, course_match):
     body = tia.get("/teach/adhoc/").content.decode()
     assert f'<option value="{student.id}">Sam</option>' in body and "Algebra I" in body
     assert body.count("<fieldset") == 3
     assert tia.get("/teach/adhoc/?rows=6").content.decode().count("<fieldset") == 6
 
 
-def test_it_logs_several_adhoc_sessions_at_once(tia, student, course):
+def test_it_logs_several_adhoc_sessions_at_once(tia, student, course, course_match):
     """L30: each row becomes an add-on session waiting for the parent; empty rows are skipped."""
     r = tia.post("/teach/adhoc/", _rows(
         {"student": student.id, "course": course.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00"},
@@ -197,6 +205,44 @@ def test_an_unmatched_student_cannot_be_chosen(tia, sibling):
     r = tia.post("/teach/adhoc/", _rows(
         {"student": sibling.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00"}))
     assert r.status_code == 422 and not Session.objects.exists()
+
+
+def test_the_adhoc_form_offers_only_the_courses_of_the_tutors_own_active_matches(tia, tutor, student, course,
+                                                                                   course_match):
+    """Issue 11.1: another creator's course the student is enrolled in is not offered, nor a course
+    of a match that ended; posting it anyway is refused at the row and saves nothing."""
+    elsewhere = Course.objects.create(creator=make_user("other-creator", Role.CREATOR), title="Geometry II")
+    Enrollment.objects.create(course=elsewhere, student=student)
+    ended = Course.objects.create(creator=course.creator, title="Physics")
+    Enrollment.objects.create(course=ended, student=student)
+    Match.objects.create(tutor=tutor, student=student, course=ended, active=False)
+    body = tia.get("/teach/adhoc/").content.decode()
+    assert "Algebra I" in body and "Geometry II" not in body and "Physics" not in body
+    for foreign in (elsewhere, ended):
+        r = tia.post("/teach/adhoc/", _rows({"student": student.id, "course": foreign.id, "start": "2026-11-14T09:00",
+                                             "end": "2026-11-14T10:00"}))
+        assert r.status_code == 422 and not Session.objects.exists()
+
+
+def test_a_tutor_matched_only_in_courses_must_choose_one(tia, tutor, student, course, course_match):
+    """Issue 11.1: with no match without a course, "No course" is not offered and a row without a
+    course is flagged at the field; a student matched in two courses is listed once."""
+    Match.objects.filter(tutor=tutor, course__isnull=True).delete()
+    second = Course.objects.create(creator=course.creator, title="Algebra II")
+    Enrollment.objects.create(course=second, student=student)
+    Match.objects.create(tutor=tutor, student=student, course=second)
+    body = tia.get("/teach/adhoc/").content.decode()
+    assert "No course" not in body and body.count(f'<option value="{student.id}">Sam</option>') == 3  # 3 rows
+    assert "Algebra I<" in body and "Algebra II<" in body
+    r = tia.post("/teach/adhoc/", _rows({"student": student.id, "start": "2026-11-14T09:00", "end": "2026-11-14T10:00"}))
+    assert r.status_code == 422 and not Session.objects.exists()
+    with pytest.raises(Refused) as exc:
+        lifecycle.log_adhoc_sessions(by=tutor, rows=[{"student_id": student.id, "start": NOW - timedelta(hours=3),
+                                                      "end": NOW - timedelta(hours=2)}], now=NOW)
+    assert exc.value.errors[0]["code"] == "course_required"
+    r = tia.post("/teach/adhoc/", _rows({"student": student.id, "course": second.id, "start": "2026-11-14T09:00",
+                                         "end": "2026-11-14T10:00"}))
+    assert r.status_code == 303 and Session.objects.get().course_id == second.id
 
 
 def test_a_non_tutor_is_refused_adhoc_logging(client, parent, student):

@@ -171,7 +171,9 @@ def test_exactly_one_beat(compose):
 def test_worker_web_and_migrate_commands(compose):
     services = compose["services"]
     assert command_of(services["worker"])[:4] == ["celery", "-A", "tutoring", "worker"]
-    assert command_of(services["web"])[:2] == ["gunicorn", "tutoring.wsgi"]
+    web = command_of(services["web"])
+    assert web[:2] == ["gunicorn", "tutoring.asgi:application"]  # ASGI: the room's WebSockets too
+    assert "--worker-class=uvicorn_worker.UvicornWorker" in web
     assert command_of(services["migrate"])[:3] == ["python", "manage.py", "migrate"]
     assert services["migrate"].get("restart", "no") == "no", "a one-shot must not be restarted"
 
@@ -405,11 +407,11 @@ def test_dockerfile_installs_only_the_locked_runtime_dependencies():
     assert not any(re.search(r"\bpip install\b|\buv pip\b", r) for r in runs)
 
 
-def test_dockerfile_collects_static_and_serves_with_gunicorn():
+def test_dockerfile_collects_static_and_serves_asgi_with_gunicorn_and_uvicorn_workers():
     instructions = dockerfile_instructions()
     assert any(kw == "RUN" and "collectstatic --noinput" in rest for kw, rest in instructions)
     cmd = [rest for kw, rest in instructions if kw == "CMD"][-1]
-    assert '"gunicorn", "tutoring.wsgi"' in cmd
+    assert '"gunicorn", "tutoring.asgi:application", "--worker-class", "uvicorn_worker.UvicornWorker"' in cmd
 
 
 def test_dockerfile_copies_every_local_app():

@@ -1,0 +1,118 @@
+"""Issue 11 item 5: the demo's web server (exactly the command `make run` starts: uvicorn on the
+ASGI app, scripts/devstack.web_command) takes a burst of 200 concurrent requests without a 500
+and without leaving a database connection behind: connections come from a bounded pool and go
+back to it (runserver with CONN_MAX_AGE=60 grew to 157-175 idle connections, then "too many
+clients")."""
+
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from django.conf import settings
+from django.test import Client
+
+from bench.dashboard import http_status as _get
+
+ROOT = Path(__file__).resolve().parents[2]
+spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
+devstack = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(devstack)
+
+BURST = 200
+APP_NAME = "burst-test-server"  # the server's connections say who they are
+SERVER_CONNECTIONS = f"""
+    SELECT count(*), count(*) FILTER (WHERE state <> 'idle') FROM pg_stat_activity
+    WHERE datname = current_database() AND application_name = '{APP_NAME}'
+"""
+
+
+def _host() -> str:
+    db = settings.DATABASES["default"]
+    return db["HOST"] or db["OPTIONS"].get("host", "")
+
+
+def _dsn() -> str:
+    db = settings.DATABASES["default"]
+    return psycopg.conninfo.make_conninfo(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
+                                          host=_host() or None, port=db["PORT"] or None)
+
+
+def _database_url() -> str:
+    """The test database, as DATABASE_URL for the server (a TCP host or a socket folder)."""
+    db, host = settings.DATABASES["default"], _host()
+    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
+    where = f"{host}:{db['PORT'] or 5432}" if host and not host.startswith("/") else ""
+    socket_dir = f"&host={host}" if host.startswith("/") else ""
+    return f"postgresql://{auth}{where}/{db['NAME']}?application_name={APP_NAME}{socket_dir}"
+
+
+@pytest.fixture
+def server(transactional_db):
+    """`make run`'s web command on a socket the test already listens on (no waiting for start-up:
+    the first requests queue in the socket until uvicorn accepts them)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    port = listener.getsockname()[1]
+    env = dict(os.environ, DJANGO_ENV="development", DATABASE_URL=_database_url(), LOG_LEVEL="WARNING",
+               PYTHONUNBUFFERED="1")
+    log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
+    proc = subprocess.Popen(devstack.web_command(sys.executable, fd=listener.fileno()), cwd=ROOT, env=env,
+                            pass_fds=[listener.fileno()], stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL)
+    listener.close()  # the server holds its own copy
+    try:
+        yield port, log.name
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_a_burst_of_200_concurrent_requests_leaves_no_connection_behind(server, parent, student, session):
+    port, log = server
+    browser = Client()
+    browser.force_login(parent)
+    cookie = browser.cookies["sessionid"].value
+    requests = [("/family/", cookie), ("/api/sessions", cookie), (f"/sessions/{session.id}/", cookie),
+                ("/accounts/login/", None), ("/static/css/site.css", None)]
+    assert _get(port, "/healthz") == 200
+    assert _get(port, "/api/sessions", cookie) == 200  # the pool opens with the first query
+    with psycopg.connect(_dsn(), autocommit=True) as watch:
+        before = watch.execute(SERVER_CONNECTIONS).fetchone()[0]
+        peak, done = [0], threading.Event()
+
+        def watch_the_database():
+            with psycopg.connect(_dsn(), autocommit=True) as conn:
+                while not done.is_set():
+                    peak[0] = max(peak[0], conn.execute(SERVER_CONNECTIONS).fetchone()[0])
+
+        watcher = threading.Thread(target=watch_the_database)
+        watcher.start()
+        start = threading.Barrier(BURST)
+
+        def one(i):
+            path, with_cookie = requests[i % len(requests)]
+            start.wait()
+            return path, _get(port, path, with_cookie)
+
+        statuses = []
+        for _ in range(2):  # a second burst must find the pool, not grow past it
+            with ThreadPoolExecutor(max_workers=BURST) as pool:
+                statuses += list(pool.map(one, range(BURST)))
+        done.set()
+        watcher.join()
+        after, busy = watch.execute(SERVER_CONNECTIONS).fetchone()
+    output = Path(log).read_text()
+    assert [s for s in statuses if s[1] != 200] == [], output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    assert 1 <= before <= settings.DB_POOL_MAX_SIZE
+    assert peak[0] <= settings.DB_POOL_MAX_SIZE, f"{peak[0]} connections at the peak"
+    assert after <= settings.DB_POOL_MAX_SIZE and busy == 0, (before, after, busy)
