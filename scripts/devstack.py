@@ -196,6 +196,8 @@ def run_dev() -> int:
     port = os.environ.get("PORT", "8000")
     with services("dev", persist_redis=True) as env:
         env.setdefault("DJANGO_ENV", "development")
+        # every absolute link (emails, unsubscribe headers) points at the port actually served
+        env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
         manage = [py, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
