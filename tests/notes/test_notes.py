@@ -16,7 +16,7 @@ from sessions.errors import Refused
 from sessions.models import SessionEvent, Status
 from tests.conftest import NOW, stored_files
 from tests.notes.files import sample
-from tutoring.models import Notification
+from notifications.models import Notification
 
 
 def upload(ext_or_kind: str, name: str | None = None) -> SimpleUploadedFile:

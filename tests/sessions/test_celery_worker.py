@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from sessions import lifecycle, tasks
 from sessions.models import Session, Status
-from tutoring.models import Notification
+from notifications.models import Notification
 
 
 @pytest.mark.celery_worker
