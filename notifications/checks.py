@@ -21,3 +21,14 @@ def email_is_sent(app_configs, **kwargs):
             hint="Set RESEND_API_KEY (or an SMTP server: EMAIL_HOST...) and unset EMAIL_BACKEND.",
             id="notifications.W001")]
     return []
+
+
+@checks.register(checks.Tags.compatibility, deploy=True)
+def sender_is_real(app_configs, **kwargs):
+    domain = settings.DEFAULT_FROM_EMAIL.rsplit("@", 1)[-1].strip("> ").lower()
+    if domain in ("localhost", "") or "." not in domain:
+        return [checks.Warning(
+            f"DEFAULT_FROM_EMAIL {settings.DEFAULT_FROM_EMAIL!r} is not an address a provider will send from.",
+            hint="Set DEFAULT_FROM_EMAIL to an address of your domain (verified in Resend).",
+            id="notifications.W002")]
+    return []

@@ -311,7 +311,8 @@ OPENAI_TIMEOUT_SECONDS = env_int("OPENAI_TIMEOUT_SECONDS", 60)
 # development keeps every email in the database (notifications.backends.KeepLocallyBackend) and
 # shows it at /dev/outbox/; production falls back to SMTP (EMAIL_HOST...); tests use locmem.
 # EMAIL_BACKEND overrides the choice.
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tutoring <no-reply@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"Tutoring <no-reply@{urlsplit(SITE_URL).hostname}>"
+                             if PRODUCTION else "Tutoring <no-reply@localhost>")
 RESEND_API_KEY = ENV.get("RESEND_API_KEY", "").strip()
 RESEND_API_URL = env_str("RESEND_API_URL", "https://api.resend.com").rstrip("/")
 RESEND_TIMEOUT_SECONDS = env_int("RESEND_TIMEOUT_SECONDS", 10)

@@ -11,6 +11,7 @@ def fake_resend(settings):
     """The fake Resend API, with the project's Resend backend pointed at it."""
     with FakeResend() as server:
         settings.MAILERS = server.mailers()
+        settings.DEFAULT_FROM_EMAIL = "Tutoring <no-reply@tutoring.example.com>"  # a domain Resend accepts
         yield server
 
 
