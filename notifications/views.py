@@ -24,7 +24,8 @@ from .models import Channel, KeptEmail, Notification, Preference, SuppressedAddr
 from .texts import shorten
 
 PAGE = 30
-PREVIEW = 280  # characters of a long text shown before "Show all"
+PREVIEW = 300  # characters shown of a text longer than WHOLE, before "Show all"
+WHOLE = 500
 FORCED = {(kind.topic, name) for kind in KINDS.values() for name in kind.forced_channels}
 
 
@@ -62,8 +63,8 @@ def inbox(request):
     items = [{
         "n": n,
         "when": _when(n.created_at, user),
-        "preview": shorten(n.text, PREVIEW),
-        "long": len(" ".join(n.text.split())) > PREVIEW,
+        "long": len(n.text) > WHOLE,
+        "preview": shorten(n.text, PREVIEW) if len(n.text) > WHOLE else "",
     } for n in page]
     return render(request, "notifications/inbox.html", {
         "items": items,

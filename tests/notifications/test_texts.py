@@ -53,7 +53,7 @@ def test_the_inbox_quotes_a_long_text_shortened_on_a_word_boundary_with_all_of_i
     client.force_login(coordinator)
     body = client.get("/notifications/").content.decode()
     preview = re.search(r'<p class="notice__text">(.*?)</p>', body, re.S).group(1)
-    assert preview.endswith("Unacceptable…") and len(preview) <= 280
+    assert preview.endswith("Unacceptable…") and len(preview) <= 300
     assert "Show all" in body and body.count("Unacceptable") > 150
 
 
