@@ -144,6 +144,7 @@ def seed(n: int, now, tag: str, first: int = 1) -> float:
         for code, role, label in (("t", "tutor", "Tutor"), ("s", "student", "Student"), ("p", "parent", "Parent")):
             cursor.execute(_PEOPLE_SQL, {"prefix": tag + code, "label": label, "role": role, "now": now,
                                          "zones": ZONES, "n_zones": len(ZONES), "first": first, "last": last})
+        cursor.execute("ANALYZE tutoring_user")  # so the joins below look people up by username's index
         params = {"tag": tag, "first": first, "last": last, "now": now}
         cursor.execute(_FAMILY_SQL, params)
         cursor.execute(_SESSIONS_SQL, params)

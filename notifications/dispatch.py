@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from notes.models import Summary, SummaryStatus
 from sessions.models import Session, SessionEvent
-from tutoring.celery import publish
+from tutoring.celery import publish_each
 from tutoring.models import Guardianship
 
 from .channels import CHANNELS, Outcome
@@ -222,5 +222,4 @@ def deliver(ids: list[int]) -> None:
         return
     from . import tasks
 
-    for start in range(0, len(ids), INLINE_MAX):
-        publish(tasks.dispatch, ids[start:start + INLINE_MAX])
+    publish_each(tasks.dispatch, [[ids[start:start + INLINE_MAX]] for start in range(0, len(ids), INLINE_MAX)])

@@ -69,13 +69,17 @@ def _insert(people_sql: str, topic: str) -> str:
 def _reminders_sql() -> str:
     leads = _leads(REMINDERS, lambda i: REMINDERS[i + 1][1] if i + 1 < len(REMINDERS) else REMINDERS[i][1] * 0)
     due = f"""
-        SELECT s.id AS session_id, s.tutor_id, s.student_id, s.scheduled_start AS due_for, k.kind,
-               k.kind || ':' || s.id || ':' || extract(epoch FROM s.scheduled_start)::bigint AS source
-        FROM (VALUES {leads}) AS k(kind, lead, next_lead)
-        JOIN tutoring_sessions_session s
-          ON s.status = 'scheduled'
-         AND s.scheduled_start > %(now)s + k.next_lead
-         AND s.scheduled_start <= %(now)s + k.lead
+        SELECT * FROM (
+            SELECT s.id AS session_id, s.tutor_id, s.student_id, s.scheduled_start AS due_for, k.kind,
+                   k.kind || ':' || s.id || ':' || extract(epoch FROM s.scheduled_start)::bigint AS source
+            FROM (VALUES {leads}) AS k(kind, lead, next_lead)
+            JOIN tutoring_sessions_session s
+              ON s.status = 'scheduled'
+             AND s.scheduled_start > %(now)s + k.next_lead
+             AND s.scheduled_start <= %(now)s + k.lead
+        ) candidates
+        -- written by an earlier sweep: one index probe per session, not one conflict per person and channel
+        WHERE NOT EXISTS (SELECT 1 FROM notifications_delivery d WHERE d.source = candidates.source)
     """
     people = f"""
         WITH due AS ({due})
@@ -97,12 +101,15 @@ def _nudges_sql() -> str:
                     WHERE e.session_id = s.id AND e.to_status = 'awaiting_approval_parent') AS since
             FROM tutoring_sessions_session s
             WHERE s.status = 'awaiting_approval_parent'
-        ), due AS (
+        ), candidates AS (
             SELECT w.id AS session_id, w.student_id, w.since AS due_for, k.kind,
                    k.kind || ':' || w.id || ':' || extract(epoch FROM w.since)::bigint AS source
             FROM waiting w
             JOIN (VALUES {leads}) AS k(kind, after, until)
               ON w.since <= %(now)s - k.after AND w.since > %(now)s - k.until
+        ), due AS (
+            SELECT * FROM candidates c
+            WHERE NOT EXISTS (SELECT 1 FROM notifications_delivery d WHERE d.source = c.source)
         )
         SELECT d.session_id, d.kind, d.source, d.due_for, g.parent_id AS user_id
         FROM due d JOIN tutoring_guardianship g ON g.student_id = d.student_id

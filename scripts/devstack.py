@@ -190,14 +190,20 @@ def _stop_on_signals() -> None:
     signal.signal(signal.SIGINT, _raise_stop)
 
 
+def dev_environment(env: dict, port: str) -> dict:
+    """`make run`'s settings: development, and every absolute link (emails, unsubscribe headers)
+    pointing at the port actually served, unless the environment says otherwise."""
+    env.setdefault("DJANGO_ENV", "development")
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    return env
+
+
 def run_dev() -> int:
     _stop_on_signals()
     py = sys.executable
     port = os.environ.get("PORT", "8000")
     with services("dev", persist_redis=True) as env:
-        env.setdefault("DJANGO_ENV", "development")
-        # every absolute link (emails, unsubscribe headers) points at the port actually served
-        env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+        dev_environment(env, port)
         manage = [py, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)

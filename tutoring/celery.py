@@ -20,18 +20,28 @@ def publish(task, *args, **kwargs) -> bool:
     outbox relay, the stalled-summary requeue), which delivers what a failed publish could not.
 
     In eager mode (unit tests) the task runs in place and its errors propagate, as they should."""
+    return publish_each(task, [args], kwargs) == 1
+
+
+def publish_each(task, arg_lists, kwargs=None) -> int:
+    """publish() for several calls of one task over one connection; how many were sent."""
+    kwargs = kwargs or {}
     if app.conf.task_always_eager:
-        task.apply_async(args, kwargs)
-        return True
+        for args in arg_lists:
+            task.apply_async(tuple(args), kwargs)
+        return len(arg_lists)
     from django.conf import settings
 
     timeout = settings.BROKER_PUBLISH_TIMEOUT
     options = {**(app.conf.broker_transport_options or {}), "socket_timeout": timeout,
                "socket_connect_timeout": timeout, "max_retries": 0}
+    sent = 0
     try:
         with app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
-            task.apply_async(args, kwargs, connection=connection, retry=False)
-        return True
+            for args in arg_lists:
+                task.apply_async(tuple(args), kwargs, connection=connection, retry=False)
+                sent += 1
     except Exception:  # noqa: BLE001 - the broker's trouble is never the request's
-        log.warning("could not publish %s (the beat sweep will pick the work up)", task.name, exc_info=True)
-        return False
+        log.warning("could not publish %s (%d of %d sent; the beat sweep will pick the rest up)", task.name,
+                    sent, len(arg_lists), exc_info=True)
+    return sent
