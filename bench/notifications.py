@@ -26,19 +26,17 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
-import resource
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.sweeps import use_database  # noqa: E402
+from bench import sweeps  # noqa: E402
+from bench.sweeps import Row, use_database  # noqa: E402
 
 BENCH_QUEUE = "bench-notifications"
 
@@ -171,25 +169,8 @@ def vacuum() -> None:
 # --- measuring ---------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    name: str
-    rows: int
-    seconds: float
-    rss_mb: float
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds if self.seconds else 0.0
-
-
 def measure(name: str, fn) -> Row:
-    started = time.perf_counter()
-    rows = fn()
-    seconds = time.perf_counter() - started
-    row = Row(name, rows, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(f"  {name}: {rows:,} in {seconds:.2f} s", flush=True)
-    return row
+    return sweeps.measure(name, fn, trace=False)
 
 
 def plan_and_enqueue(now) -> int:
@@ -304,7 +285,7 @@ def print_table(rows, *, sessions, seeded, planned, requests, queued) -> None:
     print()
     print(f"Notifications benchmark: {sessions:,} sessions with their reminder due in one sweep "
           f"(seeded in {seeded:.0f} s), {planned:,} deliveries planned")
-    header = f"{'step':<36} {'rows':>9} {'seconds':>9} {'rows/s':>10} {'peak RSS MB':>12}"
+    header = f"{'step':<36} {'rows':>9} {'seconds':>9} {'rows/s':>10} {'peak RSS MB':>12}"  # no Python peak
     print(header)
     print("-" * len(header))
     for r in rows:

@@ -9,9 +9,9 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.outbox import notify
 from sessions.models import Session
 from tutoring.models import Course, Enrollment, Guardianship, User
-from notifications.outbox import notify
 
 from .models import MAX_BODY, Conversation, Message
 

@@ -23,17 +23,15 @@ import email.policy
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 from collections import defaultdict, deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
+
+from .loopback import HANG, JSONHandler, LoopbackFake, Reply
 
 CHAT = "/v1/chat/completions"
 TRANSCRIPTIONS = "/v1/audio/transcriptions"
-HANG = "hang"
 
 DEFAULT_SUMMARY = {
     "engagement": "Sam was focused for the whole hour and asked good questions.",
@@ -47,15 +45,6 @@ DEFAULT_TRANSCRIPT = "Sam worked through six fraction problems and got five righ
 # Keywords that strict Structured Outputs refuse ("... is not permitted").
 NOT_PERMITTED = frozenset({"minLength", "maxLength", "minProperties", "maxProperties", "patternProperties",
                            "unevaluatedProperties", "propertyNames", "contains", "uniqueItems"})
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A scripted answer: JSON with a status."""
-
-    json: Any = None
-    status: int = 200
-    headers: dict = field(default_factory=dict)
 
 
 class Upload(NamedTuple):
@@ -106,19 +95,7 @@ def _strict_schema_problem(schema: Any, where: tuple = ()) -> str | None:
     return None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "_Server"
-
-    def log_message(self, format, *args):  # quiet
-        pass
-
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
-
+class _Handler(JSONHandler):
     def _body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             chunks = []
@@ -130,7 +107,10 @@ class _Handler(BaseHTTPRequestHandler):
             return b"".join(chunks)
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
-    def _handle(self):
+    def extra_headers(self) -> dict:
+        return {"x-request-id": f"req_fake{next(self.server.fake.ids):06d}"}
+
+    def handle_request(self):
         fake = self.server.fake
         raw = self._body()
         path = self.path.split("?")[0]
@@ -142,87 +122,31 @@ class _Handler(BaseHTTPRequestHandler):
             body = fake.parse_chat(headers, raw) if path == CHAT else fake.parse_transcription(headers, raw)
         except _Refused as refused:
             fake.requests.append(Request(path, headers, None))
-            return self._send(refused.reply)
+            return self.send_reply(refused.reply)
         fake.requests.append(Request(path, headers, body))
         reply = fake.next_reply(path, body)
         if reply == HANG:
-            fake.released.wait()
-            self.close_connection = True
-            return
-        self._send(reply)
-
-    def _send(self, reply: Reply):
-        data = json.dumps(reply.json).encode()
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.send_header("x-request-id", f"req_fake{next(self.server.fake.ids):06d}")
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+            return self.hang()
+        self.send_reply(reply)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    fake: "FakeOpenAI"
-
-    def get_request(self):
-        conn, addr = super().get_request()
-        self.fake.connections.append(conn)
-        return conn, addr
-
-
-class FakeOpenAI:
+class FakeOpenAI(LoopbackFake):
     api_key = "sk-test-fake"
+    handler = _Handler
+    name = "fake-openai"
 
     def __init__(self):
+        super().__init__()
         self.requests: list[Request] = []
         self.summary: dict | str = dict(DEFAULT_SUMMARY)
         self.transcript = DEFAULT_TRANSCRIPT
-        self.released = threading.Event()
-        self.connections: list[socket.socket] = []
         self.ids = itertools.count(1)
         self._queues: dict[str, deque] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> "FakeOpenAI":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-openai", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self):
-        self.released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self) -> "FakeOpenAI":
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"http://127.0.0.1:{self.port}/v1"
 
     # --- scripting ----------------------------------------------------------------------------
 
@@ -235,10 +159,6 @@ class FakeOpenAI:
                 raise TypeError(f"not a Reply or {HANG!r}: {response!r}")
         with self._lock:
             self._queues[path].extend(responses)
-
-    def release(self):
-        """Let hanging requests go (they end without an answer)."""
-        self.released.set()
 
     def completion(self, content: str | None = None, *, refusal: str | None = None,
                    model: str = "gpt-4.1-mini", finish_reason: str = "stop") -> dict:

@@ -30,28 +30,19 @@ import hmac
 import itertools
 import json
 import re
-import socket
 import threading
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple
+
+from .loopback import HANG, JSONHandler, LoopbackFake, Reply
 
 EMAILS = "/emails"
 BATCH = "/emails/batch"
-HANG = "hang"
 # An address, or "Name <address>", as Resend accepts them.
 ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
 NAMED = re.compile(r"[^<>]*<\s*([^<>\s]+)\s*>")
-
-
-@dataclass(frozen=True)
-class Reply:
-    json: Any = None
-    status: int = 200
-    headers: dict = field(default_factory=dict)
 
 
 class Request(NamedTuple):
@@ -116,20 +107,10 @@ def _check_email(email: Any, *, batch: bool) -> None:
         raise _Refused(error(422, "validation_error", "Attachments and scheduled_at are not supported in batch."))
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: "_Server"
+class _Handler(JSONHandler):
+    content_type = "application/json; charset=utf-8"
 
-    def log_message(self, format, *args):  # quiet
-        pass
-
-    def do_GET(self):
-        self._handle()
-
-    def do_POST(self):
-        self._handle()
-
-    def _handle(self):
+    def handle_request(self):
         fake = self.server.fake
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         path = self.path.split("?")[0]
@@ -143,89 +124,33 @@ class _Handler(BaseHTTPRequestHandler):
             fake.requests.append(Request(path, headers, body))
             reply = fake.next_reply()
             if reply == HANG:
-                fake.released.wait()
-                self.close_connection = True
-                return
+                return self.hang()
             if reply is None:
                 reply = fake.answer(path, headers, body, raw)
         except _Refused as refused:
             if body is None:
                 fake.requests.append(Request(path, headers, None))
             reply = refused.reply
-        self._send(reply)
-
-    def _send(self, reply: Reply):
-        data = json.dumps(reply.json).encode()
-        try:
-            self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in reply.headers.items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_reply(reply)
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    fake: "FakeResend"
-
-    def get_request(self):
-        conn, addr = super().get_request()
-        self.fake.connections.append(conn)
-        return conn, addr
-
-
-class FakeResend:
+class FakeResend(LoopbackFake):
     api_key = "re_test_fake_0123456789"
+    handler = _Handler
+    name = "fake-resend"
 
     def __init__(self):
+        super().__init__()
         self.requests: list[Request] = []
         self.sent: list[dict] = []
-        self.released = threading.Event()
-        self.connections: list[socket.socket] = []
         self.ids = itertools.count(1)
         self._scripted: deque = deque()
         self._idempotent: dict[str, tuple[bytes, Reply]] = {}
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    # --- lifecycle ----------------------------------------------------------------------------
-
-    def start(self) -> "FakeResend":
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-resend", daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self):
-        self.released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self) -> "FakeResend":
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
     def mailers(self, api_key: str | None = None) -> dict:
         """A MAILERS setting for the project's Resend backend pointed at this server."""
@@ -242,9 +167,6 @@ class FakeResend:
     def next_reply(self) -> Reply | str | None:
         with self._lock:
             return self._scripted.popleft() if self._scripted else None
-
-    def release(self):
-        self.released.set()
 
     # --- what the API checks ------------------------------------------------------------------
 

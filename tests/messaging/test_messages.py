@@ -11,8 +11,8 @@ from django.http import Http404
 
 from messaging import services
 from messaging.models import MAX_BODY, Conversation, Message
-from tests.conftest import NOW, make_user
 from notifications.models import Notification
+from tests.conftest import NOW, make_user
 from tutoring.models import Enrollment, Role
 
 

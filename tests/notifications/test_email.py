@@ -7,12 +7,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
-from notifications import dispatch
 from notifications.backends import ResendBackend
 from notifications.models import Delivery, DeliveryStatus, Notification
 from sessions import lifecycle
 from tests.conftest import NOW, make_user
-from tests.fakes.resend_server import EMAILS, BATCH, error, rate_limited, server_error
+from tests.fakes.resend_server import BATCH, EMAILS, error, rate_limited, server_error
 from tutoring.models import Role
 
 from .conftest import inbox, sweep

@@ -1,18 +1,17 @@
 """The outbox: SessionEvent carries when it was notified; the relay claims each event once; the
 commit hook only speeds it up; nothing recorded is ever lost or told twice."""
 
-import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from notifications import outbox
 from notifications.models import Delivery, Notification
 from sessions import lifecycle
 from sessions.models import SessionEvent
-from tests.conftest import NOW
+from tests.conftest import NOW, at_once
 
 from .conftest import inbox, sweep
 
@@ -111,24 +110,7 @@ def test_two_relays_at_once_claim_each_event_once(make_session, tutor, parent, c
     SessionEvent.objects.bulk_create(
         SessionEvent(session=s, actor=tutor, channel="web", kind="check_out", from_status="checked_in",
                      to_status="awaiting_approval_parent", created_at=NOW) for s in sessions)
-    barrier = threading.Barrier(2)
-    made, errors = [], []
-
-    def relay():
-        try:
-            barrier.wait(timeout=30)
-            made.append(outbox.relay(now=NOW, batch=3))
-        except Exception as exc:  # noqa: BLE001
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=relay) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    made = at_once(lambda: outbox.relay(now=NOW, batch=3))
     assert sum(len(m) for m in made) == Delivery.objects.count() == 2 * 20  # the parent, in the app and by email
     assert not SessionEvent.objects.filter(notified_at__isnull=True).exists()
 

@@ -1,18 +1,16 @@
 """Reminders 24 h, 1 h and 15 min before each scheduled session (R16), to the tutor, the student
 and the student's parents, each in their own zone, leading straight into the room (R02)."""
 
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from notifications import dispatch, planning
 from notifications.models import Delivery, DeliveryStatus, Notification
 from sessions import lifecycle
 from sessions.models import Status
-from tests.conftest import NOW, make_user
+from tests.conftest import NOW, at_once, make_user
 from tutoring.models import Role
 
 from .conftest import deliveries, emails_to, inbox, sweep
@@ -100,24 +98,7 @@ def test_two_sweeps_at_once_send_exactly_one_of_each(make_session, tutor, studen
     make_session(start=START)  # its 15 min reminder is due
     for i in range(3):  # and the 1 h reminders of three more, with other tutors
         make_session(start=START + timedelta(minutes=5), tutor=make_user(f"tutor{i}", Role.TUTOR))
-    barrier = threading.Barrier(2)
-    errors = []
-
-    def worker():
-        try:
-            barrier.wait(timeout=30)
-            sweep(moment)
-        except Exception as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    assert errors == []
+    at_once(lambda: sweep(moment))
     people = 4 * 3  # four sessions: tutor, student, parent each
     assert Delivery.objects.filter(status=DeliveryStatus.SENT).count() == Delivery.objects.count() == 2 * people
     assert Notification.objects.count() == people

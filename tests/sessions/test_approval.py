@@ -3,11 +3,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from notifications.models import Notification
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import PackageDeduction, Source, Status
 from tests.conftest import NOW
-from notifications.models import Notification
 
 END = NOW - timedelta(hours=1)
 
