@@ -2,7 +2,11 @@
 
 A channel says who it can reach (in SQL, for the set-based reminder sweep, and in Python, checked
 again just before sending) and delivers a batch of prepared messages, answering one Outcome per
-delivery. The Telegram bot joins by adding its channel here: a class with the same three members.
+delivery. The Telegram bot joins by adding its channel here: a class with the same three members
+(`reachable_sql`: the person has a linked chat; `deliver`: sendMessage per item, with the
+message's quote shortened on a word boundary by texts.shorten to fit Telegram's 4,096 characters
+and the link to the rest). Everything else (Channel.TELEGRAM, preferences, the settings page's
+column, delivery records, retries) follows from the entry.
 """
 
 from __future__ import annotations

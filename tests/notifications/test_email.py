@@ -61,11 +61,14 @@ def test_one_email_goes_alone_with_its_own_idempotency_key(fake_resend, awaiting
 
 
 def test_reminders_carry_a_one_click_unsubscribe(fake_resend, make_session, tutor, settings):
-    """RFC 8058: List-Unsubscribe with an https link to a POST endpoint, and List-Unsubscribe-Post."""
+    """R16 R02: the reminder reaches Resend with a link into the room, and (RFC 8058) a
+    List-Unsubscribe with an https link to a POST endpoint, and List-Unsubscribe-Post."""
     settings.SITE_URL = "https://tutoring.example.com"
     make_session(start=NOW + timedelta(hours=1))
     sweep(NOW)
     email = next(e for e in fake_resend.sent if e["to"] == [tutor.email])
+    assert f"https://tutoring.example.com/session/{Delivery.objects.filter(channel='email').first().session_id}/" \
+        in email["text"]
     link = email["headers"]["List-Unsubscribe"]
     assert link.startswith("<https://tutoring.example.com/notifications/unsubscribe/") and link.endswith("/>")
     assert email["headers"]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -30,7 +30,9 @@ def at(clock, moment):
 
 def test_each_reminder_goes_at_its_threshold_to_tutor_student_and_parents_once(clock, lesson, tutor, student,
                                                                              parent, settings):
-    """R16: 24 h, 1 h and 15 min before; nothing a minute early; a second sweep sends nothing."""
+    """R16 R02: 24 h, 1 h and 15 min before, by email through Resend's API and in the app; nothing a
+    minute early; a second sweep sends nothing; the tutor's and student's reminders link straight
+    into the room, the email's too."""
     settings.SITE_URL = "https://tutoring.example.com"
     people = [tutor, student, parent]
     expected = {}

@@ -58,7 +58,7 @@ def test_the_tutor_hears_the_acknowledgement(awaiting, parent, tutor):
 
 def test_a_dispute_goes_to_coordinators_and_the_creator_with_links_to_decide(awaiting, parent, coordinator,
                                                                            creator):
-    """L27: disputes to coordinators and the course's creator."""
+    """L07 L27: disputes to coordinators (who must review) and the course's creator."""
     lifecycle.dispute(awaiting, by=parent, reason="The tutor left after 20 minutes.", now=NOW)
     assert heard() == {"dispute": {"coco", "cleo"}}
     coco, cleo = inbox(coordinator)[0], inbox(creator)[0]
@@ -81,9 +81,11 @@ def test_a_dispute_decision_goes_to_the_parent_and_the_tutor(awaiting, parent, t
     assert "Their reason: “Checked the room log.”" in inbox(tutor)[0].text
 
 
-def test_a_coordinator_override_goes_to_the_parent_and_the_tutor(awaiting, coordinator, package):
+def test_a_coordinator_override_goes_to_the_parent_and_the_tutor(awaiting, coordinator, parent, package):
+    """L28: the override's reason reaches the family and the tutor."""
     lifecycle.verify(awaiting, by=coordinator, reason="Parent confirmed by phone.", now=NOW)
     assert heard() == {"verify": {"pat", "tia"}}
+    assert inbox(parent)[0].text.endswith("Their reason: “Parent confirmed by phone.”")
 
 
 def test_a_student_no_show_marked_by_the_tutor(finished, tutor, coordinator):
@@ -148,7 +150,7 @@ def test_rejections_withdrawals_and_expiry(make_session, tutor, parent, reasons)
     assert rejected.text.endswith("Reason: “We are away then.”")
     p3 = lifecycle.propose_reschedule(s1, by=parent, proposed_start=NOW + timedelta(days=8),
                                       reason_id=reasons[("parent", "reschedule")].id, now=NOW)
-    assert p3.id
+    assert p3.id  # L40: unresolved at the start, it expires: both sides hear
     assert lifecycle.expire_due_reschedules(now=s1.scheduled_start + timedelta(minutes=1)) == 1
     assert heard()["reschedule_expired"] == {"tia", "pat"}
 
