@@ -6,22 +6,56 @@ suppression."""
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from sessions.admin import session_link
+from sessions.admin_paging import LargeTableAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
+from .kinds import KINDS
 from .models import Delivery, DeliveryStatus, Notification, SuppressedAddress
 
 
+class KindFilter(admin.SimpleListFilter):
+    """The kinds from the catalogue: no SELECT DISTINCT over a table of millions of deliveries."""
+
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [(name, name.replace("_", " ")) for name in KINDS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(kind=self.value()) if self.value() in KINDS else queryset
+
+
+def _search_people_or_session(queryset, search_term):
+    """A session id ("#12" or "12") or a person's email: indexed lookups only."""
+    term = search_term.strip().lstrip("#")
+    if not term:
+        return queryset, False
+    if term.isdigit() and len(term) < 19:
+        return queryset.filter(session_id=int(term)), False
+    return queryset.filter(recipient__email__iexact=term), False
+
+
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAccess, admin.ModelAdmin):
-    list_display = ("id", "kind", "channel", "recipient", "status", "attempts", "short_error", "session_id",
+class DeliveryAdmin(ReadOnlyAccess, LargeTableAdmin):
+    list_display = ("id", "kind", "channel", "recipient", "status", "attempts", "short_error", "session_ref",
                     "next_attempt_at", "sent_at", "updated_at")
-    list_filter = ("status", "channel", "kind")
-    search_fields = ("recipient__name", "recipient__email", "=session__id", "source")
+    list_filter = ("status", "channel", KindFilter)
+    search_fields = ("source",)  # the search itself is get_search_results below
+    search_help_text = "A session id, or a person's email address."
     list_select_related = ("recipient",)
+    sortable_by = ("id",)
     ordering = ("-id",)
-    show_full_result_count = False
     actions = ("send_again",)
     readonly_fields = [f.name for f in Delivery._meta.fields]
+
+    def get_search_results(self, request, queryset, search_term):
+        return _search_people_or_session(queryset, search_term)
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id) if obj.session_id else "-"
 
     @admin.display(description="last error")
     def short_error(self, obj):
@@ -50,11 +84,16 @@ class SuppressedAddressAdmin(CoordinatorAccess, admin.ModelAdmin):
 
 
 @admin.register(Notification)
-class NotificationAdmin(ReadOnlyAccess, admin.ModelAdmin):
+class NotificationAdmin(ReadOnlyAccess, LargeTableAdmin):
     list_display = ("id", "recipient", "kind", "title", "created_at", "read_at")
-    list_filter = ("kind",)
-    search_fields = ("recipient__name", "title")
+    list_filter = (KindFilter,)
+    search_fields = ("title",)  # the search itself is get_search_results below
+    search_help_text = "A person's email address."
     list_select_related = ("recipient",)
+    sortable_by = ("id",)
     ordering = ("-id",)
-    show_full_result_count = False
     readonly_fields = ("recipient", "kind", "title", "text", "url", "event_id", "delivery", "created_at", "read_at")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        return (queryset.filter(recipient__email__iexact=term), False) if term else (queryset, False)

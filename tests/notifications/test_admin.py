@@ -60,3 +60,12 @@ def test_a_coordinator_lifts_a_suppression_by_deleting_it(client, coordinator):
     assert client.get("/admin/notifications/suppressedaddress/").status_code == 200
     client.post(f"/admin/notifications/suppressedaddress/{stop.id}/delete/", {"post": "yes"})
     assert not SuppressedAddress.objects.exists()
+
+
+def test_deliveries_are_found_by_session_or_email_and_filtered_by_kind(client, failed, coordinator, awaiting):
+    client.force_login(coordinator)
+    for query in (f"?q={awaiting.id}", f"?q=%23{awaiting.id}", f"?q={coordinator.email.upper()}", "?kind=dispute"):
+        page = client.get(f"/admin/notifications/delivery/{query}").content.decode()
+        assert f">{failed.id}<" in page, query
+    assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?kind=reminder_1h").content.decode()
+    assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?q=nobody@example.test").content.decode()
