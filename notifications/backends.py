@@ -62,6 +62,8 @@ class ResendBackend(BaseEmailBackend):
     go at once. Every message carries an Idempotency-Key (its own, or the batch's made from its
     members'), so a request repeated after a timeout is not delivered twice."""
 
+    reports_each_message = True  # see notifications.email
+
     def __init__(self, *, api_key: str, api_url: str = "https://api.resend.com", timeout: int = 10, **kwargs):
         super().__init__(**kwargs)
         self.api_key, self.api_url, self.timeout = api_key, api_url.rstrip("/"), timeout

@@ -1,10 +1,10 @@
 """Email: the message of a delivery as plain text and HTML, with a one-click unsubscribe
 (RFC 8058) on reminders, sent through Django's mail API (the Resend backend in production).
 
-Backends tell this module what happened to each message of a batch by setting attributes on it:
-`provider_id` when sent, `send_error` (a SendError) when not. A backend that sets neither and
-raises nothing sent the message (locmem, SMTP); one that raises failed the whole batch for a
-reason worth retrying.
+A backend that batches (`reports_each_message = True`: the Resend backend) gets every message at
+once and tells what happened to each by setting attributes on it: `provider_id` when sent,
+`send_error` (a SendError) when not. Any other backend (SMTP, locmem, the keep-locally one) gets
+them one at a time: a message that raised nothing was sent, one that raised is retried.
 """
 
 from __future__ import annotations
@@ -100,22 +100,36 @@ def send_all(items: list) -> list[Outcome]:
             outcomes.append(Outcome(delivery, "failed", error=f"the email could not be written: {exc}"))
     if not emails:
         return outcomes
-    batch_error = None
+    failures: dict[int, Exception] = {}
     try:
         with mailers.default as connection:
-            connection.send_messages([email for _, email in emails])
-    except SendFailed:
-        pass  # each message carries its own error
-    except Exception as exc:  # noqa: BLE001 - the backend failed the whole batch (SMTP down, network)
+            if getattr(connection, "reports_each_message", False):
+                try:
+                    connection.send_messages([email for _, email in emails])  # batched by the backend
+                except SendFailed:
+                    pass  # each message carries its own error
+            else:
+                # a backend that cannot say which messages of a batch went (SMTP stops at the first
+                # failure) gets them one at a time, so a retry never repeats one that was sent
+                for delivery, email in emails:
+                    try:
+                        connection.send_messages([email])
+                    except Exception as exc:  # noqa: BLE001 - this message's failure
+                        failures[delivery.id] = exc
+    except Exception as exc:  # noqa: BLE001 - the connection itself failed (SMTP down, network)
         log.warning("sending %d emails failed: %s", len(emails), exc)
-        batch_error = exc
+        failures = {d.id: exc for d, e in emails if not getattr(e, "provider_id", "") and d.id not in failures}
     for delivery, email in emails:
         error = getattr(email, "send_error", None)
         if error is not None:
             outcomes.append(Outcome(delivery, "retry" if error.transient else "failed", error=str(error),
                                     after=error.retry_after))
-        elif batch_error is not None and not getattr(email, "provider_id", ""):
-            outcomes.append(Outcome(delivery, "retry", error=f"{type(batch_error).__name__}: {batch_error}"))
+        elif delivery.id in failures:
+            exc = failures[delivery.id]
+            # a message that cannot even be written (a header with a line break) fails for good;
+            # anything else (the server, the network) is worth another try
+            outcomes.append(Outcome(delivery, "failed" if isinstance(exc, ValueError | UnicodeError) else "retry",
+                                    error=f"{type(exc).__name__}: {exc}"))
         else:
             outcomes.append(Outcome(delivery, "sent", provider_id=getattr(email, "provider_id", "")))
     return outcomes

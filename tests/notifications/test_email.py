@@ -195,3 +195,20 @@ def test_many_emails_go_in_batches_of_at_most_a_hundred(fake_resend, make_sessio
     assert all(r.path == BATCH and 2 <= len(r.body) <= 100 for r in fake_resend.requests)
     assert len(fake_resend.requests) <= 6  # 300 emails in claims of 200 deliveries (in-app ones among them)
     assert len(fake_resend.sent) == 300 == Delivery.objects.filter(channel="email", status="sent").count()
+
+
+def test_a_backend_that_cannot_say_which_messages_went_sends_them_one_at_a_time(awaiting, parent, coordinator,
+                                                                               creator):
+    """SMTP stops at the first failure of a batch: each message goes on its own, so one that fails
+    is dealt with alone and the ones that went are not sent again (here Django's locmem backend and
+    an address its header checks refuse: a message that cannot be written fails for good)."""
+    creator.email = "cleo@example.test\nBcc: everyone@example.test"
+    creator.save()
+    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    sweep(NOW)
+    assert [m.to for m in mail.outbox] == [[coordinator.email]]
+    assert Delivery.objects.get(recipient=coordinator, channel="email").status == DeliveryStatus.SENT
+    bad = Delivery.objects.get(recipient=creator, channel="email")
+    assert bad.status == DeliveryStatus.FAILED and "may not contain linefeed" in bad.last_error
+    sweep(NOW + timedelta(hours=1))
+    assert len(mail.outbox) == 1  # the coordinator's email did not go again
