@@ -41,6 +41,7 @@ COPY messaging ./messaging
 COPY analytics ./analytics
 COPY telegram_bot ./telegram_bot
 COPY video ./video
+COPY notifications ./notifications
 COPY templates ./templates
 COPY static ./static
 

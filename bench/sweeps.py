@@ -13,9 +13,10 @@ the database grows by about K sessions per run), and measures:
   * lifecycle.expire_reschedule called row by row on a fresh sample of due threads,
     for the ratio of rows/s set-based vs row by row.
 
-The sweeps enqueue notify_events after each commit. Here tasks are not eager: they go to a
-private Redis queue nobody consumes (so neither a worker nor the shared `celery` queue sees
-them), which is purged at the end: notifications are not what is measured.
+The sweeps ask for the outbox relay (notifications.tasks.relay_events) after each commit. Here
+tasks are not eager: they go to a private Redis queue nobody consumes (so neither a worker nor
+the shared `celery` queue sees them), which is purged at the end: notifications are not what is
+measured (bench/notifications.py measures them).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def use_database(name: str) -> None:
 
 def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
-    # not eager: a sweep's notify_events is pushed to Redis, not run inline in the timing
+    # not eager: a sweep's relay_events is pushed to Redis, not run inline in the timing
     os.environ["CELERY_TASK_ALWAYS_EAGER"] = "false"
     import django
 
@@ -83,15 +84,15 @@ def setup_django() -> None:
     from tutoring.celery import app
 
     # before any task is sent: route notifications to a queue no worker consumes
-    app.conf.task_routes = {"sessions.tasks.notify_events": {"queue": BENCH_QUEUE}}
+    app.conf.task_routes = {"notifications.tasks.relay_events": {"queue": BENCH_QUEUE}}
 
 
 def warm_up_broker() -> None:
     """The first task sent imports and connects the transport: do it before measuring, so it is
     not counted in the first sweep's time and Python peak (and clear a crashed run's leftovers)."""
-    from sessions.tasks import notify_events
+    from notifications.tasks import relay_events
 
-    notify_events.delay([])  # routed to the private queue; notifies nobody
+    relay_events.delay([])  # routed to the private queue; notifies nobody
     purge_notifications()
 
 
@@ -228,7 +229,7 @@ def print_table(rows: list[Row], *, sessions: int, seeded: float | None, pushed:
     for r in rows:
         traced = f"{r.traced_mb:.1f}" if r.traced_mb is not None else "-"
         print(f"{r.name:<40} {r.rows:>9,} {r.seconds:>9.3f} {r.rate:>10,.0f} {r.rss_mb:>12.0f} {traced:>11}")
-    print(f"(peak RSS is the process high-water mark so far; {pushed:,} notify tasks were queued and purged)")
+    print(f"(peak RSS is the process high-water mark so far; {pushed:,} relay tasks were queued and purged)")
 
 
 def main(argv: list[str] | None = None) -> int:

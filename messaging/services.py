@@ -9,9 +9,9 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 
+from notifications.outbox import notify
 from sessions.models import Session
 from tutoring.models import Course, Enrollment, Guardianship, User
-from tutoring.notifications import notify
 
 from .models import MAX_BODY, Conversation, Message
 
@@ -121,12 +121,9 @@ def send(conversation: Conversation, sender: User, body: str, *, now=None) -> Me
         message = Message.objects.create(conversation=conversation, sender=sender, body=body, created_at=now)
         Conversation.objects.filter(pk=conversation.pk).update(updated_at=now)
         conversation.updated_at = now
-        recipient = conversation.other(sender)
-        text = f"New message from {sender.name}: {first_line(body)}"
-        # Session events notify with their (positive) ids; a message uses minus its id, so the two
-        # never collide and a retried notify never sends the same message twice.
-        transaction.on_commit(lambda: notify([recipient], kind="message", text=text[:500],
-                                             url=thread_url(conversation), event_id=-message.id))
+        # the deliveries are written with the message (the outbox) and sent once it commits
+        notify([conversation.other(sender)], kind="message", source=f"message:{message.id}", now=now,
+               data={"sender": sender.name, "preview": first_line(body), "url": thread_url(conversation)})
     return message
 
 

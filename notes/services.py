@@ -177,11 +177,13 @@ def request_summary(session_id: int, *, now: datetime | None = None) -> int:
                                   transcript_status__in=[TranscriptStatus.FAILED, TranscriptStatus.UNAVAILABLE]
                                   ).update(transcript_status=TranscriptStatus.PENDING)
     version = Summary.objects.filter(pk=session_id).values_list("version", flat=True).get()
+    from tutoring.celery import publish
+
     from .tasks import summarize_notes
 
-    # robust: with the broker down the notes are still saved; requeue_stalled_summaries picks the
-    # pending summary up later
-    transaction.on_commit(lambda: summarize_notes.delay(session_id, version), robust=True)
+    # with the broker down or frozen the notes are still saved and the request answers within the
+    # publish timeout; requeue_stalled_summaries picks the pending summary up later
+    transaction.on_commit(lambda: publish(summarize_notes, session_id, version))
     return version
 
 
@@ -286,9 +288,14 @@ def _set_status(session_id, version, *, status, error, now) -> None:
 
 
 def _store(session_id, version, result: "ai.SummaryResult", *, status, error, now) -> str:
-    """Write the summary only if no newer notes arrived while it was being made."""
+    """Write the summary only if no newer notes arrived while it was being made; then the parents'
+    "notes and summary ready" notices, which wait for it, go out."""
     written = Summary.objects.filter(pk=session_id, version=version).update(
         data=_storable(result.data), source=result.source, model=_storable(result.model)[:100],
         summarized_version=version, status=status, last_error=_storable(error)[:2000],
         attempts=F("attempts") + 1, updated_at=now or timezone.now())
+    if written:
+        from notifications.outbox import summary_done
+
+        summary_done(session_id)
     return status if written else "superseded"

@@ -260,6 +260,12 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+def dev_environment(env: dict, port: str) -> dict:
+    """`make run`'s settings: development, and every absolute link (emails, unsubscribe headers)
+    pointing at the port actually served, unless the environment says otherwise."""
+    env.setdefault("DJANGO_ENV", "development")
+    env.setdefault("SITE_URL", f"http://127.0.0.1:{port}")
+    return env
 
 
 def run_dev() -> int:
@@ -267,7 +273,7 @@ def run_dev() -> int:
     py = sys.executable
     port = os.environ.get("PORT", "8000")
     with services("dev", persist_redis=True) as env:
-        env.setdefault("DJANGO_ENV", "development")
+        dev_environment(env, port)
         manage = [py, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)

@@ -3,7 +3,8 @@
 Web views, the JSON API, the Telegram bot, admin actions and the Celery sweeps all call these.
 Each transition runs in one transaction: lock the session row and re-read it, check the guards of
 rules.py against an injected `now`, write, append exactly one SessionEvent, and register its
-side effects (notifications) to run after commit. A refusal raises errors.Refused.
+side effects (notifications: the event is the outbox's message) after commit. A refusal raises
+errors.Refused.
 """
 
 from contextlib import contextmanager
@@ -76,7 +77,7 @@ def _record(session: Session, *, by: User | None, channel: str, kind: str, from_
         assert (from_status, to_status) in rules.EDGES, f"{from_status} -> {to_status} is not an edge"
     event = SessionEvent.objects.create(
         session=session, actor=by, channel=channel, kind=kind, from_status=from_status, to_status=to_status,
-        reason=reason, data=data or {}, created_at=now,
+        reason=reason, data=data or {}, created_at=now, notified_at=now if _silenced.get() else None,
     )
     _notify_after_commit([event.id])
     return event
@@ -96,11 +97,14 @@ def silenced():
 
 
 def _notify_after_commit(event_ids: list[int]) -> None:
+    """The outbox hook: the events are the messages (notifications.outbox relays them); after
+    commit a worker is asked to relay them at once. The request never waits on the broker for
+    long nor fails because of it: the beat's relay delivers what the hook could not."""
     if not event_ids or _silenced.get():
         return
-    from .tasks import notify_events
+    from notifications.outbox import after_commit
 
-    transaction.on_commit(lambda: notify_events.delay(event_ids))
+    after_commit(event_ids)
 
 
 @contextmanager

@@ -158,7 +158,8 @@ class Session(models.Model):
 
 class SessionEvent(models.Model):
     """Append-only audit row for every change of a session (a DB trigger refuses UPDATE/DELETE).
-    It is also the outbox: notifications are sent from it after commit."""
+    It is also the outbox: `notified_at` is empty until the notifications relay has turned the
+    event into deliveries (the one write the trigger allows, once)."""
 
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events", db_index=False)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT,
@@ -170,9 +171,14 @@ class SessionEvent(models.Model):
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
+    notified_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["session", "id"], name="event_session_id")]
+        indexes = [
+            models.Index(fields=["session", "id"], name="event_session_id"),
+            # the relay reads only the events nobody has been told about yet
+            models.Index(fields=["id"], condition=Q(notified_at__isnull=True), name="event_unnotified"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.from_status or '-'} → {self.to_status or '-'}"

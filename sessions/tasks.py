@@ -3,8 +3,6 @@
 from celery import shared_task
 
 from . import lifecycle
-from .models import SessionEvent
-from .notify import notify_event
 
 
 @shared_task
@@ -17,7 +15,9 @@ def mark_no_shows() -> int:
     return lifecycle.mark_due_no_shows()
 
 
-@shared_task(autoretry_for=(Exception,), retry_backoff=True, retry_backoff_max=600, max_retries=8)
+@shared_task
 def notify_events(event_ids: list[int]) -> int:
-    events = SessionEvent.objects.filter(pk__in=event_ids).select_related("session__tutor", "session__student")
-    return sum(notify_event(event) for event in events)
+    """Kept for tasks queued before the outbox (notifications.tasks.relay_events) took over."""
+    from notifications.tasks import relay_events
+
+    return relay_events(event_ids)

@@ -2,11 +2,13 @@
 creator Cleo with a course, coordinator Coco, and Otto the outsider (a parent and tutor of
 other people) who gets 404 on everything and changes nothing."""
 
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from celery.contrib.testing.worker import start_worker
+from django.db import connection
 
 from sessions.models import CancellationPolicy, ChangeReason, Session, Status
 from tests.fakes.openai_server import FakeOpenAI
@@ -152,6 +154,30 @@ def notes_storage(settings, tmp_path):
     settings.STORAGES = {**settings.STORAGES, "notes": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
     return root
+
+
+def at_once(fn, n: int = 2) -> list:
+    """Run fn() in n threads released together (each on its own database connection, as n workers
+    would be); their results. Needs a transactional test: each thread commits on its own."""
+    barrier, results, errors = threading.Barrier(n), [], []
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            results.append(fn())
+        except Exception as exc:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    if errors:
+        raise errors[0]
+    return results
 
 
 def stored_files(root) -> list[str]:

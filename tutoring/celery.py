@@ -1,3 +1,4 @@
+import logging
 import os
 
 from celery import Celery
@@ -7,3 +8,40 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
 app = Celery("tutoring")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+log = logging.getLogger(__name__)
+
+
+def publish(task, *args, **kwargs) -> bool:
+    """Enqueue `task` from a request (typically in a commit hook) without ever failing or holding
+    up the request: a connection of its own that gives up after BROKER_PUBLISH_TIMEOUT seconds
+    when Redis is down or frozen, no retry, and any error logged and swallowed. Returns whether
+    the task was sent. Whatever is published this way must also be found by a beat sweep (the
+    outbox relay, the stalled-summary requeue), which delivers what a failed publish could not.
+
+    In eager mode (unit tests) the task runs in place and its errors propagate, as they should."""
+    return publish_each(task, [args], kwargs) == 1
+
+
+def publish_each(task, arg_lists, kwargs=None) -> int:
+    """publish() for several calls of one task over one connection; how many were sent."""
+    kwargs = kwargs or {}
+    if app.conf.task_always_eager:
+        for args in arg_lists:
+            task.apply_async(tuple(args), kwargs)
+        return len(arg_lists)
+    from django.conf import settings
+
+    timeout = settings.BROKER_PUBLISH_TIMEOUT
+    options = {**(app.conf.broker_transport_options or {}), "socket_timeout": timeout,
+               "socket_connect_timeout": timeout, "max_retries": 0}
+    sent = 0
+    try:
+        with app.connection_for_write(connect_timeout=timeout, transport_options=options) as connection:
+            for args in arg_lists:
+                task.apply_async(tuple(args), kwargs, connection=connection, retry=False)
+                sent += 1
+    except Exception:  # noqa: BLE001 - the broker's trouble is never the request's
+        log.warning("could not publish %s (%d of %d sent; the beat sweep will pick the rest up)", task.name,
+                    sent, len(arg_lists), exc_info=True)
+    return sent

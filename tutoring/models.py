@@ -1,5 +1,5 @@
 """People and courses every app shares: users with roles and a time zone, guardianship, courses,
-enrollments, tutor-student matches, lesson packages, in-app notifications."""
+enrollments, tutor-student matches, lesson packages."""
 
 import zoneinfo
 from datetime import datetime, time, timedelta
@@ -146,25 +146,3 @@ class LessonPackage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.credits} lessons for {self.student} until {self.expires_on}"
-
-
-class Notification(models.Model):
-    """In-app notification (the email goes out through Django's mail API beside it)."""
-
-    recipient = models.ForeignKey(User, on_delete=models.CASCADE, related_name="notifications")
-    kind = models.CharField(max_length=40)
-    text = models.CharField(max_length=500)
-    url = models.CharField(max_length=300, blank=True)
-    event_id = models.BigIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    read_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["recipient", "-created_at"], name="notification_inbox")]
-        constraints = [
-            # one notification per (event, recipient): a retried task never notifies twice
-            models.UniqueConstraint(fields=["event_id", "recipient"], name="notification_once_per_event"),
-        ]
-
-    def __str__(self) -> str:
-        return self.text

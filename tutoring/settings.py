@@ -76,7 +76,15 @@ DEBUG = env_bool("DEBUG", default=DJANGO_ENV == "development")
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production")
 
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The one base of every absolute link (in emails, Telegram messages, unsubscribe headers): scheme
+# and host, no path. `make run` sets it from PORT; production defaults to https:// and the first
+# of ALLOWED_HOSTS.
+SITE_URL = env_str("SITE_URL", f"https://{ALLOWED_HOSTS[0].lstrip('.')}" if PRODUCTION
+                   else "http://127.0.0.1:8000").rstrip("/")
+if urlsplit(SITE_URL).scheme not in {"http", "https"} or not urlsplit(SITE_URL).netloc or urlsplit(SITE_URL).path:
+    raise ImproperlyConfigured(f"SITE_URL must be a base URL such as https://tutoring.example.com, not {SITE_URL!r}")
+if PRODUCTION and not SITE_URL.startswith("https://"):
+    raise ImproperlyConfigured("SITE_URL must start with https:// when DJANGO_ENV=production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -98,6 +106,7 @@ INSTALLED_APPS = [
     "analytics",
     "telegram_bot",
     "video",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -138,6 +147,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",  # {{ csp_nonce }}
+                "notifications.context_processors.inbox",
             ],
         },
     },
@@ -204,6 +214,14 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# A request never waits on the broker for long: tutoring.celery.publish sends from the request path
+# over a connection of its own that gives up after BROKER_PUBLISH_TIMEOUT seconds (dead or frozen
+# Redis alike) without retrying, and never fails the request; the outbox relay (beat) delivers
+# what it could not. Other publishes (beat, workers) do not retry either: the next run catches up.
+BROKER_PUBLISH_TIMEOUT = env_int("BROKER_PUBLISH_TIMEOUT_SECONDS", 1)
+if not 1 <= BROKER_PUBLISH_TIMEOUT <= 10:
+    raise ImproperlyConfigured("BROKER_PUBLISH_TIMEOUT_SECONDS must be between 1 and 10")
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # Unit tests run tasks eagerly; the Celery integration tests start a real worker instead.
@@ -216,6 +234,12 @@ CELERY_BEAT_SCHEDULE = {
                                   "schedule": crontab(minute="*/10")},
     # recordings a webhook never announced, and copies whose worker died mid-transfer
     "sweep-video-recordings": {"task": "video.tasks.sweep_recordings", "schedule": crontab(minute="*/15")},
+    # the outbox: session events not yet told to anyone (the commit hook usually beat it to them)
+    "relay-session-events": {"task": "notifications.tasks.relay", "schedule": crontab()},
+    # reminders 24 h / 1 h / 15 min before each session and acknowledgement nudges, set-based
+    "plan-reminders": {"task": "notifications.tasks.plan", "schedule": crontab()},
+    # deliveries that are due: retries after a transient error, deferred ones, lost claims
+    "dispatch-due-deliveries": {"task": "notifications.tasks.dispatch_due", "schedule": crontab()},
 }
 
 # --- time -----------------------------------------------------------------------------------
@@ -371,20 +395,38 @@ if not 5 <= RECORDING_PART_MB <= 512:
 RECORDING_PART_BYTES = RECORDING_PART_MB * 1024 * 1024
 
 # --- email ----------------------------------------------------------------------------------
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Tutoring <no-reply@localhost>")
+# With RESEND_API_KEY, mail goes through Resend's HTTP API (notifications.backends.ResendBackend,
+# on the `resend` SDK; RESEND_API_URL points it elsewhere, e.g. a test server). Without a key,
+# development keeps every email in the database (notifications.backends.KeepLocallyBackend) and
+# shows it at /dev/outbox/; production falls back to SMTP (EMAIL_HOST...); tests use locmem.
+# EMAIL_BACKEND overrides the choice.
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", f"Tutoring <no-reply@{urlsplit(SITE_URL).hostname}>"
+                             if PRODUCTION else "Tutoring <no-reply@localhost>")
+RESEND_API_KEY = ENV.get("RESEND_API_KEY", "").strip()
+RESEND_API_URL = env_str("RESEND_API_URL", "https://api.resend.com").rstrip("/")
+RESEND_TIMEOUT_SECONDS = env_int("RESEND_TIMEOUT_SECONDS", 10)
+# The signing secret of the Resend webhook (whsec_...): bounces and complaints stop email to an
+# address. Without it the webhook endpoint answers 404.
+RESEND_WEBHOOK_SECRET = ENV.get("RESEND_WEBHOOK_SECRET", "").strip()
+if RESEND_WEBHOOK_SECRET and not RESEND_WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("RESEND_WEBHOOK_SECRET must be the webhook's signing secret (whsec_...)")
 SMTP_EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+RESEND_EMAIL_BACKEND = "notifications.backends.ResendBackend"
+LOCAL_EMAIL_BACKEND = "notifications.backends.KeepLocallyBackend"
 _mailer = {
     "BACKEND": env_str(
         "EMAIL_BACKEND",
-        "django.core.mail.backends.locmem.EmailBackend"
+        RESEND_EMAIL_BACKEND
+        if RESEND_API_KEY
+        else "django.core.mail.backends.locmem.EmailBackend"
         if TESTING
         else SMTP_EMAIL_BACKEND
         if PRODUCTION
-        else "django.core.mail.backends.console.EmailBackend",
+        else LOCAL_EMAIL_BACKEND,
     )
 }
 if _mailer["BACKEND"] == SMTP_EMAIL_BACKEND:
-    # Resend (or any provider) over SMTP: smtp.resend.com, user "resend", the API key as password
+    # any provider over SMTP (Resend too: smtp.resend.com, user "resend", the API key as password)
     _mailer["OPTIONS"] = {
         "host": env_str("EMAIL_HOST", "localhost"),
         "port": env_int("EMAIL_PORT", 587),
@@ -393,7 +435,25 @@ if _mailer["BACKEND"] == SMTP_EMAIL_BACKEND:
         "use_tls": env_bool("EMAIL_USE_TLS", True),
         "timeout": 30,
     }
+elif _mailer["BACKEND"] == RESEND_EMAIL_BACKEND:
+    if not RESEND_API_KEY:
+        raise ImproperlyConfigured("EMAIL_BACKEND is the Resend backend but RESEND_API_KEY is not set")
+    _mailer["OPTIONS"] = {"api_key": RESEND_API_KEY, "api_url": RESEND_API_URL,
+                          "timeout": RESEND_TIMEOUT_SECONDS}
 MAILERS = {"default": _mailer}
+# The development-only page that shows locally kept mail (404 in production).
+DEV_OUTBOX = not PRODUCTION
+
+# --- notifications --------------------------------------------------------------------------
+# Delivery retries after a transient error (a Resend 5xx or rate limit, a network error): the
+# wait doubles from NOTIFY_RETRY_FIRST_MINUTES up to NOTIFY_RETRY_MAX_MINUTES; after
+# NOTIFY_MAX_ATTEMPTS attempts the delivery is failed for good (the admin lists it).
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8)
+NOTIFY_RETRY_FIRST_MINUTES = env_int("NOTIFY_RETRY_FIRST_MINUTES", 1)
+NOTIFY_RETRY_MAX_MINUTES = env_int("NOTIFY_RETRY_MAX_MINUTES", 60)
+if NOTIFY_MAX_ATTEMPTS < 1 or not 1 <= NOTIFY_RETRY_FIRST_MINUTES <= NOTIFY_RETRY_MAX_MINUTES:
+    raise ImproperlyConfigured("NOTIFY_MAX_ATTEMPTS must be at least 1 and NOTIFY_RETRY_FIRST_MINUTES at most "
+                               "NOTIFY_RETRY_MAX_MINUTES")
 
 # --- security -------------------------------------------------------------------------------
 # Content-Security-Policy on every response (Django's built-in CSP): scripts and styles only from

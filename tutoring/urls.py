@@ -47,6 +47,7 @@ urlpatterns = [
     path("", include("creators.urls")),
     path("", include("messaging.urls")),
     path("", include("analytics.urls")),
+    path("", include("notifications.urls")),
     path("", include("sessions.urls")),
     path("", include("video.urls")),
 ]

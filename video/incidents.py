@@ -1,5 +1,5 @@
 """Provider credentials that stop working are an operations problem: coordinators hear of it once
-per incident (one in-app notification and email each, and a row in the admin), not once per request.
+per incident (one delivery per coordinator and channel through the outbox, and a row in the admin), not once per request.
 The incident stays open, counting occurrences, until a call to that provider succeeds again."""
 
 import logging
@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions.models import VideoProvider
-from tutoring.notifications import coordinators, notify
+from notifications.outbox import notify
+from tutoring.models import Role, User
 
 from .models import ProviderIncident
 
@@ -38,13 +39,10 @@ def credentials_rejected(provider: str, *, detail: str, now=None) -> bool:
         open_incident.update(occurrences=F("occurrences") + 1, last_seen_at=now)
         return False
     label = VideoProvider(provider).label
-    try:
-        notify(coordinators(), kind="video_credentials",
-               text=f"{label} refused this platform's credentials: video rooms on {label} cannot open until "
-                    f"{SETTINGS_TO_CHECK.get(provider, 'its settings')} are corrected.",
-               url=reverse("admin:video_providerincident_change", args=[incident.pk]))
-    except Exception:  # noqa: BLE001 - mail down: the incident row stays in the admin, the request goes on
-        log.exception("could not notify coordinators of the %s credentials incident", provider)
+    coordinators = User.objects.filter(roles__contains=[Role.COORDINATOR], is_active=True)
+    notify(coordinators, kind="video_credentials", source=f"video_incident:{incident.pk}", now=now,
+           data={"provider": label, "settings": SETTINGS_TO_CHECK.get(provider, "its settings"),
+                 "url": reverse("admin:video_providerincident_change", args=[incident.pk])})
     log.error("%s credentials rejected: %s (coordinators notified)", provider, detail)
     return True
 

@@ -11,8 +11,9 @@ from django.http import Http404
 
 from messaging import services
 from messaging.models import MAX_BODY, Conversation, Message
+from notifications.models import Notification
 from tests.conftest import NOW, make_user
-from tutoring.models import Enrollment, Notification, Role
+from tutoring.models import Enrollment, Role
 
 
 @pytest.fixture(autouse=True)
@@ -297,7 +298,7 @@ def test_sending_stores_the_message_moves_the_conversation_and_notifies_after_co
     assert len(callbacks) == 1
     note = Notification.objects.get()
     assert (note.recipient, note.kind, note.url) == (tutor, "message", f"/messages/{conversation.id}/")
-    assert note.text == "New message from Cleo: Hello Tia,"
+    assert (note.title, note.text) == ("New message from Cleo", "Hello Tia,")
     assert [m.to for m in mail.outbox] == [[tutor.email]]
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -400,7 +401,7 @@ def many_conversations(user, n):
 @pytest.mark.parametrize("n", [2, 50])
 def test_the_inbox_runs_a_fixed_number_of_queries(client, coordinator, n, django_assert_max_num_queries):
     signed_in(client, many_conversations(coordinator, n))
-    with django_assert_max_num_queries(3):  # the browser session, the user, the conversations
+    with django_assert_max_num_queries(4):  # the browser session, the user, the conversations, the bell
         body = client.get("/messages/").content.decode()
     assert body.count('class="inbox__item') == n
 
@@ -411,7 +412,7 @@ def test_the_thread_runs_a_fixed_number_of_queries(client, tutor, creator, n, dj
     for i in range(n):
         say(conversation, tutor if i % 2 else creator, f"Message {i}")
     signed_in(client, creator)
-    with django_assert_max_num_queries(5):  # browser session, user, conversation, mark read, messages
+    with django_assert_max_num_queries(6):  # browser session, user, conversation, mark read, messages, bell
         body = client.get(f"/messages/{conversation.id}/").content.decode()
     assert body.count('class="chat__msg') == n
     with django_assert_max_num_queries(12):

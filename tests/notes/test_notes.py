@@ -12,11 +12,11 @@ from django.urls import reverse
 
 from notes import services
 from notes.models import Attachment, Note, Summary, SummaryStatus, TranscriptStatus
+from notifications.models import Notification
 from sessions.errors import Refused
 from sessions.models import SessionEvent, Status
 from tests.conftest import NOW, stored_files
 from tests.notes.files import sample
-from tutoring.models import Notification
 
 
 def upload(ext_or_kind: str, name: str | None = None) -> SimpleUploadedFile:

@@ -3,11 +3,11 @@ from datetime import timedelta
 import pytest
 from django.core import mail
 
+from notifications.models import Notification
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import PackageDeduction, Source, Status
 from tests.conftest import NOW
-from tutoring.models import Notification
 
 END = NOW - timedelta(hours=1)
 
@@ -88,7 +88,8 @@ def test_a_second_acknowledgement_is_refused_and_deducts_nothing(finished, paren
 
 def test_dispute_needs_a_reason_and_notifies_coordinators(finished, parent, coordinator,
                                                           django_capture_on_commit_callbacks):
-    """L07 L27: the parent disputes with a reason; a coordinator is notified in-app and by email."""
+    """L07 L27: the parent disputes with a reason; coordinators and the course's creator are
+    notified in-app and by email."""
     with pytest.raises(Refused, match="Please give a reason"):
         lifecycle.dispute(finished, by=parent, reason="  ", now=NOW)
     with django_capture_on_commit_callbacks(execute=True):
@@ -97,7 +98,7 @@ def test_dispute_needs_a_reason_and_notifies_coordinators(finished, parent, coor
     assert s.status == Status.DISPUTED
     note = Notification.objects.get(recipient=coordinator)
     assert "The tutor left after 20 minutes." in note.text
-    assert [m.to for m in mail.outbox] == [[coordinator.email]]
+    assert sorted(m.to for m in mail.outbox) == sorted([[coordinator.email], [finished.course.creator.email]])
 
 
 def test_verify_needs_a_reason_and_approves_with_a_deduction(finished, coordinator, package):

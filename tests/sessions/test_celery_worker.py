@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from notifications.models import Notification
 from sessions import lifecycle, tasks
 from sessions.models import Session, Status
-from tutoring.models import Notification
 
 
 @pytest.mark.celery_worker

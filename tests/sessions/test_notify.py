@@ -2,7 +2,7 @@ from datetime import timedelta
 
 from sessions import lifecycle
 from tests.conftest import NOW
-from tutoring.models import Notification
+from notifications.models import Notification
 
 
 def test_notifications_speak_in_each_recipients_time_zone(session, tutor, parent, reasons,

@@ -1,12 +1,10 @@
-import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
 
 from sessions import lifecycle
 from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
-from tests.conftest import NOW
+from tests.conftest import NOW, at_once
 
 
 @pytest.fixture
@@ -100,20 +98,7 @@ def test_two_sweeps_at_once_expire_each_thread_once(make_session, parent, reason
         s = make_session(start=NOW + timedelta(days=1, hours=i * 2))
         lifecycle.propose_reschedule(s, by=parent, proposed_start=NOW + timedelta(days=30, hours=i * 2),
                                      reason_id=reasons[("parent", "reschedule")].id, now=NOW)
-    results, barrier = [], threading.Barrier(2)
-
-    def sweep():
-        barrier.wait()
-        try:
-            results.append(lifecycle.expire_due_reschedules(now=NOW + timedelta(days=5), batch=7))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=sweep) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = at_once(lambda: lifecycle.expire_due_reschedules(now=NOW + timedelta(days=5), batch=7))
     assert sum(results) == 40
     assert SessionEvent.objects.filter(kind="reschedule_expired").count() == 40
 

@@ -16,7 +16,7 @@ from sessions.models import Session, SessionEvent, Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Guardianship, LessonPackage, Role, User
 
-OUR_APPS = {"tutoring", "tutoring_sessions"}
+OUR_APPS = {"tutoring", "tutoring_sessions", "notifications"}
 
 
 def our_changelists() -> list[str]:
@@ -46,6 +46,7 @@ def test_every_page_of_our_apps_is_registered():
                 "sessionresource", "changereason", "cancellationpolicy")
     expected = {f"/admin/tutoring/{m}/" for m in people}
     expected |= {f"/admin/tutoring_sessions/{m}/" for m in sessions}
+    expected |= {f"/admin/notifications/{m}/" for m in ("delivery", "suppressedaddress", "notification")}
     assert set(our_changelists()) == expected
 
 

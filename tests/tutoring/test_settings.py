@@ -104,6 +104,17 @@ BAD_ENVIRONMENTS = [
     pytest.param({"NOTES_MAX_UPLOAD_MB": "ten"}, "NOTES_MAX_UPLOAD_MB", id="NOTES_MAX_UPLOAD_MB-not-a-number"),
     pytest.param({"OPENAI_TIMEOUT_SECONDS": "soon"}, "OPENAI_TIMEOUT_SECONDS",
                  id="OPENAI_TIMEOUT_SECONDS-not-a-number"),
+    pytest.param({"SITE_URL": "127.0.0.1:8014"}, "SITE_URL", id="SITE_URL-without-scheme"),
+    pytest.param({"SITE_URL": "https://tutoring.example.com/app"}, "SITE_URL", id="SITE_URL-with-a-path"),
+    pytest.param(prod(SITE_URL="http://tutoring.example.com"), "SITE_URL", id="production-SITE_URL-http"),
+    pytest.param({"RESEND_WEBHOOK_SECRET": "secret"}, "RESEND_WEBHOOK_SECRET", id="RESEND_WEBHOOK_SECRET-not-whsec"),
+    pytest.param({"EMAIL_BACKEND": "notifications.backends.ResendBackend"}, "RESEND_API_KEY",
+                 id="Resend-backend-without-a-key"),
+    pytest.param({"BROKER_PUBLISH_TIMEOUT_SECONDS": "60"}, "BROKER_PUBLISH_TIMEOUT_SECONDS",
+                 id="BROKER_PUBLISH_TIMEOUT_SECONDS-too-long"),
+    pytest.param({"NOTIFY_MAX_ATTEMPTS": "0"}, "NOTIFY_MAX_ATTEMPTS", id="NOTIFY_MAX_ATTEMPTS-zero"),
+    pytest.param({"NOTIFY_RETRY_MAX_MINUTES": "often"}, "NOTIFY_RETRY_MAX_MINUTES",
+                 id="NOTIFY_RETRY_MAX_MINUTES-not-a-number"),
 ]
 
 
@@ -145,6 +156,50 @@ def test_r2_settings_give_a_private_s3_storage_with_short_links():
                        "access_key": "key", "secret_key": "secret", "region_name": "auto", "default_acl": None,
                        "querystring_auth": True, "querystring_expire": 120, "file_overwrite": False}
     assert threshold > 10 * 1024 * 1024 and checksums == "when_required"
+
+
+def mailer_and_site(**env) -> list:
+    code = ("from django.conf import settings; import json; "
+            "print(json.dumps([settings.MAILERS['default'], settings.SITE_URL, settings.DEFAULT_FROM_EMAIL]))")
+    result = manage("shell", "-c", code, **env)
+    assert result.returncode == 0, result.stderr
+    return __import__("json").loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_email_goes_through_resend_with_a_key_and_is_kept_locally_in_development_without():
+    mailer, site, sender = mailer_and_site(DJANGO_ENV=ABSENT, RESEND_API_KEY="re_live_key",
+                                           RESEND_API_URL="http://127.0.0.1:9999/", SITE_URL="http://127.0.0.1:8014")
+    assert mailer == {"BACKEND": "notifications.backends.ResendBackend",
+                      "OPTIONS": {"api_key": "re_live_key", "api_url": "http://127.0.0.1:9999", "timeout": 10}}
+    assert site == "http://127.0.0.1:8014"
+    mailer, site, sender = mailer_and_site(DJANGO_ENV=ABSENT)
+    assert mailer == {"BACKEND": "notifications.backends.KeepLocallyBackend"} and site == "http://127.0.0.1:8000"
+    mailer, site, sender = mailer_and_site(**production_env())
+    assert mailer["BACKEND"] == "django.core.mail.backends.smtp.EmailBackend"
+    assert (site, sender) == ("https://tutoring.example.com", "Tutoring <no-reply@tutoring.example.com>")
+
+
+@pytest.mark.parametrize(("changes", "check"), [
+    ({"EMAIL_BACKEND": "notifications.backends.KeepLocallyBackend"}, "notifications.W001"),
+    ({"DEFAULT_FROM_EMAIL": "Tutoring <no-reply@localhost>"}, "notifications.W002"),
+])
+def test_the_deploy_check_refuses_mail_that_goes_nowhere(changes, check):
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **prod(**changes))
+    assert result.returncode != 0 and check in result.stderr + result.stdout
+
+
+def test_make_run_sets_site_url_from_the_port():
+    """Links in the demo's emails point at the port it serves on (they once said 8000 whatever PORT was)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
+    devstack = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(devstack)
+    assert devstack.dev_environment({}, "8014") == {"DJANGO_ENV": "development", "SITE_URL": "http://127.0.0.1:8014"}
+    assert devstack.dev_environment({"SITE_URL": "https://demo.example.com"}, "8014")["SITE_URL"] == (
+        "https://demo.example.com")
+    mailer, site, _ = mailer_and_site(**devstack.dev_environment({}, "8014"))
+    assert site == "http://127.0.0.1:8014"
 
 
 def test_development_needs_only_the_service_urls():

@@ -741,11 +741,11 @@ WITH plan AS (
     RETURNING id, created_at, billed_as_addon, status
 )
 INSERT INTO tutoring_sessions_sessionevent
-    (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at)
+    (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at, notified_at)
 SELECT id, NULL, 'system',
        CASE WHEN billed_as_addon THEN 'adhoc_logged' ELSE 'created' END, '',
        CASE WHEN billed_as_addon THEN 'awaiting_approval_parent' ELSE 'scheduled' END,
-       '', '{{}}'::jsonb, created_at
+       '', '{{}}'::jsonb, created_at, created_at
 FROM ins
 """
 
@@ -782,12 +782,12 @@ WITH picked AS (
     RETURNING id, thread_id, proposed_start, proposed_end
 )
 INSERT INTO tutoring_sessions_sessionevent
-    (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at)
+    (session_id, actor_id, channel, kind, from_status, to_status, reason, data, created_at, notified_at)
 SELECT t.session_id, t.opened_by_id, 'web', 'reschedule_proposed', 'scheduled', 'scheduled', r.label,
        jsonb_build_object('thread_id', t.id, 'proposal_id', p.id, 'version', 1,
                           'proposed_start', p.proposed_start, 'proposed_end', p.proposed_end,
                           'proposed_by_role', t.opened_by_role),
-       t.created_at
+       t.created_at, t.created_at
 FROM threads t
 JOIN proposals p ON p.thread_id = t.id
 JOIN tutoring_sessions_changereason r ON r.id = t.reason_id

@@ -1,0 +1,77 @@
+"""The channels that can deliver now, one entry each in CHANNELS.
+
+A channel says who it can reach (in SQL, for the set-based reminder sweep, and in Python, checked
+again just before sending) and delivers a batch of prepared messages, answering one Outcome per
+delivery. The Telegram bot joins by adding its channel here: a class with the same three members
+(`reachable_sql`: the person has a linked chat; `deliver`: sendMessage per item, with the
+message's quote shortened on a word boundary by texts.shorten to fit Telegram's 4,096 characters
+and the link to the rest). Everything else (Channel.TELEGRAM, preferences, the settings page's
+column, delivery records, retries) follows from the entry.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+
+from .models import Channel, Delivery, DeliveryStatus, Notification
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Outcome:
+    """What happened to one delivery: sent, skipped (with why), retry (transient error, maybe with
+    the provider's retry-after), failed (permanent error) or wait (not attempted yet, until)."""
+
+    delivery: Delivery
+    status: str  # "sent", "skipped", "retry", "failed", "wait"
+    error: str = ""
+    provider_id: str = ""
+    after: datetime | float | None = None  # wait: until when; retry: seconds the provider asked for
+    recorded: bool = False  # the channel already wrote the delivery's final state itself
+
+
+class InApp:
+    name = Channel.IN_APP
+    # everyone with an account can be told in the app
+    reachable_sql = "TRUE"
+
+    def unreachable(self, user, suppressed: set[str]) -> str:
+        return ""
+
+    def deliver(self, items: list, now: datetime) -> list[Outcome]:
+        """The inbox rows and the deliveries' state in one transaction: a crash before the commit
+        leaves neither, and a second run finds the row (one per delivery) and adds nothing."""
+        rows = [Notification(recipient_id=d.recipient_id, kind=d.kind, title=m.title, text=m.text, url=m.url,
+                             event_id=d.event_id, delivery=d) for d, m in items]
+        with transaction.atomic():
+            Notification.objects.bulk_create(rows, ignore_conflicts=True)
+            Delivery.objects.filter(pk__in=[d.pk for d, _ in items]).update(
+                status=DeliveryStatus.SENT, sent_at=now, claimed_until=None, last_error="", updated_at=now)
+        return [Outcome(d, "sent", recorded=True) for d, _ in items]
+
+
+class Email:
+    name = Channel.EMAIL
+    # an address, and not one that bounced or complained (kept lower-case by the webhook)
+    reachable_sql = ("u.email <> '' AND NOT EXISTS (SELECT 1 FROM notifications_suppressedaddress x "
+                     "WHERE lower(x.email) = lower(u.email))")
+
+    def unreachable(self, user, suppressed: set[str]) -> str:
+        if not user.email:
+            return "no email address"
+        if user.email.lower() in suppressed:
+            return "email to this address is stopped (it bounced or was marked as spam)"
+        return ""
+
+    def deliver(self, items: list, now: datetime) -> list[Outcome]:
+        from .email import send_all
+
+        return send_all(items)
+
+
+CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email())}
