@@ -23,7 +23,7 @@ def failed(fake_resend, awaiting, parent, coordinator, creator):
     creator.is_active = False
     creator.save()
     fake_resend.queue(error(422, "validation_error", "The `to` address is on Resend's suppression list."))
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     sweep(NOW)
     return Delivery.objects.get(recipient=coordinator, channel="email")
 

@@ -170,7 +170,7 @@ def test_tasks_lost_with_the_broker_are_made_good_by_the_relay(broker, client, f
     """The hook's task reached Redis, then Redis died before a worker took it (the queue was not
     saved): the event is still unnotified in the database, and the relay tells it."""
     client.force_login(parent)
-    response, _ = timed_post(client, f"/api/sessions/{finished.id}/dispute", {"reason": "Left early."})
+    response, _ = timed_post(client, f"/api/sessions/{finished.id}/dispute", {"reason": "The tutor left early."})
     assert response.status_code == 200
     assert broker.queued() == 1  # the relay_events task, waiting
     broker.stop(signal.SIGKILL)
@@ -185,7 +185,7 @@ def test_tasks_lost_with_the_broker_are_made_good_by_the_relay(broker, client, f
 def test_with_redis_up_the_hook_tells_at_once_through_the_worker(broker, client, finished, parent, coordinator):
     with worker():
         client.force_login(parent)
-        response, _ = timed_post(client, f"/api/sessions/{finished.id}/dispute", {"reason": "Left early."})
+        response, _ = timed_post(client, f"/api/sessions/{finished.id}/dispute", {"reason": "The tutor left early."})
         assert response.status_code == 200
         # the solo worker runs tasks in order: once a task sent after the hook's is done, so is the hook's
         run_in_worker(tasks.dispatch_due)

@@ -204,7 +204,7 @@ def test_a_backend_that_cannot_say_which_messages_went_sends_them_one_at_a_time(
     an address its header checks refuse: a message that cannot be written fails for good)."""
     creator.email = "cleo@example.test\nBcc: everyone@example.test"
     creator.save()
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     sweep(NOW)
     assert [m.to for m in mail.outbox] == [[coordinator.email]]
     assert Delivery.objects.get(recipient=coordinator, channel="email").status == DeliveryStatus.SENT

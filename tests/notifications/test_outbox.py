@@ -22,7 +22,7 @@ def frozen(time_machine):
 
 
 def test_an_event_waits_in_the_outbox_until_the_relay_claims_it(awaiting, parent, coordinator):
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)  # no commit hook runs in this test
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)  # no commit hook runs in this test
     event = SessionEvent.objects.get(kind="dispute")
     assert event.notified_at is None and not Notification.objects.exists()
     made = outbox.relay(now=NOW)
@@ -33,7 +33,7 @@ def test_an_event_waits_in_the_outbox_until_the_relay_claims_it(awaiting, parent
 
 def test_the_commit_hook_relays_at_once(awaiting, parent, coordinator, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True) as hooks:
-        lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+        lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     assert len(hooks) == 1
     assert SessionEvent.objects.get(kind="dispute").notified_at == NOW
     assert len(inbox(coordinator)) == 1 and len(mail.outbox) == 2
@@ -51,7 +51,7 @@ def test_a_relay_asked_for_some_events_takes_only_those(session, make_session, t
 
 
 def test_the_append_only_trigger_allows_only_stamping_notified_at_once(awaiting, parent):
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     event = SessionEvent.objects.get(kind="dispute")
     with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
         SessionEvent.objects.filter(pk=event.pk).update(notified_at=NOW, reason="edited")
@@ -116,7 +116,7 @@ def test_two_relays_at_once_claim_each_event_once(make_session, tutor, parent, c
 
 
 def test_a_relayed_event_is_never_relayed_again_even_if_its_deliveries_are_gone(awaiting, parent, coordinator):
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     sweep(NOW)
     Delivery.objects.all().delete()
     assert sweep(NOW) == []

@@ -69,7 +69,7 @@ def test_subjects_fit_and_never_break_a_word_whatever_the_names(make_session, tu
     s = make_session(start=NOW + timedelta(days=3))
     lifecycle.propose_reschedule(s, by=parent, proposed_start=NOW + timedelta(days=4),
                                  reason_id=reasons[("parent", "reschedule")].id, now=NOW)
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     lifecycle.resolve_dispute(awaiting, by=coordinator, decision="approve", reason="Fine.", now=NOW)
     make_session(start=NOW + timedelta(minutes=40))
     sweep(NOW)
@@ -125,7 +125,7 @@ def test_links_in_email_are_built_from_site_url(awaiting, parent, coordinator, s
     """One configured site URL builds every absolute link (once they pointed at port 8000 whatever
     the port `make run` served on)."""
     settings.SITE_URL = "http://127.0.0.1:8014"
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     sweep(NOW)
     body = emails_to(coordinator)[0].body
     assert f"http://127.0.0.1:8014/admin/tutoring_sessions/session/{awaiting.id}/change/" in body

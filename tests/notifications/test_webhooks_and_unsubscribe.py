@@ -55,7 +55,7 @@ def test_a_permanent_bounce_stops_email_and_tells_the_person_in_the_app(client, 
 
 def test_the_delivery_a_bounce_concerns_is_marked_failed(client, webhook_secret, awaiting, parent, coordinator,
                                                          creator, fake_resend):
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     sweep(NOW)
     email = Delivery.objects.get(recipient=coordinator, channel="email")
     post_webhook(client, webhook_secret, bounce(coordinator.email, email_id=email.provider_id))
@@ -66,7 +66,7 @@ def test_the_delivery_a_bounce_concerns_is_marked_failed(client, webhook_secret,
 
 def test_a_planned_email_to_an_address_that_bounced_meanwhile_is_not_sent(client, webhook_secret, awaiting, parent,
                                                                          coordinator, creator):
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     from notifications import outbox
 
     outbox.relay(now=NOW)  # written, not sent yet

@@ -71,7 +71,7 @@ def test_a_dispute_goes_to_coordinators_and_the_creator_with_links_to_decide(awa
 @pytest.mark.parametrize(("decision", "words"), [("approve", "counts"), ("void", "does not count")])
 def test_a_dispute_decision_goes_to_the_parent_and_the_tutor(awaiting, parent, tutor, coordinator, decision,
                                                            words, package):
-    lifecycle.dispute(awaiting, by=parent, reason="Too short.", now=NOW - timedelta(hours=1))
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW - timedelta(hours=1))
     sweep(NOW)
     Notification.objects.all().delete()
     mail.outbox.clear()
@@ -211,7 +211,7 @@ def test_nobody_hears_of_their_own_action_even_in_another_role(awaiting, parent)
     parent.roles = [Role.PARENT, Role.COORDINATOR]
     parent.save()
     other = make_user("cora", Role.COORDINATOR)
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     assert heard() == {"dispute": {"cora", "cleo"}} and other.id
 
 
@@ -234,5 +234,5 @@ def test_peoples_words_with_braces_and_markup_are_kept_as_written(awaiting, pare
 def test_inactive_people_hear_nothing(awaiting, parent, coordinator, creator):
     creator.is_active = False
     creator.save()
-    lifecycle.dispute(awaiting, by=parent, reason="Short.", now=NOW)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     assert heard() == {"dispute": {"coco"}}

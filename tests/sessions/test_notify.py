@@ -24,13 +24,13 @@ def test_peoples_words_with_braces_are_kept(awaiting, parent, coordinator, djang
 def test_a_dispute_longer_than_a_notification_still_notifies(awaiting, parent, coordinator,
                                                               django_capture_on_commit_callbacks):
     """Issue 11.6: a 2,000-character reason overflowed the 500-character notification (the task
-    failed on every retry: the coordinators never heard of the dispute). Now the text fits."""
+    failed on every retry: the coordinators never heard of the dispute). Now the text holds the
+    reason whole (issue 14)."""
     reason = "The tutor arrived late and " + "then left early again " * 90
     with django_capture_on_commit_callbacks(execute=True):
         lifecycle.dispute(awaiting, by=parent, reason=reason[:2000], now=NOW)
     text = Notification.objects.get(recipient=coordinator).text
-    assert len(text) <= 500 and text.endswith("…") and "A parent disputed the session of Sam with Tia" in text
-    assert "The tutor arrived late and then left early" in text
+    assert "disputed the session of Sam with Tia" in text and reason[:2000].strip() in text
 
 
 def test_a_cancel_note_longer_than_a_notification_still_notifies(session, parent, tutor, reasons,
@@ -40,4 +40,4 @@ def test_a_cancel_note_longer_than_a_notification_still_notifies(session, parent
         lifecycle.cancel(session, by=tutor, reason_id=reasons[("tutor", "cancel", "other")].id, note=note[:2000],
                          now=NOW)
     text = Notification.objects.get(recipient=parent).text
-    assert len(text) <= 500 and "was cancelled (Other: We are moving house" in text and text.endswith(").")
+    assert "cancelled" in text and note[:2000].strip() in text

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sessions.models import Session, Status
 from tests.fakes.fakeserver import HANG, Reply
-from tutoring.models import Notification
+from notifications.models import Notification
 from video import services
 from video.errors import VideoUnavailable
 from video.models import CourseVideo, ProviderIncident, VideoRoom
@@ -181,13 +181,14 @@ def test_a_provider_that_is_not_there_says_video_service_unavailable(client, set
 
 
 def test_wrong_credentials_reach_coordinators_once_per_incident(client, settings, plugnmeet, tutor, student, live,
-                                                                 coordinator):
+                                                                 coordinator, django_capture_on_commit_callbacks):
     """Coordinators are told once, not on every request; the incident closes when calls work again."""
     settings.VIDEO_PROVIDER = "plugnmeet"
     settings.PLUGNMEET = {**settings.PLUGNMEET, "secret": "wrong"}
 
-    for user in (tutor, student, tutor):
-        assert join_as(client, user, live).json() == UNAVAILABLE
+    with django_capture_on_commit_callbacks(execute=True):  # the outbox dispatches after commit
+        for user in (tutor, student, tutor):
+            assert join_as(client, user, live).json() == UNAVAILABLE
 
     incident = ProviderIncident.objects.get()
     assert (incident.provider, incident.kind, incident.occurrences, incident.closed_at) == (
@@ -203,7 +204,8 @@ def test_wrong_credentials_reach_coordinators_once_per_incident(client, settings
     assert incident.closed_at is not None
 
     settings.PLUGNMEET = {**settings.PLUGNMEET, "secret": "wrong again"}
-    join_as(client, tutor, live)
+    with django_capture_on_commit_callbacks(execute=True):
+        join_as(client, tutor, live)
     assert ProviderIncident.objects.count() == 2
     assert Notification.objects.filter(kind="video_credentials").count() == 2
 
