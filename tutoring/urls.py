@@ -31,5 +31,6 @@ urlpatterns = [
     path("", include("creators.urls")),
     path("", include("messaging.urls")),
     path("", include("analytics.urls")),
+    path("", include("room.urls")),
     path("", include("sessions.urls")),
 ]
