@@ -199,10 +199,13 @@ def run_dev() -> int:
         manage = [py, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
+        subprocess.run([*manage, "room_demo"], env=env, check=True, cwd=ROOT)  # a session to meet in now
         celery = [py, "-m", "celery", "-A", "tutoring"]
         beat_schedule = VAR / "dev" / "celerybeat-schedule"
         commands = {
-            "web": [*manage, "runserver", f"127.0.0.1:{port}", "--noreload"],
+            # HTTP and the room's WebSockets (tutoring.asgi); no persistent DB connections under ASGI
+            "web": ["env", "DB_CONN_MAX_AGE=0", py, "-m", "uvicorn", "tutoring.asgi:application", "--host", "127.0.0.1",
+                    "--port", port, "--ws-max-size", "131072", "--no-access-log"],
             "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
             # exactly one beat: the sweeps are idempotent, but one scheduler is the design
             "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)],
