@@ -168,6 +168,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                               "heartbeat": settings.ROOM_HEARTBEAT_SECONDS, **await self._snapshot()})
 
     async def disconnect(self, code):
+        await self._leave()
+
+    async def _leave(self):
+        """Out of the group and out of the room, once (a "bye", the socket closing, or both)."""
         if not self.admitted:
             return
         self.admitted = False
@@ -191,6 +195,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._presence(presence.mark_present)
             await self.send_json({"type": "state", **await self._snapshot()})
         elif message.type == "bye":
+            # leave now: the other side hears it at once, whenever the closing handshake ends
+            await self._leave()
             await self.close(code=1000)
         elif message.type == "media":
             await self.channel_layer.group_send(self.group, {"type": "room.media", "from": self.connection_id,
@@ -238,6 +244,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
     # --- helpers ---------------------------------------------------------------------------------
 
     async def _close(self, closing: Closing):
+        await self._leave()
         await self.send_json({"type": "error", "code": closing.reason, "detail": closing.detail})
         await self.close(code=closing.code)
 

@@ -199,8 +199,8 @@ def feedback_refusal(session: Session, user_id: int, now: datetime) -> Refused |
         return Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
     if session.status in states.CANCELLED or session.status == "not_completed":
         return Refused("A session that did not take place cannot be rated.", code="not_rateable")
-    if now < session.scheduled_start:
-        return Refused("You can rate the session once it has started.", code="too_early")
+    if now < states.opens_at(session):
+        return Refused("You can rate the session once its room has opened.", code="too_early")
     return None
 
 

@@ -203,8 +203,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            # a unix:// REDIS_URL works as is (redis-py's from_url)
-            "hosts": [REDIS_URL],
+            # a unix:// REDIS_URL works as is (redis-py's from_url). The layer waits on the Redis
+            # with BZPOPMIN for 5 s at a time; redis-py 8's default 5 s socket timeout would cut
+            # that wait short and kill the socket, so reads may take longer here.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
             "prefix": env_str("ROOM_CHANNEL_PREFIX", "tutoring-room"),
             # a message nobody read within 10 s is stale signaling: drop it
             "expiry": 10,

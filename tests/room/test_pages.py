@@ -204,7 +204,7 @@ def test_a_session_that_did_not_happen_cannot_be_rated(client, at, student):
     assert response.status_code == 409 and "A session that did not take place cannot be rated." in text(response)
     future = at(hours=2)
     response = as_user(client, student).post(f"/session/{future.id}/feedback", {"rating": "1"})
-    assert response.status_code == 409 and "You can rate the session once it has started." in text(response)
+    assert response.status_code == 409 and "You can rate the session once its room has opened." in text(response)
 
 
 def test_the_tutor_shares_resources_the_student_downloads(client, done, tutor, student, notes_storage):
