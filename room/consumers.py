@@ -30,9 +30,11 @@ import secrets
 import time
 from typing import Annotated, Literal
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db import connections
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
@@ -47,6 +49,9 @@ MAX_MESSAGE_BYTES = 64 * 1024
 # a token bucket per connection: an ICE burst is a few dozen messages, a heartbeat one per 10 s
 RATE_PER_SECOND = 20
 BURST = 60
+# the session's status and reschedule thread are re-read this often (and at once when the room
+# hears of a change made through it); presence and time are current on every heartbeat
+RELOAD_SECONDS = 30
 
 ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,40}$")]
 
@@ -118,6 +123,15 @@ def admission(user, session_id: int) -> tuple[Closing | None, str]:
     return None, role
 
 
+def _in_pool_thread(func, *args, **kwargs):
+    """Run in one of the loop's pool threads; a database connection the call opened (a join or a
+    leave writes its event) is closed after it: pool threads are never cleaned up otherwise."""
+    try:
+        return func(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
 class TokenBucket:
     def __init__(self, rate: float, burst: int):
         self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
@@ -158,6 +172,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.connection_id = secrets.token_urlsafe(12)
         self.group = services.group_name(self.session_id)
         self.bucket = TokenBucket(RATE_PER_SECOND, BURST)
+        await self._load()
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.admitted = True
         change = await self._presence(presence.mark_present)
@@ -165,7 +180,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_send(self.group, {"type": "room.superseded", "user_id": self.user_id,
                                                              "keep": self.connection_id})
         await self.send_json({"type": "welcome", "connection_id": self.connection_id, "role": self.role,
-                              "heartbeat": settings.ROOM_HEARTBEAT_SECONDS, **await self._snapshot()})
+                              "heartbeat": settings.ROOM_HEARTBEAT_SECONDS, **self._view()})
 
     async def disconnect(self, code):
         await self._leave()
@@ -193,7 +208,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             return
         if message.type == "heartbeat":
             await self._presence(presence.mark_present)
-            await self.send_json({"type": "state", **await self._snapshot()})
+            if time.monotonic() - self.loaded_at > RELOAD_SECONDS:
+                await self._load()
+            await self.send_json({"type": "state", **self._view()})
         elif message.type == "bye":
             # leave now: the other side hears it at once, whenever the closing handshake ends
             await self._leave()
@@ -233,9 +250,13 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def room_presence(self, event):
         if self.admitted:
-            await self.send_json({"type": "state", **await self._snapshot()})
+            self.connections = {conn: int(user) for conn, user in event["connections"].items()}
+            await self.send_json({"type": "state", **self._view()})
 
-    room_session = room_presence
+    async def room_session(self, event):
+        if self.admitted:
+            await self._load()
+            await self.send_json({"type": "state", **self._view()})
 
     async def room_superseded(self, event):
         if self.admitted and event["user_id"] == self.user_id and event["keep"] != self.connection_id:
@@ -249,7 +270,16 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=closing.code)
 
     async def _presence(self, mark):
-        return await database_sync_to_async(mark)(self.session_id, self.user_id, connection_id=self.connection_id)
+        """A heartbeat is one Redis round trip in a pool thread (the database only when someone
+        joins or leaves), so thousands of sockets never queue behind one thread."""
+        change = await sync_to_async(_in_pool_thread, thread_sensitive=False)(
+            mark, self.session_id, self.user_id, connection_id=self.connection_id)
+        self.connections = change.after
+        return change
 
-    async def _snapshot(self) -> dict:
-        return await database_sync_to_async(services.snapshot)(self.session_id, self.user_id)
+    async def _load(self):
+        self.data = await database_sync_to_async(services.room_data)(self.session_id)
+        self.loaded_at = time.monotonic()
+
+    def _view(self) -> dict:
+        return services.room_view(self.data, self.user_id, self.connections)

@@ -56,12 +56,12 @@ def group_name(session_id: int) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "-", f"room.{presence.namespace()}.{int(session_id)}")[:99]
 
 
-def broadcast(session_id: int, kind: str) -> None:
-    """Tell the room's sockets to refresh ("presence": who is in; "session": its status changed).
-    A channel layer that is down costs the sockets a refresh (their next heartbeat brings it),
-    never the change that was made."""
+def broadcast(session_id: int, kind: str, **data) -> None:
+    """Tell the room's sockets ("presence": who is in now, as connections; "session": its status
+    changed, reload it). A channel layer that is down costs the sockets an update (their next
+    heartbeat brings it), never the change that was made."""
     try:
-        async_to_sync(get_channel_layer().group_send)(group_name(session_id), {"type": f"room.{kind}"})
+        async_to_sync(get_channel_layer().group_send)(group_name(session_id), {"type": f"room.{kind}", **data})
     except Exception:  # noqa: BLE001 - the change is saved; the sockets catch up on their heartbeat
         log.warning("room %s: could not tell the sockets (%s)", session_id, kind, exc_info=True)
 
@@ -110,7 +110,7 @@ def presence_changed(change: "presence.Change") -> None:
                 duration = max(0, int((change.now - started).total_seconds()))
                 record("session_ended", user=people.get(change.user_id), page=ROOM_PAGE, now=change.now,
                        data={"session_id": session.id, "duration": duration})
-    broadcast(session.id, "presence")
+    broadcast(session.id, "presence", connections=change.after)
 
 
 def joined_user_ids(session_id: int) -> set[int]:
@@ -122,32 +122,47 @@ def joined_user_ids(session_id: int) -> set[int]:
 # --- what the room shows a participant ---------------------------------------------------------
 
 
-def check_in_refusal(session: Session, user_id: int, now: datetime):
-    """None when this user may check in now (the lifecycle's own guard), else its Refused."""
+def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None):
+    """None when this user may check in now (the lifecycle's own guard), else its Refused. `thread`:
+    the session's open reschedule thread (read from the database when not given)."""
     if user_id != session.tutor_id:
         return Refused("Only the session's tutor can check in.", code="not_allowed", status=FORBIDDEN)
-    thread = projections.open_thread(session)
-    ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread,
-                    open_proposal=projections.open_proposal(thread))
+    if thread is None:
+        thread = projections.open_thread(session)
+    ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
+                    open_proposal=projections.open_proposal(thread) if thread else None)
     return rules.refusal("check_in", ctx)
 
 
-def snapshot(session_id: int, user_id: int, *, now: datetime | None = None) -> dict:
-    """The room as this participant sees it now (sent to their socket): state, the other side's
-    connections (to address signaling to), whether Check in is offered."""
-    now = now or timezone.now()
+@dataclass
+class RoomData:
+    """What a socket keeps of its session between reloads: the room's state is computed from it and
+    the live connections without touching the database."""
+
+    session: Session
+    joined: set
+    thread: object  # the open reschedule thread (blocks check-in) or False
+
+
+def room_data(session_id: int) -> RoomData:
     session = Session.objects.select_related("tutor", "student", "course").get(pk=session_id)
-    live = presence.connections(session_id, now=now)
-    present = set(live.values())
-    view = states.room_state(session, viewer_id=user_id, present=present, joined=joined_user_ids(session_id),
-                             now=now)
+    return RoomData(session=session, joined=joined_user_ids(session_id),
+                    thread=projections.open_thread(session) or False)
+
+
+def room_view(data: RoomData, user_id: int, connections: dict, *, now: datetime | None = None) -> dict:
+    """The room as this participant sees it now (sent to their socket): state, the other side's
+    connections (to address signaling to), whether Check in is offered. No queries."""
+    now = now or timezone.now()
+    session, present = data.session, set(connections.values())
+    view = states.room_state(session, viewer_id=user_id, present=present, joined=data.joined | present, now=now)
     rels = frozenset({Relation.TUTOR if user_id == session.tutor_id else Relation.STUDENT})
     in_room = user_id in present
     return view.as_dict() | {
         "status": session.status,
         "status_label": projections.status_label(session, rels),
-        "peers": sorted(conn for conn, uid in live.items() if uid != user_id),
-        "can_check_in": in_room and check_in_refusal(session, user_id, now) is None,
+        "peers": sorted(conn for conn, uid in connections.items() if uid != user_id),
+        "can_check_in": in_room and check_in_refusal(session, user_id, now, data.thread) is None,
     }
 
 

@@ -167,6 +167,7 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "when": f"{_local(session.scheduled_start, user)}–{_local(session.scheduled_end, user, '%H:%M')}",
         "zone": user.time_zone,
         "opens_at": _local(states.opens_at(session), user, "%H:%M"),
+        "ends_at": _local(session.scheduled_end, user, "%H:%M"),
         "dashboard": DASHBOARDS[role],
         "can_rejoin": states.can_enter(session, now, other_present=other.id in present),
         "provider_ok": provider_ok, "presence_ok": presence_ok,
