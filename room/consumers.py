@@ -26,7 +26,6 @@ newest tab keeps the call), and "error".
 """
 
 import logging
-import secrets
 import time
 from typing import Annotated, Literal
 
@@ -53,7 +52,8 @@ BURST = 60
 # hears of a change made through it); presence and time are current on every heartbeat
 RELOAD_SECONDS = 30
 
-ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{8,40}$")]
+# a connection id is its socket's channel name on the layer ("specific.<process>!<random>")
+ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!-]{8,100}$")]
 
 
 class Message(BaseModel):
@@ -169,7 +169,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         refused, self.role = await database_sync_to_async(admission)(user, self.session_id)
         if refused is not None:
             raise refused
-        self.connection_id = secrets.token_urlsafe(12)
+        # the socket's own address on the channel layer: signaling goes straight to it, and only
+        # ever to an address among this room's live connections (self.connections)
+        self.connection_id = self.channel_name
         self.group = services.group_name(self.session_id)
         self.bucket = TokenBucket(RATE_PER_SECOND, BURST)
         await self._load()
@@ -218,10 +220,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         elif message.type == "media":
             await self.channel_layer.group_send(self.group, {"type": "room.media", "from": self.connection_id,
                                                              "audio": message.audio, "video": message.video})
-        else:
-            await self.channel_layer.group_send(self.group, {"type": "room.signal", "from": self.connection_id,
-                                                             "to": message.to,
-                                                             "data": message.model_dump(exclude={"to"})})
+        elif self.connections.get(message.to) not in (None, self.user_id):
+            await self.channel_layer.send(message.to, {"type": "room.signal", "from": self.connection_id,
+                                                       "to": message.to, "data": message.model_dump(exclude={"to"})})
+        # else: a connection that has left (or one's own): dropped, as the network would
 
     def _parse(self, text_data, bytes_data):
         if text_data is None:

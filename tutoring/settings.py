@@ -206,7 +206,9 @@ CHANNEL_LAYERS = {
             # a unix:// REDIS_URL works as is (redis-py's from_url). The layer waits on the Redis
             # with BZPOPMIN for 5 s at a time; redis-py 8's default 5 s socket timeout would cut
             # that wait short and kill the socket, so reads may take longer here.
-            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5}],
+            # redis-py's pool refuses (not waits) past max_connections: room for bursts of relays
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5,
+                       "max_connections": env_int("ROOM_LAYER_MAX_CONNECTIONS", 1000)}],
             "prefix": env_str("ROOM_CHANNEL_PREFIX", "tutoring-room"),
             # a message nobody read within 10 s is stale signaling: drop it
             "expiry": 10,
