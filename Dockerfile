@@ -40,6 +40,7 @@ COPY notes ./notes
 COPY messaging ./messaging
 COPY analytics ./analytics
 COPY telegram_bot ./telegram_bot
+COPY room ./room
 COPY templates ./templates
 COPY static ./static
 
