@@ -31,6 +31,7 @@ from typing import Annotated, Literal
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db import connections
@@ -218,12 +219,20 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._leave()
             await self.close(code=1000)
         elif message.type == "media":
-            await self.channel_layer.group_send(self.group, {"type": "room.media", "from": self.connection_id,
-                                                             "audio": message.audio, "video": message.video})
+            await self._relay(self.channel_layer.group_send, self.group, {
+                "type": "room.media", "from": self.connection_id, "audio": message.audio, "video": message.video})
         elif self.connections.get(message.to) not in (None, self.user_id):
-            await self.channel_layer.send(message.to, {"type": "room.signal", "from": self.connection_id,
-                                                       "to": message.to, "data": message.model_dump(exclude={"to"})})
+            await self._relay(self.channel_layer.send, message.to, {
+                "type": "room.signal", "from": self.connection_id, "to": message.to,
+                "data": message.model_dump(exclude={"to"})})
         # else: a connection that has left (or one's own): dropped, as the network would
+
+    async def _relay(self, send, to, event):
+        """A full inbox on the layer drops the message (WebRTC repeats what matters), never the socket."""
+        try:
+            await send(to, event)
+        except ChannelFull:
+            log.warning("room %s: the channel layer is full; a %s was dropped", self.session_id, event["type"])
 
     def _parse(self, text_data, bytes_data):
         if text_data is None:

@@ -212,7 +212,9 @@ CHANNEL_LAYERS = {
             "prefix": env_str("ROOM_CHANNEL_PREFIX", "tutoring-room"),
             # a message nobody read within 10 s is stale signaling: drop it
             "expiry": 10,
-            "capacity": 200,
+            # every socket of one process shares one inbox key on the layer ("specific.<process>!"):
+            # its capacity is the backlog of the whole process, not of one socket
+            "capacity": env_int("ROOM_LAYER_CAPACITY", 10000),
         },
     }
 }
