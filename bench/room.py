@@ -178,8 +178,9 @@ async def capacity_step(port: int, rooms, seconds: int) -> dict:
             opened.append(False)
             return None
         opened.append(True)
-        if tutor_welcome.get("type") != "welcome" or student_welcome.get("type") != "welcome":
-            errors.append(f"not welcomed: {tutor_welcome.get('detail') or student_welcome.get('detail')}")
+        refused = [m for m in (tutor_welcome, student_welcome) if m.get("type") != "welcome"]
+        if refused:
+            errors.append(f"refused: {refused[0].get('detail')}")
             return None
         inbox_t, inbox_s = {}, {}
         tasks = [asyncio.create_task(reader(tutor, inbox_t)), asyncio.create_task(reader(student, inbox_s)),
@@ -299,7 +300,7 @@ def main(argv=None) -> int:
             ok = not row["errors"] and row["p95"] < TARGET_MS
             best = n if ok else best
             failed |= bool(row["errors"]) or (n == steps[0] and not ok)
-            errors = ", ".join(sorted(set(map(str, row["errors"])))) or "-"
+            errors = ", ".join(f"{e} ({row['errors'].count(e)})" for e in sorted(set(map(str, row["errors"])))) or "-"
             print(f"{row['rooms']:>6} {row['sockets']:>8} {row['messages']:>7} {row['p50']:>8.1f} {row['p95']:>8.1f} "
                   f"{row['p99']:>8.1f} {row['heartbeat_p95']:>9.1f} {row['p95'] / TARGET_MS:>11.2f} "
                   f"{len(row['errors'])} {errors}", flush=True)
