@@ -14,6 +14,7 @@
     testSpeaker: $("test-speaker"), mediaAlert: $("media-alert"), mediaRetry: $("media-retry"),
     join: $("join"), joinAlert: $("join-alert"), countdown: $("countdown"), roomDetail: $("room-detail"),
     roomStatus: $("room-status"), callStatus: $("call-status"), timer: $("timer"), checkIn: $("check-in"),
+    sessionStatus: $("session-status"),
     local: $("local-video"), remote: $("remote-video"), peerNote: $("peer-note"), remoteMuted: $("remote-muted"),
     alert: $("call-alert"), alertText: $("call-alert-text"), retry: $("call-retry"), controls: $("controls"),
     mic_btn: $("toggle-mic"), cam_btn: $("toggle-camera"), switchBtn: $("switch-device"), pip: $("pip"),
@@ -188,6 +189,7 @@
     el.peerNote.textContent = s.detail;
     show(el.peerNote, s.state !== "in_progress" || !pc || pc.connectionState !== "connected");
     show(el.checkIn, !!s.can_check_in);
+    if (s.status_label) el.sessionStatus.textContent = "· " + s.status_label;
     document.getElementById("room").dataset.state = s.state;
     if (s.final && inCall) leave();
   }
@@ -440,7 +442,7 @@
       return response.json().then(function (body) { return { ok: response.ok, body: body }; });
     }).then(function (result) {
       el.checkIn.disabled = false;
-      if (result.ok) { show(el.checkIn, false); el.callStatus.textContent = result.body.status_label; }
+      if (result.ok) { show(el.checkIn, false); el.sessionStatus.textContent = "· " + result.body.status_label; }
       else alertWith(result.body.detail, null);
     }).catch(function () { el.checkIn.disabled = false; alertWith(cfg.texts.connection, "Retry"); });
   }

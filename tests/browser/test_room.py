@@ -141,7 +141,9 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     assert session.status == Status.CHECKED_IN
 
     sam.get_by_role("button", name="Leave the session").click()
-    expect(sam.get_by_role("heading", name="Session Ended")).to_be_visible()
+    expect(sam.get_by_role("heading", name="You left the session")).to_be_visible()
+    expect(sam.get_by_text("Tia is still in the room.")).to_be_visible()
+    expect(sam.get_by_role("link", name="Rejoin the session")).to_be_visible()
     expect(tia.locator("#call-status")).to_have_text("Waiting")
     sam.get_by_role("radio", name="4 – Good").check()
     sam.get_by_label("Comment (optional)").fill("Clear explanations.")

@@ -1,11 +1,14 @@
 """The room's socket with Channels' WebsocketCommunicator on the real Redis channel layer: who is
 admitted (R01), what is refused and how (R12), signaling between the two participants (R14)."""
 
+import asyncio
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 from sessions.models import SessionEvent, Status
@@ -16,6 +19,17 @@ from tutoring.models import Role
 # the consumer closes "old" connections around each database call (channels.db), which would end
 # a test transaction: these tests commit for real
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def close_the_consumers_connection():
+    """The consumer's database calls run on asgiref's one sync thread, whose connection outlives
+    the tests; close it, or the test database cannot be dropped."""
+    yield
+
+    async def close():
+        await sync_to_async(connections.close_all)()
+    run(lambda: close())
 
 
 def cookie_for(user) -> bytes:
@@ -30,7 +44,10 @@ def socket(session_id, user=None, origin=b"http://testserver"):
 
 
 def run(coro_fn):
-    return async_to_sync(coro_fn)()
+    """Run a scenario on an event loop of its own thread: after the browser tests, Playwright
+    leaves a loop marked running on this process's main thread."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro_fn()).result()
 
 
 async def refusal(comm):

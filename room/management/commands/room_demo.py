@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from sessions import lifecycle
 from sessions.models import OCCUPYING_STATUSES, Channel, Session, Status
-from tutoring.models import Enrollment, User
+from tutoring.models import Match, User
 
 LENGTH = timedelta(minutes=45)
 
@@ -41,10 +41,11 @@ class Command(BaseCommand):
         if start - now > settings.ROOM_OPENS_BEFORE:
             self.stdout.write("room_demo: the tutor is busy now; no room session added.")
             return
-        enrollment = Enrollment.objects.filter(student=student).order_by("id").first()
+        # the course they are matched in (demo-creator's), so the creator sees the feedback
+        match = Match.objects.filter(tutor=tutor, student=student, course__isnull=False).order_by("id").first()
         with lifecycle.silenced():
             session = lifecycle.create_session(by=users["demo-coordinator"], tutor_id=tutor.pk, student_id=student.pk,
-                                               course_id=enrollment.course_id if enrollment else None, start=start,
+                                               course_id=match.course_id if match else None, start=start,
                                                end=start + LENGTH, now=now, channel=Channel.ADMIN)
         self.stdout.write(f"room_demo: session {session.pk} ({tutor.name} with {student.name}) starts at "
                           f"{start:%H:%M} UTC; its room is open: /session/{session.pk}")
