@@ -181,7 +181,7 @@
   function applyState(s) {
     state = s;
     [el.roomStatus, el.callStatus].forEach(function (node) {
-      if (!node) return;
+      if (!node || (node === el.roomStatus && el.join.hasAttribute("data-blocked"))) return;
       node.textContent = s.label;
       node.className = "state state--" + s.state;
     });
@@ -259,12 +259,18 @@
     failures += 1;
     var connected = pc && pc.connectionState === "connected";
     if (failures >= 3 && !connected) {
+      technical();
       alertWith(cfg.texts.connection, "Retry");
       report("connection_failed");
     } else {
       el.callStatus.textContent = "Reconnecting…";
     }
     reconnectTimer = setTimeout(connect, Math.min(10000, 1000 * Math.pow(2, failures - 1)));
+  }
+
+  function technical() {  // R10 Technical Issues: the browser's own state
+    el.callStatus.textContent = "Technical Issues";
+    el.callStatus.className = "state state--technical";
   }
 
   function alertWith(text, button) {
@@ -346,6 +352,7 @@
         clearTimeout(iceTimer);
         iceTimer = setTimeout(function () {
           if (pc && pc.connectionState !== "connected") {
+            technical();
             alertWith(cfg.texts.connection, "Retry");
             report("peer_connection_failed");
           }

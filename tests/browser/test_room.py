@@ -237,3 +237,27 @@ def test_a_dropped_connection_reconnects(person, starting, student, tutor, viewp
         expect(page.locator("#call-status")).to_have_text("In Progress", timeout=30_000)
     sam.wait_for_function("() => window.room.pc && window.room.pc.connectionState === 'connected'", timeout=20_000)
     receives_video(tia)
+
+
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_a_socket_that_cannot_connect_offers_retry(person, starting, student, viewport):
+    """R10 Technical Issues, R12 "Unable to connect. [Retry]"; a tech_issue (connection_failed)."""
+    session = starting(5)
+    sam = person(student)
+    network = {"down": True}
+
+    def socket(ws):  # the room's socket: refused while the network is "down", then let through
+        if network["down"]:
+            ws.close(code=1011, reason="down")
+        else:
+            ws.connect_to_server()
+    sam.route_web_socket(re.compile(r".*/ws/session/.*"), socket)
+    sam.goto(f"/session/{session.id}")
+    join(sam)
+    expect(sam.get_by_text("Unable to connect.")).to_be_visible(timeout=20_000)
+    expect(sam.locator("#call-status")).to_have_text("Technical Issues")
+    check_page(sam, "room-unable-to-connect")
+    network["down"] = False
+    sam.get_by_role("button", name="Retry").click()
+    expect(sam.locator("#call-status")).to_have_text("Waiting")
+    assert Event.objects.filter(name="tech_issue", data__error_type="connection_failed").exists()

@@ -115,6 +115,7 @@ def test_a_provider_that_is_down_says_so(client, live, student):
     live.save(update_fields=["video_provider"])
     page = text(as_user(client, student).get(f"/session/{live.id}"))
     assert "Video service unavailable. Try again." in page and "data-blocked" in page
+    assert "Technical Issues" in page  # R10: the state the page shows
 
 
 # --- check-in from the room ------------------------------------------------------------------
