@@ -496,12 +496,17 @@
   // Phones: the controls hide after a few seconds without a touch, and come back on any touch,
   // key or focus (a keyboard user never loses them).
   var hideTimer = null, small = window.matchMedia("(max-width: 700px), (pointer: coarse)");
+  function keyboardIn(node) {  // a keyboard user's focus is inside: never hide what they are on
+    var active = document.activeElement;
+    if (!active || !node.contains(active)) return false;
+    try { return active.matches(":focus-visible"); } catch (e) { return true; }
+  }
   function wake() {
     el.call.classList.remove("controls-hidden");
     clearTimeout(hideTimer);
     if (small.matches) {
       hideTimer = setTimeout(function () {
-        if (!el.controls.contains(document.activeElement)) el.call.classList.add("controls-hidden");
+        if (!keyboardIn(el.controls)) el.call.classList.add("controls-hidden");
       }, 4000);
     }
   }

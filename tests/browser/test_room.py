@@ -79,7 +79,9 @@ def rooms_empty(timeout=10.0):
     client, deadline = presence.client(), time.monotonic() + timeout
     while time.monotonic() < deadline:
         keys = list(client.scan_iter(match=f"room:{presence.namespace()}:*:presence"))
-        if not any(client.zcard(key) for key in keys):
+        events = SessionEvent.objects.filter(kind__in=["room_joined", "room_left"])
+        if not any(client.zcard(key) for key in keys) and \
+                events.filter(kind="room_joined").count() == events.filter(kind="room_left").count():
             return
         time.sleep(0.05)
 
@@ -103,9 +105,10 @@ def receives_video(page):
     page.wait_for_function("() => window.__frames > 0", timeout=20_000)
 
 
-def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor):
-    """R01, R02, R05-R08, R10, R14, R18: Join from /learn/ and /teach/, the pre-join check, Waiting,
-    In Progress with each side decoding the other's frames, check-in, leaving, feedback."""
+def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor, viewport):
+    """R01, R02, R05-R08, R09 (US-S042, US-S043, US-V001, US-V006, US-T007), R10, R11, R14, R18: Join
+    from /learn/ and /teach/, the pre-join check, Waiting, In Progress with each side decoding the
+    other's frames, the phone layout, check-in, leaving, feedback."""
     session = starting(5)
     sam = person(student)
     expect(sam).to_have_url(re.compile(r"/learn/$"))
@@ -128,6 +131,19 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     receives_video(tia)
     check_page(tia, "room-call")
 
+    # R11: full-screen video; portrait phones stack the videos, wider screens put them side by side;
+    # on phones the controls hide after a few seconds without a touch and come back on one
+    remote, local = (tia.locator(f"#{v}-video").bounding_box() for v in ("remote", "local"))
+    call = tia.locator("#call").bounding_box()
+    assert (call["width"], call["height"]) == (tia.viewport_size["width"], tia.viewport_size["height"])
+    if viewport == "phone":
+        assert remote["y"] + remote["height"] <= local["y"] + 1
+        expect(tia.locator("#call")).to_have_class(re.compile("controls-hidden"), timeout=10_000)
+        tia.locator("#remote-video").tap()
+        expect(tia.locator("#call")).not_to_have_class(re.compile("controls-hidden"))
+    else:
+        assert remote["x"] + remote["width"] <= local["x"] + 1
+
     # the controls are labelled and keyboard-operable (R18)
     mute = tia.get_by_role("button", name="Mute")
     mute.focus()
@@ -140,6 +156,7 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     session.refresh_from_db()
     assert session.status == Status.CHECKED_IN
 
+    sam.locator("#videos").click()  # on a phone the controls come back with a touch
     sam.get_by_role("button", name="Leave the session").click()
     expect(sam.get_by_role("heading", name="You left the session")).to_be_visible()
     expect(sam.get_by_text("Tia is still in the room.")).to_be_visible()

@@ -73,7 +73,8 @@ def test_outsiders_change_nothing_through_the_rooms_forms(client, live, outsider
 
 
 def test_the_pre_join_screen_has_info_device_check_actions_and_tips(client, live, student):
-    """R05, R07: session info, device check, ready actions, tips; header with course, participant, status."""
+    """R04, R05, R07: session info, device check, ready actions, tips; header with course, participant,
+    status; the time in the viewer's zone."""
     page = text(as_user(client, student).get(f"/session/{live.id}"))
     for part in ("Algebra I", "Tia", "Check your camera and microphone", 'id="mic-meter"', 'id="pick-camera"',
                  'id="pick-speaker"', "Play a test sound", ">Join<", "Tips", 'id="room-status"', "Joinable",
