@@ -32,6 +32,10 @@ def close_the_consumers_connection():
     run(lambda: close())
 
 
+# generous: a loaded CI machine may take seconds for a hop; a passing test never waits this long
+WAIT = 15
+
+
 def cookie_for(user) -> bytes:
     client = Client()
     client.force_login(user)
@@ -52,18 +56,18 @@ def run(coro_fn):
 
 async def refusal(comm):
     """The error message and the close code of a socket the room turns away."""
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=WAIT)
     assert connected
-    message = await comm.receive_json_from()
-    closing = await comm.receive_output()
+    message = await comm.receive_json_from(timeout=WAIT)
+    closing = await comm.receive_output(timeout=WAIT)
     assert closing["type"] == "websocket.close"
     return message, closing["code"]
 
 
 async def welcome(comm):
-    connected, _ = await comm.connect()
+    connected, _ = await comm.connect(timeout=WAIT)
     assert connected
-    message = await comm.receive_json_from()
+    message = await comm.receive_json_from(timeout=WAIT)
     assert message["type"] == "welcome", message
     return message
 
@@ -71,7 +75,7 @@ async def welcome(comm):
 async def next_of(comm, kind, tries=6, where=lambda m: True):
     """The next message of this kind (that satisfies `where`), skipping others."""
     for _ in range(tries):
-        message = await comm.receive_json_from(timeout=2)
+        message = await comm.receive_json_from(timeout=WAIT)
         if message["type"] == kind and where(message):
             return message
     raise AssertionError(f"no {kind} message")
@@ -142,7 +146,7 @@ def test_another_sites_page_cannot_open_the_socket(live, student):
     comm = socket(live.id, student, origin=b"https://evil.example")
 
     async def scenario():
-        connected, _ = await comm.connect()
+        connected, _ = await comm.connect(timeout=WAIT)
         return connected
     assert run(scenario) is False
 
@@ -170,10 +174,10 @@ def test_the_two_participants_signal_to_each_other(live, student, tutor):
         assert media["audio"] is False
         await s.send_json_to({"type": "heartbeat"})
         assert (await next_of(s, "state"))["state"] == "in_progress"
-        await s.disconnect()
+        await s.disconnect(timeout=WAIT)
         left = await next_of(t, "state", where=lambda m: not m["peers"])
         assert left["state"] == "waiting" and left["peers"] == []
-        await t.disconnect()
+        await t.disconnect(timeout=WAIT)
     run(scenario)
     kinds = list(SessionEvent.objects.filter(session=live, kind__startswith="room_").values_list("kind", "actor_id"))
     assert kinds == [("room_joined", student.id), ("room_joined", tutor.id), ("room_left", student.id),
@@ -188,8 +192,8 @@ def test_a_second_tab_of_the_same_person_takes_over(live, student):
         await welcome(old)
         await welcome(new)
         message = await next_of(old, "error")
-        closing = await old.receive_output()
-        await new.disconnect()
+        closing = await old.receive_output(timeout=WAIT)
+        await new.disconnect(timeout=WAIT)
         return message, closing["code"]
     message, code = run(scenario)
     assert code == 4001 and message["detail"] == "You joined this session in another tab or window."
@@ -215,7 +219,7 @@ def test_bad_messages_close_the_socket_with_a_clear_code(live, student, payload,
         else:
             await comm.send_to(text_data=payload)
         message = await next_of(comm, "error")
-        closing = await comm.receive_output()
+        closing = await comm.receive_output(timeout=WAIT)
         return message, closing["code"]
     message, got = run(scenario)
     assert (got, message["code"]) == (code, reason)
@@ -229,7 +233,7 @@ def test_a_flood_is_rate_limited(live, student):
         for _ in range(80):
             await comm.send_to(text_data=json.dumps({"type": "media", "audio": True, "video": True}))
         message = await next_of(comm, "error", tries=100)
-        closing = await comm.receive_output()
+        closing = await comm.receive_output(timeout=WAIT)
         return message, closing["code"]
     message, code = run(scenario)
     assert code == 4429 and message["code"] == "rate_limited"
@@ -243,8 +247,8 @@ def test_the_tutor_in_the_room_is_offered_check_in(at, student, tutor):
 
     async def scenario():
         tutor_view, student_view = await welcome(t), await welcome(s)
-        await t.disconnect()
-        await s.disconnect()
+        await t.disconnect(timeout=WAIT)
+        await s.disconnect(timeout=WAIT)
         return tutor_view, student_view
     tutor_view, student_view = run(scenario)
     assert tutor_view["can_check_in"] is True and student_view["can_check_in"] is False
