@@ -42,6 +42,7 @@ COPY analytics ./analytics
 COPY telegram_bot ./telegram_bot
 COPY video ./video
 COPY notifications ./notifications
+COPY room ./room
 COPY templates ./templates
 COPY static ./static
 

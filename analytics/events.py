@@ -1,7 +1,9 @@
-"""The analytics events of the creator's Session History page (page code "CSES"), the data each
-one carries, and record(), the one way rows are written (the beacon endpoint uses it too).
+"""The analytics events of the creator's Session History page (page code "CSES") and of the
+Session Room (page code "SROM"), the data each one carries, and record(), the one way rows are
+written (the beacon endpoint uses it too). An event's schema is chosen by its page: the room's
+events with page "SROM", the Session History's with any other page (its code or a path).
 
-Declared data, per event (every key required, no other keys, no type coercion):
+Declared data of the Session History's events (every key required, no other keys, no coercion):
 
     page_view         session_count: int, 0 <= n <= 10**9
                       filter_state: {str (1-40 chars): str (<= 200 chars)}, at most 20 entries
@@ -10,9 +12,18 @@ Declared data, per event (every key required, no other keys, no type coercion):
     filter_applied    filter_type: one of FILTER_TYPES
                       value: str (<= 200 chars; "" when a filter is cleared)
 
-page_view is recorded by the server only; the others may also come from the browser
-(BROWSER_EVENTS). A mistake raises InvalidEvent, a ValueError carrying a stable `code` and a
-user-facing `detail`.
+The Session Room's (spec 002, R13):
+
+    page_view           session_id: int >= 1, user_role: "tutor" | "student"
+    session_joined      session_id, time_before_start: int seconds (negative: joined late)
+    session_started     session_id (both participants present)
+    session_ended       session_id, duration: int seconds >= 0 (from both present to an empty room)
+    feedback_submitted  session_id, rating: 1..5
+    tech_issue          session_id, error_type: one of TECH_ISSUES
+
+page_view is recorded by the server only; session_viewed, recording_played, filter_applied and
+tech_issue may also come from the browser (BROWSER_EVENTS). A mistake raises InvalidEvent, a
+ValueError carrying a stable `code` and a user-facing `detail`.
 """
 
 import re
@@ -28,9 +39,14 @@ from tutoring.input import Text as SafeText
 from .models import Event, EventName, EventSource
 
 DEFAULT_PAGE = "CSES"
+ROOM_PAGE = "SROM"
 FilterType = Literal["course", "st", "student", "status", "range", "from", "to", "low_rated", "tab"]
 FILTER_TYPES: tuple[str, ...] = get_args(FilterType)
-BROWSER_EVENTS = frozenset({EventName.SESSION_VIEWED, EventName.RECORDING_PLAYED, EventName.FILTER_APPLIED})
+TechIssue = Literal["media_denied", "media_unavailable", "connection_failed", "peer_connection_failed",
+                    "provider_unavailable"]
+TECH_ISSUES: tuple[str, ...] = get_args(TechIssue)
+BROWSER_EVENTS = frozenset({EventName.SESSION_VIEWED, EventName.RECORDING_PLAYED, EventName.FILTER_APPLIED,
+                            EventName.TECH_ISSUE})
 MAX_ID = 2**63 - 1  # a bigint primary key
 
 # A page code ("CSES") or a path ("/dashboard/teaching/sessions"), 200 characters at most.
@@ -64,12 +80,53 @@ class FilterAppliedData(EventData):
     value: Text
 
 
+class RoomPageViewData(EventData):
+    session_id: SessionId
+    user_role: Literal["tutor", "student"]
+
+
+class SessionJoinedData(EventData):
+    session_id: SessionId
+    time_before_start: Annotated[int, Field(ge=-(10**9), le=10**9)]
+
+
+class SessionStartedData(EventData):
+    session_id: SessionId
+
+
+class SessionEndedData(EventData):
+    session_id: SessionId
+    duration: Annotated[int, Field(ge=0, le=10**9)]
+
+
+class FeedbackSubmittedData(EventData):
+    session_id: SessionId
+    rating: Annotated[int, Field(ge=1, le=5)]
+
+
+class TechIssueData(EventData):
+    session_id: SessionId
+    error_type: TechIssue
+
+
 SCHEMAS: dict[str, type[EventData]] = {
     EventName.PAGE_VIEW: PageViewData,
     EventName.SESSION_VIEWED: SessionViewedData,
     EventName.RECORDING_PLAYED: RecordingPlayedData,
     EventName.FILTER_APPLIED: FilterAppliedData,
 }
+ROOM_SCHEMAS: dict[str, type[EventData]] = {
+    EventName.PAGE_VIEW: RoomPageViewData,
+    EventName.SESSION_JOINED: SessionJoinedData,
+    EventName.SESSION_STARTED: SessionStartedData,
+    EventName.SESSION_ENDED: SessionEndedData,
+    EventName.FEEDBACK_SUBMITTED: FeedbackSubmittedData,
+    EventName.TECH_ISSUE: TechIssueData,
+}
+
+
+def schemas_for(page) -> dict[str, type[EventData]]:
+    return ROOM_SCHEMAS if page == ROOM_PAGE else SCHEMAS
 
 
 class InvalidEvent(ValueError):
@@ -81,11 +138,12 @@ class InvalidEvent(ValueError):
         self.detail, self.code = detail, code
 
 
-def validate(name, data) -> dict:
-    """The event's data checked against its schema, as the plain dict to store."""
-    schema = SCHEMAS.get(name) if isinstance(name, str) else None
+def validate(name, data, page=DEFAULT_PAGE) -> dict:
+    """The event's data checked against its schema (chosen by the page), as the plain dict to store."""
+    schemas = schemas_for(page)
+    schema = schemas.get(name) if isinstance(name, str) else None
     if schema is None:
-        raise InvalidEvent(f"Unknown event {name!r}: expected one of {', '.join(SCHEMAS)}.", "unknown_event")
+        raise InvalidEvent(f"Unknown event {name!r}: expected one of {', '.join(schemas)}.", "unknown_event")
     if not isinstance(data, Mapping):
         raise InvalidEvent(f"The data of {name} must be an object.", "invalid_data")
     try:
@@ -105,7 +163,7 @@ def record(name: str, *, user, data: Mapping, page: str = DEFAULT_PAGE, source: 
            now: datetime | None = None) -> Event:
     """Validate and write one event. `user` may be None or anonymous (stored as no user).
     Raises InvalidEvent (a ValueError) for an unknown name, bad data, page or source."""
-    clean = validate(name, data)
+    clean = validate(name, data, page)
     page = check_page(page)
     if source not in EventSource.values:
         raise InvalidEvent(f"source must be one of {', '.join(EventSource.values)}.", "invalid_source")

@@ -11,6 +11,12 @@ class EventName(models.TextChoices):
     SESSION_VIEWED = "session_viewed", "Session viewed"
     RECORDING_PLAYED = "recording_played", "Recording played"
     FILTER_APPLIED = "filter_applied", "Filter applied"
+    # the Session Room (page SROM)
+    SESSION_JOINED = "session_joined", "Session joined"
+    SESSION_STARTED = "session_started", "Session started"
+    SESSION_ENDED = "session_ended", "Session ended"
+    FEEDBACK_SUBMITTED = "feedback_submitted", "Feedback submitted"
+    TECH_ISSUE = "tech_issue", "Technical issue"
 
 
 class EventSource(models.TextChoices):

@@ -62,10 +62,10 @@ def beacon(request):
     try:
         if extra := sorted(set(payload) - BODY_KEYS):
             raise events.InvalidEvent(f"Unexpected keys: {', '.join(extra)}.", "invalid_body")
-        if isinstance(name, str) and name in events.SCHEMAS and name not in events.BROWSER_EVENTS:
+        if isinstance(name, str) and name in events.schemas_for(page) and name not in events.BROWSER_EVENTS:
             raise events.InvalidEvent(f"{name} is recorded by the server, not reported by the browser.",
                                       "not_from_browser")
-        clean = events.validate(name, data)
+        clean = events.validate(name, data, page)
         events.check_page(page)
     except events.InvalidEvent as exc:
         return _error(422, exc.detail, exc.code)

@@ -417,12 +417,15 @@ def check_uploads(files) -> tuple[list[CheckedUpload], list[Refusal]]:
     return checked, refusals
 
 
-def storage_name(session_id: int, extension: str) -> str:
-    """A fresh name for a stored attachment: never derived from the uploader's filename."""
+def storage_name(session_id: int, extension: str, *, folder: str = "notes") -> str:
+    """A fresh name for a stored file (notes' attachments, the room's resources under "resources"):
+    never derived from the uploader's filename."""
     extension = extension.lower()
     if extension not in ALLOWED:
         raise ValueError(f"not an accepted extension: {extension!r}")
-    return f"notes/{int(session_id)}/{uuid.uuid4().hex}{extension}"
+    if folder not in ("notes", "resources"):
+        raise ValueError(f"not a storage folder: {folder!r}")
+    return f"{folder}/{int(session_id)}/{uuid.uuid4().hex}{extension}"
 
 
 # --- sniffing ----------------------------------------------------------------------------------

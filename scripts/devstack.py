@@ -204,7 +204,9 @@ def web_command(py: str, port: str | int | None = None, *, fd: int | None = None
     where = ["--fd", str(fd)] if fd is not None else ["--host", "127.0.0.1", "--port", str(port)]
     # no proxy in front: X-Forwarded-For is not trusted (sign-in lockouts count per client address)
     return [py, "-m", "uvicorn", "tutoring.asgi:application", *where, "--lifespan", "off", "--no-proxy-headers",
-            "--timeout-graceful-shutdown", "10", "--no-server-header"]
+            "--timeout-graceful-shutdown", "10", "--no-server-header",
+            # the room's signaling messages are at most 64 KB (room.consumers); a frame over this is refused
+            "--ws-max-size", "131072"]
 
 
 class Supervisor:
@@ -277,6 +279,7 @@ def run_dev() -> int:
         manage = [py, str(ROOT / "manage.py")]
         subprocess.run([*manage, "migrate", "--noinput"], env=env, check=True, cwd=ROOT)
         subprocess.run([*manage, "seed_demo", "--if-empty"], env=env, check=True, cwd=ROOT)
+        subprocess.run([*manage, "room_demo"], env=env, check=True, cwd=ROOT)  # a session to meet in now
         celery = [py, "-m", "celery", "-A", "tutoring"]
         beat_schedule = VAR / "dev" / "celerybeat-schedule"
         commands = {

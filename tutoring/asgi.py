@@ -1,20 +1,31 @@
 """The ASGI application: uvicorn serves it in development (`make run`) and in production (gunicorn
-with uvicorn workers). HTTP goes to Django; the Session Room adds its WebSocket routes around
-`django_app` here. In development (DEBUG) static files are served by Django's
-ASGIStaticFilesHandler; in production WhiteNoise does (settings.MIDDLEWARE)."""
+with uvicorn workers). HTTP goes to Django, WebSockets (the session room's signaling,
+/ws/session/<id>/) to Channels, signed in with the Django session cookie and only from this site's
+own pages (the Origin must be one of ALLOWED_HOSTS). Outside production static files are served by
+Django's ASGIStaticFilesHandler; in production WhiteNoise does (settings.MIDDLEWARE)."""
 
 import os
 
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
-django_app = get_asgi_application()  # sets Django up before anything below imports models
+django_http = get_asgi_application()  # sets Django up before the imports below touch models
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 
-if settings.DEBUG:
+from room.routing import websocket_urlpatterns  # noqa: E402
+
+if not settings.PRODUCTION:
+    # production serves static files with WhiteNoise (a middleware); development and the tests'
+    # ASGI server serve them from the static folders, as runserver does
     from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 
-    django_app = ASGIStaticFilesHandler(django_app)
+    django_http = ASGIStaticFilesHandler(django_http)
 
-application = django_app
+application = ProtocolTypeRouter({
+    "http": django_http,
+    "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+})

@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "telegram_bot",
     "video",
     "notifications",
+    "room",
 ]
 
 MIDDLEWARE = [
@@ -130,6 +131,7 @@ if PRODUCTION:
 
 ROOT_URLCONF = "tutoring.urls"
 WSGI_APPLICATION = "tutoring.wsgi.application"
+# HTTP and WebSockets (the session room's signaling) alike: uvicorn serves tutoring.asgi:application
 ASGI_APPLICATION = "tutoring.asgi.application"
 AUTH_USER_MODEL = "tutoring.User"
 LOGIN_URL = "/accounts/login/"
@@ -241,6 +243,55 @@ CELERY_BEAT_SCHEDULE = {
     # deliveries that are due: retries after a transient error, deferred ones, lost claims
     "dispatch-due-deliveries": {"task": "notifications.tasks.dispatch_due", "schedule": crontab()},
 }
+
+# --- the session room (spec 002): signaling and presence over Channels on the same Redis ---------
+# The channel layer carries the room's WebRTC signaling between the two participants' sockets;
+# presence (who is connected, refreshed by heartbeats) is kept in Redis keys that expire.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # a unix:// REDIS_URL works as is (redis-py's from_url). The layer waits on the Redis
+            # with BZPOPMIN for 5 s at a time; redis-py 8's default 5 s socket timeout would cut
+            # that wait short and kill the socket, so reads may take longer here.
+            # redis-py's pool refuses (not waits) past max_connections: room for bursts of relays
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 15, "socket_connect_timeout": 5,
+                       "max_connections": env_int("ROOM_LAYER_MAX_CONNECTIONS", 1000)}],
+            "prefix": env_str("ROOM_CHANNEL_PREFIX", "tutoring-room"),
+            # a message nobody read within 10 s is stale signaling: drop it
+            "expiry": 10,
+            # every socket of one process shares one inbox key on the layer ("specific.<process>!"):
+            # its capacity is the backlog of the whole process, not of one socket
+            "capacity": env_int("ROOM_LAYER_CAPACITY", 10000),
+        },
+    }
+}
+ROOM_OPENS_BEFORE = timedelta(minutes=env_int("ROOM_OPENS_BEFORE_MINUTES", 15))
+# No Show: the other participant has not joined this long after the scheduled start
+ROOM_NO_SHOW_GRACE = timedelta(minutes=env_int("ROOM_NO_SHOW_GRACE_MINUTES", 15))
+ROOM_HEARTBEAT_SECONDS = env_int("ROOM_HEARTBEAT_SECONDS", 10)
+# a connection whose heartbeats stop is absent after this long
+ROOM_PRESENCE_TTL_SECONDS = env_int("ROOM_PRESENCE_TTL_SECONDS", 30)
+if not 1 <= ROOM_HEARTBEAT_SECONDS < ROOM_PRESENCE_TTL_SECONDS:
+    raise ImproperlyConfigured("ROOM_HEARTBEAT_SECONDS must be at least 1 and below ROOM_PRESENCE_TTL_SECONDS")
+# ICE servers for the built-in peer-to-peer room. On one machine or one LAN none is needed; across
+# NATs give STUN, and TURN (coturn in docker-compose.yml) for networks where peer-to-peer fails.
+# TURN credentials: a static user and password, or coturn's shared secret (use-auth-secret), from
+# which each participant gets a username and password valid ROOM_TURN_TTL_SECONDS.
+ROOM_STUN_URLS = env_list("ROOM_STUN_URLS")
+ROOM_TURN_URLS = env_list("ROOM_TURN_URLS")
+ROOM_TURN_USERNAME = ENV.get("ROOM_TURN_USERNAME", "").strip()
+ROOM_TURN_PASSWORD = ENV.get("ROOM_TURN_PASSWORD", "").strip()
+ROOM_TURN_SECRET = ENV.get("ROOM_TURN_SECRET", "").strip()
+ROOM_TURN_TTL_SECONDS = env_int("ROOM_TURN_TTL_SECONDS", 6 * 3600)
+for _url in ROOM_STUN_URLS:
+    if not _url.startswith(("stun:", "stuns:")):
+        raise ImproperlyConfigured(f"ROOM_STUN_URLS entries must start with stun: or stuns:, not {_url!r}")
+for _url in ROOM_TURN_URLS:
+    if not _url.startswith(("turn:", "turns:")):
+        raise ImproperlyConfigured(f"ROOM_TURN_URLS entries must start with turn: or turns:, not {_url!r}")
+if ROOM_TURN_URLS and not (ROOM_TURN_SECRET or (ROOM_TURN_USERNAME and ROOM_TURN_PASSWORD)):
+    raise ImproperlyConfigured("ROOM_TURN_URLS needs ROOM_TURN_SECRET, or ROOM_TURN_USERNAME and ROOM_TURN_PASSWORD")
 
 # --- time -----------------------------------------------------------------------------------
 USE_TZ = True

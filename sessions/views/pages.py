@@ -18,6 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from notes import services as notes_services
+from room.states import join_link
 from tutoring.models import User
 
 from .. import lifecycle, projections, rules
@@ -60,15 +61,11 @@ class Card:
     notes_due: bool = False  # the tutor may add notes now (the lifecycle's add_notes guard)
     cancel_reasons: list = field(default_factory=list)
     reschedule_reasons: list = field(default_factory=list)
+    join: dict | None = None  # the session room's Join link, or when it opens (room.states.join_link)
 
     @property
     def needs_answer(self) -> bool:
         return bool(self.allowed & set(ANSWERS))
-
-    @property
-    def can_join(self) -> bool:
-        return self.is_student and self.session.status in (Status.SCHEDULED, Status.CHECKED_IN)
-
 
     @property
     def duration_minutes(self) -> int:
@@ -122,6 +119,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         notes_due=role == Party.TUTOR and rules.refusal("add_notes", ctx) is None,
         notes=list(session.notes.all()) if reads_notes else [],
         summary=notes_services.summary_of(session) if reads_notes else None,
+        join=join_link(session, viewer.user, now),
     )
 
 

@@ -39,7 +39,8 @@ def test_coordinator_sees_the_events_and_counts(client, coordinator, logged):
     response = client.get(LIST)
     assert response.status_code == 200
     assert counts(response) == {"page_view": 2, "session_viewed": 0, "recording_played": 1,
-                                "filter_applied": 1}
+                                "filter_applied": 1, "session_joined": 0, "session_started": 0,
+                                "session_ended": 0, "feedback_submitted": 0, "tech_issue": 0}
     page = response.content.decode()
     assert 'id="event-counts"' in page and "Recording played" in page and "Cleo" in page
     assert "completed" in page  # the data column

@@ -126,10 +126,14 @@ def test_the_adhoc_form_keeps_rows_on_errors(page, tutor, student):
 
 
 def test_the_student_sees_a_join_link(page, student, soon):
-    s = soon(timedelta(hours=1))
+    """R02: Join from 15 minutes before the start; "Opens at" (not a link) before that."""
+    s = soon(timedelta(minutes=10))
+    later = soon(timedelta(days=1))
     signed_in(page, student)
     expect(page).to_have_url(re.compile(r"/learn/$"))
     expect(page.get_by_role("link", name="Join")).to_have_attribute("href", f"/session/{s.id}")
+    opens = (later.scheduled_start - timedelta(minutes=15)).astimezone(student.tzinfo)
+    expect(page.locator(f"#session-{later.id}")).to_contain_text(f"Opens at {opens:%H:%M}")
     check_page(page, "learn")
 
 

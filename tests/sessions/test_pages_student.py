@@ -19,10 +19,18 @@ def sam(client, student):
     return client
 
 
-def test_upcoming_lessons_have_a_join_link(sam, make_session):
-    s = make_session(start=NOW + timedelta(days=1))
+def test_a_lesson_whose_room_is_open_has_a_join_link(sam, make_session):
+    """R02: Join appears from 15 minutes before the start."""
+    s = make_session(start=NOW + timedelta(minutes=15))
     body = sam.get("/learn/").content.decode()
     assert f'href="/session/{s.id}"' in body and ">Join<" in body
+
+
+def test_a_later_lesson_says_when_its_room_opens_instead(sam, make_session):
+    """R02: before the room opens, "Opens at 09:45" in the viewer's zone, not a link."""
+    s = make_session(start=NOW + timedelta(days=1))
+    body = sam.get("/learn/").content.decode()
+    assert f'href="/session/{s.id}"' not in body and "Opens at 09:45" in body
     assert "Tue 17 Nov 10:00 (UTC)" in body
 
 
@@ -51,7 +59,8 @@ def test_the_student_sees_only_their_own_lessons(sam, make_session, sibling):
     assert "Sue with Tia" not in body and "No upcoming lessons." in body
 
 
-def test_the_student_can_open_a_session_card(sam, session):
+def test_the_student_can_open_a_session_card(sam, make_session):
+    session = make_session(start=NOW + timedelta(minutes=5))
     r = sam.get(f"/sessions/{session.id}/")
     assert r.status_code == 200 and f'href="/session/{session.id}"' in r.content.decode()
 

@@ -24,8 +24,8 @@ COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 
-SERVICES = {"postgres", "redis", "cache", "migrate", "web", "worker", "beat", "bot"}
-BACKING = {"postgres", "redis", "cache"}
+SERVICES = {"postgres", "redis", "cache", "migrate", "web", "worker", "beat", "bot", "coturn"}
+BACKING = {"postgres", "redis", "cache", "coturn"}
 REQUIRED_DJANGO_VARIABLES = {"DJANGO_ENV", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "REDIS_URL"}
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
 

@@ -1,0 +1,296 @@
+"""The built-in room's socket, /ws/session/<id>/: WebRTC signaling between the session's two
+participants and their presence (heartbeats).
+
+Who: the socket is signed in with the Django session cookie (AuthMiddlewareStack in
+tutoring/asgi.py; the Origin must be this site's). Only the session's tutor and student are admitted,
+and only while the room is open; each admitted socket joins that session's group and no other.
+Every refusal is sent as {"type": "error", "code", "detail"} and then the socket is closed with a
+code the page understands:
+
+    4401 not_signed_in     4403 not_participant     4404 not_found      4409 not_open
+    4400 malformed         1009 too_large           4429 rate_limited   4001 superseded
+    1011 unavailable (Redis or the database did not answer)
+
+Messages from the browser (JSON text, at most MAX_MESSAGE_BYTES; anything else closes the socket):
+
+    {"type": "heartbeat"}                                   -> {"type": "state", ...}
+    {"type": "offer" | "answer", "to": <conn>, "sdp": "..."}  relayed to that connection
+    {"type": "ice", "to": <conn>, "candidate": {...} | null}   relayed to that connection
+    {"type": "media", "audio": bool, "video": bool}         relayed to the other side
+    {"type": "bye"}                                         leave the room
+
+To the browser: "welcome" (connection_id, role, heartbeat seconds and the room's state), "state"
+(after every heartbeat and every change: state, label, detail, peers, can_check_in, status_label),
+the relayed messages with "from", "superseded" when the same person joined from another tab (the
+newest tab keeps the call), and "error".
+"""
+
+import logging
+import time
+from typing import Annotated, Literal
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.exceptions import ChannelFull
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.db import connections
+from django.utils import timezone
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+from sessions.access import Viewer
+from sessions.models import Session
+
+from . import presence, services, states
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES = 64 * 1024
+# a token bucket per connection: an ICE burst is a few dozen messages, a heartbeat one per 10 s
+RATE_PER_SECOND = 20
+BURST = 60
+# the session's status and reschedule thread are re-read this often (and at once when the room
+# hears of a change made through it); presence and time are current on every heartbeat
+RELOAD_SECONDS = 30
+
+# a connection id is its socket's channel name on the layer ("specific.<process>!<random>")
+ConnId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.!-]{8,100}$")]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Heartbeat(Message):
+    type: Literal["heartbeat"]
+
+
+class Bye(Message):
+    type: Literal["bye"]
+
+
+class Description(Message):
+    type: Literal["offer", "answer"]
+    to: ConnId
+    sdp: Annotated[str, StringConstraints(min_length=1, max_length=MAX_MESSAGE_BYTES)]
+
+
+class Candidate(Message):
+    candidate: Annotated[str, StringConstraints(max_length=2048)]
+    sdpMid: Annotated[str, StringConstraints(max_length=64)] | None = None  # noqa: N815 - WebRTC's names
+    sdpMLineIndex: Annotated[int, Field(ge=0, le=64)] | None = None  # noqa: N815
+    usernameFragment: Annotated[str, StringConstraints(max_length=256)] | None = None  # noqa: N815
+
+
+class Ice(Message):
+    type: Literal["ice"]
+    to: ConnId
+    candidate: Candidate | None
+
+
+class Media(Message):
+    type: Literal["media"]
+    audio: bool
+    video: bool
+
+
+INCOMING = TypeAdapter(Annotated[Heartbeat | Bye | Description | Ice | Media, Field(discriminator="type")])
+
+
+class Closing(Exception):
+    def __init__(self, code: int, reason: str, detail: str):
+        super().__init__(detail)
+        self.code, self.reason, self.detail = code, reason, detail
+
+
+NOT_FOUND = Closing(4404, "not_found", "Session not found. Check your dashboard.")
+NOT_PARTICIPANT = Closing(4403, "not_participant", "You're not part of this session.")
+
+
+def admission(user, session_id: int) -> tuple[Closing | None, str]:
+    """(None, role) when this user may enter this session's room now, else (why not, "")."""
+    session = Session.objects.select_related("course", "tutor", "student").filter(pk=session_id).first()
+    if session is None or not Viewer.of(user).relations(session):
+        return NOT_FOUND, ""
+    role = services.role_of(session, user.id)
+    if role is None:
+        return NOT_PARTICIPANT, ""
+    now = timezone.now()
+    other = states.other_participant(session, user.id)
+    if not states.can_enter(session, now, other_present=other.id in presence.present_user_ids(session.id)):
+        if now < states.opens_at(session):
+            return Closing(4409, "not_open", "The room opens 15 minutes before the start."), ""
+        return Closing(4409, "not_open", states.ended_detail(session)), ""
+    return None, role
+
+
+def _in_pool_thread(func, *args, **kwargs):
+    """Run in one of the loop's pool threads; a database connection the call opened (a join or a
+    leave writes its event) is closed after it: pool threads are never cleaned up otherwise."""
+    try:
+        return func(*args, **kwargs)
+    finally:
+        connections.close_all()
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int):
+        self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class RoomConsumer(AsyncJsonWebsocketConsumer):
+    admitted = False
+
+    async def connect(self):
+        # accepted first, so that a refusal reaches the page with its reason and close code
+        await self.accept()
+        try:
+            await self._enter()
+        except Closing as closing:
+            await self._close(closing)
+        except Exception:
+            log.exception("room socket: could not admit")
+            await self._close(Closing(1011, "unavailable", "Unable to connect."))
+
+    async def _enter(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            raise Closing(4401, "not_signed_in", "Sign in to join the session.")
+        self.user_id = user.id
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        refused, self.role = await database_sync_to_async(admission)(user, self.session_id)
+        if refused is not None:
+            raise refused
+        # the socket's own address on the channel layer: signaling goes straight to it, and only
+        # ever to an address among this room's live connections (self.connections)
+        self.connection_id = self.channel_name
+        self.group = services.group_name(self.session_id)
+        self.bucket = TokenBucket(RATE_PER_SECOND, BURST)
+        await self._load()
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.admitted = True
+        change = await self._presence(presence.mark_present)
+        if change.other_connections_of_user:
+            await self.channel_layer.group_send(self.group, {"type": "room.superseded", "user_id": self.user_id,
+                                                             "keep": self.connection_id})
+        await self.send_json({"type": "welcome", "connection_id": self.connection_id, "role": self.role,
+                              "heartbeat": settings.ROOM_HEARTBEAT_SECONDS, **self._view()})
+
+    async def disconnect(self, code):
+        await self._leave()
+
+    async def _leave(self):
+        """Out of the group and out of the room, once (a "bye", the socket closing, or both)."""
+        if not self.admitted:
+            return
+        self.admitted = False
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self._presence(presence.mark_absent)
+        except Exception:  # noqa: BLE001 - the presence expires by itself
+            log.warning("room %s: leaving failed", self.session_id, exc_info=True)
+
+    # --- from the browser ------------------------------------------------------------------------
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if not self.admitted:
+            return
+        try:
+            message = self._parse(text_data, bytes_data)
+        except Closing as closing:
+            await self._close(closing)
+            return
+        if message.type == "heartbeat":
+            await self._presence(presence.mark_present)
+            if time.monotonic() - self.loaded_at > RELOAD_SECONDS:
+                await self._load()
+            await self.send_json({"type": "state", **self._view()})
+        elif message.type == "bye":
+            # leave now: the other side hears it at once, whenever the closing handshake ends
+            await self._leave()
+            await self.close(code=1000)
+        elif message.type == "media":
+            await self._relay(self.channel_layer.group_send, self.group, {
+                "type": "room.media", "from": self.connection_id, "audio": message.audio, "video": message.video})
+        elif self.connections.get(message.to) not in (None, self.user_id):
+            await self._relay(self.channel_layer.send, message.to, {
+                "type": "room.signal", "from": self.connection_id, "to": message.to,
+                "data": message.model_dump(exclude={"to"})})
+        # else: a connection that has left (or one's own): dropped, as the network would
+
+    async def _relay(self, send, to, event):
+        """A full inbox on the layer drops the message (WebRTC repeats what matters), never the socket."""
+        try:
+            await send(to, event)
+        except ChannelFull:
+            log.warning("room %s: the channel layer is full; a %s was dropped", self.session_id, event["type"])
+
+    def _parse(self, text_data, bytes_data):
+        if text_data is None:
+            raise Closing(4400, "malformed", "Messages must be JSON text.")
+        if len(text_data) > MAX_MESSAGE_BYTES or len(text_data.encode("utf-8")) > MAX_MESSAGE_BYTES:
+            raise Closing(1009, "too_large", f"A message may be at most {MAX_MESSAGE_BYTES // 1024} KB.")
+        if not self.bucket.take():
+            raise Closing(4429, "rate_limited", "Too many messages.")
+        try:
+            return INCOMING.validate_json(text_data)
+        except ValidationError as exc:
+            error = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in error["loc"]) or "message"
+            raise Closing(4400, "malformed", f"Malformed message ({where}: {error['msg']}).") from None
+
+    # --- from the group --------------------------------------------------------------------------
+
+    async def room_signal(self, event):
+        if self.admitted and event["to"] == self.connection_id:
+            await self.send_json({**event["data"], "from": event["from"]})
+
+    async def room_media(self, event):
+        if self.admitted and event["from"] != self.connection_id:
+            await self.send_json({"type": "media", "from": event["from"], "audio": event["audio"],
+                                  "video": event["video"]})
+
+    async def room_presence(self, event):
+        if self.admitted:
+            self.connections = {conn: int(user) for conn, user in event["connections"].items()}
+            await self.send_json({"type": "state", **self._view()})
+
+    async def room_session(self, event):
+        if self.admitted:
+            await self._load()
+            await self.send_json({"type": "state", **self._view()})
+
+    async def room_superseded(self, event):
+        if self.admitted and event["user_id"] == self.user_id and event["keep"] != self.connection_id:
+            await self._close(Closing(4001, "superseded", "You joined this session in another tab or window."))
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    async def _close(self, closing: Closing):
+        await self._leave()
+        await self.send_json({"type": "error", "code": closing.reason, "detail": closing.detail})
+        await self.close(code=closing.code)
+
+    async def _presence(self, mark):
+        """A heartbeat is one Redis round trip in a pool thread (the database only when someone
+        joins or leaves), so thousands of sockets never queue behind one thread."""
+        change = await sync_to_async(_in_pool_thread, thread_sensitive=False)(
+            mark, self.session_id, self.user_id, connection_id=self.connection_id)
+        self.connections = change.after
+        return change
+
+    async def _load(self):
+        self.data = await database_sync_to_async(services.room_data)(self.session_id)
+        self.loaded_at = time.monotonic()
+
+    def _view(self) -> dict:
+        return services.room_view(self.data, self.user_id, self.connections)

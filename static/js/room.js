@@ -1,0 +1,545 @@
+// The Session Room (spec 002) in the browser: the pre-join device check, then a 1-on-1 WebRTC call
+// with the other participant, peer to peer, signaled over the room's socket (room/consumers.py).
+// Negotiation follows the "perfect negotiation" pattern: the student's side is the polite one.
+// The page's #room-config (JSON) carries the session, the socket URL, the ICE servers and texts.
+// window.room exposes the peer connection and the state to tests (read-only use).
+(function () {
+  "use strict";
+
+  var cfg = JSON.parse(document.getElementById("room-config").textContent);
+  function $(id) { return document.getElementById(id); }
+  var el = {
+    prejoin: $("prejoin"), call: $("call"), preview: $("preview"), previewOff: $("preview-off"),
+    meter: $("mic-meter"), camera: $("pick-camera"), mic: $("pick-mic"), speaker: $("pick-speaker"),
+    testSpeaker: $("test-speaker"), mediaAlert: $("media-alert"), mediaRetry: $("media-retry"),
+    join: $("join"), joinAlert: $("join-alert"), countdown: $("countdown"), roomDetail: $("room-detail"),
+    roomStatus: $("room-status"), callStatus: $("call-status"), timer: $("timer"), checkIn: $("check-in"),
+    sessionStatus: $("session-status"),
+    local: $("local-video"), remote: $("remote-video"), peerNote: $("peer-note"), remoteMuted: $("remote-muted"),
+    alert: $("call-alert"), alertText: $("call-alert-text"), retry: $("call-retry"), controls: $("controls"),
+    mic_btn: $("toggle-mic"), cam_btn: $("toggle-camera"), switchBtn: $("switch-device"), pip: $("pip"),
+    side: $("side-panel"), sideBtn: $("toggle-side"), leave: $("leave"),
+  };
+  var opensAt = Date.parse(cfg.opensAt), start = Date.parse(cfg.start), end = Date.parse(cfg.end);
+  var polite = cfg.role === "student";
+
+  var stream = null;          // our camera and microphone (null: joined without them)
+  var pc = null, peerId = null, myId = null, ws = null;
+  var makingOffer = false, ignoreOffer = false;
+  var inCall = false, leaving = false, failures = 0, heartbeatTimer = null, reconnectTimer = null;
+  var iceTimer = null, lastError = null, state = cfg.state;
+  var audioCtx = null, meterFrame = null, reported = {};
+
+  // --- small helpers -----------------------------------------------------------------------------
+
+  function csrf() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
+    catch (e) { return ""; }
+  }
+  function report(errorType) {  // tech_issue, once per kind per page
+    if (reported[errorType] || !window.analytics) return;
+    reported[errorType] = true;
+    window.analytics.send("tech_issue", { session_id: cfg.sessionId, error_type: errorType }, "SROM");
+  }
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+  function clock(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    return (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
+  }
+  function hhmm(ms) {
+    var d = new Date(ms);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes());
+  }
+  function show(node, on) { if (node) node.hidden = !on; }
+  function stopStream(s) { if (s) s.getTracks().forEach(function (t) { t.stop(); }); }
+
+  // --- device check ------------------------------------------------------------------------------
+
+  function constraints() {
+    return {
+      audio: el.mic.value && !el.mic.disabled ? { deviceId: { exact: el.mic.value } } : true,
+      video: el.camera.value && !el.camera.disabled ? { deviceId: { exact: el.camera.value } } : true,
+    };
+  }
+
+  function mediaProblem(err) {
+    var denied = err && (err.name === "NotAllowedError" || err.name === "SecurityError");
+    var text = el.mediaAlert.querySelector(".error");
+    text.textContent = denied || !navigator.mediaDevices ? cfg.texts.denied
+      : "No camera or microphone was found. Connect one and try again.";
+    show(el.mediaAlert, true);
+    report(denied ? "media_denied" : "media_unavailable");
+  }
+
+  function startMedia() {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      mediaProblem(null);
+      return Promise.resolve(null);
+    }
+    return navigator.mediaDevices.getUserMedia(constraints()).then(function (s) {
+      stopStream(stream);
+      stream = s;
+      show(el.mediaAlert, false);
+      el.preview.srcObject = s;
+      el.local.srcObject = s;
+      watchLevel(s);
+      replaceTracks();
+      return listDevices();
+    }).catch(function (err) {
+      mediaProblem(err);
+      return null;
+    });
+  }
+
+  function fill(select, items, chosen, fallback) {
+    select.innerHTML = "";
+    items.forEach(function (d, i) {
+      var option = document.createElement("option");
+      option.value = d.deviceId;
+      option.textContent = d.label || fallback + " " + (i + 1);
+      option.selected = d.deviceId === chosen;
+      select.appendChild(option);
+    });
+    select.disabled = items.length === 0;
+    if (!items.length) select.innerHTML = "<option>None found</option>";
+  }
+
+  function listDevices() {
+    return navigator.mediaDevices.enumerateDevices().then(function (all) {
+      var track = function (kind) {
+        var t = stream && stream.getTracks().filter(function (x) { return x.kind === kind; })[0];
+        return t && t.getSettings ? t.getSettings().deviceId : "";
+      };
+      var of = function (kind) { return all.filter(function (d) { return d.kind === kind; }); };
+      fill(el.camera, of("videoinput"), track("video"), "Camera");
+      fill(el.mic, of("audioinput"), track("audio"), "Microphone");
+      var outputs = of("audiooutput");
+      if (outputs.length && "setSinkId" in HTMLMediaElement.prototype) {
+        fill(el.speaker, outputs, el.speaker.value, "Speaker");
+      }
+      show(el.switchBtn, of("videoinput").length > 1);
+    });
+  }
+
+  function context() {
+    if (!audioCtx) {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return null;
+      audioCtx = new Ctx();
+    }
+    if (audioCtx.state === "suspended") audioCtx.resume();
+    return audioCtx;
+  }
+
+  function watchLevel(s) {
+    var ctx = context();
+    if (!ctx || !s.getAudioTracks().length) return;
+    var analyser = ctx.createAnalyser();
+    analyser.fftSize = 512;
+    ctx.createMediaStreamSource(s).connect(analyser);
+    var data = new Uint8Array(analyser.fftSize), bar = el.meter.querySelector(".meter__bar"), said = 0;
+    cancelAnimationFrame(meterFrame);
+    (function tick() {
+      analyser.getByteTimeDomainData(data);
+      var sum = 0;
+      for (var i = 0; i < data.length; i++) { var v = (data[i] - 128) / 128; sum += v * v; }
+      var level = Math.min(100, Math.round(Math.sqrt(sum / data.length) * 300));
+      bar.style.width = level + "%";
+      if (Date.now() - said > 500) { el.meter.setAttribute("aria-valuenow", level); said = Date.now(); }
+      meterFrame = requestAnimationFrame(tick);
+    })();
+  }
+
+  function testSound() {
+    var ctx = context();
+    if (!ctx) return;
+    var osc = ctx.createOscillator(), gain = ctx.createGain(), out = ctx.destination, audio = null;
+    if (el.speaker.value && !el.speaker.disabled && "setSinkId" in HTMLMediaElement.prototype) {
+      var sink = ctx.createMediaStreamDestination();
+      audio = new Audio();
+      audio.srcObject = sink.stream;
+      audio.setSinkId(el.speaker.value).catch(function () {});
+      audio.play().catch(function () {});
+      out = sink;
+    }
+    osc.frequency.value = 523.25;
+    gain.gain.setValueAtTime(0.2, ctx.currentTime);
+    gain.gain.exponentialRampToValueAtTime(0.001, ctx.currentTime + 0.8);
+    osc.connect(gain).connect(out);
+    osc.start();
+    osc.stop(ctx.currentTime + 0.8);
+    el.testSpeaker.textContent = "Playing… (did you hear a tone?)";
+    setTimeout(function () { el.testSpeaker.textContent = "Play a test sound"; if (audio) audio.pause(); }, 1200);
+  }
+
+  function applySpeaker() {
+    if (el.speaker.value && el.remote.setSinkId) el.remote.setSinkId(el.speaker.value).catch(function () {});
+  }
+
+  // --- the room's state --------------------------------------------------------------------------
+
+  function applyState(s) {
+    state = s;
+    [el.roomStatus, el.callStatus].forEach(function (node) {
+      if (!node || (node === el.roomStatus && el.join.hasAttribute("data-blocked"))) return;
+      node.textContent = s.label;
+      node.className = "state state--" + s.state;
+    });
+    if (el.roomDetail) el.roomDetail.textContent = s.detail;
+    el.peerNote.textContent = s.detail;
+    show(el.peerNote, s.state !== "in_progress" || !pc || pc.connectionState !== "connected");
+    show(el.checkIn, !!s.can_check_in);
+    if (s.status_label) el.sessionStatus.textContent = "· " + s.status_label;
+    document.getElementById("room").dataset.state = s.state;
+    if (s.final && inCall) leave();
+  }
+
+  function tick() {
+    var now = Date.now();
+    if (!inCall) {
+      if (now < opensAt) {
+        el.countdown.textContent = "The room opens in " + clock(opensAt - now) + " (at " + hhmm(opensAt) + ")";
+        el.join.disabled = true;
+        el.join.textContent = "Opens at " + hhmm(opensAt);
+      } else if (now < start) {
+        el.countdown.textContent = "In " + clock(start - now) + ": the room is open";
+        openJoin();
+      } else if (now < end || (state && state.other_present && !state.final)) {
+        el.countdown.textContent = "Started " + clock(now - start) + " ago";
+        openJoin();
+      } else if (!leaving) {
+        leaving = true;
+        window.location.assign(cfg.afterUrl);  // the post-session screen
+      }
+    } else {
+      el.timer.textContent = now < start ? "Starts in " + clock(start - now)
+        : clock(now - start) + " of " + clock(end - start);
+    }
+  }
+
+  function openJoin() {
+    if (el.join.textContent === "Join") return;
+    el.join.textContent = "Join";
+    el.join.disabled = el.join.hasAttribute("data-blocked") || !!(state && state.final);
+  }
+
+  // --- the socket --------------------------------------------------------------------------------
+
+  function send(message) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+  }
+
+  function connect() {
+    clearTimeout(reconnectTimer);
+    lastError = null;
+    ws = new WebSocket(cfg.socketUrl);
+    ws.onmessage = function (event) {
+      var msg;
+      try { msg = JSON.parse(event.data); } catch (e) { return; }
+      handle(msg).catch(function (err) { console.warn("room:", err); });
+    };
+    ws.onclose = closed;
+  }
+
+  function closed(event) {
+    clearInterval(heartbeatTimer);
+    if (leaving) return;
+    var code = event.code, detail = lastError ? lastError.detail : "";
+    if (code === 4001) {
+      closePeer();
+      alertWith(detail || "You joined this session in another tab or window.", "Use this tab");
+      return;
+    }
+    if (code === 4401) { window.location.reload(); return; }
+    if (code === 4403 || code === 4404) { closePeer(); alertWith(detail, null); return; }
+    if (code === 4409) {
+      if (Date.now() >= opensAt) { leaving = true; window.location.assign(cfg.afterUrl); return; }
+      closePeer(); alertWith(detail, null); return;
+    }
+    failures += 1;
+    var connected = pc && pc.connectionState === "connected";
+    if (failures >= 3 && !connected) {
+      technical();
+      alertWith(cfg.texts.connection, "Retry");
+      report("connection_failed");
+    } else {
+      el.callStatus.textContent = "Reconnecting…";
+    }
+    reconnectTimer = setTimeout(connect, Math.min(10000, 1000 * Math.pow(2, failures - 1)));
+  }
+
+  function technical() {  // R10 Technical Issues: the browser's own state
+    el.callStatus.textContent = "Technical Issues";
+    el.callStatus.className = "state state--technical";
+  }
+
+  function alertWith(text, button) {
+    el.alertText.textContent = text;
+    show(el.alert, true);
+    show(el.retry, !!button);
+    if (button) el.retry.textContent = button;
+  }
+
+  function handle(msg) {
+    switch (msg.type) {
+      case "welcome":
+        myId = msg.connection_id;
+        failures = 0;
+        show(el.alert, false);
+        clearInterval(heartbeatTimer);
+        heartbeatTimer = setInterval(function () { send({ type: "heartbeat" }); }, (msg.heartbeat || 10) * 1000);
+        sendMedia();
+        return peersChanged(msg);
+      case "state":
+        return peersChanged(msg);
+      case "offer":
+      case "answer":
+        return description(msg);
+      case "ice":
+        return candidate(msg);
+      case "media":
+        show(el.remoteMuted, !msg.audio);
+        return Promise.resolve();
+      case "error":
+        lastError = msg;
+        return Promise.resolve();
+    }
+    return Promise.resolve();
+  }
+
+  function peersChanged(msg) {
+    applyState(msg);
+    var peers = msg.peers || [];
+    if (peerId && peers.indexOf(peerId) < 0) closePeer();
+    if (!peerId && peers.length) setPeer(peers[peers.length - 1]);
+    return Promise.resolve();
+  }
+
+  // --- the peer connection -----------------------------------------------------------------------
+
+  function setPeer(id) {
+    closePeer();
+    peerId = id;
+    pc = new RTCPeerConnection({ iceServers: cfg.iceServers });
+    window.room.pc = pc;
+    pc.onicecandidate = function (e) {
+      send({ type: "ice", to: peerId, candidate: e.candidate ? e.candidate.toJSON() : null });
+    };
+    pc.ontrack = function (e) {
+      if (el.remote.srcObject !== e.streams[0]) {
+        el.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
+        applySpeaker();
+      }
+    };
+    pc.onnegotiationneeded = function () {
+      makingOffer = true;
+      pc.setLocalDescription().then(function () {
+        send({ type: pc.localDescription.type, to: peerId, sdp: pc.localDescription.sdp });
+      }).catch(function (err) { console.warn("room: offer failed", err); })
+        .then(function () { makingOffer = false; });
+    };
+    pc.onconnectionstatechange = function () {
+      var s = pc.connectionState;
+      if (s === "connected") {
+        clearTimeout(iceTimer);
+        show(el.alert, false);
+        show(el.peerNote, false);
+      } else if (s === "disconnected") {
+        el.peerNote.textContent = "Connection unstable: reconnecting…";
+        show(el.peerNote, true);
+      } else if (s === "failed") {
+        pc.restartIce();
+        clearTimeout(iceTimer);
+        iceTimer = setTimeout(function () {
+          if (pc && pc.connectionState !== "connected") {
+            technical();
+            alertWith(cfg.texts.connection, "Retry");
+            report("peer_connection_failed");
+          }
+        }, 15000);
+      }
+    };
+    var kinds = {};
+    if (stream) stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); kinds[t.kind] = true; });
+    ["audio", "video"].forEach(function (kind) {
+      if (!kinds[kind]) pc.addTransceiver(kind, { direction: "recvonly" });
+    });
+  }
+
+  function closePeer() {
+    if (pc) { pc.onconnectionstatechange = null; pc.close(); }
+    pc = null;
+    peerId = null;
+    makingOffer = ignoreOffer = false;
+    window.room.pc = null;
+    el.remote.srcObject = null;
+    show(el.remoteMuted, false);
+    clearTimeout(iceTimer);
+  }
+
+  function description(msg) {
+    if (msg.from !== peerId) {
+      if (msg.type !== "offer") return Promise.resolve();
+      setPeer(msg.from);  // a newer connection of the other participant (a reload, another tab)
+    }
+    var collision = msg.type === "offer" && (makingOffer || pc.signalingState !== "stable");
+    ignoreOffer = !polite && collision;
+    if (ignoreOffer) return Promise.resolve();
+    return pc.setRemoteDescription({ type: msg.type, sdp: msg.sdp }).then(function () {
+      if (msg.type !== "offer") return null;
+      return pc.setLocalDescription().then(function () {
+        send({ type: "answer", to: peerId, sdp: pc.localDescription.sdp });
+      });
+    });
+  }
+
+  function candidate(msg) {
+    if (!pc || msg.from !== peerId) return Promise.resolve();
+    return pc.addIceCandidate(msg.candidate || null).catch(function (err) {
+      if (!ignoreOffer) console.warn("room: candidate refused", err);
+    });
+  }
+
+  function replaceTracks() {
+    if (!pc || !stream) return;
+    pc.getSenders().forEach(function (sender) {
+      var track = sender.track && stream.getTracks().filter(function (t) { return t.kind === sender.track.kind; })[0];
+      if (track) sender.replaceTrack(track);
+    });
+  }
+
+  // --- joining and leaving -----------------------------------------------------------------------
+
+  function join() {
+    el.join.disabled = true;
+    inCall = true;
+    show(el.prejoin, false);
+    show(el.call, true);
+    document.body.classList.add("in-call");
+    el.local.srcObject = stream;
+    if (!stream) el.local.closest("figure").classList.add("video--off");
+    connect();
+    tick();
+    el.mic_btn.focus();
+  }
+
+  function leave() {
+    leaving = true;
+    send({ type: "bye" });
+    if (ws) ws.close(1000);
+    closePeer();
+    stopStream(stream);
+    window.location.assign(cfg.afterUrl);
+  }
+
+  function retry() {
+    show(el.alert, false);
+    failures = 0;
+    closePeer();
+    if (ws && ws.readyState <= WebSocket.OPEN) { ws.onclose = null; ws.close(); }
+    connect();
+  }
+
+  function checkIn() {
+    el.checkIn.disabled = true;
+    fetch(cfg.checkInUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      el.checkIn.disabled = false;
+      if (result.ok) { show(el.checkIn, false); el.sessionStatus.textContent = "· " + result.body.status_label; }
+      else alertWith(result.body.detail, null);
+    }).catch(function () { el.checkIn.disabled = false; alertWith(cfg.texts.connection, "Retry"); });
+  }
+
+  // --- controls ----------------------------------------------------------------------------------
+
+  function sendMedia() {
+    var audio = !!(stream && stream.getAudioTracks().some(function (t) { return t.enabled; }));
+    var video = !!(stream && stream.getVideoTracks().some(function (t) { return t.enabled; }));
+    send({ type: "media", audio: audio, video: video });
+  }
+
+  function toggle(kind, button, onText, offText) {
+    if (!stream) return;
+    var tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
+    if (!tracks.length) return;
+    var off = tracks[0].enabled;
+    tracks.forEach(function (t) { t.enabled = !off; });
+    button.setAttribute("aria-pressed", off ? "true" : "false");
+    button.querySelector(".controls__label").textContent = off ? offText : onText;
+    if (kind === "video") el.local.closest("figure").classList.toggle("video--off", off);
+    sendMedia();
+  }
+
+  function switchCamera() {
+    var options = Array.prototype.slice.call(el.camera.options).filter(function (o) { return o.value; });
+    if (options.length < 2) return;
+    var next = (el.camera.selectedIndex + 1) % options.length;
+    el.camera.selectedIndex = next;
+    startMedia();
+  }
+
+  function togglePip() {
+    if (document.pictureInPictureElement) document.exitPictureInPicture();
+    else if (el.remote.srcObject) el.remote.requestPictureInPicture().catch(function () {});
+  }
+
+  function toggleSide() {
+    var open = el.side.hidden;
+    show(el.side, open);
+    el.sideBtn.setAttribute("aria-expanded", open ? "true" : "false");
+  }
+
+  // Phones: the controls hide after a few seconds without a touch, and come back on any touch,
+  // key or focus (a keyboard user never loses them).
+  var hideTimer = null, small = window.matchMedia("(max-width: 700px), (pointer: coarse)");
+  function keyboardIn(node) {  // a keyboard user's focus is inside: never hide what they are on
+    var active = document.activeElement;
+    if (!active || !node.contains(active)) return false;
+    try { return active.matches(":focus-visible"); } catch (e) { return true; }
+  }
+  function wake() {
+    el.call.classList.remove("controls-hidden");
+    clearTimeout(hideTimer);
+    if (small.matches) {
+      hideTimer = setTimeout(function () {
+        if (!keyboardIn(el.controls)) el.call.classList.add("controls-hidden");
+      }, 4000);
+    }
+  }
+
+  // --- wiring ------------------------------------------------------------------------------------
+
+  window.room = { pc: null, state: function () { return state; }, socket: function () { return ws; } };
+  el.join.addEventListener("click", join);
+  el.leave.addEventListener("click", leave);
+  el.retry.addEventListener("click", retry);
+  el.checkIn.addEventListener("click", checkIn);
+  el.mediaRetry.addEventListener("click", startMedia);
+  el.testSpeaker.addEventListener("click", testSound);
+  el.camera.addEventListener("change", startMedia);
+  el.mic.addEventListener("change", startMedia);
+  el.speaker.addEventListener("change", applySpeaker);
+  el.mic_btn.addEventListener("click", function () { toggle("audio", el.mic_btn, "Mute", "Unmute"); });
+  el.cam_btn.addEventListener("click", function () { toggle("video", el.cam_btn, "Stop video", "Start video"); });
+  el.switchBtn.addEventListener("click", switchCamera);
+  el.sideBtn.addEventListener("click", toggleSide);
+  el.pip.addEventListener("click", togglePip);
+  show(el.pip, !!document.pictureInPictureEnabled);
+  ["pointerdown", "keydown", "focusin", "mousemove"].forEach(function (e) { el.call.addEventListener(e, wake); });
+  document.addEventListener("keydown", function (e) {
+    if (!inCall || !e.altKey) return;
+    if (e.key === "m" || e.key === "M") { e.preventDefault(); el.mic_btn.click(); }
+    if (e.key === "v" || e.key === "V") { e.preventDefault(); el.cam_btn.click(); }
+  });
+  window.addEventListener("pagehide", function () { if (inCall && ws) { leaving = true; send({ type: "bye" }); } });
+
+  applyState(cfg.state);
+  tick();
+  setInterval(tick, 1000);
+  wake();
+  startMedia();
+})();

@@ -1,0 +1,280 @@
+"""The Session Room in real browsers: two Chromium contexts with fake cameras and microphones meet
+peer to peer on loopback through the ASGI server (uvicorn, Channels on the real Redis), each
+decoding the other's video; the states, a denied camera, a second tab and a dropped connection;
+axe at phone and desktop widths."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from analytics.models import Event
+from room import presence
+from sessions.models import SessionAssessment, SessionEvent, Status
+from tests.browser.asgi_server import ASGIServer
+from tests.browser.conftest import VIEWPORTS, check_page, signed_in
+
+pytestmark = pytest.mark.browser
+
+# keeps a page's count of decoded remote video frames in window.__frames (read by wait_for_function)
+WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = true; window.__frames = 0;
+  setInterval(async () => { const pc = window.room && window.room.pc; if (!pc) { window.__frames = 0; return; }
+    const stats = await pc.getStats(); let frames = 0;
+    stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
+    window.__frames = frames; }, 200); }"""
+
+
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        server = ASGIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def media_browser(playwright, browser_type_launch_args):
+    """Chromium with a fake camera and microphone; a context grants or withholds permission."""
+    args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required"]
+    browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
+    yield browser
+    browser.close()
+    from django.db import connections
+
+    connections.close_all()
+
+
+@pytest.fixture(autouse=True)
+def committed(transactional_db):
+    """The server's threads read the data: it must be committed."""
+
+
+@pytest.fixture
+def person(media_browser, asgi_server, viewport):
+    """person(user, allow=True) -> a signed-in page in a context of its own."""
+    contexts = []
+
+    def open_as(user, *, allow=True):
+        context = media_browser.new_context(base_url=asgi_server.url, **VIEWPORTS[viewport])
+        context.set_default_timeout(15_000)
+        if allow:
+            context.grant_permissions(["camera", "microphone"], origin=asgi_server.url)
+        contexts.append(context)
+        return signed_in(context.new_page(), user)
+
+    yield open_as
+    for context in contexts:
+        context.close()
+    rooms_empty()
+
+
+def rooms_empty(timeout=10.0):
+    """Wait until the server has seen every socket of the test close (its leave events written),
+    before the database is emptied under it."""
+    import time
+
+    client, deadline = presence.client(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        keys = list(client.scan_iter(match=f"room:{presence.namespace()}:*:presence"))
+        events = SessionEvent.objects.filter(kind__in=["room_joined", "room_left"])
+        if not any(client.zcard(key) for key in keys) and \
+                events.filter(kind="room_joined").count() == events.filter(kind="room_left").count():
+            return
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def starting(make_session):
+    """starting(minutes) -> a session of Sam with Tia starting that many minutes from now."""
+    def make(minutes, **fields):
+        start = (timezone.now() + timedelta(minutes=minutes)).replace(second=0, microsecond=0)
+        return make_session(start=start, **fields)
+    return make
+
+
+def join(page):
+    page.get_by_role("button", name="Join", exact=True).click()
+    expect(page.locator("#call")).to_be_visible()
+
+
+def receives_video(page):
+    page.evaluate(WATCH_FRAMES)
+    page.wait_for_function("() => window.__frames > 0", timeout=45_000)  # generous: a loaded CI machine
+
+
+def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor, viewport):
+    """R01, R02, R05-R08, R09 (US-S042, US-S043, US-V001, US-V006, US-T007), R10, R11, R14, R18: Join
+    from /learn/ and /teach/, the pre-join check, Waiting, In Progress with each side decoding the
+    other's frames, the phone layout, check-in, leaving, feedback."""
+    session = starting(5)
+    sam = person(student)
+    expect(sam).to_have_url(re.compile(r"/learn/$"))
+    sam.get_by_role("link", name="Join").click()
+    expect(sam).to_have_url(re.compile(rf"/session/{session.id}$"))
+    expect(sam.locator("#room-status")).to_have_text("Joinable")
+    expect(sam.locator("#pick-camera")).to_be_enabled()  # the camera answered: the device check runs
+    check_page(sam, "room-prejoin")
+    join(sam)
+    expect(sam.locator("#call-status")).to_have_text("Waiting")
+    expect(sam.locator("#peer-note")).to_have_text("Waiting for Tia to join.")
+
+    tia = person(tutor)
+    tia.goto("/teach/")
+    tia.get_by_role("link", name="Join").click()
+    join(tia)
+    for page in (sam, tia):
+        expect(page.locator("#call-status")).to_have_text("In Progress")
+    receives_video(sam)
+    receives_video(tia)
+    check_page(tia, "room-call")
+
+    # R11: full-screen video; portrait phones stack the videos, wider screens put them side by side;
+    # on phones the controls hide after a few seconds without a touch and come back on one
+    remote, local = (tia.locator(f"#{v}-video").bounding_box() for v in ("remote", "local"))
+    call = tia.locator("#call").bounding_box()
+    assert (call["width"], call["height"]) == (tia.viewport_size["width"], tia.viewport_size["height"])
+    if viewport == "phone":
+        assert remote["y"] + remote["height"] <= local["y"] + 1
+        expect(tia.locator("#call")).to_have_class(re.compile("controls-hidden"), timeout=10_000)
+        tia.locator("#remote-video").tap()
+        expect(tia.locator("#call")).not_to_have_class(re.compile("controls-hidden"))
+    else:
+        assert remote["x"] + remote["width"] <= local["x"] + 1
+
+    # the controls are labelled and keyboard-operable (R18)
+    mute = tia.get_by_role("button", name="Mute")
+    mute.focus()
+    tia.keyboard.press("Enter")
+    expect(tia.locator("#toggle-mic")).to_have_attribute("aria-pressed", "true")
+    expect(sam.locator("#remote-muted")).to_be_visible()
+
+    tia.get_by_role("button", name="Check in").click()
+    expect(tia.locator("#check-in")).to_be_hidden()
+    session.refresh_from_db()
+    assert session.status == Status.CHECKED_IN
+
+    sam.locator("#videos").click()  # on a phone the controls come back with a touch
+    sam.get_by_role("button", name="Leave the session").click()
+    expect(sam.get_by_role("heading", name="You left the session")).to_be_visible()
+    expect(sam.get_by_text("Tia is still in the room.")).to_be_visible()
+    expect(sam.get_by_role("link", name="Rejoin the session")).to_be_visible()
+    expect(tia.locator("#call-status")).to_have_text("Waiting")
+    sam.get_by_role("radio", name="4 – Good").check()
+    sam.get_by_label("Comment (optional)").fill("Clear explanations.")
+    sam.get_by_role("button", name="Send feedback").click()
+    expect(sam.get_by_text("Thank you: your feedback was saved.")).to_be_visible()
+    check_page(sam, "room-after")
+    assert SessionAssessment.objects.get(session=session).rating == 4
+    joins = SessionEvent.objects.filter(session=session, kind="room_joined").values_list("actor_id", flat=True)
+    assert sorted(joins) == sorted([student.id, tutor.id])
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_denied_camera_says_how_to_fix_it_and_still_lets_you_join(person, starting, student, viewport):
+    """R12 "Please allow camera/microphone access."; a tech_issue (media_denied) is recorded."""
+    session = starting(5)
+    sam = person(student, allow=False)
+    with sam.expect_response(lambda r: "/analytics/beacon" in r.url) as beacon:
+        sam.goto(f"/session/{session.id}")
+    assert beacon.value.status == 204
+    expect(sam.get_by_text("Please allow camera/microphone access.")).to_be_visible()
+    check_page(sam, "room-denied")
+    assert Event.objects.get(name="tech_issue").data == {"session_id": session.id, "error_type": "media_denied"}
+    join(sam)
+    expect(sam.locator("#call-status")).to_have_text("Waiting")
+
+
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_an_early_room_counts_down(person, starting, student, viewport):
+    """R10 Early: more than 15 minutes before, Join is not possible yet."""
+    session = starting(60)
+    sam = person(student)
+    sam.goto(f"/session/{session.id}")
+    expect(sam.locator("#room-status")).to_have_text("Early")
+    expect(sam.locator("#join")).to_be_disabled()
+    expect(sam.locator("#join")).to_have_text(re.compile(r"^Opens at \d\d:\d\d$"))
+    expect(sam.locator("#countdown")).to_have_text(re.compile(r"The room opens in (44|45):\d\d"))
+    check_page(sam, "room-early")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_no_show_when_the_other_never_comes(person, starting, tutor, viewport):
+    """R10 No Show: 15 minutes (ROOM_NO_SHOW_GRACE) after the start, the student never joined."""
+    session = starting(-20)
+    tia = person(tutor)
+    tia.goto(f"/session/{session.id}")
+    join(tia)
+    expect(tia.locator("#call-status")).to_have_text("No Show")
+    expect(tia.locator("#peer-note")).to_have_text("Sam has not joined 15 minutes after the start.")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_an_ended_session_shows_the_post_session_screen(person, starting, student, viewport):
+    """R10 Ended, R12 "This session has ended."."""
+    session = starting(-120, status=Status.AWAITING_APPROVAL_PARENT)
+    sam = person(student)
+    sam.goto(f"/session/{session.id}")
+    expect(sam.get_by_role("heading", name="Session Ended")).to_be_visible()
+    expect(sam.get_by_text("This session has ended.")).to_be_visible()
+    expect(sam.get_by_role("link", name="Back to Dashboard")).to_have_attribute("href", "/learn/")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_second_tab_of_the_same_person_takes_over(person, starting, student, tutor, viewport):
+    session = starting(5)
+    first = person(student)
+    first.goto(f"/session/{session.id}")
+    join(first)
+    second = first.context.new_page()
+    second.goto(f"/session/{session.id}")
+    join(second)
+    expect(first.get_by_text("You joined this session in another tab or window.")).to_be_visible()
+    expect(second.locator("#call-status")).to_have_text("Waiting")
+    first.get_by_role("button", name="Use this tab").click()
+    expect(second.get_by_text("You joined this session in another tab or window.")).to_be_visible()
+    assert SessionEvent.objects.filter(session=session, kind="room_joined").count() == 1
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_dropped_connection_reconnects(person, starting, student, tutor, viewport):
+    """The network goes away and comes back: the socket reconnects and the call is set up again."""
+    session = starting(5)
+    sam, tia = person(student), person(tutor)
+    for page in (sam, tia):
+        page.goto(f"/session/{session.id}")
+        join(page)
+    receives_video(sam)
+    tia.context.set_offline(True)
+    expect(sam.locator("#call-status")).to_have_text("Waiting", timeout=45_000)
+    tia.context.set_offline(False)
+    for page in (sam, tia):
+        expect(page.locator("#call-status")).to_have_text("In Progress", timeout=30_000)
+    sam.wait_for_function("() => window.room.pc && window.room.pc.connectionState === 'connected'", timeout=20_000)
+    receives_video(tia)
+
+
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_a_socket_that_cannot_connect_offers_retry(person, starting, student, viewport):
+    """R10 Technical Issues, R12 "Unable to connect. [Retry]"; a tech_issue (connection_failed)."""
+    session = starting(5)
+    sam = person(student)
+    network = {"down": True}
+
+    def socket(ws):  # the room's socket: refused while the network is "down", then let through
+        if network["down"]:
+            ws.close(code=1011, reason="down")
+        else:
+            ws.connect_to_server()
+    sam.route_web_socket(re.compile(r".*/ws/session/.*"), socket)
+    sam.goto(f"/session/{session.id}")
+    join(sam)
+    expect(sam.get_by_text("Unable to connect.")).to_be_visible(timeout=20_000)
+    expect(sam.locator("#call-status")).to_have_text("Technical Issues")
+    check_page(sam, "room-unable-to-connect")
+    network["down"] = False
+    sam.get_by_role("button", name="Retry").click()
+    expect(sam.locator("#call-status")).to_have_text("Waiting")
+    assert Event.objects.filter(name="tech_issue", data__error_type="connection_failed").exists()
