@@ -111,6 +111,7 @@ class Download:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # bursts of concurrent clients (batch senders) are not refused
     fake: "LoopbackServer"
 
     def get_request(self):

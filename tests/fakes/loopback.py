@@ -1,16 +1,14 @@
-"""What every fake HTTP API here shares: a threaded server on 127.0.0.1 (a free port), started and
-stopped with `with`, JSON replies, and "hang" answers held until release() or close."""
+"""JSON replies on the shared fake server (fakeserver.LoopbackServer: a threaded server on a free
+port of 127.0.0.1, started and stopped with `with`, "hang" answers held until release() or close)."""
 
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-HANG = "hang"
+from .fakeserver import HANG, LoopbackServer  # noqa: F401  (HANG is re-exported for the JSON fakes)
 
 
 @dataclass(frozen=True)
@@ -24,7 +22,6 @@ class Reply:
 
 class JSONHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server: "LoopbackServer"
     content_type = "application/json"
 
     def log_message(self, format, *args):  # quiet
@@ -61,59 +58,11 @@ class JSONHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
 
-class LoopbackServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    fake: "LoopbackFake"
-
-    def get_request(self):
-        conn, addr = super().get_request()
-        self.fake.connections.append(conn)
-        return conn, addr
-
-
-class LoopbackFake:
-    """Base of a fake: subclasses set `handler` (a JSONHandler) and `name`."""
+class LoopbackFake(LoopbackServer):
+    """Base of a JSON fake: subclasses set `handler` (a JSONHandler) and `name`; the server's life
+    (start, close, hanging requests, dropped connections) is fakeserver.LoopbackServer's."""
 
     handler: type[JSONHandler]
-    name = "fake"
-
-    def __init__(self):
-        self.released = threading.Event()
-        self.connections: list[socket.socket] = []
-        self._server: LoopbackServer | None = None
-        self._thread: threading.Thread | None = None
-
-    def start(self):
-        self._server = LoopbackServer(("127.0.0.1", 0), self.handler)
-        self._server.fake = self
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name=self.name, daemon=True)
-        self._thread.start()
-        return self
-
-    def close(self):
-        self.released.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for conn in self.connections:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            self._thread.join()
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def release(self):
-        """Let hanging requests go (they end without an answer)."""
-        self.released.set()
 
     @property
     def port(self) -> int:
