@@ -161,7 +161,10 @@ async def capacity_step(port: int, rooms, seconds: int) -> dict:
         await asyncio.sleep(every * (hash(id(ws)) % 100) / 100)  # spread, as real browsers are
         while not stop.is_set():
             inbox["beat"] = time.perf_counter()
-            await ws.send(json.dumps({"type": "heartbeat"}))
+            try:
+                await ws.send(json.dumps({"type": "heartbeat"}))
+            except websockets.ConnectionClosed:
+                return  # the reader counts the closed socket as an error
             try:
                 await asyncio.wait_for(stop.wait(), every)
             except TimeoutError:
@@ -188,8 +191,11 @@ async def capacity_step(port: int, rooms, seconds: int) -> dict:
                  asyncio.create_task(heartbeat(student, inbox_s, settings.ROOM_HEARTBEAT_SECONDS))]
         await asyncio.sleep((session_id % 97) / 97)  # spread the rooms' sends over the second
         while not stop.is_set():
-            await tutor.send(json.dumps({"type": "offer", "to": student_welcome["connection_id"],
-                                         "sdp": repr(time.time())}))
+            try:
+                await tutor.send(json.dumps({"type": "offer", "to": student_welcome["connection_id"],
+                                             "sdp": repr(time.time())}))
+            except websockets.ConnectionClosed:
+                break  # counted by the tutor's reader
             try:
                 await asyncio.wait_for(stop.wait(), 1.0)
             except TimeoutError:
