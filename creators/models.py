@@ -7,7 +7,7 @@ writer (the lifecycle, the set-based sweeps, admin edits, bulk seeds) moves the 
 transaction, a whole statement at once. The metrics of a creator's whole history, or of one
 course, ST or status, are then a sum over a few thousand rows instead of an aggregate over every
 session; `rollups.differences()` compares them with a full recount
-(`rollups.rebuild()` recounts them)."""
+(`stamps.rebuild_rollups()` recounts them)."""
 
 from django.conf import settings
 from django.db import models

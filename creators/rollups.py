@@ -167,13 +167,12 @@ def differences() -> list[tuple]:
         return cursor.fetchall()
 
 
-def rebuild() -> None:
-    """Recount everything (for an operator after a manual fix; the triggers keep it current)."""
+def recount() -> None:
+    """Recount every rollup row under a share lock on the sessions. The pages cached the old
+    figures and the rollup table has no stamp triggers: call stamps.rebuild_rollups(), which
+    recounts and then gives every creator a new stamp."""
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
         cursor.execute(f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, "
                        f"rating_sum, rating_n) SELECT * FROM ({RECOUNT}) recount")
-    from .stamps import bump_everyone
-
-    bump_everyone()  # the pages cached the old figures; the rollup table has no stamp triggers
