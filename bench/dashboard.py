@@ -1,5 +1,5 @@
 """Benchmark of the creator's Session History (issue 5, item 11) on (at least) 1,000,000 sessions,
-100,000 of them in the courses of one creator (seed_demo's BIG_CREATOR, `bench-creator`).
+100,000 of them in the courses of one creator (bench/seed.py's BIG_CREATOR, `bench-creator`).
 
     DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/dashboard.py [--sessions N] [--requests R]
         [--db NAME] [--explain] [--no-wrk]
@@ -10,7 +10,7 @@ or, with the bench profile's embedded PostgreSQL and Redis (as `make bench` does
         .venv/bin/python bench/dashboard.py
 
 Uses its own database (bench_tutoring on the server of DATABASE_URL, shared with bench/sweeps.py;
-created and migrated when missing, seeded once with `seed_demo --sessions N`, reused by later runs).
+created and migrated when missing, seeded once by bench/seed.py, reused by later runs).
 
 In process (django.test.Client, DEBUG off, logged in with force_login), each request is made R times
 after 3 warm-ups: whole server time p50 / p95 (the client call and reading the response; for the CSV
@@ -101,7 +101,7 @@ def ensure_seeded(n: int) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from sessions.management.commands.seed_demo import BIG_CREATOR, BIG_CREATOR_SESSIONS
+    from bench.seed import BIG_CREATOR, BIG_CREATOR_SESSIONS, ensure
     from sessions.models import Session
 
     call_command("migrate", verbosity=0)
@@ -109,10 +109,10 @@ def ensure_seeded(n: int) -> None:
     owned = Session.objects.filter(course__creator__username=BIG_CREATOR).count()
     missing = max(n - total, 10 * (min(BIG_CREATOR_SESSIONS, n // 10) - owned))
     if missing > 0:
-        print(f"seeding {missing:,} sessions with seed_demo (have {total:,}, {owned:,} of them "
+        print(f"seeding {missing:,} sessions with bench/seed.py (have {total:,}, {owned:,} of them "
               f"{BIG_CREATOR}'s) ...", flush=True)
         started = time.perf_counter()
-        call_command("seed_demo", sessions=missing)
+        ensure(sessions=missing)
         print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
     # the same physical state each run (other benchmarks share this database), as autovacuum would leave it
     started = time.perf_counter()
@@ -141,7 +141,7 @@ def the_world() -> World:
     """The big creator and the parameters of the requests, each found with one query up front."""
     from django.db import connection
 
-    from sessions.management.commands.seed_demo import BIG_CREATOR
+    from bench.seed import BIG_CREATOR
     from sessions.models import Session, Status
     from tutoring.models import Course, User
 
