@@ -3,7 +3,7 @@ name, and see how many events of each kind the filtered list holds."""
 
 from django.contrib import admin
 
-from sessions.admin_paging import LargeTableAdmin
+from tutoring.admin_paging import LargeTableAdmin
 from tutoring.admin import ReadOnlyAccess
 
 from .models import Event, EventName

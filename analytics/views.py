@@ -26,7 +26,6 @@ from . import events
 from .models import EventSource
 
 MAX_BODY_BYTES = 4096
-DEFAULT_PER_MINUTE = 120  # settings.ANALYTICS_BEACON_PER_MINUTE overrides
 BODY_KEYS = frozenset({"name", "data", "page"})
 
 
@@ -88,5 +87,5 @@ def _declared_length(request) -> int:
 def _rate_limited(user_id: int) -> int:
     """Count this request in the user's current minute; seconds until the next minute when over
     the limit, else 0. A cache outage lets events through: analytics never blocks anyone."""
-    limit = getattr(settings, "ANALYTICS_BEACON_PER_MINUTE", DEFAULT_PER_MINUTE)
+    limit = settings.ANALYTICS_BEACON_PER_MINUTE
     return limits.hit(limits.Limit("analytics-beacon", limit=limit, window=60), str(user_id))

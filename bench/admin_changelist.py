@@ -4,7 +4,7 @@
         [--requests R] [--plain-requests R] [--db NAME] [--drop] [--explain]
 
 Uses its own database (admin_bench on the server of DATABASE_URL; created and migrated when missing,
-seeded once with `seed_demo --sessions N`, reused by later runs; --drop removes it at the end).
+seeded once by bench/seed.py, reused by later runs; --drop removes it at the end).
 A coordinator (staff, not a superuser) is logged in with django.test.Client, and each page is
 requested R times after a warm-up, from our SessionAdmin at /admin/ and from a plain default
 ModelAdmin (the model's own columns, the same filters, Django's defaults for everything else)
@@ -102,9 +102,11 @@ def ensure_sessions(n: int) -> None:
     call_command("migrate", verbosity=0)
     have = Session.objects.count()
     if have < n:
-        print(f"seeding {n - have:,} sessions with seed_demo (have {have:,}) ...", flush=True)
+        print(f"seeding {n - have:,} sessions with bench/seed.py (have {have:,}) ...", flush=True)
         started = time.perf_counter()
-        call_command("seed_demo", sessions=n - have)
+        from bench.seed import ensure
+
+        ensure(sessions=n - have)
         print(f"seeded in {time.perf_counter() - started:.0f} s", flush=True)
     # The visibility map makes the deep page's OFFSET an index-only scan, as autovacuum would.
     with connection.cursor() as cursor:

@@ -3,7 +3,7 @@
     DATABASE_URL=... REDIS_URL=... .venv/bin/python bench/sweeps.py [--sessions N --due K]
 
 Uses its own database (bench_tutoring on the server of DATABASE_URL; created and migrated when
-missing) and seeds it once with `seed_demo --sessions N --due-threads K`. Each run then tops the
+missing) and seeds it once with bench/seed.py (N sessions, K due threads). Each run then tops the
 due work up to K open reschedule threads past their session's start and --no-shows scheduled
 sessions past their check-in day (earlier runs cleared theirs; tops-ups are fresh batches, so
 the database grows by about K sessions per run), and measures:
@@ -132,8 +132,6 @@ def due_no_shows(now) -> int:
 
 def ensure_seeded(args) -> float | None:
     """Seed once: the demo world, N sessions and K due threads (skipped when already there)."""
-    from django.core.management import call_command
-
     from sessions.models import Session
 
     missing = args.sessions - Session.objects.count()
@@ -141,13 +139,15 @@ def ensure_seeded(args) -> float | None:
         return None
     print(f"seeding {missing:,} sessions and {args.due:,} due threads (once per database)...", flush=True)
     started = time.perf_counter()
-    call_command("seed_demo", sessions=missing, due_threads=args.due)
+    from bench.seed import ensure
+
+    ensure(sessions=missing, due_threads=args.due)
     return time.perf_counter() - started
 
 
 def top_up(args, now) -> None:
     """Earlier runs cleared the due work; add fresh batches until there is K and M of it again."""
-    from sessions.management.commands.seed_demo import DUE_NO_SHOWS, DUE_THREADS, seed_bulk
+    from bench.seed import DUE_NO_SHOWS, DUE_THREADS, seed_bulk
 
     wanted = ((args.due, due_threads, DUE_THREADS), (args.no_shows, due_no_shows, DUE_NO_SHOWS))
     for target, count, mix in wanted:
@@ -206,7 +206,7 @@ def measure(name: str, fn, *, trace: bool = True) -> Row:
 def row_by_row(args, now) -> tuple[Row, int]:
     """Expire a fresh sample of due threads one session at a time through the lifecycle."""
     from sessions import lifecycle
-    from sessions.management.commands.seed_demo import DUE_THREADS, seed_bulk
+    from bench.seed import DUE_THREADS, seed_bulk
     from sessions.models import Session
 
     batch = seed_bulk(n=args.sample, mix=DUE_THREADS, now=now)

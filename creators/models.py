@@ -6,7 +6,8 @@ statement-level triggers on sessions and assessments (creators/rollups.py has th
 writer (the lifecycle, the set-based sweeps, admin edits, bulk seeds) moves the counts in the same
 transaction, a whole statement at once. The metrics of a creator's whole history, or of one
 course, ST or status, are then a sum over a few thousand rows instead of an aggregate over every
-session; `rollups.verify()` compares them with a full recount."""
+session; `rollups.differences()` compares them with a full recount
+(`stamps.rebuild_rollups()` recounts them)."""
 
 from django.conf import settings
 from django.db import models

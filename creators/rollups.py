@@ -8,21 +8,15 @@ same order). A session without a course belongs to no creator and is not counted
 
 from django.db import connection
 
+from .metrics import MEASURES_SQL
 from .models import SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
 SESSION = "tutoring_sessions_session"
 ASSESSMENT = "tutoring_sessions_sessionassessment"
 
-# What one session contributes, given a row alias `s` and its student rating `rating`.
-_CONTRIB = """
-    s.course_id, s.tutor_id, s.status,
-    1 AS sessions,
-    COALESCE((EXTRACT(EPOCH FROM (s.checked_out_at - s.checked_in_at)) * 1000000)::bigint, 0) AS actual_us,
-    (s.checked_in_at IS NOT NULL AND s.checked_out_at IS NOT NULL)::int AS actual_n,
-    COALESCE(rating, 0) AS rating_sum,
-    (rating IS NOT NULL)::int AS rating_n
-"""
+# What one session contributes (the one definition: creators/metrics.py).
+_CONTRIB = MEASURES_SQL
 _RATING = f"(SELECT a.rating FROM {ASSESSMENT} a WHERE a.session_id = s.id AND a.author_role = 'student')"
 
 _APPLY = f"""
@@ -167,13 +161,12 @@ def differences() -> list[tuple]:
         return cursor.fetchall()
 
 
-def rebuild() -> None:
-    """Recount everything (for an operator after a manual fix; the triggers keep it current)."""
+def recount() -> None:
+    """Recount every rollup row under a share lock on the sessions. The pages cached the old
+    figures and the rollup table has no stamp triggers: call stamps.rebuild_rollups(), which
+    recounts and then gives every creator a new stamp."""
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
         cursor.execute(f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, "
                        f"rating_sum, rating_n) SELECT * FROM ({RECOUNT}) recount")
-    from .stamps import bump_everyone
-
-    bump_everyone()  # the pages cached the old figures; the rollup table has no stamp triggers

@@ -1,17 +1,15 @@
-"""Reads for the creator's Session History (spec 000): which sessions a creator sees, the status
-buckets of the page's filter, and the metrics, each defined next to its query."""
+"""Reads for the creator's Session History (spec 000): which sessions a creator sees, the table's
+rows, and the metrics summed over the sessions or over the rollups (their definitions and the
+status buckets: creators/metrics.py)."""
 
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.db import connection
 from django.db.models import (
-    Avg,
     BooleanField,
     Case,
-    Count,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
     FilteredRelation,
     OuterRef,
@@ -22,20 +20,12 @@ from django.db.models import (
     When,
 )
 
-from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionEvent, Status
+from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
 
-# The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
-# tutor checked out: awaiting acknowledgement, approved, or disputed (it happened; the parent
-# contests it). not_completed (an expired reschedule, a voided dispute) did not take place and is
-# shown with the cancellations.
-STATUS_BUCKETS = {
-    "completed": (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED),
-    "scheduled": (Status.SCHEDULED, Status.CHECKED_IN),
-    "cancelled": (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT, Status.NOT_COMPLETED),
-    "no_show": (Status.NO_SHOW,),
-}
-BUCKET_OF = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}
+from .metrics import BUCKET_OF, MEASURES, MEASURES_SQL, STATUS_BUCKETS, evaluate  # noqa: F401 (the pages' buckets)
+from .models import SessionRollup
+
 LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
 
 
@@ -87,9 +77,6 @@ def week_start(now: datetime, user: User) -> datetime:
     return datetime.combine(monday, time(0), tzinfo=user.tzinfo)
 
 
-ACTUAL = ExpressionWrapper(F("checked_out_at") - F("checked_in_at"), output_field=DurationField())
-
-
 def with_student_review(qs: QuerySet[Session]) -> QuerySet[Session]:
     """Join the student's assessment only: at most one per session, so no row is doubled."""
     return qs.annotate(student_review=FilteredRelation(
@@ -122,87 +109,55 @@ def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | N
     return list(paging.order(table_rows(qs), newest_first=True)[:limit + 1])
 
 
-def metric_aggregates() -> dict:
-    """The metrics of H16 as one aggregate with FILTER clauses:
-    - average duration: mean of checked_out_at - checked_in_at over sessions that took place and
-      have both times (imported/legacy sessions without attendance are left out);
-    - completion rate: took place / (took place + cancelled + no-show), i.e. of the sessions that
-      are settled, not counting those still scheduled or in progress;
-    - no-show rate: no-show / (took place + no-show), i.e. of the sessions that were due to happen;
-    - average rating: mean of the students' ratings (1-5)."""
-    completed = Q(status__in=STATUS_BUCKETS["completed"])
-    return {
-        "total": Count("id"),
-        "completed": Count("id", filter=completed),
-        "cancelled": Count("id", filter=Q(status__in=STATUS_BUCKETS["cancelled"])),
-        "no_show": Count("id", filter=Q(status=Status.NO_SHOW)),
-        "scheduled": Count("id", filter=Q(status__in=STATUS_BUCKETS["scheduled"])),
-        "avg_duration": Avg(ACTUAL, filter=completed & Q(checked_in_at__isnull=False,
-                                                         checked_out_at__isnull=False)),
-        "avg_rating": Avg("student_review__rating"),
-        "rated": Count("student_review__rating"),
-    }
+# --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --
+
+_SUMS = ", ".join(f"SUM(x.{m}) AS {m}" for m in MEASURES)
 
 
-def _rates(row: dict) -> dict:
-    settled = row["completed"] + row["cancelled"] + row["no_show"]
-    due = row["completed"] + row["no_show"]
-    duration = row["avg_duration"]
-    return {
-        "total": row["total"],
-        "completed": row["completed"],
-        "cancelled": row["cancelled"],
-        "no_show": row["no_show"],
-        "scheduled": row["scheduled"],
-        "average_duration_minutes": round(duration.total_seconds() / 60, 1) if duration else None,
-        "completion_rate": round(row["completed"] / settled, 4) if settled else None,
-        "no_show_rate": round(row["no_show"] / due, 4) if due else None,
-        "average_rating": round(float(row["avg_rating"]), 2) if row["avg_rating"] is not None else None,
-        "ratings": row["rated"],
-    }
+def _session_sums(qs: QuerySet[Session], *, by_tutor: bool) -> list[dict]:
+    """The sums of the measures over the sessions of `qs`, per status (and per tutor), in one
+    query: each session's measures are metrics.MEASURES_SQL, as in the rollups."""
+    ids_sql, params = qs.values("pk").query.sql_with_params()
+    tutor = "x.tutor_id, u.name, u.avatar_url, " if by_tutor else ""
+    sql = f"""
+        SELECT {tutor}x.status, {_SUMS}
+        FROM (SELECT {MEASURES_SQL} FROM {Session._meta.db_table} s
+              LEFT JOIN {SessionAssessment._meta.db_table} review
+                ON review.session_id = s.id AND review.author_role = %s
+              WHERE s.id IN ({ids_sql})) x
+        {f"JOIN {User._meta.db_table} u ON u.id = x.tutor_id" if by_tutor else ""}
+        GROUP BY {tutor}x.status
+        {"ORDER BY u.name, x.tutor_id" if by_tutor else ""}
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [AssessmentRole.STUDENT, *params])
+        names = [c.name for c in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def _by_tutor(rows: list[dict]) -> list[dict]:
+    """Rows of (tutor, status, sums), ordered by the tutor's name, as one metrics row per tutor
+    who has sessions."""
+    tutors: dict[int, list[dict]] = {}
+    for row in rows:
+        tutors.setdefault(row["tutor_id"], []).append(row)
+    result = []
+    for tutor_rows in tutors.values():
+        first, figures = tutor_rows[0], evaluate(tutor_rows)
+        if figures["total"]:
+            result.append({"tutor": {"id": first["tutor_id"], "name": first["name"],
+                                     "avatar_url": first["avatar_url"]}} | figures)
+    return result
 
 
 def metrics(qs: QuerySet[Session]) -> dict:
     """Metrics for the whole filtered set (one query)."""
-    return _rates(with_student_review(qs).aggregate(**metric_aggregates()))
+    return evaluate(_session_sums(qs, by_tutor=False))
 
 
 def metrics_by_tutor(qs: QuerySet[Session]) -> list[dict]:
     """The same metrics per Student-Teacher (one query)."""
-    rows = (with_student_review(qs).values("tutor_id", "tutor__name", "tutor__avatar_url")
-            .annotate(**metric_aggregates())
-            .order_by("tutor__name", "tutor_id"))
-    return [{"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
-            | _rates(r) for r in rows]
-
-
-# --- the same metrics from the maintained rollups -------------------------------------------
-
-def _rollup_aggregates() -> dict:
-    """metric_aggregates() over creators.SessionRollup rows: sums instead of counts, the same
-    definitions (average duration over sessions that took place with both times; rating over all)."""
-    completed = Q(status__in=STATUS_BUCKETS["completed"])
-    return {
-        "total": Sum("sessions"),
-        "completed": Sum("sessions", filter=completed),
-        "cancelled": Sum("sessions", filter=Q(status__in=STATUS_BUCKETS["cancelled"])),
-        "no_show": Sum("sessions", filter=Q(status=Status.NO_SHOW)),
-        "scheduled": Sum("sessions", filter=Q(status__in=STATUS_BUCKETS["scheduled"])),
-        "actual_us": Sum("actual_us", filter=completed),
-        "actual_n": Sum("actual_n", filter=completed),
-        "rating_sum": Sum("rating_sum"),
-        "rated": Sum("rating_n"),
-    }
-
-
-def _from_sums(row: dict) -> dict:
-    """A rollup sum row in the shape _rates reads."""
-    counts = {k: row[k] or 0 for k in ("total", "completed", "cancelled", "no_show", "scheduled", "rated")}
-    actual_n, rated = row["actual_n"] or 0, counts["rated"]
-    return counts | {
-        "avg_duration": timedelta(microseconds=row["actual_us"] / actual_n) if actual_n else None,
-        "avg_rating": row["rating_sum"] / rated if rated else None,
-    }
+    return _by_tutor(_session_sums(qs, by_tutor=True))
 
 
 def uses_rollups(f: Filters) -> bool:
@@ -213,12 +168,11 @@ def uses_rollups(f: Filters) -> bool:
 
 def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
     """The metrics and the per-ST breakdown of a creator's sessions under the filters: from the
-    rollups when the filters allow (two queries over a few thousand rows), else from the sessions."""
+    rollups when the filters allow (one query over a few thousand rows), else from the sessions
+    (two queries)."""
     if not uses_rollups(f):
         qs = f.apply(creator_sessions(creator))
         return metrics(qs), metrics_by_tutor(qs)
-    from .models import SessionRollup
-
     rows = SessionRollup.objects.filter(course__creator=creator)
     if f.course_id:
         rows = rows.filter(course_id=f.course_id)
@@ -226,13 +180,11 @@ def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
         rows = rows.filter(tutor_id=f.tutor_id)
     if f.bucket:
         rows = rows.filter(status__in=STATUS_BUCKETS[f.bucket])
-    per_tutor = list(rows.values("tutor_id", "tutor__name", "tutor__avatar_url").annotate(**_rollup_aggregates())
-                     .filter(total__gt=0).order_by("tutor__name", "tutor_id"))
-    # the whole: the per-ST sums added up (one query for both)
-    overall = {key: sum(r[key] or 0 for r in per_tutor) for key in _rollup_aggregates()}
-    return _rates(_from_sums(overall)), [
-        {"tutor": {"id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"]}}
-        | _rates(_from_sums(r)) for r in per_tutor]
+    sums = [{"tutor_id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"],
+             "status": r["status"]} | {m: r[f"sum_{m}"] for m in MEASURES}
+            for r in rows.values("tutor_id", "tutor__name", "tutor__avatar_url", "status")
+            .annotate(**{f"sum_{m}": Sum(m) for m in MEASURES}).order_by("tutor__name", "tutor_id")]
+    return evaluate(sums), _by_tutor(sums)
 
 
 def creator_courses(creator: User) -> QuerySet[Course]:
@@ -242,8 +194,6 @@ def creator_courses(creator: User) -> QuerySet[Course]:
 def creator_tutors(creator: User) -> QuerySet[User]:
     """The Student-Teachers who teach the creator's courses (have sessions in them), read from the
     rollups: a few thousand rows instead of every session."""
-    from .models import SessionRollup
-
     ids = SessionRollup.objects.filter(course__creator=creator, sessions__gt=0).values("tutor_id")
     return User.objects.filter(pk__in=ids).order_by("name", "id")
 
@@ -272,8 +222,6 @@ def dispute_of(session: Session) -> dict | None:
 def header_stats(creator: User, now: datetime) -> dict:
     """H06 "X total sessions, Y this week": the total from the rollups, this week's count from the
     (course, scheduled_start) index (two small queries)."""
-    from .models import SessionRollup
-
     week = week_start(now, creator)
     total = SessionRollup.objects.filter(course__creator=creator).aggregate(n=Sum("sessions"))["n"] or 0
     this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),

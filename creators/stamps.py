@@ -185,3 +185,10 @@ def bump(*creator_ids: int, frame: bool = True) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT creators_bump(%s::bigint[], %s::bigint[])",
                        [list(creator_ids), list(creator_ids) if frame else []])
+
+
+def rebuild_rollups() -> None:
+    """Recount everything (for an operator after a manual fix; the triggers keep it current), then
+    give every creator a new stamp: the pages cached the old figures."""
+    rollups.recount()
+    bump_everyone()

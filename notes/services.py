@@ -22,12 +22,14 @@ from sessions.access import Relation, Viewer, get_session_for
 from sessions.errors import INVALID, Refused
 from sessions.models import Channel, Session
 from tutoring import input as input_rules
+from tutoring.celery import publish
 
 from . import ai, storage, uploads
 from .models import Attachment, Kind, Note, Summary, SummaryStatus, TranscriptStatus
 
 log = logging.getLogger(__name__)
 
+SUMMARIZE_TASK = "notes.tasks.summarize_notes"  # by name: the tasks module imports this one
 MAX_TEXT = 20_000
 # Who reads a session's notes, attachments and summary (the student alone does not).
 READERS = frozenset({Relation.TUTOR, Relation.PARENT, Relation.COORDINATOR, Relation.CREATOR})
@@ -177,13 +179,9 @@ def request_summary(session_id: int, *, now: datetime | None = None) -> int:
                                   transcript_status__in=[TranscriptStatus.FAILED, TranscriptStatus.UNAVAILABLE]
                                   ).update(transcript_status=TranscriptStatus.PENDING)
     version = Summary.objects.filter(pk=session_id).values_list("version", flat=True).get()
-    from tutoring.celery import publish
-
-    from .tasks import summarize_notes
-
     # with the broker down or frozen the notes are still saved and the request answers within the
     # publish timeout; requeue_stalled_summaries picks the pending summary up later
-    transaction.on_commit(lambda: publish(summarize_notes, session_id, version))
+    transaction.on_commit(lambda: publish(SUMMARIZE_TASK, session_id, version))
     return version
 
 

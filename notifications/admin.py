@@ -7,7 +7,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from sessions.admin import session_link
-from sessions.admin_paging import LargeTableAdmin
+from tutoring.admin_paging import LargeTableAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
 from .kinds import KINDS

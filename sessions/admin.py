@@ -6,7 +6,7 @@ that collects its input on an intermediate page and calls sessions.lifecycle wit
 lifecycle checks, writes and appends the SessionEvent. A refusal (errors.Refused) is shown per session
 with the lifecycle's own words and changes nothing for that session.
 
-The session and event changelists are built for millions of rows: see admin_paging.py.
+The session and event changelists are built for millions of rows: see tutoring/admin_paging.py.
 """
 
 from collections import defaultdict
@@ -30,7 +30,7 @@ from tutoring.input import TextField
 from tutoring.models import Enrollment, User
 
 from . import lifecycle, rules
-from .admin_paging import LargeTableAdmin
+from tutoring.admin_paging import LargeTableAdmin
 from .errors import Refused
 from .models import (
     CancellationPolicy,

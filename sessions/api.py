@@ -1,19 +1,12 @@
-"""The JSON API for sessions (OpenAPI at /api/openapi.json). Thin: parse, find the session the
-caller may see (else 404), call the lifecycle, serialize. Errors are always
-{"detail": "<user-facing message>", "code": "<stable code>"}."""
+"""The sessions' routes of the JSON API (the API object and its error handlers: tutoring/api.py).
+Thin: parse, find the session the caller may see (else 404), call the lifecycle, serialize."""
 
-import logging
 from datetime import datetime
 from typing import Literal
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import Http404
-from django.http.multipartparser import MultiPartParserError
 from django.utils import timezone
-from ninja import Field, NinjaAPI, Query, Router, Schema
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja import Field, Query, Router, Schema
 from ninja.responses import Status as Reply
-from ninja.security import SessionAuth
 from pydantic import ValidationError as PydanticValidationError
 from pydantic import model_validator
 from pydantic_core import PydanticCustomError
@@ -27,115 +20,10 @@ from .errors import FORBIDDEN, Refused
 from .models import ChangeReason, Channel, Session, SessionEvent, Status
 from .schemas import ERRORS, CourseOut, PersonOut, person
 
-log = logging.getLogger("django.request")
 
-
-class SignedIn(SessionAuth):
-    """The Django session, CSRF-checked, but the caller is asked to sign in (401) before the CSRF
-    token is looked at: an anonymous POST is "sign in first", not "CSRF check failed"."""
-
-    def __call__(self, request):
-        if not request.user.is_authenticated:
-            return None
-        json_or_none = request.content_type in ("", "application/json")
-        if request.method == "POST" and json_or_none and not request.body.strip():
-            # an empty body is an empty JSON object: the 422 then names each required field
-            request._body = b"{}"
-        try:
-            return super().__call__(request)
-        except HttpError:  # ninja's "CSRF check Failed"
-            raise Refused("CSRF check failed: send the X-CSRFToken header with the value of the csrftoken "
-                          "cookie.", code="csrf_failed", status=FORBIDDEN) from None
-
-
-api = NinjaAPI(title="Tutoring platform API", version="1", auth=SignedIn(), urls_namespace="api")
 router = Router(tags=["sessions"])
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-def _error(request, status: int, detail: str, code: str, **extra):
-    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
-
-
-SERVER_ERROR = {"detail": "Something went wrong on our side and nothing was changed. It has been logged; "
-                          "please try again.", "code": "server_error"}
-
-
-@api.exception_handler(Exception)
-def on_unexpected(request, exc: Exception):
-    """A bug: logged like Django logs an unhandled exception (with the request, for the admins'
-    email and the error tracker), answered in the API's error shape. In development the debug page
-    shows the traceback instead (with every credential masked: tutoring.debug)."""
-    from django.conf import settings
-
-    if settings.DEBUG:
-        raise exc
-    log.error("Internal Server Error: %s", request.path, exc_info=exc,
-              extra={"status_code": 500, "request": request})
-    return api.create_response(request, SERVER_ERROR, status=500)
-
-
-@api.exception_handler(Refused)
-def on_refused(request, exc: Refused):
-    return api.create_response(request, exc.as_dict(), status=exc.status)
-
-
-@api.exception_handler(Http404)
-def on_not_found(request, exc):
-    return _error(request, 404, "Session not found.", "not_found")
-
-
-@api.exception_handler(AuthenticationError)
-def on_unauthenticated(request, exc):
-    return _error(request, 401, "Sign in first.", "not_authenticated")
-
-
-def _field(error: dict) -> str:
-    """"reason_id" for ("body", "payload", "reason_id"), "from" for ("query", "filters", "from")."""
-    parts = [str(p) for p in error.get("loc", [])[1:]]
-    if parts and parts[0] in ("payload", "filters", "page"):
-        parts = parts[1:]
-    return ".".join(parts)
-
-
-@api.exception_handler(ValidationError)
-def on_invalid(request, exc: ValidationError):
-    """422 naming every field that is wrong, in `detail` (all of them) and in `errors`."""
-    errors = [{"field": _field(e), "detail": e.get("msg", "invalid").removeprefix("Value error, ")}
-              for e in exc.errors]
-    if not errors:
-        errors = [{"field": "", "detail": "invalid input"}]
-    detail = "; ".join(f"{e['field']}: {e['detail']}" if e["field"] else e["detail"] for e in errors[:5])
-    return _error(request, 422, detail, "invalid", errors=errors)
-
-
-@api.exception_handler(MultiPartParserError)
-def on_bad_multipart(request, exc):
-    return _error(request, 400, f"The multipart body could not be read: {exc}", "malformed")
-
-
-@api.exception_handler(RequestDataTooBig)
-def on_too_big(request, exc):
-    return _error(request, 413, "The request is too large: send files of at most 10 MB each and text of at "
-                                "most 2.5 MB.", "too_large")
-
-
-@api.exception_handler(TooManyFieldsSent)
-def on_too_many_fields(request, exc):
-    return _error(request, 400, "The request has too many fields.", "malformed")
-
-
-@api.exception_handler(TooManyFilesSent)
-def on_too_many_files(request, exc):
-    return _error(request, 400, "The request has too many files: at most 20 per note.", "malformed")
-
-
-@api.exception_handler(HttpError)
-def on_http_error(request, exc: HttpError):
-    code = "malformed" if exc.status_code == 400 else "error"
-    return _error(request, exc.status_code, str(exc), code)
+# /api/me and /api/cancellation-reasons (mounted at the API's root by tutoring/api.py)
+root_router = Router()
 
 
 # --- schemas ----------------------------------------------------------------------------------
@@ -400,7 +288,7 @@ def _visible(request, session_id: int) -> Session:
 # --- me ---------------------------------------------------------------------------------------
 
 
-@api.get("/me", response=MeOut, tags=["me"])
+@root_router.get("/me", response=MeOut, tags=["me"])
 def me(request):
     user = request.user
     children = User.objects.filter(pk__in=Guardianship.objects.filter(parent=user).values("student_id"))
@@ -408,7 +296,7 @@ def me(request):
             "children": [{"id": c.id, "name": c.name} for c in children.order_by("name")]}
 
 
-@api.get("/cancellation-reasons", response={200: list[ReasonOut], **ERRORS}, tags=["sessions"])
+@root_router.get("/cancellation-reasons", response={200: list[ReasonOut], **ERRORS}, tags=["sessions"])
 def cancellation_reasons(request, role: Literal["parent", "tutor"],
                          kind: Literal["cancel", "reschedule"] = "cancel"):
     """The role-specific reason picker (kind=cancel by default; kind=reschedule for requests)."""
@@ -570,15 +458,3 @@ def counter_reschedule(request, session_id: int, proposal_id: int, payload: Coun
 @router.post("/{session_id}/reschedule/{proposal_id}/withdraw", response={200: SessionOut, **ERRORS})
 def withdraw_reschedule(request, session_id: int, proposal_id: int):
     return _act(request, session_id, lifecycle.withdraw_reschedule, proposal_id)
-
-
-api.add_router("/sessions", router)
-
-from creators.api import creators_router, recordings_router, tutor_router  # noqa: E402  (they build on the handlers above)
-from notes.api import router as notes_router  # noqa: E402
-
-api.add_router("/creators", creators_router)
-api.add_router("/me", tutor_router)
-api.add_router("/sessions", notes_router)
-api.add_router("/sessions", recordings_router)
-api.add_router("/sessions", "video.api.router")

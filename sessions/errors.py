@@ -1,20 +1,6 @@
-"""The one domain error: a refused action, with a message shown as is on web, API and Telegram."""
+"""The domain error lives in the project package (tutoring/errors.py) so that the API's error
+handlers (tutoring/api.py) need no app; the apps keep importing it from here."""
 
-FORBIDDEN = 403  # the user sees the session but may not take this action
-CONFLICT = 409  # the session's state or a time window refuses the action now
-INVALID = 422  # the input itself is wrong (missing reason, end before start, ...)
+from tutoring.errors import CONFLICT, FORBIDDEN, INVALID, Refused
 
-
-class Refused(Exception):
-    def __init__(self, message: str, *, code: str, status: int = CONFLICT, errors: list | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.status = status
-        self.errors = errors or []
-
-    def as_dict(self) -> dict:
-        body = {"detail": self.message, "code": self.code}
-        if self.errors:
-            body["errors"] = self.errors
-        return body
+__all__ = ["CONFLICT", "FORBIDDEN", "INVALID", "Refused"]

@@ -12,8 +12,18 @@ app.autodiscover_tasks()
 log = logging.getLogger(__name__)
 
 
+def _task(task):
+    """A task, or its registered name ("notes.tasks.summarize_notes"): publishing by name lets an
+    app's services enqueue its tasks without importing the tasks module that imports them."""
+    if not isinstance(task, str):
+        return task
+    if task not in app.tasks:
+        app.loader.import_default_modules()  # autodiscovery: every installed app's tasks module
+    return app.tasks[task]
+
+
 def publish(task, *args, **kwargs) -> bool:
-    """Enqueue `task` from a request (typically in a commit hook) without ever failing or holding
+    """Enqueue `task` (a task or its name) from a request (typically in a commit hook) without ever failing or holding
     up the request: a connection of its own that gives up after BROKER_PUBLISH_TIMEOUT seconds
     when Redis is down or frozen, no retry, and any error logged and swallowed. Returns whether
     the task was sent. Whatever is published this way must also be found by a beat sweep (the
@@ -26,6 +36,7 @@ def publish(task, *args, **kwargs) -> bool:
 def publish_each(task, arg_lists, kwargs=None) -> int:
     """publish() for several calls of one task over one connection; how many were sent."""
     kwargs = kwargs or {}
+    task = _task(task)
     if app.conf.task_always_eager:
         for args in arg_lists:
             task.apply_async(tuple(args), kwargs)

@@ -556,6 +556,9 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True  # failures only; the audit trail of what people do is the sessions'
 AXES_LOCKOUT_CALLABLE = "tutoring.signin.locked_out"
 
+# The analytics beacon (analytics/views.py) counts each user's events per minute in the cache.
+ANALYTICS_BEACON_PER_MINUTE = 120
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

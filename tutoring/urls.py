@@ -4,7 +4,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from sessions.api import SERVER_ERROR, api
+from tutoring.api import SERVER_ERROR, api
 from sessions.views import switch_role
 
 from . import signin

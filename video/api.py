@@ -1,4 +1,4 @@
-"""JSON API for entering a session's video room (mounted under /api/sessions in sessions/api.py)."""
+"""JSON API for entering a session's video room (mounted under /api/sessions by tutoring/api.py)."""
 
 from ninja import Router, Schema
 

@@ -2,11 +2,13 @@
 one conversation's page, sending, read marking, the pair's uniqueness, the admin, query counts.
 Everyone outside a conversation gets 404 and changes nothing."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.http import Http404
 
 from messaging import services
@@ -125,16 +127,44 @@ def test_starting_twice_either_way_gives_the_same_conversation(tutor, creator, s
     assert Conversation.objects.count() == 1
 
 
-def test_a_concurrent_start_that_loses_the_insert_reads_the_winners_row(tutor, creator, monkeypatch):
+def _until_another_backend_waits_for_a_lock(deadline_seconds=15):
+    """Polls PostgreSQL until some other connection of this database is blocked on a lock."""
+    deadline = time.monotonic() + deadline_seconds
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+    raise AssertionError("no connection ever waited for the winner's insert")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_concurrent_start_that_loses_the_insert_reads_the_winners_row(tutor, creator):
     """Two requests both see no conversation; the second insert hits the unique index and reads
-    the first one's row instead of failing, and the surrounding transaction goes on."""
-    winner = start(creator, tutor)
-    # as if it had looked just before the winner's insert
-    monkeypatch.setattr(services, "_existing", lambda low, high: None)
+    the first one's row instead of failing, and the surrounding transaction goes on. A real race:
+    the winner's insert is not committed yet when the loser looks, so the loser's insert waits on
+    the unique index until the winner commits."""
+    low, high = services.ordered_pair(tutor, creator)
+    inserted, won = threading.Event(), {}
+
+    def winner():
+        try:
+            with transaction.atomic():
+                won["row"] = Conversation.objects.create(user_low=low, user_high=high)
+                inserted.set()
+                _until_another_backend_waits_for_a_lock()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=winner)
+    thread.start()
+    assert inserted.wait(15)
     with transaction.atomic():
         found, created = services.conversation_between(tutor, creator)
-        assert found == winner and not created
+        assert found == won["row"] and not created
         assert Conversation.objects.count() == 1  # the transaction is still usable
+    thread.join(15)
 
 
 def test_the_database_refuses_a_second_row_a_reversed_pair_and_a_pair_of_one(tutor, creator):

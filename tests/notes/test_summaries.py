@@ -183,3 +183,8 @@ def test_an_answer_that_is_not_json_is_retried(awaiting, tutor, fake):
     fake.queue(CHAT, Reply(json="{not json"))
     services.add_notes(awaiting, by=tutor, text="Sam was engaged.", now=NOW)
     assert deliver(awaiting.id) == (SummaryStatus.READY, [30])
+
+
+def test_the_services_publish_the_summary_task_by_its_registered_name():
+    """services.py names the task (tasks.py imports services.py, not the other way: issue 13 item 3)."""
+    assert services.SUMMARIZE_TASK == tasks.summarize_notes.name

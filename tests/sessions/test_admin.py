@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from sessions import admin as sessions_admin
-from sessions.admin_paging import EstimatedCountPaginator, pk_follows_sort_key
+from tutoring.admin_paging import EstimatedCountPaginator, pk_follows_sort_key
 from sessions.models import (
     Channel,
     PackageDeduction,

@@ -83,12 +83,16 @@ def test_the_day_ends_at_local_midnight_across_a_dst_change(make_session, tutor)
     with pytest.raises(Refused):
         lifecycle.check_in(s, by=tutor, now=datetime(2026, 11, 2, 5, 0, tzinfo=UTC))
     lifecycle.check_in(s, by=tutor, now=datetime(2026, 11, 2, 4, 59, tzinfo=UTC))
+    s.refresh_from_db()
+    assert (s.status, s.checked_in_at) == (Status.CHECKED_IN, datetime(2026, 11, 2, 4, 59, tzinfo=UTC))
 
 
 def test_a_session_past_midnight_can_be_checked_into_until_its_end(make_session, tutor):
     """L11: a 23:45 session running past midnight is not locked out at 00:00."""
     s = make_session(start=datetime(2026, 11, 16, 23, 45, tzinfo=UTC), minutes=60)
     lifecycle.check_in(s, by=tutor, now=datetime(2026, 11, 17, 0, 10, tzinfo=UTC))
+    s.refresh_from_db()
+    assert (s.status, s.checked_in_at) == (Status.CHECKED_IN, datetime(2026, 11, 17, 0, 10, tzinfo=UTC))
 
 
 @pytest.mark.parametrize("status", [s for s in Status if s != Status.SCHEDULED])

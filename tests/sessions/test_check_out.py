@@ -35,6 +35,8 @@ def test_it_refuses_check_out_too_early_with_the_minutes(running, tutor):
 def test_it_allows_check_out_until_24_hours_after_the_end(running, tutor):
     """L19: the last moment is exactly 24 hours after the scheduled end."""
     lifecycle.check_out(running, by=tutor, now=END + timedelta(hours=24))
+    running.refresh_from_db()
+    assert (running.status, running.checked_out_at) == (Status.AWAITING_APPROVAL_PARENT, END + timedelta(hours=24))
 
 
 def test_it_refuses_check_out_after_24_hours(running, tutor):

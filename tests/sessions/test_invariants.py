@@ -6,7 +6,7 @@ import pytest
 from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from sessions import lifecycle
-from sessions.models import PackageDeduction, SessionEvent, Status
+from sessions.models import PackageDeduction, Session, SessionEvent, Status
 from tests.conftest import NOW
 
 
@@ -18,8 +18,11 @@ def test_the_database_forbids_overlapping_active_sessions_of_a_tutor(make_sessio
 
 
 def test_cancelled_sessions_free_the_slot(make_session):
-    make_session(start=NOW, status=Status.CANCELLED_BY_PARENT)
-    make_session(start=NOW)
+    cancelled = make_session(start=NOW, status=Status.CANCELLED_BY_PARENT)
+    again = make_session(start=NOW)
+    assert again.pk != cancelled.pk
+    assert sorted(Session.objects.filter(scheduled_start=NOW).values_list("status", flat=True)) == sorted(
+        [Status.CANCELLED_BY_PARENT, Status.SCHEDULED])
 
 
 def test_the_database_forbids_a_second_deduction(make_session, package):

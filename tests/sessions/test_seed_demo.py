@@ -1,5 +1,5 @@
-"""manage.py seed_demo: the demo world, its logins, --if-empty, the production refusal and the
-bulk generator used by the benchmarks."""
+"""manage.py seed_demo: the demo world, its logins, --if-empty and the production refusal (the
+benchmarks' bulk data: tests/bench/test_seed.py)."""
 
 from datetime import timedelta
 from io import StringIO
@@ -7,15 +7,13 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db import transaction
 from django.test import override_settings
 from django.utils import timezone
 
 from sessions import lifecycle
-from sessions.management.commands.seed_demo import BIG_CREATOR, LOGINS
+from sessions.management.commands.seed_demo import LOGINS
 from sessions.models import (
-    OCCUPYING_STATUSES,
     CancellationPolicy,
     ChangeReason,
     RescheduleThread,
@@ -24,7 +22,7 @@ from sessions.models import (
     Status,
     ThreadStatus,
 )
-from tutoring.models import Enrollment, Guardianship, LessonPackage, Match, Role, User
+from tutoring.models import Guardianship, LessonPackage, Match, Role, User
 
 
 def seed(**options) -> str:
@@ -129,78 +127,8 @@ def test_refuses_in_production(db):
     with pytest.raises(CommandError, match="production"):
         seed()
     with pytest.raises(CommandError, match="production"):
-        seed(if_empty=True, sessions=10)
+        seed(if_empty=True)
     assert not User.objects.exists()
-
-
-def _overlaps() -> int:
-    """Pairs of one tutor's calendar-occupying sessions that overlap (the exclusion constraint
-    forbids them; counted independently here)."""
-    with connection.cursor() as cursor:
-        cursor.execute("""
-            SELECT count(*) FROM tutoring_sessions_session a JOIN tutoring_sessions_session b
-              ON a.tutor_id = b.tutor_id AND a.id < b.id
-             AND a.scheduled_start < b.scheduled_end AND b.scheduled_start < a.scheduled_end
-            WHERE a.status = ANY(%(occupying)s) AND b.status = ANY(%(occupying)s)""",
-                       {"occupying": [str(s) for s in OCCUPYING_STATUSES]})
-        return cursor.fetchone()[0]
-
-
-@pytest.fixture(scope="class")
-def bulk_world(django_db_setup, django_db_blocker):
-    """The demo world plus bulk batches, made through the command line options, once per class."""
-    with django_db_blocker.unblock(), transaction.atomic():
-        out = StringIO()
-        call_command("seed_demo", "--sessions", "2000", "--due-threads", "300", "--due-no-shows", "120",
-                     stdout=out)
-        yield out.getvalue()
-        transaction.set_rollback(True)
-
-
-@pytest.fixture
-def bulk_output(bulk_world, db):
-    return bulk_world
-
-
-class TestBulk:
-    def test_sessions_2000_inserts_2000_sessions(self, bulk_output):
-        bulk = Session.objects.filter(tutor__username__startswith="bulk1-")
-        assert bulk.count() == 2000
-        assert "batch bulk1 (realistic): 2,000 sessions" in bulk_output
-        # one audit row per bulk session
-        assert SessionEvent.objects.filter(session__in=bulk).count() == 2000
-        # a year of history and four weeks ahead, in every status
-        assert set(bulk.values_list("status", flat=True)) == set(Status.values)
-        assert bulk.filter(is_trial=True).exists() and bulk.filter(billed_as_addon=True).exists()
-        # a tenth of them belong to the dashboard benchmark's creator
-        assert bulk.filter(course__creator__username=BIG_CREATOR).count() == 200
-
-    def test_no_constraint_is_violated(self, bulk_output):
-        assert _overlaps() == 0
-        sessions = Session.objects.all()
-        assert not sessions.filter(checked_out_at__isnull=False, checked_in_at__isnull=True).exists()
-        assert not sessions.filter(status__startswith="cancelled", cancellation_reason__isnull=True).exists()
-        assert not sessions.filter(cancelled_at__gt=F("scheduled_start") - timedelta(hours=4)).exists()
-        now = timezone.now()
-        in_future = Q(created_at__gt=now) | Q(checked_in_at__gt=now) | Q(cancelled_at__gt=now)
-        assert not sessions.filter(in_future).exists()
-        # every bulk lesson's student is matched with its tutor and enrolled in its course
-        matched = Match.objects.filter(tutor=OuterRef("tutor"), student=OuterRef("student"))
-        assert not sessions.filter(~Exists(matched)).exists()
-        enrolled = Enrollment.objects.filter(course=OuterRef("course"), student=OuterRef("student"))
-        assert not sessions.filter(course__isnull=False).filter(~Exists(enrolled)).exists()
-
-    def test_due_work_is_due_and_the_sweeps_clear_it(self, bulk_output):
-        now = timezone.now()
-        due = RescheduleThread.objects.filter(status=ThreadStatus.OPEN, session__scheduled_start__lte=now)
-        assert due.count() == 300
-        assert due.filter(proposals__status="open", proposals__version=1).count() == 300
-        assert lifecycle.expire_due_reschedules(now=now) == 300
-        # the no-show batch, plus the realistic batch's past lessons nobody checked into
-        assert lifecycle.mark_due_no_shows(now=now) >= 120
-        assert lifecycle.expire_due_reschedules(now=now) == 0
-        assert lifecycle.mark_due_no_shows(now=now) == 0
-        assert _overlaps() == 0
 
 
 def test_the_replayed_history_notifies_nobody(db, django_capture_on_commit_callbacks):

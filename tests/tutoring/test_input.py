@@ -175,7 +175,7 @@ def test_every_api_input_uses_the_shared_text_and_date_types():
     """Every body, query and path parameter of every API operation (and every analytics event's
     data): a plain `str` or `datetime` fails here; use tutoring.input's Text(...), Moment or Day."""
     from analytics.events import SCHEMAS
-    from sessions.api import api
+    from tutoring.api import api
 
     wrong, seen, operations = [], set(), 0
     for prefix, router in api._routers:

@@ -3,7 +3,7 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from creators import rollups
+from creators import rollups, stamps
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
     def handle(self, *args, rebuild=False, **options):
         if rebuild:
             with transaction.atomic():
-                rollups.rebuild()
+                stamps.rebuild_rollups()
             self.stdout.write("rebuilt the rollups from the sessions")
         wrong = rollups.differences()
         if wrong:

@@ -1,0 +1,108 @@
+"""The Session History metrics (H16), defined once.
+
+Every metric is a sum of per-session measures over some statuses, or a ratio of two such sums.
+The measures of one session are MEASURES_SQL (the only place that says what a session counts);
+they are summed
+
+- by the rollup triggers and their recount (creators/rollups.py) into one row per
+  (course, tutor, status),
+- over a filtered set of sessions (creators/selectors.py, when the filters need the sessions),
+- over the rollup rows (creators/selectors.py, for whole histories),
+
+and each path hands rows of (status, the measures' sums) to `evaluate`, which applies COUNTS
+and RATIOS below. No other code states a numerator or a denominator."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sessions.models import Status
+
+# The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
+# tutor checked out: awaiting acknowledgement, approved, or disputed (it happened; the parent
+# contests it). not_completed (an expired reschedule, a voided dispute) did not take place and is
+# shown with the cancellations.
+STATUS_BUCKETS = {
+    "completed": (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED),
+    "scheduled": (Status.SCHEDULED, Status.CHECKED_IN),
+    "cancelled": (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT, Status.NOT_COMPLETED),
+    "no_show": (Status.NO_SHOW,),
+}
+BUCKET_OF = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}
+
+# What one session contributes, given a row alias `s` and its student's rating `rating` (NULL when
+# the student gave none; the tutor's own rating is not a rating of the session):
+# - sessions: 1;
+# - actual_us, actual_n: checked_out_at - checked_in_at in microseconds, and whether both times
+#   exist (imported or legacy sessions without attendance add 0 to both);
+# - rating_sum, rating_n: the student's rating, and whether there is one.
+MEASURES = ("sessions", "actual_us", "actual_n", "rating_sum", "rating_n")
+MEASURES_SQL = """
+    s.course_id, s.tutor_id, s.status,
+    1 AS sessions,
+    COALESCE((EXTRACT(EPOCH FROM (s.checked_out_at - s.checked_in_at)) * 1000000)::bigint, 0) AS actual_us,
+    (s.checked_in_at IS NOT NULL AND s.checked_out_at IS NOT NULL)::int AS actual_n,
+    COALESCE(rating, 0) AS rating_sum,
+    (rating IS NOT NULL)::int AS rating_n
+"""
+
+
+@dataclass(frozen=True)
+class Total:
+    """The sum of one measure over the sessions whose status is in `buckets` (None: every status)."""
+
+    measure: str
+    buckets: tuple[str, ...] | None = None
+
+    def of(self, sums_by_status: dict[str, dict]) -> int:
+        statuses = None if self.buckets is None else {s for b in self.buckets for s in STATUS_BUCKETS[b]}
+        return sum(row[self.measure] for status, row in sums_by_status.items()
+                   if statuses is None or status in statuses)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    numerator: Total
+    denominator: Total
+    scale: float = 1.0
+    digits: int = 4
+
+    def of(self, sums_by_status: dict[str, dict]) -> float | None:
+        below = self.denominator.of(sums_by_status)
+        if not below:
+            return None
+        return round(self.numerator.of(sums_by_status) * self.scale / below, self.digits)
+
+
+COUNTS = {
+    "total": Total("sessions"),
+    "completed": Total("sessions", ("completed",)),
+    "cancelled": Total("sessions", ("cancelled",)),
+    "no_show": Total("sessions", ("no_show",)),
+    "scheduled": Total("sessions", ("scheduled",)),
+}
+RATIOS = {
+    # the mean actual length of the sessions that took place and have both times, in minutes
+    "average_duration_minutes": Ratio(Total("actual_us", ("completed",)), Total("actual_n", ("completed",)),
+                                      scale=1 / 60_000_000, digits=1),
+    # of the sessions that are settled (not those still scheduled or in progress)
+    "completion_rate": Ratio(Total("sessions", ("completed",)),
+                             Total("sessions", ("completed", "cancelled", "no_show"))),
+    # of the sessions that were due to happen
+    "no_show_rate": Ratio(Total("sessions", ("no_show",)), Total("sessions", ("completed", "no_show"))),
+    # the mean of the students' ratings (1-5)
+    "average_rating": Ratio(Total("rating_sum"), Total("rating_n"), digits=2),
+}
+RATINGS = Total("rating_n")
+
+
+def evaluate(rows: Iterable[dict]) -> dict:
+    """The metrics of rows that each hold a `status` and the sums of MEASURES (several rows may
+    share a status: they are added up)."""
+    sums: dict[str, dict] = {}
+    for row in rows:
+        into = sums.setdefault(row["status"], dict.fromkeys(MEASURES, 0))
+        for measure in MEASURES:
+            into[measure] += int(row[measure] or 0)  # SUM(bigint) is numeric
+    return ({name: total.of(sums) for name, total in COUNTS.items()}
+            | {name: ratio.of(sums) for name, ratio in RATIOS.items()}
+            | {"ratings": RATINGS.of(sums)})

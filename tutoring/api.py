@@ -1,0 +1,140 @@
+"""The project's one JSON API (OpenAPI at /api/openapi.json): the NinjaAPI object, who may call
+it (a signed-in Django session, CSRF-checked) and its error handlers. Every error is
+{"detail": "<user-facing message>", "code": "<stable code>"}.
+
+Each app owns its routes (a ninja Router in its api.py); ROUTES mounts them by dotted name, as
+urls.py includes each app's urls, so the project package imports no app (docs/architecture.md)."""
+
+import logging
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.http import Http404
+from django.http.multipartparser import MultiPartParserError
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.security import SessionAuth
+
+from .errors import FORBIDDEN, Refused
+
+log = logging.getLogger("django.request")
+
+
+class SignedIn(SessionAuth):
+    """The Django session, CSRF-checked, but the caller is asked to sign in (401) before the CSRF
+    token is looked at: an anonymous POST is "sign in first", not "CSRF check failed"."""
+
+    def __call__(self, request):
+        if not request.user.is_authenticated:
+            return None
+        json_or_none = request.content_type in ("", "application/json")
+        if request.method == "POST" and json_or_none and not request.body.strip():
+            # an empty body is an empty JSON object: the 422 then names each required field
+            request._body = b"{}"
+        try:
+            return super().__call__(request)
+        except HttpError:  # ninja's "CSRF check Failed"
+            raise Refused("CSRF check failed: send the X-CSRFToken header with the value of the csrftoken "
+                          "cookie.", code="csrf_failed", status=FORBIDDEN) from None
+
+
+api = NinjaAPI(title="Tutoring platform API", version="1", auth=SignedIn(), urls_namespace="api")
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _error(request, status: int, detail: str, code: str, **extra):
+    return api.create_response(request, {"detail": detail, "code": code, **extra}, status=status)
+
+
+SERVER_ERROR = {"detail": "Something went wrong on our side and nothing was changed. It has been logged; "
+                          "please try again.", "code": "server_error"}
+
+
+@api.exception_handler(Exception)
+def on_unexpected(request, exc: Exception):
+    """A bug: logged like Django logs an unhandled exception (with the request, for the admins'
+    email and the error tracker), answered in the API's error shape. In development the debug page
+    shows the traceback instead (with every credential masked: tutoring.debug)."""
+    if settings.DEBUG:
+        raise exc
+    log.error("Internal Server Error: %s", request.path, exc_info=exc,
+              extra={"status_code": 500, "request": request})
+    return api.create_response(request, SERVER_ERROR, status=500)
+
+
+@api.exception_handler(Refused)
+def on_refused(request, exc: Refused):
+    return api.create_response(request, exc.as_dict(), status=exc.status)
+
+
+@api.exception_handler(Http404)
+def on_not_found(request, exc):
+    return _error(request, 404, "Session not found.", "not_found")
+
+
+@api.exception_handler(AuthenticationError)
+def on_unauthenticated(request, exc):
+    return _error(request, 401, "Sign in first.", "not_authenticated")
+
+
+def _field(error: dict) -> str:
+    """"reason_id" for ("body", "payload", "reason_id"), "from" for ("query", "filters", "from")."""
+    parts = [str(p) for p in error.get("loc", [])[1:]]
+    if parts and parts[0] in ("payload", "filters", "page"):
+        parts = parts[1:]
+    return ".".join(parts)
+
+
+@api.exception_handler(ValidationError)
+def on_invalid(request, exc: ValidationError):
+    """422 naming every field that is wrong, in `detail` (all of them) and in `errors`."""
+    errors = [{"field": _field(e), "detail": e.get("msg", "invalid").removeprefix("Value error, ")}
+              for e in exc.errors]
+    if not errors:
+        errors = [{"field": "", "detail": "invalid input"}]
+    detail = "; ".join(f"{e['field']}: {e['detail']}" if e["field"] else e["detail"] for e in errors[:5])
+    return _error(request, 422, detail, "invalid", errors=errors)
+
+
+@api.exception_handler(MultiPartParserError)
+def on_bad_multipart(request, exc):
+    return _error(request, 400, f"The multipart body could not be read: {exc}", "malformed")
+
+
+@api.exception_handler(RequestDataTooBig)
+def on_too_big(request, exc):
+    return _error(request, 413, "The request is too large: send files of at most 10 MB each and text of at "
+                                "most 2.5 MB.", "too_large")
+
+
+@api.exception_handler(TooManyFieldsSent)
+def on_too_many_fields(request, exc):
+    return _error(request, 400, "The request has too many fields.", "malformed")
+
+
+@api.exception_handler(TooManyFilesSent)
+def on_too_many_files(request, exc):
+    return _error(request, 400, "The request has too many files: at most 20 per note.", "malformed")
+
+
+@api.exception_handler(HttpError)
+def on_http_error(request, exc: HttpError):
+    code = "malformed" if exc.status_code == 400 else "error"
+    return _error(request, exc.status_code, str(exc), code)
+
+
+# --- each app's routes ------------------------------------------------------------------------
+
+ROUTES = [
+    ("", "sessions.api.root_router"),  # /me, /cancellation-reasons
+    ("/sessions", "sessions.api.router"),
+    ("/creators", "creators.api.creators_router"),
+    ("/me", "creators.api.tutor_router"),
+    ("/sessions", "notes.api.router"),
+    ("/sessions", "creators.api.recordings_router"),
+    ("/sessions", "video.api.router"),
+]
+for prefix, router in ROUTES:
+    api.add_router(prefix, router)
