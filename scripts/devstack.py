@@ -288,6 +288,8 @@ def run_dev() -> int:
             # exactly one beat: the sweeps are idempotent, but one scheduler is the design
             "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)],
         }
+        if env.get("TELEGRAM_BOT_TOKEN", "").strip():  # the Telegram bot, polling, only with a token
+            commands["bot"] = [*manage, "runbot"]
         supervisor = Supervisor(commands, env=env, cwd=ROOT)
         supervisor.start()
         try:
