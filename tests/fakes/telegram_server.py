@@ -22,7 +22,7 @@ import threading
 import time
 from email.parser import BytesParser
 from email.policy import HTTP
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from .fakeserver import Download, FakeServer, Reply
 
@@ -109,6 +109,7 @@ class FakeTelegram(FakeServer):
         if not path.startswith(prefix):
             return _error(404, "Not Found")
         token, _, rest = path[len(prefix):].partition("/")
+        token = unquote(token)  # httpx sends the file URL's ":" as %3A; Telegram takes both
         if token != self.token:
             return _error(401, "Unauthorized")
         if prefix == "/file/bot":
