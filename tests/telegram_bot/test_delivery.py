@@ -130,3 +130,17 @@ def test_a_tutor_who_blocked_the_bot_is_unlinked_and_told_on_the_web(linked, ses
         dispatch.dispatch(now=NOW)
     notice = Notification.objects.get(recipient=tutor, kind="telegram_unlinked")
     assert notice.url == "/telegram/"
+
+
+def test_reminders_reach_a_linked_tutor_on_telegram(linked, session, tg, frozen, tutor):
+    """The set-based reminder sweep finds the linked chat (the channel's reachable_sql)."""
+    from notifications import planning
+
+    moment = session.scheduled_start - timedelta(hours=1)
+    made = planning.plan(now=moment)
+    telegram = Delivery.objects.filter(pk__in=made, channel="telegram")
+    assert list(telegram.values_list("recipient_id", flat=True)) == [tutor.id]
+    dispatch.dispatch(now=moment)
+    [call] = tg.calls("sendMessage")
+    assert call["chat_id"] in (CHAT, str(CHAT))
+    assert telegram.get().status == "sent"
