@@ -4,8 +4,8 @@ A button runs straight into the lifecycle ("run"), or opens a short conversation
 steps live in telegram_bot.core. The lifecycle checks every press again under the session lock;
 its refusal is what the tutor reads."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sessions import lifecycle
 from sessions.models import Channel
@@ -52,7 +52,7 @@ ACTIONS: dict[str, BotAction] = {
     "rj": BotAction("Reject…", "reject_reschedule", starts="reject"),
     "ct": BotAction("Counter…", "counter_reschedule", starts="counter"),
 }
-# after these, the chat takes notes for the session
-NOTES_AFTER = frozenset({"co", "ab"})
+# after this, the chat takes notes for the session (a no-show has none)
+NOTES_AFTER = frozenset({"co"})
 # the buttons that answer an open proposal carry its id
 PROPOSAL_ACTIONS = frozenset({"ac", "rj", "ct"})

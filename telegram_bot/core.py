@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -24,7 +23,7 @@ from notes import uploads
 from sessions import lifecycle, projections, rules
 from sessions.access import Viewer
 from sessions.errors import Refused
-from sessions.models import ChangeKind, ChangeReason, OCCUPYING_STATUSES, Party, Session, Status
+from sessions.models import OCCUPYING_STATUSES, ChangeKind, ChangeReason, Party, Session, Status
 
 from .actions import ACTIONS, NOTES_AFTER, PROPOSAL_ACTIONS, TELEGRAM
 from .models import ChatState, LinkCode, TelegramLink
@@ -281,7 +280,7 @@ def run(user, key: str, session: Session, proposal_id, now: datetime, chat_id) -
         except Refused as refused:
             return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
         outs = [session_out(session, user, now, prefix=f"{done}\n")]
-        if key in NOTES_AFTER and key == "co":
+        if key in NOTES_AFTER:
             set_state(chat_id, {"step": "notes", "session": session.id})
             outs.append(Out(NOTES_PROMPT.format(mb=uploads.max_upload_mb())))
         return outs
@@ -457,7 +456,3 @@ def add_notes(user, session: Session, *, text: str, files, now: datetime) -> lis
 
 def max_bytes() -> int:
     return uploads.max_upload_bytes()
-
-
-def site_url(path: str) -> str:
-    return f"{settings.SITE_URL.rstrip('/')}{path}"

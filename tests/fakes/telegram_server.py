@@ -163,7 +163,7 @@ class FakeTelegram(FakeServer):
         file_id = params["file_id"]
         if file_id not in self.files:
             return _error(400, "Bad Request: invalid file_id")
-        data, file_path, size = self.files[file_id]
+        _data, file_path, size = self.files[file_id]
         if size > GET_FILE_LIMIT:
             return _error(400, "Bad Request: file is too big")
         return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size, "file_path": file_path})

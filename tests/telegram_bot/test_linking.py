@@ -59,7 +59,7 @@ def test_a_made_up_code_links_nothing(tutor, tg, frozen):
 
 def test_an_unlinked_chat_is_told_politely_and_nothing_else(tutor, session, tg, frozen):
     for update in (message(CHAT, "/sessions"), message(CHAT, "/checkin"), message(CHAT, "hello"),
-                   message(CHAT, f"/start")):
+                   message(CHAT, "/start")):
         send(update)
     texts = tg.texts()
     assert len(texts) == 4

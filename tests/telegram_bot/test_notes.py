@@ -1,7 +1,6 @@
 """Notes from Telegram right after check-out (L22): text, photos, documents up to 10 MB and voice
 messages, through notes.services; too-large and wrong-type files refused with the web's reasons."""
 
-from datetime import timedelta
 
 import pytest
 

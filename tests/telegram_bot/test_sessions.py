@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 
 from sessions.models import SessionEvent, Status
-from tests.conftest import NOW, make_user
 from telegram_bot.models import ChatState, TelegramLink
+from tests.conftest import NOW, make_user
 from tests.telegram_bot.conftest import CHAT, OTHER_CHAT, buttons, last_text, message, press, send
 
 pytestmark = pytest.mark.django_db
