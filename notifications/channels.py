@@ -74,4 +74,37 @@ class Email:
         return send_all(items)
 
 
-CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email())}
+class Telegram:
+    """The tutor's linked Telegram chat (telegram_bot): on while the bot is configured and the person
+    has linked a chat. A person who blocked the bot is unlinked and told in the app."""
+
+    name = Channel.TELEGRAM
+
+    @property
+    def reachable_sql(self) -> str:
+        from django.conf import settings
+
+        if not settings.TELEGRAM_BOT_TOKEN:
+            return "FALSE"
+        return "EXISTS (SELECT 1 FROM telegram_bot_telegramlink t WHERE t.user_id = u.id)"
+
+    def preload(self, user_ids: list[int]) -> set[int]:
+        """The linked among these people (one query a batch)."""
+        from django.conf import settings
+
+        from telegram_bot.models import TelegramLink
+
+        if not settings.TELEGRAM_BOT_TOKEN or not user_ids:
+            return set()
+        return set(TelegramLink.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
+
+    def unreachable(self, user, linked: set[int]) -> str:
+        return "" if user.id in linked else "no linked Telegram chat"
+
+    def deliver(self, items: list, now: datetime) -> list[Outcome]:
+        from telegram_bot.delivery import send_all
+
+        return send_all(items, now)
+
+
+CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email(), Telegram())}

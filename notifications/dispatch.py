@@ -88,7 +88,7 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
         ctx = contexts[d.id]
         reason = kind.stale(d, ctx.session, now) if kind.stale else ""
         if not reason and d.channel not in reach.channels(d.recipient, kind.topic, d.kind):
-            reason = (channel.unreachable(d.recipient, reach.suppressed)
+            reason = (reach.unreachable(d.channel, d.recipient)
                       or "turned off in the person's notification settings")
         if reason:
             outcomes.append(Outcome(d, "skipped", error=reason))

@@ -345,6 +345,15 @@ def email_stopped(c: Ctx) -> Message:
         url="/notifications/preferences/", action="Notification settings")
 
 
+def telegram_unlinked(c: Ctx) -> Message:
+    return Message(
+        title="Telegram is unlinked",
+        lines=("Telegram refused our messages to your chat (the bot was blocked or the chat deleted), so "
+               "your account is no longer linked to it and nothing more goes there.",
+               "To use the bot again, unblock it and link Telegram again."),
+        url="/telegram/", action="Link Telegram")
+
+
 def video_credentials(c: Ctx) -> Message:
     d = c.data
     return Message(
@@ -428,5 +437,6 @@ KINDS: dict[str, Kind] = {
     # other sources
     "message": Kind(Topic.MESSAGES, message),
     "email_stopped": Kind(Topic.ACCOUNT, email_stopped, forced_channels=frozenset({"in_app"})),
+    "telegram_unlinked": Kind(Topic.ACCOUNT, telegram_unlinked, forced_channels=frozenset({"in_app"})),
     "video_credentials": Kind(Topic.OPERATIONS, video_credentials, forced_channels=frozenset({"in_app"})),
 }

@@ -159,8 +159,9 @@ def event_deliveries(events: list[SessionEvent], now: datetime) -> list[Delivery
 class Reach:
     """Who can be reached on which channel, and who switched what off: loaded once per batch."""
 
-    def __init__(self, off: set, suppressed: set):
+    def __init__(self, off: set, suppressed: set, loaded: dict | None = None):
         self.off, self.suppressed = off, suppressed
+        self.loaded = loaded or {}  # what a channel with `preload` read for this batch (Telegram: linked ids)
 
     @classmethod
     def load(cls, users) -> "Reach":
@@ -168,7 +169,12 @@ class Reach:
         ids = [u.id for u in users]
         off = set(Preference.objects.filter(user_id__in=ids, enabled=False)
                   .values_list("user_id", "topic", "channel"))
-        return cls(off, suppressed_among(u.email for u in users))
+        loaded = {name: channel.preload(ids) for name, channel in CHANNELS.items() if hasattr(channel, "preload")}
+        return cls(off, suppressed_among(u.email for u in users), loaded)
+
+    def unreachable(self, name: str, user) -> str:
+        """Why this person cannot be reached on that channel now ("" if they can)."""
+        return CHANNELS[name].unreachable(user, self.loaded.get(name, self.suppressed))
 
     def channels(self, user, topic: str, kind: str) -> list[str]:
         """The channels this person hears `kind` on: a kind with forced channels (account notices
@@ -176,7 +182,7 @@ class Reach:
         forced = KINDS[kind].forced_channels
         return [name for name, channel in CHANNELS.items()
                 if (name in forced if forced else (user.id, topic, name) not in self.off)
-                and not channel.unreachable(user, self.suppressed)]
+                and not self.unreachable(name, user)]
 
 
 def suppressed_among(emails) -> set[str]:

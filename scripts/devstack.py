@@ -270,6 +270,11 @@ def dev_environment(env: dict, port: str) -> dict:
     return env
 
 
+def bot_command(env: dict, manage: list[str]) -> list[str] | None:
+    """The Telegram bot in polling mode, only when a bot token is configured."""
+    return [*manage, "runbot"] if env.get("TELEGRAM_BOT_TOKEN", "").strip() else None
+
+
 def run_dev() -> int:
     _stop_on_signals()
     py = sys.executable
@@ -288,6 +293,8 @@ def run_dev() -> int:
             # exactly one beat: the sweeps are idempotent, but one scheduler is the design
             "beat": [*celery, "beat", "--loglevel", "INFO", "--schedule", str(beat_schedule)],
         }
+        if bot := bot_command(env, manage):
+            commands["bot"] = bot
         supervisor = Supervisor(commands, env=env, cwd=ROOT)
         supervisor.start()
         try:

@@ -445,6 +445,20 @@ if not 5 <= RECORDING_PART_MB <= 512:
     raise ImproperlyConfigured("RECORDING_PART_MB must be between 5 and 512")
 RECORDING_PART_BYTES = RECORDING_PART_MB * 1024 * 1024
 
+# --- Telegram bot (telegram_bot/) -----------------------------------------------------------
+# Without TELEGRAM_BOT_TOKEN the bot is off: `runbot` says so and exits, `make run` does not start
+# it, the webhook answers 404 and nobody is told on Telegram. TELEGRAM_BOT_USERNAME builds the
+# t.me deep link of the settings page; TELEGRAM_WEBHOOK_SECRET is the secret_token given to
+# setWebhook (Telegram sends it back in X-Telegram-Bot-Api-Secret-Token). The base URLs point
+# the client at another Bot API server (tests use a fake one on 127.0.0.1).
+TELEGRAM_BOT_TOKEN = ENV.get("TELEGRAM_BOT_TOKEN", "").strip()
+TELEGRAM_BOT_USERNAME = ENV.get("TELEGRAM_BOT_USERNAME", "").strip().lstrip("@")
+TELEGRAM_WEBHOOK_SECRET = ENV.get("TELEGRAM_WEBHOOK_SECRET", "").strip()
+TELEGRAM_API_BASE_URL = env_str("TELEGRAM_API_BASE_URL", "https://api.telegram.org/bot")
+TELEGRAM_FILE_BASE_URL = env_str("TELEGRAM_FILE_BASE_URL", "https://api.telegram.org/file/bot")
+if TELEGRAM_BOT_TOKEN and not TELEGRAM_BOT_USERNAME:
+    raise ImproperlyConfigured("TELEGRAM_BOT_USERNAME must be set with TELEGRAM_BOT_TOKEN (the deep link needs it)")
+
 # --- email ----------------------------------------------------------------------------------
 # With RESEND_API_KEY, mail goes through Resend's HTTP API (notifications.backends.ResendBackend,
 # on the `resend` SDK; RESEND_API_URL points it elsewhere, e.g. a test server). Without a key,

@@ -48,6 +48,7 @@ urlpatterns = [
     path("", include("messaging.urls")),
     path("", include("analytics.urls")),
     path("", include("notifications.urls")),
+    path("", include("telegram_bot.urls")),
     path("", include("room.urls")),
     path("", include("sessions.urls")),
     path("", include("video.urls")),

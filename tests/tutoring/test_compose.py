@@ -182,6 +182,10 @@ def test_bot_starts_only_when_asked(compose):
     bot = compose["services"]["bot"]
     assert bot["profiles"] == ["bot"]
     assert command_of(bot) == ["python", "manage.py", "runbot"]
+    # ... and that command exists (Django finds it among the installed apps' commands)
+    from django.core.management import get_commands
+
+    assert get_commands()["runbot"] == "telegram_bot"
 
 
 def test_postgres_18_keeps_its_data_in_a_volume(compose):

@@ -76,3 +76,11 @@ def test_a_process_that_ran_for_a_while_restarts_after_the_shortest_backoff():
     supervisor.poll(now=3600)  # then ran for an hour before this exit
     assert supervisor.restart_at["worker"] == 3601
     supervisor.stop()
+
+
+def test_make_run_starts_the_telegram_bot_only_with_a_token():
+    """Issue 15: the demo works without a bot; with a token `make run` polls with `runbot`."""
+    manage = ["python", "manage.py"]
+    assert devstack.bot_command({}, manage) is None
+    assert devstack.bot_command({"TELEGRAM_BOT_TOKEN": "  "}, manage) is None
+    assert devstack.bot_command({"TELEGRAM_BOT_TOKEN": "123:abc"}, manage) == ["python", "manage.py", "runbot"]

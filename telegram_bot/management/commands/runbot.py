@@ -1,0 +1,22 @@
+"""Development (and `docker compose --profile bot`): the bot in polling mode. Run one poller
+per token; production normally uses the webhook instead (setWebhook deletes nothing here)."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from telegram import Update
+
+from telegram_bot import bot
+
+
+class Command(BaseCommand):
+    help = "Run the Telegram bot in polling mode (needs TELEGRAM_BOT_TOKEN)."
+
+    def handle(self, *args, **options):
+        if not settings.TELEGRAM_BOT_TOKEN:
+            self.stdout.write("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off.")
+            return
+        application = bot.build(updater=True)
+        application.bot_data["claim"] = True  # each update_id once, also across restarts
+        self.stdout.write(f"Polling as @{settings.TELEGRAM_BOT_USERNAME}; Ctrl-C stops.")
+        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
+                                drop_pending_updates=False, close_loop=False)

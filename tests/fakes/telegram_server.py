@@ -1,0 +1,169 @@
+"""A small fake of the Telegram Bot API on 127.0.0.1, for python-telegram-bot's real client
+(`Bot(token, base_url=fake.base_url, base_file_url=fake.base_file_url)`).
+
+It checks what Telegram checks: the token in the path (`/bot<token>/<method>`; another token is
+401 Unauthorized, as Telegram answers), the method's required parameters (400 "Bad Request: ..."),
+that the chat can be written to (a chat in `blocked` answers 403 "Forbidden: bot was blocked by
+the user"), file ids (400 "Bad Request: invalid file_id") and Telegram's 20 MB getFile limit
+(400 "Bad Request: file is too big"). Methods: getMe, sendMessage, editMessageText,
+answerCallbackQuery, getFile, and the file download at `/file/bot<token>/<file_path>`.
+
+    with FakeTelegram() as fake:
+        fake.add_file("doc1", b"%PDF-...", "documents/file_1.pdf")
+        ...
+        fake.calls("sendMessage")    # the parameters of each call, in order
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from email.parser import BytesParser
+from email.policy import HTTP
+from urllib.parse import parse_qsl, unquote
+
+from .fakeserver import Download, FakeServer, Reply
+
+TOKEN = "123456:TEST-token-for-the-fake"
+BOT_USERNAME = "tutoring_test_bot"
+GET_FILE_LIMIT = 20 * 1024 * 1024
+BLOCKED = "Forbidden: bot was blocked by the user"
+
+REQUIRED = {
+    "getMe": (),
+    "sendMessage": ("chat_id", "text"),
+    "editMessageText": ("text",),
+    "answerCallbackQuery": ("callback_query_id",),
+    "getFile": ("file_id",),
+}
+
+
+def _ok(result) -> Reply:
+    return Reply(200, json.dumps({"ok": True, "result": result}).encode())
+
+
+def _error(status: int, description: str) -> Reply:
+    return Reply(status, json.dumps({"ok": False, "error_code": status, "description": description}).encode())
+
+
+def _params(request) -> dict:
+    """The parameters as PTB sends them: form-encoded, multipart or JSON; JSON-looking values of
+    nested objects (reply_markup) decoded."""
+    ctype = request.headers.get("content-type", "")
+    body = request.body
+    if ctype.startswith("application/json"):
+        params = json.loads(body or b"{}")
+    elif ctype.startswith("multipart/form-data"):
+        message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + body)
+        params = {part.get_param("name", header="content-disposition"): part.get_content()
+                  for part in message.iter_parts()}
+    else:
+        params = dict(parse_qsl((body or b"").decode() or request.query))
+    for key in ("reply_markup",):
+        if isinstance(params.get(key), str):
+            params[key] = json.loads(params[key])
+    return params
+
+
+class FakeTelegram(FakeServer):
+    name = "fake-telegram"
+
+    def __init__(self, token: str = TOKEN):
+        super().__init__()
+        self.token = token
+        self.blocked: set[int] = set()
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.log: list[tuple[str, dict]] = []
+        self._ids = itertools.count(1000)
+        self._lock2 = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.origin}/bot"
+
+    @property
+    def base_file_url(self) -> str:
+        return f"{self.origin}/file/bot"
+
+    def add_file(self, file_id: str, data: bytes, file_path: str, size: int | None = None):
+        """A file Telegram holds; `size` overrides the reported size (a 25 MB file, say)."""
+        self.files[file_id] = (data, file_path, size if size is not None else len(data))
+
+    def calls(self, method: str | None = None) -> list[dict]:
+        with self._lock2:
+            return [p for m, p in self.log if method is None or m == method]
+
+    def texts(self) -> list[str]:
+        """Every text the bot sent or edited in, in order."""
+        return [p["text"] for m, p in list(self.log) if m in ("sendMessage", "editMessageText")]
+
+    def clear(self):
+        with self._lock2:
+            self.log.clear()
+
+    def answer(self, request):
+        path = request.path
+        prefix = "/file/bot" if path.startswith("/file/bot") else "/bot"
+        if not path.startswith(prefix):
+            return _error(404, "Not Found")
+        token, _, rest = path[len(prefix):].partition("/")
+        token = unquote(token)  # httpx sends the file URL's ":" as %3A; Telegram takes both
+        if token != self.token:
+            return _error(401, "Unauthorized")
+        if prefix == "/file/bot":
+            for data, file_path, _size in self.files.values():
+                if file_path == rest:
+                    return Download(data, "application/octet-stream")
+            return _error(404, "Not Found")
+        method = rest
+        if method not in REQUIRED:
+            return _error(404, "Not Found: method not found")
+        params = _params(request)
+        with self._lock2:
+            self.log.append((method, params))
+        missing = [p for p in REQUIRED[method] if not params.get(p)]
+        if method == "editMessageText" and not (params.get("chat_id") and params.get("message_id")) \
+                and not params.get("inline_message_id"):
+            missing.append("message_id")
+        if missing:
+            return _error(400, f"Bad Request: {missing[0]} is empty")
+        return getattr(self, f"_{method}")(params)
+
+    def _getMe(self, params):
+        return _ok({"id": int(self.token.split(":")[0]), "is_bot": True, "first_name": "Tutoring",
+                    "username": BOT_USERNAME, "can_join_groups": False, "can_read_all_group_messages": False,
+                    "supports_inline_queries": False})
+
+    def _message(self, params) -> dict:
+        chat_id = int(params["chat_id"])
+        message = {"message_id": int(params.get("message_id") or next(self._ids)), "date": int(time.time()),
+                   "chat": {"id": chat_id, "type": "private"}, "text": params["text"]}
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+    def _sendMessage(self, params):
+        if int(params["chat_id"]) in self.blocked:
+            return _error(403, BLOCKED)
+        if len(params["text"]) > 4096:
+            return _error(400, "Bad Request: message is too long")
+        return _ok(self._message(params))
+
+    def _editMessageText(self, params):
+        if int(params["chat_id"]) in self.blocked:
+            return _error(403, BLOCKED)
+        return _ok(self._message(params))
+
+    def _answerCallbackQuery(self, params):
+        return _ok(True)
+
+    def _getFile(self, params):
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            return _error(400, "Bad Request: invalid file_id")
+        _data, file_path, size = self.files[file_id]
+        if size > GET_FILE_LIMIT:
+            return _error(400, "Bad Request: file is too big")
+        return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size, "file_path": file_path})

@@ -1,0 +1,146 @@
+"""Updates arriving on the webhook (secret token, validation, each update_id once, the work in
+the Celery task) and notifications going out on the Telegram channel (once; a blocked bot
+unlinks the chat and tells the tutor in the app)."""
+
+import json
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+
+from notifications import dispatch
+from notifications.models import Delivery, Notification
+from sessions import lifecycle
+from telegram_bot.models import ProcessedUpdate, TelegramLink
+from tests.conftest import NOW
+from tests.telegram_bot.conftest import CHAT, SECRET, message
+
+pytestmark = pytest.mark.django_db
+URL = "/telegram/webhook/"
+
+
+def post(client, payload, secret=SECRET, **extra):
+    headers = {"HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN": secret} if secret is not None else {}
+    body = payload if isinstance(payload, (bytes, str)) else json.dumps(payload)
+    return client.post(URL, body, content_type="application/json", **headers, **extra)
+
+
+def test_the_webhook_url_is_the_named_one():
+    assert reverse("telegram-webhook") == URL
+
+
+def test_a_good_update_is_handled_once_even_when_telegram_retries(client, linked, tg, frozen):
+    update = message(CHAT, "/help")
+    assert post(client, update).status_code == 200
+    assert len(tg.calls("sendMessage")) == 1
+    assert ProcessedUpdate.objects.filter(update_id=update["update_id"]).exists()
+    assert post(client, update).status_code == 200  # Telegram sends it again
+    assert len(tg.calls("sendMessage")) == 1
+
+
+def test_the_task_drops_a_replayed_update(linked, tg, frozen):
+    """Two copies queued before either ran (a retry racing the first): the second does nothing."""
+    from telegram_bot.tasks import handle_update
+
+    update = message(CHAT, "/help")
+    assert handle_update(update) is True
+    assert handle_update(update) is False
+    assert len(tg.calls("sendMessage")) == 1
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong", SECRET + "x", SECRET[:-1]])
+def test_bad_secrets_are_refused_and_nothing_happens(client, linked, tg, frozen, secret):
+    response = post(client, message(CHAT, "/help"), secret=secret)
+    assert response.status_code == 403
+    assert response.json() == {"detail": "Invalid secret token."}
+    assert tg.requests == []
+    assert not ProcessedUpdate.objects.exists()
+
+
+@pytest.mark.parametrize("body", [
+    b"not json", b"[1, 2]", b'{"update_id": "7", "message": {}}', b'{"update_id": 7}',
+    b'{"update_id": -1, "message": {}}', b'{"update_id": 7, "message": "text"}', b"\xff\xfe",
+    b'{"update_id": 1e3, "message": {}}', b'{"update_id": true, "message": {}}',
+])
+def test_payloads_that_are_not_updates_are_refused(client, linked, tg, body):
+    response = post(client, body)
+    assert response.status_code == 400
+    assert tg.requests == []
+    assert not ProcessedUpdate.objects.exists()
+
+
+def test_the_webhook_is_off_without_a_token(client, settings):
+    settings.TELEGRAM_BOT_TOKEN = ""
+    assert post(client, message(CHAT, "/help")).status_code == 404
+
+
+def test_only_post(client, tg):
+    assert client.get(URL, HTTP_X_TELEGRAM_BOT_API_SECRET_TOKEN=SECRET).status_code == 405
+
+
+def test_group_chats_are_ignored(client, linked, tg, frozen):
+    update = message(CHAT, "/sessions")
+    update["message"]["chat"] = {"id": -100, "type": "group", "title": "Staff room"}
+    assert post(client, update).status_code == 200
+    assert tg.calls("sendMessage") == []
+
+
+# --- the notifications channel ---------------------------------------------------------------
+
+
+def test_a_cancellation_reaches_the_tutors_chat_once(linked, session, parent, reasons, policies, tg, frozen,
+                                                     django_capture_on_commit_callbacks):
+    guidance = lifecycle.cancellation_guidance(session, by=parent, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel")].id,
+                         policy_id=guidance["policy_id"], now=NOW)
+    delivery = Delivery.objects.get(channel="telegram", recipient=linked.user)
+    assert (delivery.kind, delivery.status) == ("cancel", "sent")
+    [call] = tg.calls("sendMessage")
+    assert "cancelled" in call["text"].lower()
+    assert "http" in call["text"]  # the link to the rest
+    dispatch.dispatch(now=NOW + timedelta(minutes=5))  # the beat's dispatcher sends nothing twice
+    assert len(tg.calls("sendMessage")) == 1
+
+
+def test_people_without_a_chat_get_no_telegram_delivery(session, parent, reasons, policies, tg, frozen, tutor,
+                                                        django_capture_on_commit_callbacks):
+    guidance = lifecycle.cancellation_guidance(session, by=parent, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel")].id,
+                         policy_id=guidance["policy_id"], now=NOW)
+    assert not Delivery.objects.filter(channel="telegram").exists()
+    assert Delivery.objects.filter(channel="in_app", recipient=tutor).exists()
+    assert tg.requests == []
+
+
+def test_a_tutor_who_blocked_the_bot_is_unlinked_and_told_on_the_web(linked, session, parent, reasons, policies,
+                                                                     tg, frozen, tutor,
+                                                                     django_capture_on_commit_callbacks):
+    tg.blocked.add(CHAT)
+    guidance = lifecycle.cancellation_guidance(session, by=parent, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel")].id,
+                         policy_id=guidance["policy_id"], now=NOW)
+    delivery = Delivery.objects.get(channel="telegram", recipient=tutor)
+    assert delivery.status == "failed"
+    assert "bot was blocked by the user" in delivery.last_error
+    assert not TelegramLink.objects.exists()
+    with django_capture_on_commit_callbacks(execute=True):
+        dispatch.dispatch(now=NOW)
+    notice = Notification.objects.get(recipient=tutor, kind="telegram_unlinked")
+    assert notice.url == "/telegram/"
+
+
+def test_reminders_reach_a_linked_tutor_on_telegram(linked, session, tg, frozen, tutor):
+    """The set-based reminder sweep finds the linked chat (the channel's reachable_sql)."""
+    from notifications import planning
+
+    moment = session.scheduled_start - timedelta(hours=1)
+    made = planning.plan(now=moment)
+    telegram = Delivery.objects.filter(pk__in=made, channel="telegram")
+    assert list(telegram.values_list("recipient_id", flat=True)) == [tutor.id]
+    dispatch.dispatch(now=moment)
+    [call] = tg.calls("sendMessage")
+    assert call["chat_id"] in (CHAT, str(CHAT))
+    assert telegram.get().status == "sent"

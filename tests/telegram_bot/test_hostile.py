@@ -1,0 +1,48 @@
+"""Bad input through the bot gets a clear message and changes nothing."""
+
+import pytest
+
+from sessions.models import SessionEvent, Status
+from tests.telegram_bot.conftest import CHAT, last_text, message, press, send
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("data", ["", "a", "a:ci", "a:ci:1:2:3", "r:", "r:abc", "y", "n", "x" * 64, "a:ci:-1",
+                                  "a:ci:99999999999999999999"])
+def test_forged_button_data_does_nothing(data, linked, session, tg, frozen):
+    send(press(data))
+    text = tg.calls("editMessageText")[-1]["text"]
+    assert text in ("That step is over. Send /sessions to see where things stand.", "Session not found.")
+    session.refresh_from_db()
+    assert session.status == Status.SCHEDULED
+    assert not SessionEvent.objects.exists()
+
+
+def test_a_reason_from_another_picker_is_refused(linked, session, reasons, tg, frozen):
+    send(message(CHAT, "/cancel"))
+    send(press(f"r:{reasons[('parent', 'cancel')].id}"))  # a parent's reason, forged
+    assert tg.calls("editMessageText")[-1]["text"] == "Choose one of the tutor's cancel reasons."
+    session.refresh_from_db()
+    assert session.status == Status.SCHEDULED
+
+
+def test_an_overlong_or_broken_note_is_refused(linked, session, reasons, tg, frozen):
+    send(message(CHAT, "/cancel"))
+    send(press(f"r:{reasons[('tutor', 'cancel', 'other')].id}"))
+    send(message(CHAT, "x" * 2001))
+    assert "2000" in last_text(tg) or "2,000" in last_text(tg)
+    send(message(CHAT, "bad \x00 byte"))
+    assert "Penalty" not in last_text(tg)
+    session.refresh_from_db()
+    assert session.status == Status.SCHEDULED
+    assert not SessionEvent.objects.exists()
+
+
+def test_an_overlong_notes_text_is_refused(linked, awaiting, tg, frozen):
+    from notes.models import Note
+
+    send(press(f"a:nt:{awaiting.id}"))
+    send(message(CHAT, "y" * 20_001))
+    assert "20000" in last_text(tg) or "20,000" in last_text(tg)
+    assert not Note.objects.exists()
