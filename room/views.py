@@ -34,7 +34,7 @@ from . import presence, services, states
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Session not found. Check your dashboard."
-NOT_PARTICIPANT = "You're not part of this session."
+NOT_PARTICIPANT = states.NOT_PARTICIPANT
 CAMERA_DENIED = "Please allow camera/microphone access."
 CONNECTION_FAILED = "Unable to connect."
 PROVIDER_ERROR = "Video service unavailable. Try again."
