@@ -21,6 +21,7 @@ from django.utils import timezone
 from room import presence, states
 from sessions.errors import FORBIDDEN, Refused
 from sessions.models import Recording, RecordingStatus, Session, VideoProvider
+from tutoring.csp import origin_of
 
 from . import incidents
 from .errors import CredentialsRejected
@@ -52,6 +53,14 @@ def provider_name_for(session: Session) -> str:
         log.warning("course %s asks for %s, which is not configured: using %s", session.course_id,
                     override.provider, settings.VIDEO_PROVIDER)
     return settings.VIDEO_PROVIDER
+
+
+def client_origin(name: str) -> str | None:
+    """The origin of the provider's web client, which the room page frames (its CSP frame-src):
+    the join links point there (PlugNmeet's client at PLUGNMEET_URL, BBB's join redirecting into
+    its HTML5 client on the BBB_URL host). None for the built-in room or an unconfigured provider."""
+    conf = {VideoProvider.PLUGNMEET: settings.PLUGNMEET, VideoProvider.BBB: settings.BBB}.get(name)
+    return origin_of(conf["url"]) if conf else None
 
 
 def records(session: Session) -> bool:
