@@ -3,7 +3,13 @@ participants and their presence (heartbeats).
 
 Who: the socket is signed in with the Django session cookie (AuthMiddlewareStack in
 tutoring/asgi.py; the Origin must be this site's). Only the session's tutor and student are admitted,
-and only while the room is open; each admitted socket joins that session's group and no other.
+and only while the room is open (room.states.entry_refusal, the rule the video join also follows);
+each admitted socket joins that session's group and no other.
+
+With a video provider (PlugNmeet, BigBlueButton) the call runs in the provider's client framed by
+the room page, and the socket only watches: its heartbeats read the room's presence (fed by the
+provider, video.attendance) instead of writing it, and it relays nothing; the state messages are
+the same.
 Every refusal is sent as {"type": "error", "code", "detail"} and then the socket is closed with a
 code the page understands:
 
@@ -39,7 +45,8 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from sessions.access import Viewer
-from sessions.models import Session
+from sessions.models import Session, VideoProvider
+from video import services as video_services
 
 from . import presence, services, states
 
@@ -107,21 +114,23 @@ NOT_FOUND = Closing(4404, "not_found", "Session not found. Check your dashboard.
 NOT_PARTICIPANT = Closing(4403, "not_participant", "You're not part of this session.")
 
 
-def admission(user, session_id: int) -> tuple[Closing | None, str]:
-    """(None, role) when this user may enter this session's room now, else (why not, "")."""
+def admission(user, session_id: int) -> tuple[Closing | None, str, bool]:
+    """(None, role, watching) when this user may enter this session's room now (the one entry
+    rule, room.states.entry_refusal), else (why not, "", False). `watching`: the session's call
+    runs at a video provider, so this socket only follows the room's state; the provider's
+    presence (video.attendance) says who is in the room, not the socket."""
     session = Session.objects.select_related("course", "tutor", "student").filter(pk=session_id).first()
     if session is None or not Viewer.of(user).relations(session):
-        return NOT_FOUND, ""
+        return NOT_FOUND, "", False
     role = services.role_of(session, user.id)
-    if role is None:
-        return NOT_PARTICIPANT, ""
-    now = timezone.now()
-    other = states.other_participant(session, user.id)
-    if not states.can_enter(session, now, other_present=other.id in presence.present_user_ids(session.id)):
-        if now < states.opens_at(session):
-            return Closing(4409, "not_open", "The room opens 15 minutes before the start."), ""
-        return Closing(4409, "not_open", states.ended_detail(session)), ""
-    return None, role
+    other = states.other_participant(session, user.id) if role else None
+    other_present = other is not None and other.id in presence.present_user_ids(session.id)
+    refused = states.entry_refusal(session, user.id, timezone.now(), other_present=other_present)
+    if refused is not None:
+        if refused.code == "not_participant":
+            return NOT_PARTICIPANT, "", False
+        return Closing(4409, "not_open", refused.message), "", False
+    return None, role, video_services.provider_name_for(session) != VideoProvider.P2P
 
 
 def _in_pool_thread(func, *args, **kwargs):
@@ -149,6 +158,7 @@ class TokenBucket:
 
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     admitted = False
+    watching = False
 
     async def connect(self):
         # accepted first, so that a refusal reaches the page with its reason and close code
@@ -167,7 +177,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             raise Closing(4401, "not_signed_in", "Sign in to join the session.")
         self.user_id = user.id
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
-        refused, self.role = await database_sync_to_async(admission)(user, self.session_id)
+        refused, self.role, self.watching = await database_sync_to_async(admission)(user, self.session_id)
         if refused is not None:
             raise refused
         # the socket's own address on the channel layer: signaling goes straight to it, and only
@@ -178,6 +188,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         await self._load()
         await self.channel_layer.group_add(self.group, self.channel_name)
         self.admitted = True
+        if self.watching:
+            await self._read_presence()
+            await self.send_json({"type": "welcome", "connection_id": self.connection_id, "role": self.role,
+                                  "heartbeat": settings.ROOM_HEARTBEAT_SECONDS, **self._view()})
+            return
         change = await self._presence(presence.mark_present)
         if change.other_connections_of_user:
             await self.channel_layer.group_send(self.group, {"type": "room.superseded", "user_id": self.user_id,
@@ -195,7 +210,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.admitted = False
         try:
             await self.channel_layer.group_discard(self.group, self.channel_name)
-            await self._presence(presence.mark_absent)
+            if not self.watching:
+                await self._presence(presence.mark_absent)
         except Exception:  # noqa: BLE001 - the presence expires by itself
             log.warning("room %s: leaving failed", self.session_id, exc_info=True)
 
@@ -210,7 +226,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._close(closing)
             return
         if message.type == "heartbeat":
-            await self._presence(presence.mark_present)
+            await (self._read_presence() if self.watching else self._presence(presence.mark_present))
             if time.monotonic() - self.loaded_at > RELOAD_SECONDS:
                 await self._load()
             await self.send_json({"type": "state", **self._view()})
@@ -218,6 +234,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             # leave now: the other side hears it at once, whenever the closing handshake ends
             await self._leave()
             await self.close(code=1000)
+        elif self.watching:
+            pass  # the call is at the provider: nothing to relay
         elif message.type == "media":
             await self._relay(self.channel_layer.group_send, self.group, {
                 "type": "room.media", "from": self.connection_id, "audio": message.audio, "video": message.video})
@@ -270,7 +288,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "state", **self._view()})
 
     async def room_superseded(self, event):
-        if self.admitted and event["user_id"] == self.user_id and event["keep"] != self.connection_id:
+        if self.admitted and not self.watching and event["user_id"] == self.user_id and event["keep"] != self.connection_id:
             await self._close(Closing(4001, "superseded", "You joined this session in another tab or window."))
 
     # --- helpers ---------------------------------------------------------------------------------
@@ -287,6 +305,11 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             mark, self.session_id, self.user_id, connection_id=self.connection_id)
         self.connections = change.after
         return change
+
+    async def _read_presence(self):
+        """A watching socket reads who is in the room (the provider's presence) without writing."""
+        self.connections = await sync_to_async(_in_pool_thread, thread_sensitive=False)(
+            presence.connections, self.session_id)
 
     async def _load(self):
         self.data = await database_sync_to_async(services.room_data)(self.session_id)

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from django.conf import settings
 
+from sessions.errors import FORBIDDEN, Refused
 from sessions.models import Session, Status
 
 
@@ -44,6 +45,7 @@ LABELS = {
 }
 
 SESSION_ENDED = "This session has ended."
+NOT_PARTICIPANT = "You're not part of this session."
 CANCELLED = frozenset({Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT})
 # the session took place (or was meant to) and is closed: checked out and beyond
 CLOSED = frozenset({Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED})
@@ -71,6 +73,22 @@ def can_enter(session: Session, now: datetime, *, other_present: bool) -> bool:
     if session.status not in LIVE or now < opens_at(session):
         return False
     return now < session.scheduled_end or other_present
+
+
+def entry_refusal(session: Session, user_id: int, now: datetime, *, other_present: bool) -> Refused | None:
+    """The one entry rule: why this user may not enter the session's room now (None: they may).
+    The built-in room's socket, the video join (a provider's join URL or token is handed out only
+    past this check) and the room page's Rejoin all ask it. Only the session's tutor and student
+    enter; the room opens ROOM_OPENS_BEFORE before the start and stays open until the scheduled
+    end, and past it while the other participant is still in the call."""
+    if user_id not in (session.tutor_id, session.student_id):
+        return Refused(NOT_PARTICIPANT, code="not_participant", status=FORBIDDEN)
+    if session.status in LIVE and now < opens_at(session):
+        minutes = int(settings.ROOM_OPENS_BEFORE.total_seconds() // 60)
+        return Refused(f"The room opens {minutes} minutes before the start.", code="room_not_open")
+    if not can_enter(session, now, other_present=other_present):
+        return Refused(ended_detail(session), code="session_ended")
+    return None
 
 
 def join_link(session: Session, user, now: datetime) -> dict | None:

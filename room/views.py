@@ -28,13 +28,16 @@ from sessions.access import Relation, Viewer
 from sessions.errors import Refused
 from sessions.models import Session, SessionAssessment, VideoProvider
 from sessions.views.pages import see_other
+from tutoring.csp import allow_frames
+from video import services as video_services
+from video.models import configured_providers
 
 from . import presence, services, states
 
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "Session not found. Check your dashboard."
-NOT_PARTICIPANT = "You're not part of this session."
+NOT_PARTICIPANT = states.NOT_PARTICIPANT
 CAMERA_DENIED = "Please allow camera/microphone access."
 CONNECTION_FAILED = "Unable to connect."
 PROVIDER_ERROR = "Video service unavailable. Try again."
@@ -145,7 +148,8 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
     mine = SessionAssessment.objects.filter(session=session, author_role=role).first()
     feedback_refused = services.feedback_refusal(session, user.id, now)
     ws_scheme = "wss" if request.is_secure() else "ws"
-    provider_ok = session.video_provider == VideoProvider.P2P
+    provider = video_services.provider_name_for(session)
+    provider_ok = provider in configured_providers()
     config = {
         "sessionId": session.id,
         "role": role,
@@ -156,6 +160,8 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "start": session.scheduled_start.isoformat(),
         "end": session.scheduled_end.isoformat(),
         "state": view.as_dict(),
+        "provider": provider,
+        "joinUrl": f"/api/sessions/{session.id}/video/join",
         "checkInUrl": f"/session/{session.id}/check-in",
         "afterUrl": f"/session/{session.id}?after=1",
         "texts": {"denied": CAMERA_DENIED, "connection": CONNECTION_FAILED, "provider": PROVIDER_ERROR,
@@ -169,8 +175,10 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "opens_at": _local(states.opens_at(session), user, "%H:%M"),
         "ends_at": _local(session.scheduled_end, user, "%H:%M"),
         "dashboard": DASHBOARDS[role],
-        "can_rejoin": states.can_enter(session, now, other_present=other.id in present),
+        "can_rejoin": states.entry_refusal(session, user.id, now, other_present=other.id in present) is None,
         "provider_ok": provider_ok, "presence_ok": presence_ok,
+        "provider_mode": provider != VideoProvider.P2P, "provider_label": VideoProvider(provider).label,
+        "provider_origin": video_services.client_origin(provider),
         "reschedule": reschedule_offer(session, user, now) if not post else {},
         "resources": list(session.resources.order_by("created_at", "id")),
         "can_upload": role == "tutor" and services.resources_refusal(session, user.id) is None,
@@ -192,7 +200,10 @@ def room(request, session, role):
     """The pre-join screen and the call while the room is open; the post-session screen after."""
     services.page_viewed(session, request.user)
     context = page_context(request, session, role, post=request.GET.get("after") == "1")
-    return render(request, "room/room.html", context)
+    response = render(request, "room/room.html", context)
+    if context["provider_mode"] and not context["post"]:
+        allow_frames(response, context["provider_origin"])  # the provider's client, and nothing else
+    return response
 
 
 # --- actions -----------------------------------------------------------------------------------

@@ -436,6 +436,16 @@ if not 1 <= VIDEO_HTTP_TIMEOUT_SECONDS <= 120:
 VIDEO_ROOM_PREFIX = env_str("VIDEO_ROOM_PREFIX", "tutoring")
 if not re.fullmatch(r"[A-Za-z0-9_-]{1,40}", VIDEO_ROOM_PREFIX):
     raise ImproperlyConfigured("VIDEO_ROOM_PREFIX must be 1-40 letters, digits, - or _")
+# Presence from the providers (video.attendance): beat asks each PlugNmeet / BigBlueButton room in
+# use who is in it every VIDEO_PRESENCE_POLL_SECONDS (PlugNmeet's webhooks tell joins and leaves at
+# once); a provider connection nobody has confirmed for VIDEO_PRESENCE_TTL_SECONDS is gone.
+VIDEO_PRESENCE_POLL_SECONDS = env_int("VIDEO_PRESENCE_POLL_SECONDS", 30)
+VIDEO_PRESENCE_TTL_SECONDS = env_int("VIDEO_PRESENCE_TTL_SECONDS", 90)
+if not 5 <= VIDEO_PRESENCE_POLL_SECONDS < VIDEO_PRESENCE_TTL_SECONDS:
+    raise ImproperlyConfigured("VIDEO_PRESENCE_POLL_SECONDS must be at least 5 and below VIDEO_PRESENCE_TTL_SECONDS")
+CELERY_BEAT_SCHEDULE["poll-video-presence"] = {
+    "task": "video.tasks.poll_presence", "schedule": timedelta(seconds=VIDEO_PRESENCE_POLL_SECONDS),
+    "options": {"expires": VIDEO_PRESENCE_POLL_SECONDS}}
 # Whether provider rooms record unless a course says otherwise (video.CourseVideo.record).
 VIDEO_RECORD_DEFAULT = env_bool("VIDEO_RECORD_DEFAULT", False)
 # Recordings are copied into the notes storage (the private R2 bucket, or NOTES_ROOT) under

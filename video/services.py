@@ -11,13 +11,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 
+import redis
+
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from room import presence, states
 from sessions.errors import FORBIDDEN, Refused
-from sessions.models import Recording, RecordingStatus, Session, Status, VideoProvider
+from sessions.models import Recording, RecordingStatus, Session, VideoProvider
+from tutoring.csp import origin_of
 
 from . import incidents
 from .errors import CredentialsRejected
@@ -25,11 +29,6 @@ from .models import CourseVideo, RecordingCopy, VideoRoom, configured_providers
 from .providers import JoinInfo, Role, RoomSpec, RoomStatus, SourceRecording, get_provider
 
 log = logging.getLogger("video")
-
-# The room opens 15 minutes before the start (spec 002 "Early: >15 min before"). The room page
-# (sessions' room projection) owns the states; this is the same rule for the join API.
-ROOM_OPENS = timedelta(minutes=15)
-JOINABLE_STATUSES = (Status.SCHEDULED, Status.CHECKED_IN)
 
 
 # --- which provider -----------------------------------------------------------------------------
@@ -54,6 +53,14 @@ def provider_name_for(session: Session) -> str:
         log.warning("course %s asks for %s, which is not configured: using %s", session.course_id,
                     override.provider, settings.VIDEO_PROVIDER)
     return settings.VIDEO_PROVIDER
+
+
+def client_origin(name: str) -> str | None:
+    """The origin of the provider's web client, which the room page frames (its CSP frame-src):
+    the join links point there (PlugNmeet's client at PLUGNMEET_URL, BBB's join redirecting into
+    its HTML5 client on the BBB_URL host). None for the built-in room or an unconfigured provider."""
+    conf = {VideoProvider.PLUGNMEET: settings.PLUGNMEET, VideoProvider.BBB: settings.BBB}.get(name)
+    return origin_of(conf["url"]) if conf else None
 
 
 def records(session: Session) -> bool:
@@ -94,20 +101,26 @@ def role_of(session: Session, user) -> Role:
     raise Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
 
 
-def require_joinable(session: Session, now) -> None:
-    if session.status not in JOINABLE_STATUSES or (session.status == Status.SCHEDULED
-                                                   and now >= session.scheduled_end):
-        raise Refused("This session has ended.", code="session_ended")
-    if now < session.scheduled_start - ROOM_OPENS:
-        raise Refused("The room opens 15 minutes before the session starts.", code="room_not_open")
+def require_entry(session: Session, user, now) -> None:
+    """The room's one entry rule (room.states.entry_refusal): a join URL or token is never handed
+    out to anyone else, nor before the room opens, nor once the session is over."""
+    other = session.student_id if user.pk == session.tutor_id else session.tutor_id
+    try:
+        other_present = other in presence.present_user_ids(session.pk)
+    except redis.RedisError:  # presence unknown: the scheduled times alone decide
+        log.warning("session %s: presence unavailable for the entry rule", session.pk, exc_info=True)
+        other_present = False
+    refused = states.entry_refusal(session, user.pk, now, other_present=other_present)
+    if refused is not None:
+        raise refused
 
 
 def join(session: Session, *, user, now=None) -> JoinInfo:
     """A way into the session's room for its tutor (host) or student (guest). With a provider,
     the room is created there first (creating a running room answers that room)."""
     now = now or timezone.now()
+    require_entry(session, user, now)
     role = role_of(session, user)
-    require_joinable(session, now)
     name = provider_name_for(session)
     provider = get_provider(name)
     if name == VideoProvider.P2P:

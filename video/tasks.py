@@ -7,7 +7,7 @@ under the broker's visibility timeout); what it stored is kept and the retry res
 from celery import shared_task
 from django.utils import timezone
 
-from . import recordings, services
+from . import attendance, recordings, services
 from .errors import VideoUnavailable
 
 RETRY_BACKOFF = 30
@@ -33,3 +33,9 @@ def sweep_recordings() -> dict:
     for copy_id in stalled:
         copy_recording.delay(copy_id)
     return {"discovered": found, "requeued": len(stalled)}
+
+
+@shared_task(ignore_result=True)
+def poll_presence() -> dict:
+    """Beat, every VIDEO_PRESENCE_POLL_SECONDS: who is in each provider room in use (video.attendance)."""
+    return attendance.poll_rooms(now=timezone.now())

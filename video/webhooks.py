@@ -3,11 +3,9 @@ video/providers/plugnmeet.py and bbb.py, with the upstream files they follow).
 
 Every verified delivery is stored once as a ProviderEvent ((provider, key) is unique): a replayed
 or re-sent delivery is answered 200 and changes nothing. A join or a leave is kept with its
-session, user, the provider's connection id and time, which is all the room's presence needs:
-
-    mark_present(event.session_id, event.user_id, connection_id=event.connection_id, now=event.occurred_at)
-
-(`room.presence`, see on_attendance below). A recording that is ready is registered and copied
+session, user, the provider's connection id and time, and feeds the room's presence
+(video.attendance: the same presence the built-in room's sockets feed); a room that finished takes
+everyone out of it. A recording that is ready is registered and copied
 (video.services.register_recording), once."""
 
 import hashlib
@@ -18,9 +16,9 @@ from datetime import UTC, datetime
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from sessions.models import Session, VideoProvider
+from sessions.models import VideoProvider
 
-from . import services
+from . import attendance, services
 from .models import ProviderEvent, ProviderEventKind, VideoRoom
 from .providers import bbb, plugnmeet
 
@@ -70,7 +68,7 @@ def plugnmeet_delivery(body: bytes, headers, *, now: datetime) -> Outcome:
     kind = PLUGNMEET_KINDS.get(name, ProviderEventKind.OTHER)
     key = str(event.get("id") or "") or "sha256:" + hashlib.sha256(body).hexdigest()
     saved = _save(VideoProvider.PLUGNMEET, key=key, kind=kind, name=name, session=session,
-                  user_id=_participant_user(session, participant.get("identity")),
+                  user_id=attendance.participant(session, participant.get("identity")) if session else None,
                   connection_id=str(participant.get("sid") or ""), occurred_at=_when(event.get("created_at"), now),
                   received_at=now, data={"room_id": room_id, "room_sid": room.get("sid"),
                                          "record_id": recording.get("record_id")})
@@ -125,26 +123,10 @@ def _act(event: ProviderEvent, *, recording_id: str, room_id: str, size) -> Outc
                                     session=event.session, size=int(size) if isinstance(size, int | float) and size else None)
     elif event.kind == ProviderEventKind.ROOM_FINISHED:
         VideoRoom.objects.filter(session=event.session, ended_at__isnull=True).update(ended_at=event.occurred_at)
+        attendance.on_event(event)
     elif event.kind in (ProviderEventKind.JOINED, ProviderEventKind.LEFT) and event.user_id:
-        on_attendance(event)
+        attendance.on_event(event)
     return ACCEPTED
-
-
-def on_attendance(event: ProviderEvent) -> None:
-    """A participant joined or left the provider's room. Feeding the room's presence is one call
-    here once room.presence exists (mark_present / mark_absent with session_id, user_id,
-    connection_id=event.connection_id, now=event.occurred_at); until then the ProviderEvent row is
-    the record."""
-    log.info("%s: user %s %s session %s", event.provider, event.user_id, event.kind, event.session_id)
-
-
-def _participant_user(session: Session | None, identity) -> int | None:
-    """Our user id from the provider's identity (we join people as str(user.pk)), only for the
-    session's own tutor or student."""
-    if session is None or not isinstance(identity, str) or not identity.isdigit():
-        return None
-    user_id = int(identity)
-    return user_id if user_id in (session.tutor_id, session.student_id) else None
 
 
 def _when(created_at, now: datetime) -> datetime:

@@ -2,6 +2,10 @@
 // with the other participant, peer to peer, signaled over the room's socket (room/consumers.py).
 // Negotiation follows the "perfect negotiation" pattern: the student's side is the polite one.
 // The page's #room-config (JSON) carries the session, the socket URL, the ICE servers and texts.
+// With a video provider (cfg.provider "plugnmeet" or "bbb") the call runs in the provider's client
+// instead: Join asks the server for this participant's join URL (POST cfg.joinUrl, the room's one
+// entry rule) and frames it; the socket then only brings the room's state (who is in, from the
+// provider's presence). The pre-join check, header, timer, check-in and resources stay the same.
 // window.room exposes the peer connection and the state to tests (read-only use).
 (function () {
   "use strict";
@@ -19,7 +23,9 @@
     alert: $("call-alert"), alertText: $("call-alert-text"), retry: $("call-retry"), controls: $("controls"),
     mic_btn: $("toggle-mic"), cam_btn: $("toggle-camera"), switchBtn: $("switch-device"), pip: $("pip"),
     side: $("side-panel"), sideBtn: $("toggle-side"), leave: $("leave"),
+    frame: $("provider-frame"), providerNote: $("provider-note"),
   };
+  var viaProvider = !!cfg.provider && cfg.provider !== "p2p";
   var opensAt = Date.parse(cfg.opensAt), start = Date.parse(cfg.start), end = Date.parse(cfg.end);
   var polite = cfg.role === "student";
 
@@ -77,11 +83,12 @@
       return Promise.resolve(null);
     }
     return navigator.mediaDevices.getUserMedia(constraints()).then(function (s) {
+      if (viaProvider && inCall) { stopStream(s); return null; }  // joined meanwhile: the provider's client has them
       stopStream(stream);
       stream = s;
       show(el.mediaAlert, false);
       el.preview.srcObject = s;
-      el.local.srcObject = s;
+      if (el.local) el.local.srcObject = s;
       watchLevel(s);
       replaceTracks();
       return listDevices();
@@ -173,7 +180,7 @@
   }
 
   function applySpeaker() {
-    if (el.speaker.value && el.remote.setSinkId) el.remote.setSinkId(el.speaker.value).catch(function () {});
+    if (el.remote && el.speaker.value && el.remote.setSinkId) el.remote.setSinkId(el.speaker.value).catch(function () {});
   }
 
   // --- the room's state --------------------------------------------------------------------------
@@ -186,7 +193,7 @@
       node.className = "state state--" + s.state;
     });
     if (el.roomDetail) el.roomDetail.textContent = s.detail;
-    el.peerNote.textContent = s.detail;
+    if (el.peerNote) el.peerNote.textContent = s.detail;
     show(el.peerNote, s.state !== "in_progress" || !pc || pc.connectionState !== "connected");
     show(el.checkIn, !!s.can_check_in);
     if (s.status_label) el.sessionStatus.textContent = "· " + s.status_label;
@@ -288,7 +295,7 @@
         show(el.alert, false);
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(function () { send({ type: "heartbeat" }); }, (msg.heartbeat || 10) * 1000);
-        sendMedia();
+        if (!viaProvider) sendMedia();
         return peersChanged(msg);
       case "state":
         return peersChanged(msg);
@@ -309,6 +316,7 @@
 
   function peersChanged(msg) {
     applyState(msg);
+    if (viaProvider) return Promise.resolve();  // the call is in the provider's client
     var peers = msg.peers || [];
     if (peerId && peers.indexOf(peerId) < 0) closePeer();
     if (!peerId && peers.length) setPeer(peers[peers.length - 1]);
@@ -372,7 +380,7 @@
     peerId = null;
     makingOffer = ignoreOffer = false;
     window.room.pc = null;
-    el.remote.srcObject = null;
+    if (el.remote) el.remote.srcObject = null;
     show(el.remoteMuted, false);
     clearTimeout(iceTimer);
   }
@@ -411,6 +419,7 @@
   // --- joining and leaving -----------------------------------------------------------------------
 
   function join() {
+    if (viaProvider) return joinProvider();
     el.join.disabled = true;
     inCall = true;
     show(el.prejoin, false);
@@ -423,8 +432,58 @@
     el.mic_btn.focus();
   }
 
+  // --- with a video provider --------------------------------------------------------------------
+
+  function joinProvider() {
+    el.join.disabled = true;
+    inCall = true;
+    show(el.prejoin, false);
+    show(el.call, true);
+    document.body.classList.add("in-call");
+    // the provider's client asks for the camera and microphone itself: let go of the preview's
+    if (meterFrame) cancelAnimationFrame(meterFrame);
+    stopStream(stream);
+    stream = null;
+    el.preview.srcObject = null;
+    connect();
+    tick();
+    requestJoin();
+    el.leave.focus();
+  }
+
+  function requestJoin() {
+    show(el.alert, false);
+    show(el.providerNote, true);
+    fetch(cfg.joinUrl, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
+    }).then(function (response) {
+      return response.json().then(function (body) { return { status: response.status, body: body }; });
+    }).then(function (result) {
+      var body = result.body || {};
+      if (result.status === 200 && body.kind === "url" && body.url) {
+        el.frame.src = body.url;
+        show(el.frame, true);
+        show(el.providerNote, false);
+        applyState(state);
+        return;
+      }
+      if (result.status === 200 && body.kind === "builtin") { window.location.reload(); return; }
+      show(el.providerNote, false);
+      if (result.status === 409 && Date.now() >= opensAt) { leaving = true; window.location.assign(cfg.afterUrl); return; }
+      providerTrouble(body.detail, result.status === 503 || result.status >= 500);
+    }).catch(function () { show(el.providerNote, false); providerTrouble(null, true); });
+  }
+
+  function providerTrouble(detail, retryable) {  // R12 "Video service unavailable. Try again."
+    technical();
+    alertWith(detail || cfg.texts.provider, retryable ? "Retry" : null);
+    if (retryable) report("provider_unavailable");
+  }
+
   function leave() {
     leaving = true;
+    if (el.frame) el.frame.src = "about:blank";  // out of the provider's room first
     send({ type: "bye" });
     if (ws) ws.close(1000);
     closePeer();
@@ -435,6 +494,10 @@
   function retry() {
     show(el.alert, false);
     failures = 0;
+    if (viaProvider && el.frame.hidden) {
+      requestJoin();
+      if (ws && ws.readyState === WebSocket.OPEN) return;
+    }
     closePeer();
     if (ws && ws.readyState <= WebSocket.OPEN) { ws.onclose = null; ws.close(); }
     connect();
@@ -523,15 +586,17 @@
   el.camera.addEventListener("change", startMedia);
   el.mic.addEventListener("change", startMedia);
   el.speaker.addEventListener("change", applySpeaker);
-  el.mic_btn.addEventListener("click", function () { toggle("audio", el.mic_btn, "Mute", "Unmute"); });
-  el.cam_btn.addEventListener("click", function () { toggle("video", el.cam_btn, "Stop video", "Start video"); });
-  el.switchBtn.addEventListener("click", switchCamera);
+  if (!viaProvider) {  // the provider's client has its own
+    el.mic_btn.addEventListener("click", function () { toggle("audio", el.mic_btn, "Mute", "Unmute"); });
+    el.cam_btn.addEventListener("click", function () { toggle("video", el.cam_btn, "Stop video", "Start video"); });
+    el.switchBtn.addEventListener("click", switchCamera);
+    el.pip.addEventListener("click", togglePip);
+    show(el.pip, !!document.pictureInPictureEnabled);
+  }
   el.sideBtn.addEventListener("click", toggleSide);
-  el.pip.addEventListener("click", togglePip);
-  show(el.pip, !!document.pictureInPictureEnabled);
   ["pointerdown", "keydown", "focusin", "mousemove"].forEach(function (e) { el.call.addEventListener(e, wake); });
   document.addEventListener("keydown", function (e) {
-    if (!inCall || !e.altKey) return;
+    if (!inCall || !e.altKey || viaProvider) return;
     if (e.key === "m" || e.key === "M") { e.preventDefault(); el.mic_btn.click(); }
     if (e.key === "v" || e.key === "V") { e.preventDefault(); el.cam_btn.click(); }
   });

@@ -9,6 +9,10 @@ join refuses a createTime that is not the running meeting's (mismatchCreateTimeP
 ApiController.groovy), an unknown meeting (notFound) and a role other than MODERATOR/VIEWER.
 Recordings have a "video" playback format whose file (video-0.m4v) downloads with HTTP Range.
 
+The client: a join redirects to /html5client/join?sessionToken=..., a minimal stand-in for BBB's
+HTML5 client (what the room page frames) naming who joined and as what; its pagehide beacon
+(POST /html5client/leave) takes the attendee out of the meeting (getMeetingInfo no longer lists them).
+
 The recording-ready callback is signed as post_publish_recording_ready_callback.rb signs it:
 `recording_ready_form(meeting_id, record_id)` -> {"signed_parameters": JWT HS256 with the secret}.
 
@@ -22,6 +26,7 @@ import itertools
 import secrets
 import time
 from dataclasses import dataclass, field
+from html import escape as html_escape
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
@@ -74,6 +79,7 @@ class FakeBBB(FakeServer):
         self.meetings: dict[str, FakeMeeting] = {}
         self.recordings: dict[str, FakeRecording] = {}
         self.clock = itertools.count(int(time.time() * 1000))
+        self.sessions: dict[str, tuple[str, tuple]] = {}  # sessionToken -> (meeting id, attendee)
 
     @property
     def url(self) -> str:
@@ -97,6 +103,8 @@ class FakeBBB(FakeServer):
         if request.path.startswith("/playback/video/") and request.path.endswith("/video-0.m4v"):
             rec = self.recordings.get(request.path.split("/")[3])
             return Download(rec.data) if rec and rec.published else Reply(404, b"not found", "text/plain")
+        if request.path in ("/html5client/join", "/html5client/leave"):
+            return self.client(request.path, parse_qs(request.query).get("sessionToken", [""])[0])
         if not request.path.startswith(API):
             return Reply(404, b"not found", "text/plain")
         call = request.path.removeprefix(API)
@@ -152,9 +160,28 @@ class FakeBBB(FakeServer):
         if role not in ("MODERATOR", "VIEWER"):
             return failed("invalidPassword", "You submitted an invalid password.")
         meeting.running = True
-        meeting.attendees.append((params.get("userID", ""), params.get("fullName", ""), role))
-        return Reply(302, b"", "text/plain", {"Location": f"{self.base_url}/html5client/join?sessionToken="
-                                                          f"{secrets.token_hex(8)}"})
+        attendee = (params.get("userID", ""), params.get("fullName", ""), role)
+        meeting.attendees.append(attendee)
+        token = secrets.token_hex(8)
+        self.sessions[token] = (meeting.meeting_id, attendee)
+        return Reply(302, b"", "text/plain", {"Location": f"{self.base_url}/html5client/join?sessionToken={token}"})
+
+    def client(self, path: str, token: str) -> Reply:
+        found = self.sessions.get(token)
+        meeting = self.meetings.get(found[0]) if found else None
+        if meeting is None:
+            return Reply(401, b"<!doctype html><title>BigBlueButton</title><p>Invalid session.</p>",
+                         "text/html; charset=utf-8")
+        user_id, name, role = found[1]
+        if path.endswith("/leave"):
+            if found[1] in meeting.attendees:
+                meeting.attendees.remove(found[1])
+            return Reply(204, b"", "text/plain")
+        page = (f"<!doctype html><html lang=en><title>BigBlueButton</title><main><h1>BigBlueButton test client</h1>"
+                f"<p id=who>{html_escape(name)} ({role.lower()}) in {html_escape(meeting.name)}</p></main><script>"
+                f"addEventListener('pagehide', () => navigator.sendBeacon('/html5client/leave?sessionToken={token}'));"
+                f"</script>")
+        return Reply(200, page.encode(), "text/html; charset=utf-8")
 
     def end(self, params: dict) -> Reply:
         if self.meetings.pop(params.get("meetingID", ""), None) is None:

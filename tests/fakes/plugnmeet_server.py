@@ -7,10 +7,17 @@ in constant time (401 INVALID_TOKEN_OR_SIGNATURE). Bodies are read like parseAnd
 (protojson, unknown fields discarded, then the protovalidate rules of the fields used here: room_id
 ^[a-zA-Z0-9-_]+$, a room title, user_info.name, record_id). Answers are protojson with
 EmitUnpopulated and proto names (plugnmeet-protocol utils/common.go). getJoinToken refuses a room
-that is not active (pkg/controllers/user.go); recordings download through /download/recording/<token>
-with HTTP Range, as fiber's SendFile serves them.
+that is not active (pkg/controllers/user.go); getActiveRoomInfo lists the room's participants
+(pkg/models/room_info.go); recordings download through /download/recording/<token> with HTTP Range,
+as fiber's SendFile serves them.
 
 Webhooks are signed as plugnmeet-protocol webhook/notifier.go signs them (`webhook_headers`).
+
+The client: GET /?access_token=<join token> is a minimal stand-in for plugNmeet's web client (what
+the room page frames). Opening it puts the token's user in the room (a participant with a sid, as
+getActiveRoomInfo lists them) and sends the room's webhook_url a signed participant_joined, as the
+real server does; the page's pagehide beacon (POST /client/leave) takes them out again with a
+participant_left. `webhooks` keeps (event, HTTP status or the error) of every delivery.
 
     with FakePlugNmeet() as fake:
         fake.add_recording("rec-1", room_id, data=b"...")
@@ -28,7 +35,10 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
+from html import escape
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import jwt
 
 from .fakeserver import Download, FakeServer, Reply, Request
@@ -55,6 +65,7 @@ class FakeRoom:
     title: str
     metadata: dict
     active: bool = True
+    participants: dict = field(default_factory=dict)  # sid -> {"identity", "name", "is_admin"}
 
 
 @dataclass
@@ -78,6 +89,7 @@ class FakePlugNmeet(FakeServer):
         self.recordings: dict[str, FakeRecording] = {}
         self.download_tokens: dict[str, str] = {}
         self.ids = itertools.count(1)
+        self.webhooks: list[tuple[str, int | str]] = []
 
     # --- scripting -------------------------------------------------------------------------------
 
@@ -107,16 +119,39 @@ class FakePlugNmeet(FakeServer):
 
     # --- the server ------------------------------------------------------------------------------
 
+    def send_webhook(self, name: str, room: FakeRoom, **extra) -> None:
+        """POST a signed event to the room's webhook_url (notifier.go), noting what came back."""
+        url = room.metadata.get("webhook_url")
+        if not url:
+            return
+        if urlsplit(url).hostname not in ("127.0.0.1", "localhost"):  # a test never reaches out
+            self.webhooks.append((name, "not on loopback"))
+            return
+        body = self.event(name, room.room_id, **extra)
+        try:
+            with httpx.Client(timeout=10) as client:
+                answer = client.post(url, content=body, headers=self.webhook_headers(body))
+            self.webhooks.append((name, answer.status_code))
+        except httpx.HTTPError as exc:
+            self.webhooks.append((name, type(exc).__name__))
+
+    # --- the server ------------------------------------------------------------------------------
+
     def answer(self, request: Request):
         if request.method == "GET" and request.path.startswith("/download/recording/"):
             return self.download(request.path.removeprefix("/download/recording/"))
+        if request.method == "GET" and request.path == "/":
+            return self.client_page(parse_qs(request.query).get("access_token", [""])[0])
+        if request.method == "POST" and request.path == "/client/leave":
+            return self.client_leave(parse_qs(request.query).get("sid", [""])[0])
         if request.method != "POST" or not request.path.startswith("/auth/"):
             return Reply(404, b"not found", "text/plain")
         refused = self.check_auth(request)
         if refused is not None:
             return refused
         route = {"/auth/room/create": self.create, "/auth/room/getJoinToken": self.join_token,
-                 "/auth/room/isRoomActive": self.is_active, "/auth/room/endRoom": self.end,
+                 "/auth/room/isRoomActive": self.is_active, "/auth/room/getActiveRoomInfo": self.active_room_info,
+                 "/auth/room/endRoom": self.end,
                  "/auth/recording/fetch": self.fetch_recordings,
                  "/auth/recording/getDownloadToken": self.download_token}.get(request.path)
         if route is None:
@@ -180,12 +215,54 @@ class FakePlugNmeet(FakeServer):
         return Reply(200, json.dumps({"status": True, "msg": "room is active", "status_code": "SUCCESS",
                                       "is_active": True}).encode())
 
+    def active_room_info(self, body: dict) -> Reply:
+        room = self.rooms.get(_room_id(body))
+        if room is None:
+            return Reply(200, json.dumps({"status": False, "msg": "room not found in active state",
+                                          "status_code": "ROOM_NOT_FOUND", "room": None}).encode())
+        if not room.active:
+            return Reply(200, json.dumps({"status": False, "msg": "room is not active",
+                                          "status_code": "ROOM_NOT_ACTIVE", "room": None}).encode())
+        people = [{"sid": sid, "identity": p["identity"], "name": p["name"], "state": "ACTIVE",
+                   "metadata": json.dumps({"is_admin": p["is_admin"]}), "joined_at": p["joined_at"]}
+                  for sid, p in room.participants.items()]
+        return answer(room={"room_info": {"room_title": room.title, "room_id": room.room_id, "sid": room.sid,
+                                          "joined_participants": len(people), "is_running": 1},
+                            "participants_info": people})
+
     def end(self, body: dict) -> Reply:
         room = self.rooms.get(_room_id(body))
         if room is None or not room.active:
             return common(False, "room not active", "ROOM_NOT_ACTIVE")
         room.active = False
+        room.participants.clear()
         return common(True, "success", "SUCCESS")
+
+    def client_page(self, token: str) -> Reply:
+        """The stand-in web client: the token's user enters the room."""
+        grant = self.join_tokens.get(token)
+        room = self.rooms.get(grant["room_id"]) if grant else None
+        if room is None or not room.active:
+            return Reply(401, b"<!doctype html><title>plugNmeet</title><p>Invalid or expired token.</p>",
+                         "text/html; charset=utf-8")
+        sid = f"PA_{next(self.ids)}"
+        room.participants[sid] = {"identity": grant.get("user_id", ""), "name": grant["name"],
+                                  "is_admin": bool(grant.get("is_admin")), "joined_at": int(time.time())}
+        self.send_webhook("participant_joined", room, participant={
+            "sid": sid, "identity": grant.get("user_id", ""), "name": grant["name"], "state": "ACTIVE"})
+        role = "admin" if grant.get("is_admin") else "participant"
+        page = (f"<!doctype html><html lang=en><title>plugNmeet</title><main><h1>plugNmeet test client</h1>"
+                f"<p id=who>{escape(grant['name'])} ({role}) in {escape(room.title)}</p></main><script>"
+                f"addEventListener('pagehide', () => navigator.sendBeacon('/client/leave?sid={sid}'));</script>")
+        return Reply(200, page.encode(), "text/html; charset=utf-8")
+
+    def client_leave(self, sid: str) -> Reply:
+        for room in self.rooms.values():
+            person = room.participants.pop(sid, None)
+            if person is not None:
+                self.send_webhook("participant_left", room, participant={
+                    "sid": sid, "identity": person["identity"], "name": person["name"], "state": "DISCONNECTED"})
+        return Reply(204, b"", "text/plain")
 
     def fetch_recordings(self, body: dict) -> Reply:
         room_ids = body.get("room_ids") or []

@@ -12,6 +12,7 @@ from django.utils import timezone
 from analytics.models import Event
 from sessions.models import SessionAssessment, SessionEvent, SessionResource, Status
 from tests.notes.files import uploaded
+from video.models import VideoRoom
 
 pytestmark = pytest.mark.django_db
 
@@ -110,10 +111,12 @@ def test_the_tutor_may_reschedule_instead_while_the_lifecycle_allows(client, at,
     assert "Reschedule instead" not in page and "Your parent can request a new time" in page
 
 
-def test_a_provider_that_is_down_says_so(client, live, student):
-    """R12 "Video service unavailable. Try again."."""
-    live.video_provider = "plugnmeet"
-    live.save(update_fields=["video_provider"])
+def test_a_provider_no_longer_configured_says_video_service_unavailable(client, live, student, settings):
+    """R12 "Video service unavailable. Try again.": the session's room is at PlugNmeet, whose
+    credentials are gone from this deployment."""
+    settings.PLUGNMEET = None
+    VideoRoom.objects.create(session=live, provider="plugnmeet", room_id=f"tutoring-{live.id}",
+                             created_at=timezone.now())
     page = text(as_user(client, student).get(f"/session/{live.id}"))
     assert "Video service unavailable. Try again." in page and "data-blocked" in page
     assert "Technical Issues" in page  # R10: the state the page shows

@@ -11,6 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
+from room import presence
 from sessions.models import SessionEvent, Status
 from tests.conftest import make_user
 from tutoring.asgi import application
@@ -262,3 +263,29 @@ def test_a_student_with_another_role_elsewhere_is_still_only_a_student_here(live
     async def scenario():
         return await welcome(comm)
     assert run(scenario)["role"] == "student"
+
+
+def test_with_a_provider_the_socket_watches_the_presence_the_provider_feeds(live, student, tutor, settings):
+    """The call runs in the provider's client: the socket neither writes presence nor relays; it
+    tells the page the room's state as the provider's presence (video.attendance) makes it."""
+    settings.VIDEO_PROVIDER = "plugnmeet"
+    s = socket(live.id, student)
+
+    async def scenario():
+        first = await welcome(s)
+        assert first["state"] == "joinable" and presence.connections(live.id) == {}
+        await sync_to_async(presence.mark_present, thread_sensitive=False)(
+            live.id, tutor.id, connection_id="plugnmeet:PA_t1")
+        tutor_in = await next_of(s, "state")
+        await sync_to_async(presence.mark_present, thread_sensitive=False)(
+            live.id, student.id, connection_id="plugnmeet:PA_s1")
+        both_in = await next_of(s, "state")
+        await s.send_json_to({"type": "media", "audio": False, "video": True})
+        await s.send_json_to({"type": "heartbeat"})
+        beat = await next_of(s, "state")
+        await s.disconnect(timeout=WAIT)
+        return tutor_in, both_in, beat
+    tutor_in, both_in, beat = run(scenario)
+    assert (tutor_in["state"], tutor_in["detail"]) == ("joinable", "Tia is in the room.")
+    assert both_in["state"] == beat["state"] == "in_progress"
+    assert presence.connections(live.id) == {"plugnmeet:PA_t1": tutor.id, "plugnmeet:PA_s1": student.id}

@@ -9,6 +9,7 @@ from django.utils import timezone
 from sessions.models import Status
 from tests.fakes.bbb_server import FakeBBB
 from tests.fakes.plugnmeet_server import FakePlugNmeet
+from tests.room.conftest import clean_room_keys  # noqa: F401 - autouse: no room keys earlier tests left
 from video import services
 from video.models import VideoRoom
 

@@ -7,6 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from room import presence
+from room.states import ended_detail
+from sessions.errors import Refused
 from sessions.models import Session, Status
 from tests.fakes.fakeserver import HANG, Reply
 from notifications.models import Notification
@@ -144,13 +147,20 @@ def test_a_session_that_is_over_cannot_be_joined(client, settings, plugnmeet, tu
     over = make_session(start=start, status=status, **extra)
 
     answer = join_as(client, tutor, over)
-    assert (answer.status_code, answer.json()["detail"]) == (409, "This session has ended.")
+    assert (answer.status_code, answer.json()) == (409, {"detail": ended_detail(over), "code": "session_ended"})
     assert plugnmeet.requests == []
 
 
-def test_a_checked_in_session_running_over_time_can_still_be_joined(settings, tutor, make_session):
+def test_a_call_running_over_time_can_be_rejoined_while_the_other_is_in_it(settings, tutor, student,
+                                                                             make_session):
+    """The room's own rule: past the scheduled end only while the other participant is still in the call."""
     start = timezone.now() - timedelta(minutes=90)
     running = make_session(start=start, status=Status.CHECKED_IN, checked_in_at=start)
+    with pytest.raises(Refused) as refused:
+        services.join(running, user=tutor)
+    assert (refused.value.code, refused.value.message) == ("session_ended", "This session has ended.")
+
+    presence.mark_present(running.id, student.id, connection_id="conn-student-1")
     assert services.join(running, user=tutor).kind == "builtin"
 
 

@@ -12,7 +12,7 @@ import pytest
 from tests.fakes.fakeserver import HANG, Reply
 from tests.fakes.plugnmeet_server import FakePlugNmeet
 from video.errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
-from video.providers import Role, RoomSpec
+from video.providers import Role, RoomSpec, RoomStatus
 from video.providers.plugnmeet import PlugNmeet
 
 SPEC = RoomSpec(room_id="tutoring-7", title="Algebra I: Tia and Sam", record=True, duration_minutes=120,
@@ -140,3 +140,19 @@ def test_a_server_that_does_not_answer_times_out(plugnmeet, settings):
     with pytest.raises(ProviderDown) as refused:
         client_for(plugnmeet).create_room(SPEC)
     assert "timed out" in refused.value.cause
+
+
+def test_room_status_lists_who_is_in_the_room(plugnmeet):
+    """getActiveRoomInfo's participants_info (sid, identity): what the room's presence is fed with."""
+    client = client_for(plugnmeet)
+    room = client.create_room(SPEC)
+    with httpx.Client(timeout=5) as browser:  # the student's browser opens the client page
+        assert browser.get(client.join(room, user_id="12", name="Sam", role=Role.GUEST).url).status_code == 200
+    sid = next(iter(plugnmeet.rooms["tutoring-7"].participants))
+
+    status = client.room_status("tutoring-7")
+
+    assert (status.active, status.participants, status.connections) == (True, ("12",), (("12", sid),))
+    assert plugnmeet.paths()[-2:] == ["/auth/room/isRoomActive", "/auth/room/getActiveRoomInfo"]
+    client.end_room("tutoring-7")
+    assert client.room_status("tutoring-7") == RoomStatus(active=False)

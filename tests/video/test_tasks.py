@@ -66,3 +66,19 @@ def test_a_copy_that_keeps_failing_gives_up(settings, plugnmeet, pnm_room):
     copy.refresh_from_db()
     assert copy.status == CopyStatus.FAILED and copy.recording.status == RecordingStatus.FAILED
     assert tasks.sweep_recordings()["requeued"] == 0
+
+
+def test_beat_polls_provider_presence(settings, bbb, bbb_room, tutor):
+    """The poll that feeds BigBlueButton's presence (and repairs PlugNmeet's) runs from beat."""
+    import httpx
+
+    from room import presence
+
+    entry = settings.CELERY_BEAT_SCHEDULE["poll-video-presence"]
+    assert entry["task"] == "video.tasks.poll_presence"
+    assert entry["schedule"] == timedelta(seconds=settings.VIDEO_PRESENCE_POLL_SECONDS)
+    with httpx.Client(timeout=5) as browser:
+        browser.get(services.join(bbb_room.session, user=tutor).url)
+
+    assert tasks.poll_presence() == {"rooms": 1, "failed": 0, "present": 1, "gone": 0}
+    assert presence.present_user_ids(bbb_room.session_id) == {tutor.id}

@@ -58,6 +58,9 @@ class JoinInfo:
 class RoomStatus:
     active: bool
     participants: tuple[str, ...] = ()  # the provider's user ids of who is in the room now
+    # (user id, the provider's connection id) of each connection in the room now: what the room's
+    # presence is fed with (video.attendance); a provider without connection ids repeats the user id
+    connections: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,9 @@ class BigBlueButton(VideoProvider):
         except NotAtProvider:
             return RoomStatus(active=False)
         present = tuple(_text(a, "userID") for a in root.iterfind("attendees/attendee") if _text(a, "userID"))
-        return RoomStatus(active=_text(root, "running") == "true", participants=present)
+        # getMeetingInfo names no connection: each attendee's userID stands for its one connection
+        return RoomStatus(active=_text(root, "running") == "true", participants=present,
+                          connections=tuple((user, user) for user in dict.fromkeys(present)))
 
     def recordings(self, room_id: str) -> list[SourceRecording]:
         return [rec for rec, _ in self._recordings({"meetingID": room_id})]

@@ -139,8 +139,21 @@ class PlugNmeet(VideoProvider):
             pass  # already ended: what was asked is done
 
     def room_status(self, room_id: str) -> RoomStatus:
+        """isRoomActive, then for an active room getActiveRoomInfo for who is in it (its
+        participants_info: livekit ParticipantInfo, sid and identity; pkg/models/room_info.go)."""
         answer = self._call("/room/isRoomActive", {"room_id": room_id}, not_found_is_answer=True)
-        return RoomStatus(active=bool(answer.get("is_active")))
+        if not answer.get("is_active"):
+            return RoomStatus(active=False)
+        info = self._call("/room/getActiveRoomInfo", {"room_id": room_id}, not_found_is_answer=True)
+        room = info.get("room") if isinstance(info.get("room"), dict) else None
+        if room is None:  # ended between the two calls
+            return RoomStatus(active=False)
+        connections = tuple(
+            (str(p.get("identity") or ""), str(p.get("sid") or ""))
+            for p in room.get("participants_info") or [] if isinstance(p, dict)
+            and p.get("identity") and p.get("sid") and p.get("state") != "DISCONNECTED")
+        return RoomStatus(active=True, participants=tuple(dict.fromkeys(u for u, _ in connections)),
+                          connections=connections)
 
     def recordings(self, room_id: str) -> list[SourceRecording]:
         try:
