@@ -98,6 +98,10 @@ class Telegram:
             return set()
         return set(TelegramLink.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
 
+    def offered(self, user) -> bool:
+        """Shown in the person's notification settings only once they linked a chat."""
+        return bool(self.preload([user.id]))
+
     def unreachable(self, user, linked: set[int]) -> str:
         return "" if user.id in linked else "no linked Telegram chat"
 

@@ -115,12 +115,14 @@ def _back(request) -> str:
 def _grid(user) -> list[dict]:
     off = set(Preference.objects.filter(user=user, enabled=False).values_list("topic", "channel"))
     topics = [t for t in Topic if any(k.topic == t for k in KINDS.values())]
+    # a channel this person cannot have yet (Telegram before a chat is linked) shows no column
+    offered = {name for name, channel in CHANNELS.items() if not hasattr(channel, "offered") or channel.offered(user)}
     rows = []
     for topic in topics:
         cells = []
         for name in CHANNELS:
             forced_topic = any(k.topic == topic and k.forced_channels for k in KINDS.values())
-            if forced_topic and (topic, name) not in FORCED:
+            if name not in offered or (forced_topic and (topic, name) not in FORCED):
                 cells.append({"channel": name, "label": Channel(name).label, "na": True})
                 continue
             cells.append({"channel": name, "label": Channel(name).label, "field": f"{topic}:{name}",

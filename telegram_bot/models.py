@@ -42,7 +42,7 @@ class LinkCode(models.Model):
 
 class ProcessedUpdate(models.Model):
     update_id = models.BigIntegerField(primary_key=True)
-    received_at = models.DateTimeField()
+    received_at = models.DateTimeField(db_index=True)
 
 
 class ChatState(models.Model):

@@ -1,4 +1,7 @@
+from datetime import timedelta
+
 from celery import shared_task
+from django.utils import timezone
 
 from . import bot
 
@@ -10,3 +13,15 @@ def handle_update(payload: dict) -> bool:
         return False
     bot.process(payload)
     return True
+
+
+KEEP_UPDATES = timedelta(days=2)  # Telegram gives up on an update after 24 hours
+
+
+@shared_task(acks_late=True)
+def prune_updates(now=None) -> int:
+    """Beat, daily: forget the update ids Telegram can no longer send again."""
+    from .models import ProcessedUpdate
+
+    now = now or timezone.now()
+    return ProcessedUpdate.objects.filter(received_at__lt=now - KEEP_UPDATES).delete()[0]

@@ -242,6 +242,8 @@ CELERY_BEAT_SCHEDULE = {
     "plan-reminders": {"task": "notifications.tasks.plan", "schedule": crontab()},
     # deliveries that are due: retries after a transient error, deferred ones, lost claims
     "dispatch-due-deliveries": {"task": "notifications.tasks.dispatch_due", "schedule": crontab()},
+    # Telegram keeps an unanswered update for 24 hours: older update ids need not be remembered
+    "prune-telegram-updates": {"task": "telegram_bot.tasks.prune_updates", "schedule": crontab(minute=17, hour=3)},
 }
 
 # --- the session room (spec 002): signaling and presence over Channels on the same Redis ---------

@@ -77,7 +77,7 @@ class FakeTelegram(FakeServer):
         self.files: dict[str, tuple[bytes, str]] = {}
         self.log: list[tuple[str, dict]] = []
         self._ids = itertools.count(1000)
-        self._lock2 = threading.Lock()
+        self._lock2 = threading.Condition()
 
     @property
     def base_url(self) -> str:
@@ -98,6 +98,12 @@ class FakeTelegram(FakeServer):
     def texts(self) -> list[str]:
         """Every text the bot sent or edited in, in order."""
         return [p["text"] for m, p in list(self.log) if m in ("sendMessage", "editMessageText")]
+
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30) -> list[dict]:
+        """Block until `count` calls of `method` arrived (from a worker thread, say); those calls."""
+        with self._lock2:
+            self._lock2.wait_for(lambda: len([m for m, _ in self.log if m == method]) >= count, timeout)
+            return [p for m, p in self.log if m == method]
 
     def clear(self):
         with self._lock2:
@@ -123,6 +129,7 @@ class FakeTelegram(FakeServer):
         params = _params(request)
         with self._lock2:
             self.log.append((method, params))
+            self._lock2.notify_all()
         missing = [p for p in REQUIRED[method] if not params.get(p)]
         if method == "editMessageText" and not (params.get("chat_id") and params.get("message_id")) \
                 and not params.get("inline_message_id"):

@@ -144,3 +144,12 @@ def test_reminders_reach_a_linked_tutor_on_telegram(linked, session, tg, frozen,
     [call] = tg.calls("sendMessage")
     assert call["chat_id"] in (CHAT, str(CHAT))
     assert telegram.get().status == "sent"
+
+
+def test_update_ids_are_forgotten_after_two_days(frozen):
+    from telegram_bot.tasks import prune_updates
+
+    ProcessedUpdate.objects.create(update_id=1, received_at=NOW - timedelta(days=2, seconds=1))
+    ProcessedUpdate.objects.create(update_id=2, received_at=NOW - timedelta(days=1))
+    assert prune_updates(now=NOW) == 1
+    assert list(ProcessedUpdate.objects.values_list("update_id", flat=True)) == [2]

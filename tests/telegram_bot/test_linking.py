@@ -87,3 +87,16 @@ def test_the_page_says_when_the_bot_is_not_configured(client, tutor, settings):
     response = client.post(reverse("telegram-link"), {"action": "link"})
     assert "not set up on this site" in response.content.decode()
     assert not LinkCode.objects.exists()
+
+
+def test_the_telegram_column_appears_in_the_settings_once_linked(client, tutor, tg):
+    client.force_login(tutor)
+    assert 'value="changes:telegram"' not in client.get(reverse("notifications-preferences")).content.decode()
+    TelegramLink.objects.create(user=tutor, chat_id=CHAT, linked_at=NOW)
+    page = client.get(reverse("notifications-preferences")).content.decode()
+    assert 'value="changes:telegram"' in page
+    # switched off there, a cancellation is not sent on Telegram
+    client.post(reverse("notifications-preferences"), {"on": ["changes:in_app", "changes:email"]})
+    from notifications.models import Preference
+
+    assert not Preference.objects.get(user=tutor, topic="changes", channel="telegram").enabled
