@@ -147,3 +147,24 @@ def test_check_rollups_command_finds_and_repairs_drift(history, capsys):
         call_command("check_rollups")
     call_command("check_rollups", "--rebuild")
     assert rollups.differences() == []
+
+
+def test_each_metric_is_one_ratio_of_summed_measures():
+    """Issue 13 item 5: the definitions live in creators/metrics.py; rows of one status from
+    several courses or tutors add up before any ratio is taken (SUM(bigint) arrives as Decimal)."""
+    from decimal import Decimal
+
+    from creators import metrics
+
+    def row(status, sessions, minutes=0, timed=0, rating_sum=0, rated=0):
+        return {"status": status, "sessions": Decimal(sessions), "actual_us": Decimal(minutes * 60_000_000),
+                "actual_n": Decimal(timed), "rating_sum": Decimal(rating_sum), "rating_n": Decimal(rated)}
+
+    figures = metrics.evaluate([row(Status.APPROVED, 2, minutes=100, timed=2, rating_sum=9, rated=2),
+                                row(Status.APPROVED, 1, minutes=80, timed=1),
+                                row(Status.NO_SHOW, 1), row(Status.CANCELLED_BY_TUTOR, 1),
+                                row(Status.SCHEDULED, 5, rating_sum=3, rated=1)])
+    assert figures == {"total": 10, "completed": 3, "cancelled": 1, "no_show": 1, "scheduled": 5,
+                       "average_duration_minutes": 60.0, "completion_rate": 0.6, "no_show_rate": 0.25,
+                       "average_rating": 4.0, "ratings": 3}
+    assert rollups._CONTRIB is metrics.MEASURES_SQL  # the triggers count what the selectors count
