@@ -9,8 +9,8 @@ they are summed
 - over a filtered set of sessions (creators/selectors.py, when the filters need the sessions),
 - over the rollup rows (creators/selectors.py, for whole histories),
 
-and each path hands rows of (status, the measures' sums) to `evaluate`, which applies COUNTS
-and RATIOS below. No other code states a numerator or a denominator."""
+each query returning the TOTALS below (a measure summed over some statuses), and `evaluate` turns
+those into the COUNTS and RATIOS. No other code states a numerator or a denominator."""
 
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,10 +53,17 @@ class Total:
     measure: str
     buckets: tuple[str, ...] | None = None
 
-    def of(self, sums_by_status: dict[str, dict]) -> int:
-        statuses = None if self.buckets is None else {s for b in self.buckets for s in STATUS_BUCKETS[b]}
-        return sum(row[self.measure] for status, row in sums_by_status.items()
-                   if statuses is None or status in statuses)
+    @property
+    def key(self) -> str:
+        """Its column name in a query's result: t_<measure>_<buckets or all>."""
+        return f"t_{self.measure}_{'_'.join(self.buckets) if self.buckets else 'all'}"
+
+    @property
+    def statuses(self) -> list[str] | None:
+        return None if self.buckets is None else [str(s) for b in self.buckets for s in STATUS_BUCKETS[b]]
+
+    def of(self, sums: dict) -> int:
+        return int(sums.get(self.key) or 0)  # SUM(bigint) arrives as Decimal, SUM of nothing as NULL
 
 
 @dataclass(frozen=True)
@@ -66,11 +73,11 @@ class Ratio:
     scale: float = 1.0
     digits: int = 4
 
-    def of(self, sums_by_status: dict[str, dict]) -> float | None:
-        below = self.denominator.of(sums_by_status)
+    def of(self, sums: dict) -> float | None:
+        below = self.denominator.of(sums)
         if not below:
             return None
-        return round(self.numerator.of(sums_by_status) * self.scale / below, self.digits)
+        return round(self.numerator.of(sums) * self.scale / below, self.digits)
 
 
 COUNTS = {
@@ -94,15 +101,18 @@ RATIOS = {
 }
 RATINGS = Total("rating_n")
 
+# every sum a query must return, once each
+TOTALS = list(dict.fromkeys([*COUNTS.values(), *(t for r in RATIOS.values() for t in (r.numerator, r.denominator)),
+                             RATINGS]))
 
-def evaluate(rows: Iterable[dict]) -> dict:
-    """The metrics of rows that each hold a `status` and the sums of MEASURES (several rows may
-    share a status: they are added up)."""
-    sums: dict[str, dict] = {}
-    for row in rows:
-        into = sums.setdefault(row["status"], dict.fromkeys(MEASURES, 0))
-        for measure in MEASURES:
-            into[measure] += int(row[measure] or 0)  # SUM(bigint) is numeric
+
+def add_up(rows: Iterable[dict]) -> dict:
+    """The TOTALS of several rows (per tutor, per course) added up."""
+    return {t.key: sum(t.of(row) for row in rows) for t in TOTALS}
+
+
+def evaluate(sums: dict) -> dict:
+    """The metrics from a row holding every Total of TOTALS under its key."""
     return ({name: total.of(sums) for name, total in COUNTS.items()}
             | {name: ratio.of(sums) for name, ratio in RATIOS.items()}
             | {"ratings": RATINGS.of(sums)})

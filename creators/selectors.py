@@ -23,7 +23,8 @@ from django.db.models import (
 from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
 
-from .metrics import BUCKET_OF, MEASURES, MEASURES_SQL, STATUS_BUCKETS, evaluate  # noqa: F401 (the pages' buckets)
+from .metrics import COUNTS, MEASURES, MEASURES_SQL, TOTALS, add_up, evaluate
+from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
 from .models import SessionRollup
 
 LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
@@ -111,53 +112,57 @@ def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | N
 
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --
 
-_SUMS = ", ".join(f"SUM(x.{m}) AS {m}" for m in MEASURES)
+def _sum_sql(total) -> tuple[str, list]:
+    if total.statuses is None:
+        return f"SUM(x.{total.measure}) AS {total.key}", []
+    return f"SUM(x.{total.measure}) FILTER (WHERE x.status = ANY(%s)) AS {total.key}", [total.statuses]
 
 
-def _session_sums(qs: QuerySet[Session], *, by_tutor: bool) -> list[dict]:
-    """The sums of the measures over the sessions of `qs`, per status (and per tutor), in one
-    query: each session's measures are metrics.MEASURES_SQL, as in the rollups."""
-    ids_sql, params = qs.values("pk").query.sql_with_params()
-    tutor = "x.tutor_id, u.name, u.avatar_url, " if by_tutor else ""
-    sql = f"""
-        SELECT {tutor}x.status, {_SUMS}
-        FROM (SELECT {MEASURES_SQL} FROM {Session._meta.db_table} s
-              LEFT JOIN {SessionAssessment._meta.db_table} review
-                ON review.session_id = s.id AND review.author_role = %s
-              WHERE s.id IN ({ids_sql})) x
-        {f"JOIN {User._meta.db_table} u ON u.id = x.tutor_id" if by_tutor else ""}
-        GROUP BY {tutor}x.status
-        {"ORDER BY u.name, x.tutor_id" if by_tutor else ""}
-    """
+def _sums(source: tuple[str, list], *, by_tutor: bool) -> list[dict]:
+    """metrics.TOTALS over the rows of `source` (SQL whose columns are tutor_id, status and the
+    measures: sessions, or rollup rows), as one row, or one per tutor by name; one query that
+    sorts the tutors, not the rows."""
+    source_sql, source_params = source
+    sums = [_sum_sql(total) for total in TOTALS]
+    params = [*(p for _, ps in sums for p in ps), *source_params]
+    columns = ", ".join(column for column, _ in sums)
+    if by_tutor:
+        sql = f"""
+            SELECT t.*, u.name, u.avatar_url
+            FROM (SELECT x.tutor_id, {columns} FROM ({source_sql}) x GROUP BY x.tutor_id) t
+            JOIN {User._meta.db_table} u ON u.id = t.tutor_id
+            ORDER BY u.name, t.tutor_id"""
+    else:
+        sql = f"SELECT {columns} FROM ({source_sql}) x"
     with connection.cursor() as cursor:
-        cursor.execute(sql, [AssessmentRole.STUDENT, *params])
+        cursor.execute(sql, params)
         names = [c.name for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
-def _by_tutor(rows: list[dict]) -> list[dict]:
-    """Rows of (tutor, status, sums), ordered by the tutor's name, as one metrics row per tutor
-    who has sessions."""
-    tutors: dict[int, list[dict]] = {}
-    for row in rows:
-        tutors.setdefault(row["tutor_id"], []).append(row)
-    result = []
-    for tutor_rows in tutors.values():
-        first, figures = tutor_rows[0], evaluate(tutor_rows)
-        if figures["total"]:
-            result.append({"tutor": {"id": first["tutor_id"], "name": first["name"],
-                                     "avatar_url": first["avatar_url"]}} | figures)
-    return result
+def _sessions(qs: QuerySet[Session]) -> tuple[str, list]:
+    """Each session of `qs` with its measures (metrics.MEASURES_SQL, as in the rollups)."""
+    ids_sql, params = qs.values("pk").query.sql_with_params()
+    return (f"""SELECT {MEASURES_SQL} FROM {Session._meta.db_table} s
+                LEFT JOIN {SessionAssessment._meta.db_table} review
+                  ON review.session_id = s.id AND review.author_role = %s
+                WHERE s.id IN ({ids_sql})""", [AssessmentRole.STUDENT, *params])
+
+
+def _per_tutor(rows: list[dict]) -> list[dict]:
+    """One metrics row per tutor who has sessions, in the rows' order (by name)."""
+    return [{"tutor": {"id": r["tutor_id"], "name": r["name"], "avatar_url": r["avatar_url"]}} | evaluate(r)
+            for r in rows if COUNTS["total"].of(r)]
 
 
 def metrics(qs: QuerySet[Session]) -> dict:
     """Metrics for the whole filtered set (one query)."""
-    return evaluate(_session_sums(qs, by_tutor=False))
+    return evaluate(_sums(_sessions(qs), by_tutor=False)[0])
 
 
 def metrics_by_tutor(qs: QuerySet[Session]) -> list[dict]:
     """The same metrics per Student-Teacher (one query)."""
-    return _by_tutor(_session_sums(qs, by_tutor=True))
+    return _per_tutor(_sums(_sessions(qs), by_tutor=True))
 
 
 def uses_rollups(f: Filters) -> bool:
@@ -180,11 +185,10 @@ def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
         rows = rows.filter(tutor_id=f.tutor_id)
     if f.bucket:
         rows = rows.filter(status__in=STATUS_BUCKETS[f.bucket])
-    sums = [{"tutor_id": r["tutor_id"], "name": r["tutor__name"], "avatar_url": r["tutor__avatar_url"],
-             "status": r["status"]} | {m: r[f"sum_{m}"] for m in MEASURES}
-            for r in rows.values("tutor_id", "tutor__name", "tutor__avatar_url", "status")
-            .annotate(**{f"sum_{m}": Sum(m) for m in MEASURES}).order_by("tutor__name", "tutor_id")]
-    return evaluate(sums), _by_tutor(sums)
+    sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()
+    per_tutor = _sums((sql, list(params)), by_tutor=True)
+    # the whole: the per-ST sums added up (one query for both)
+    return evaluate(add_up(per_tutor)), _per_tutor(per_tutor)
 
 
 def creator_courses(creator: User) -> QuerySet[Course]:

@@ -147,3 +147,27 @@ def test_check_rollups_command_finds_and_repairs_drift(history, capsys):
         call_command("check_rollups")
     call_command("check_rollups", "--rebuild")
     assert rollups.differences() == []
+
+
+def test_each_metric_is_one_ratio_of_summed_measures():
+    """Issue 13 item 5: the definitions live in creators/metrics.py; the sums of several rows (per
+    tutor, per course) add up before any ratio is taken (SUM(bigint) arrives as Decimal or NULL)."""
+    from decimal import Decimal
+
+    from creators import metrics
+
+    def sums(**by_bucket):
+        """Sessions per bucket, all of them timed at 60 minutes and rated 4."""
+        row = {}
+        for total in metrics.TOTALS:
+            n = sum(by_bucket.get(b, 0) for b in (total.buckets or by_bucket))
+            per = {"sessions": 1, "actual_us": 3_600_000_000, "actual_n": 1, "rating_sum": 4, "rating_n": 1}
+            row[total.key] = Decimal(n * per[total.measure]) if n else None
+        return row
+
+    figures = metrics.evaluate(metrics.add_up([sums(completed=2, no_show=1), sums(completed=1, cancelled=1,
+                                                                                   scheduled=5)]))
+    assert figures == {"total": 10, "completed": 3, "cancelled": 1, "no_show": 1, "scheduled": 5,
+                       "average_duration_minutes": 60.0, "completion_rate": 0.6, "no_show_rate": 0.25,
+                       "average_rating": 4.0, "ratings": 10}
+    assert rollups._CONTRIB is metrics.MEASURES_SQL  # the triggers count what the selectors count
