@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods
 
 from notes import services as notes_services
 from room.states import join_link
-from tutoring.models import User
+from tutoring.guards import role_page
+from tutoring.models import Role, User
 
 from .. import lifecycle, projections, rules
 from ..access import Relation, Viewer, get_session_for
@@ -176,7 +177,7 @@ def _needs_first(waiting, rows, viewer, now, as_role, pickers):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.PARENT)
 def family(request):
     """The parent's child sessions: Needs your answer, then Upcoming (7 days) / Future / Past."""
     viewer = Viewer.of(request.user)
@@ -220,7 +221,7 @@ def family(request):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.TUTOR)
 def teach(request):
     """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
     viewer = Viewer.of(request.user)
@@ -252,7 +253,7 @@ def teach(request):
     })
 
 
-@login_required
+@role_page(Role.TUTOR)
 @require_http_methods(["GET", "POST"])
 def teach_adhoc(request):
     """Batch-log ad-hoc add-on sessions: all or none; per-row errors keep every row's input."""
@@ -315,7 +316,7 @@ def see_other(url: str):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.STUDENT)
 def learn(request):
     """The student's sessions: upcoming ones with a Join link to the session room, then past."""
     viewer = Viewer.of(request.user)
