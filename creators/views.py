@@ -35,7 +35,8 @@ from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
 from sessions.views.pages import see_other
 from tutoring.input import check_day
-from tutoring.models import Course, Enrollment, User
+from tutoring.guards import role_page
+from tutoring.models import Course, Enrollment, Role, User
 
 from . import selectors
 from .forms import FILTER_KEYS, HistoryFilterForm, local_midnight
@@ -170,7 +171,7 @@ def _decorate(rows, tz) -> list:
 
 
 @never_cache
-@login_required
+@role_page(Role.CREATOR)
 @require_GET
 def history(request):
     """The Session History page; htmx filter changes get the results partial only."""
@@ -206,7 +207,7 @@ def _record_filter_changes(request, form: HistoryFilterForm) -> None:
 
 
 @never_cache
-@login_required
+@role_page(Role.CREATOR)
 @require_GET
 def metrics_panel(request):
     """H16: the metrics of the filtered set and the per-ST breakdown with its chart. Loaded by
@@ -415,7 +416,7 @@ CSV_COLUMNS = ["session_id", "date", "time", "time_zone", "course", "student", "
                "actual_minutes", "status", "backend_status", "rating", "low_rating", "recording"]
 
 
-@login_required
+@role_page(Role.CREATOR)
 @require_GET
 def export_csv(request):
     """The filtered list as CSV, streamed in keyset chunks: the first byte comes at once and memory

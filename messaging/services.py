@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from notifications.outbox import notify
 from sessions.models import Session
-from tutoring.models import Course, Enrollment, Guardianship, User
+from tutoring.models import Course, Enrollment, Guardianship, Role, User
 
 from .models import MAX_BODY, Conversation, Message
 
@@ -54,6 +54,37 @@ def can_message(a: User, b: User) -> bool:
         return True
     enrolled = Q(course__creator=a, student=b) | Q(course__creator=b, student=a)
     return Enrollment.objects.filter(enrolled).exists()
+
+
+PEOPLE_LIMIT = 200
+
+
+def people_to_message(user: User, limit: int = PEOPLE_LIMIT) -> list[User]:
+    """Everyone `user` may start a conversation with (exactly can_message's rule, as one query),
+    by name: the "New message" list."""
+    if user.pk is None or not user.is_active:
+        return []
+    others = User.objects.filter(is_active=True).exclude(pk=user.pk)
+    if user.is_coordinator:
+        return list(others.order_by("name", "id")[:limit])
+    children = Guardianship.objects.filter(parent=user).values("student_id")
+    my_courses = Course.objects.filter(creator=user).values("id")
+    taught = Session.objects.filter(tutor=user)
+    in_courses = Session.objects.filter(Q(tutor=user) | Q(student=user)).exclude(course=None).values("course_id")
+    enrolled_in = Enrollment.objects.filter(student=user).values("course_id")
+    connected = (
+        Q(roles__contains=[Role.COORDINATOR]) | Q(is_superuser=True)
+        | Q(pk__in=Session.objects.filter(student=user).values("tutor_id"))                 # my tutors
+        | Q(pk__in=taught.values("student_id"))                                            # my students
+        | Q(pk__in=Session.objects.filter(student_id__in=children).values("tutor_id"))     # my children's tutors
+        | Q(pk__in=Guardianship.objects.filter(student_id__in=taught.values("student_id"))
+            .values("parent_id"))                                                          # my students' parents
+        | Q(pk__in=Session.objects.filter(course_id__in=my_courses).values("tutor_id"))    # my courses' tutors
+        | Q(pk__in=Session.objects.filter(course_id__in=my_courses).values("student_id"))  # and students
+        | Q(pk__in=Enrollment.objects.filter(course_id__in=my_courses).values("student_id"))
+        | Q(pk__in=Course.objects.filter(Q(id__in=in_courses) | Q(id__in=enrolled_in)).values("creator_id"))
+    )
+    return list(others.filter(connected).order_by("name", "id")[:limit])
 
 
 def ordered_pair(a: User, b: User) -> tuple[User, User]:

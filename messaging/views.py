@@ -40,7 +40,8 @@ def see_other(url: str):
 @login_required
 @require_GET
 def inbox(request):
-    return render(request, "messaging/inbox.html", {"rows": services.inbox(request.user)})
+    return render(request, "messaging/inbox.html", {"rows": services.inbox(request.user),
+                                                    "people": services.people_to_message(request.user)})
 
 
 @never_cache

@@ -98,7 +98,8 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
             outcomes.append(Outcome(d, "wait", after=wait))
             continue
         try:
-            message = kind.render(ctx)
+            with timezone.override(d.recipient.tzinfo):  # the reader's zone, whatever the text uses
+                message = kind.render(ctx)
         except Exception as exc:  # noqa: BLE001 - a bug in one text fails that delivery, not the batch
             log.exception("could not write delivery %s (%s)", d.id, d.kind)
             outcomes.append(Outcome(d, "failed", error=f"the message could not be written: {exc!r}"))

@@ -16,6 +16,7 @@ from django.core import signing
 from django.core.mail import EmailMultiAlternatives, mailers
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from .channels import Outcome
 from .kinds import KINDS, Message
@@ -74,12 +75,11 @@ def build(delivery, message: Message) -> EmailMultiAlternatives:
         "unsubscribe": unsubscribe,
         "site": settings.SITE_URL,
     }
-    email = EmailMultiAlternatives(
-        subject=message.title,
-        body=render_to_string("notifications/email/message.txt", context),
-        to=[recipient.email],
-    )
-    email.attach_alternative(render_to_string("notifications/email/message.html", context), "text/html")
+    with timezone.override(recipient.tzinfo):  # any time a template shows is in the recipient's zone
+        body = render_to_string("notifications/email/message.txt", context)
+        html = render_to_string("notifications/email/message.html", context)
+    email = EmailMultiAlternatives(subject=message.title, body=body, to=[recipient.email])
+    email.attach_alternative(html, "text/html")
     if unsubscribe:
         email.extra_headers["List-Unsubscribe"] = f"<{unsubscribe}>"
         email.extra_headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"

@@ -319,6 +319,7 @@ def cancellation_guidance(session: Session, *, by: User, as_role: str | None = N
         "policy_id": band.id if band else None,
         "penalty": band.penalty if band else "No penalty applies.",
         "guidance": band.guidance if band else "",
+        "charged": bool(band and band.charges),  # the waiver reminder only when a penalty applies
         "waiver_reminder": settings.COORDINATOR_WAIVER_REMINDER,
         "hours_before_start": round((session.scheduled_start - now).total_seconds() / 3600, 1),
     }

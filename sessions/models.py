@@ -208,6 +208,9 @@ class ChangeReason(models.Model):
         return f"{self.get_role_display()} {self.kind}: {self.label}"
 
 
+FREE_PENALTIES = ("no charge", "no penalty", "free", "none", "nothing")
+
+
 class CancellationPolicy(models.Model):
     """The penalty guidance sheet: for a role, cancelling when between min_hours and max_hours
     before the start carries this penalty. Coordinators edit it in the admin."""
@@ -229,6 +232,12 @@ class CancellationPolicy(models.Model):
             ),
             models.UniqueConstraint(fields=["role", "min_hours_before"], name="policy_band_unique"),
         ]
+
+    @property
+    def charges(self) -> bool:
+        """Whether cancelling in this band costs anything ("No charge", "Free", "None" do not): the
+        coordinator's waiver reminder is shown only when it does."""
+        return not self.penalty.strip().lower().startswith(FREE_PENALTIES)
 
     def __str__(self) -> str:
         upper = f"{self.max_hours_before} h" if self.max_hours_before is not None else "∞"

@@ -7,7 +7,15 @@ from django.db.models import Prefetch, QuerySet
 
 from . import rules
 from .access import Relation, Viewer
-from .models import ProposalStatus, RescheduleProposal, RescheduleThread, Session, Status, ThreadStatus
+from .models import (
+    ProposalStatus,
+    RescheduleProposal,
+    RescheduleThread,
+    Session,
+    SessionEvent,
+    Status,
+    ThreadStatus,
+)
 
 # Labels by status for each audience (spec 004: the UI derives them; the backend status is lowercase).
 LABELS = {
@@ -59,12 +67,67 @@ def audience(rels) -> str:
 
 
 def status_label(session: Session, rels) -> str:
+    """The audience's label; a session a coordinator approved by override says so (issue 10 item 5)
+    when its outcome events were prefetched (with_outcomes)."""
+    if session.status == Status.APPROVED:
+        decisive = [e for e in getattr(session, "outcome_events", []) if e.kind in ("verify", "resolve_dispute")]
+        if decisive and decisive[-1].kind == "verify":
+            return "Approved by coordinator"
+        if decisive:
+            return "Approved after review"
     return LABELS[audience(rels)][session.status]
+
+
+# Events whose outcome the people a session concerns should read on its card (issue 10 item 5).
+OUTCOME_KINDS = ("dispute", "resolve_dispute", "verify", "reschedule_rejected", "cancel", "no_show")
+
+
+def with_outcomes(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """Prefetch each session's outcome events with who made them (one query for any list)."""
+    events = SessionEvent.objects.filter(kind__in=OUTCOME_KINDS).select_related("actor").order_by("created_at", "id")
+    return qs.prefetch_related(Prefetch("events", queryset=events, to_attr="outcome_events"))
+
+
+def _who(event: SessionEvent, viewer) -> str:
+    if event.actor_id is None:
+        return "the system"
+    if event.actor_id == viewer.id:
+        return "you"
+    return event.actor.name
+
+
+def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
+    """What was decided about this session, each line saying who decided, when (in the viewer's
+    zone) and why; `private=False` leaves out disputes (a student reads only cancellations,
+    declined new times and no-shows)."""
+    lines = []
+    tz = viewer.tzinfo
+    for e in getattr(session, "outcome_events", []):
+        who, on = _who(e, viewer), f"{e.created_at.astimezone(tz):%a %d %b}"
+        quoted = f": “{e.reason}”" if e.reason else ""
+        if e.kind == "dispute" and private:
+            lines.append(f"Disputed by {who} on {on}{quoted}")
+        elif e.kind == "resolve_dispute" and private:
+            decided = ("approved: the session counts" if e.data.get("decision") == "approve"
+                       else "voided: the session does not count")
+            lines.append(f"Dispute {decided}. Decided by {who} on {on}{quoted}")
+        elif e.kind == "verify" and private:
+            lines.append(f"Approved by a coordinator's override ({who}, {on}){quoted}")
+        elif e.kind == "reschedule_rejected":
+            start = e.data.get("proposed_start")
+            when = (f" for {datetime.fromisoformat(start).astimezone(tz):%a %d %b %H:%M}" if start else "")
+            lines.append(f"{who[:1].upper()}{who[1:]} declined the new time{when} on {on}{quoted}")
+        elif e.kind == "cancel":
+            penalty = e.data.get("penalty") or "No charge"
+            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {penalty}.")
+        elif e.kind == "no_show":
+            lines.append(f"Recorded as a no-show ({e.data.get('party', '')}) by {who} on {on}{quoted}")
+    return lines
 
 
 def with_open_thread(qs: QuerySet[Session]) -> QuerySet[Session]:
     """Prefetch each session's open thread and its open proposal (two queries for any list)."""
-    proposals = RescheduleProposal.objects.order_by("version")
+    proposals = RescheduleProposal.objects.select_related("proposed_by").order_by("version")
     return qs.prefetch_related(
         Prefetch(
             "reschedule_threads",

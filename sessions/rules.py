@@ -225,7 +225,7 @@ def guard_self_service_change(ctx: Ctx, what: str) -> None:
     if s.scheduled_start <= ctx.now:
         raise Refused("This session has already started.", code="started")
     if s.scheduled_start - ctx.now <= CHANGE_LOCKOUT:
-        raise Refused("Within 4 hours of the start: contact your coordinator.", code="locked")
+        raise Refused("Online changes close 4 hours before the start: message your coordinator.", code="locked")
 
 
 def guard_cancel(ctx: Ctx) -> None:

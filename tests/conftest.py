@@ -212,3 +212,15 @@ def fake_openai(settings):
         settings.OPENAI_SUMMARY_MODEL = "gpt-4.1-mini"
         settings.OPENAI_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
         yield server
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """`make test` leaves test-artifacts/index.html, the gallery of every screenshot by role and
+    width (tests/gallery.py); only the controlling process writes it, after its workers."""
+    if hasattr(session.config, "workerinput"):
+        return
+    from pathlib import Path
+
+    from tests.gallery import write_gallery
+
+    write_gallery(Path(__file__).resolve().parents[1] / "test-artifacts")

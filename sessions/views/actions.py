@@ -67,10 +67,18 @@ def _run(request, session_id, action: str, form_class, call):
         messages.success(request, DONE[action])
         notes = f"/sessions/{session.id}/notes/"
         return HttpResponseClientRedirect(notes) if request.htmx else see_other(notes)
+    done = _cancelled(session) if action == "cancel" else DONE[action]
     if request.htmx:
-        return card_response(request, session.id, done=DONE[action])
-    messages.success(request, DONE[action])
+        return card_response(request, session.id, done=done)
+    messages.success(request, done)
     return see_other(f"{back_to(request, session.id).split('#')[0]}#session-{session.id}")
+
+
+def _cancelled(session) -> str:
+    """The cancellation's confirmation restates the charge that applied (the band it confirmed)."""
+    event = session.events.filter(kind="cancel").order_by("-id").first()
+    penalty = (event.data.get("penalty") if event else "") or "No charge"
+    return f"Session cancelled. Charge: {penalty}."
 
 
 def _cancel_extra(request, session, action) -> dict:

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.db.models import Prefetch, Q
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,7 +19,8 @@ from django.views.decorators.http import require_http_methods
 
 from notes import services as notes_services
 from room.states import join_link
-from tutoring.models import User
+from tutoring.guards import role_page
+from tutoring.models import Guardianship, Role, User
 
 from .. import lifecycle, projections, rules
 from ..access import Relation, Viewer, get_session_for
@@ -62,6 +63,11 @@ class Card:
     cancel_reasons: list = field(default_factory=list)
     reschedule_reasons: list = field(default_factory=list)
     join: dict | None = None  # the session room's Join link, or when it opens (room.states.join_link)
+    outcomes: list = field(default_factory=list)  # what was decided, by whom, why (projections.outcomes)
+    coordinator: object = None  # whom to message when online changes have closed (4 hours before)
+    write_to: list = field(default_factory=list)  # "Message the tutor" / "Message the parent" links
+    waiting_for: str = ""  # the proposer's view of an open request: whose answer it waits for
+    versions: list = field(default_factory=list)  # the open request's proposals, in words
 
     @property
     def needs_answer(self) -> bool:
@@ -88,7 +94,9 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
                data=None) -> Card:
     ctx = projections.context(session, viewer, now)
     allowed = set(projections.allowed_in(ctx)) & set(CARD_ACTIONS)
-    lockouts = []
+    lockouts, locked = [], False
+    role = acting_role(ctx.rels, as_role)
+    proposer = ctx.open_proposal is not None and ctx.open_proposal.proposed_by_role == role
     for action in CARD_ACTIONS:
         if action in allowed:
             continue
@@ -97,8 +105,14 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
             continue
         if refused.code == "too_early" and session.scheduled_start - now > EXPLAIN_WAIT:
             continue
+        # a lockout only when the action would otherwise be possible now: check-in opens 30 minutes
+        # before the start, and the proposer waits for the other side rather than "answer it first"
+        if refused.code == "reschedule_open" and (
+                (action == "check_in" and session.scheduled_start - rules.CHECK_IN_LEAD > now)
+                or (action == "reschedule" and proposer)):
+            continue
+        locked = locked or refused.code == "locked"
         lockouts.append(refused.message)
-    role = acting_role(ctx.rels, as_role)
     pickers = pickers or {}
     reads_notes = notes_services.can_read(ctx.rels)  # not the student alone
     return Card(
@@ -120,7 +134,61 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         notes=list(session.notes.all()) if reads_notes else [],
         summary=notes_services.summary_of(session) if reads_notes else None,
         join=join_link(session, viewer.user, now),
+        outcomes=projections.outcomes(session, viewer.user, private=reads_notes),
+        coordinator=coordinator_for(viewer) if locked else None,
+        write_to=_write_to(session, ctx.rels, viewer.user),
+        waiting_for=_other_side(session, ctx.open_proposal.proposed_by_role) if proposer else "",
+        versions=_versions(ctx.open_thread, session, viewer.user),
     )
+
+
+def _write_to(session: Session, rels, user) -> list[tuple[str, int]]:
+    """Whom the viewer may message from this card: the parent writes to the tutor, the tutor to
+    the student's parents (prefetched by card_queryset) and the student, the student to the tutor
+    (all allowed by messaging.services.can_message: they share this session)."""
+    people = []
+    if ({Relation.PARENT, Relation.STUDENT} & rels) and session.tutor_id != user.id:
+        people.append(("Message the tutor", session.tutor_id))
+    if Relation.TUTOR in rels:
+        for link in getattr(session.student, "guardians", []):
+            if link.parent_id != user.id:
+                people.append((f"Message the parent, {link.parent.name}", link.parent_id))
+    return people
+
+
+def coordinator_for(viewer: Viewer):
+    """The coordinator a person may message (the first active one), looked up once per viewer."""
+    memo = viewer.__dict__  # Viewer is frozen: the memo lives beside its fields, for this request
+    if "coordinator" not in memo:
+        memo["coordinator"] = (User.objects.filter(is_active=True, roles__contains=[Role.COORDINATOR])
+                               .order_by("id").only("id", "name").first())
+    return memo["coordinator"]
+
+
+def _other_side(session: Session, proposer_role: str) -> str:
+    """Whose answer the proposer waits for: "Tia's" or "the parent's"."""
+    return f"{session.tutor.name}'s" if proposer_role == Party.PARENT else "the parent's"
+
+
+def _versions(thread, session: Session, user) -> list[str]:
+    """Each proposal of the open request in words: "Proposed by you on Tue 8 Dec: Thu 10 Dec
+    15:00–16:00" / "Tom's counter-proposal: ..." (times in the reader's zone)."""
+    if thread is None:
+        return []
+    tz, lines = user.tzinfo, []
+    for p in thread.all_proposals:
+        mine = p.proposed_by_id == user.id
+        who = "you" if mine else p.proposed_by.name
+        slot = (f"{p.proposed_start.astimezone(tz):%a %d %b %H:%M}–{p.proposed_end.astimezone(tz):%H:%M}"
+                f" ({user.time_zone})")
+        if p.version == 1:
+            head = f"Proposed by {who} on {p.created_at.astimezone(tz):%a %d %b}"
+        else:
+            head = "Your counter-proposal" if mine else f"{who[:1].upper()}{who[1:]}'s counter-proposal"
+        status = "" if p.status == ProposalStatus.OPEN else f" · {p.get_status_display()}"
+        note = f" · “{p.note}”" if p.note and p.version > 1 else ""
+        lines.append({"status": p.status, "text": f"{head}: {slot}{status}{note}"})
+    return lines
 
 
 def card_queryset(qs=None, *, with_notes: bool = True):
@@ -128,7 +196,11 @@ def card_queryset(qs=None, *, with_notes: bool = True):
     no notes (a student's own page)."""
     qs = (qs if qs is not None else Session.objects.all()).select_related(
         "tutor", "student", "course", "cancellation_reason", *(["notes_summary"] if with_notes else []))
-    qs = projections.with_open_thread(qs).prefetch_related("open_threads__reason")
+    qs = projections.with_outcomes(projections.with_open_thread(qs).prefetch_related("open_threads__reason"))
+    if with_notes:  # the parents to message: for the tutor's cards (a student's page needs none)
+        qs = qs.prefetch_related(Prefetch("student__guardian_links", to_attr="guardians",
+                                          queryset=Guardianship.objects.select_related("parent")
+                                          .order_by("parent__name", "parent_id")))
     return qs.prefetch_related(*notes_services.notes_prefetch()) if with_notes else qs
 
 
@@ -176,7 +248,7 @@ def _needs_first(waiting, rows, viewer, now, as_role, pickers):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.PARENT)
 def family(request):
     """The parent's child sessions: Needs your answer, then Upcoming (7 days) / Future / Past."""
     viewer = Viewer.of(request.user)
@@ -220,7 +292,7 @@ def family(request):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.TUTOR)
 def teach(request):
     """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
     viewer = Viewer.of(request.user)
@@ -249,10 +321,11 @@ def teach(request):
         "tab": tab, "page": page, "more": more,
         "tabs": [("today", "Today"), ("upcoming", "Upcoming"), ("past", "Past")],
         "cards": cards, "needs": needs, "next": request.get_full_path(),
+        "today_first": tab == "today",  # the tutor's day first, requests after it with a count on top
     })
 
 
-@login_required
+@role_page(Role.TUTOR)
 @require_http_methods(["GET", "POST"])
 def teach_adhoc(request):
     """Batch-log ad-hoc add-on sessions: all or none; per-row errors keep every row's input."""
@@ -315,7 +388,7 @@ def see_other(url: str):
 
 
 @never_cache  # back and forward re-fetch: a page never shows a session's old state
-@login_required
+@role_page(Role.STUDENT)
 def learn(request):
     """The student's sessions: upcoming ones with a Join link to the session room, then past."""
     viewer = Viewer.of(request.user)

@@ -103,7 +103,7 @@ def test_the_tutor_page_explains_missing_buttons(page, tutor, soon):
     signed_in(page, tutor)
     expect(page).to_have_url(re.compile(r"/teach/$"))
     expect(page.get_by_role("main")).to_contain_text(re.compile(r"Check-in opens in 1[45] minutes\."))
-    expect(page.get_by_role("main")).to_contain_text("Within 4 hours of the start: contact your coordinator.")
+    expect(page.get_by_role("main")).to_contain_text("Online changes close 4 hours before the start: message your coordinator.")
     check_page(page, "teach")
 
 
@@ -145,9 +145,9 @@ def test_a_notification_link_opens_the_session_card(page, tutor, parent, soon, r
     signed_in(page, parent)
     page.goto(f"/sessions/{s.id}/")
     card = page.locator(f"#session-{s.id}")
-    expect(card).to_contain_text("v1 by the tutor")
+    expect(card).to_contain_text("Proposed by Tia on")
     check_page(page, "session")
     card.get_by_role("button", name="Accept the new time").click()
     expect(page.locator(f"#session-{s.id}")).to_contain_text("New time accepted")
     page.reload()
-    expect(page.locator(f"#session-{s.id}")).not_to_contain_text("v1 by the tutor")
+    expect(page.locator(f"#session-{s.id}")).not_to_contain_text("Proposed by Tia on")

@@ -82,9 +82,10 @@ def test_filtered_to_one_student_exactly(as_creator, rated, make_session, course
 @pytest.mark.parametrize("role", ["parent", "tutor", "coordinator", "student"])
 def test_only_creators_see_it(client, request, role, rated):
     client.force_login(request.getfixturevalue(role))
-    assert client.get(URL).status_code == 404
-    assert client.get(f"{URL}/{rated.id}/").status_code == 404
-    assert client.get(f"{URL}/export.csv").status_code == 404
+    for page in (URL, f"{URL}/export.csv", f"{URL}/metrics"):  # the role's pages say whose they are
+        response = client.get(page)
+        assert response.status_code == 403 and "This page is for course creators" in response.content.decode()
+    assert client.get(f"{URL}/{rated.id}/").status_code == 404  # an object URL stays a 404
 
 
 def test_another_creator_sees_none_of_it(client, outsider, rated, disputed):

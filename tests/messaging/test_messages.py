@@ -431,7 +431,7 @@ def many_conversations(user, n):
 @pytest.mark.parametrize("n", [2, 50])
 def test_the_inbox_runs_a_fixed_number_of_queries(client, coordinator, n, django_assert_max_num_queries):
     signed_in(client, many_conversations(coordinator, n))
-    with django_assert_max_num_queries(4):  # the browser session, the user, the conversations, the bell
+    with django_assert_max_num_queries(5):  # browser session, user, conversations, people to write to, badges
         body = client.get("/messages/").content.decode()
     assert body.count('class="inbox__item') == n
 

@@ -106,7 +106,7 @@ def test_the_tutor_may_reschedule_instead_while_the_lifecycle_allows(client, at,
     assert "Reschedule instead" in text(as_user(client, tutor).get(f"/session/{later.id}"))
     soon = at(hours=2)
     page = text(as_user(client, tutor).get(f"/session/{soon.id}"))
-    assert "Reschedule instead" not in page and "Within 4 hours of the start" in page
+    assert "Reschedule instead" not in page and "Online changes close 4 hours before the start" in page
     page = text(as_user(client, student).get(f"/session/{later.id}"))
     assert "Reschedule instead" not in page and "Your parent can request a new time" in page
 

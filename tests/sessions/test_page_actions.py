@@ -257,9 +257,9 @@ def test_cancel_within_4_hours_is_refused(client, parent, make_session, reasons,
     """L32."""
     s = make_session(start=NOW + timedelta(hours=3))
     panel = _as(client, parent).get(f"/sessions/{s.id}/cancel/")
-    assert "Within 4 hours of the start: contact your coordinator." in panel.content.decode()
+    assert "Online changes close 4 hours before the start: message your coordinator." in panel.content.decode()
     r = _cancel(client, s, reasons, policies["parent_full"])
-    assert r.status_code == 409 and _alert(r) == "Within 4 hours of the start: contact your coordinator."
+    assert r.status_code == 409 and _alert(r) == "Online changes close 4 hours before the start: message your coordinator."
     _unchanged(s)
 
 
@@ -322,7 +322,7 @@ def test_a_reschedule_within_4_hours_is_refused(client, tutor, make_session, rea
     """L32."""
     s = make_session(start=NOW + timedelta(hours=2))
     r = _propose(_as(client, tutor), s, reasons, role="tutor")
-    assert r.status_code == 409 and _alert(r) == "Within 4 hours of the start: contact your coordinator."
+    assert r.status_code == 409 and _alert(r) == "Online changes close 4 hours before the start: message your coordinator."
 
 
 @pytest.fixture
@@ -363,7 +363,8 @@ def test_the_parent_counter_proposes_a_new_version(client, parent, session, tuto
         "proposal_id": tutor_proposal.id, "proposed_start": "2026-11-21T09:00", "note": "Saturday?"}, **HTMX)
     assert r.status_code == 200
     body = r.content.decode()
-    assert "v1 by the tutor" in body and "v2 by the parent: Sat 21 Nov 09:00–10:00" in body
+    assert "Proposed by Tia on" in body and "Your counter-proposal: Sat 21 Nov 09:00–10:00" in body
+    assert "Waiting for Tia&#x27;s answer." in body
     assert "/reschedule/withdraw/" in body
 
 

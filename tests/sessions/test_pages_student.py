@@ -75,5 +75,5 @@ def test_it_runs_the_same_number_of_queries_for_5_or_500_sessions(sam, n, tutor,
                             scheduled_end=start + timedelta(hours=1),
                             status=Status.SCHEDULED if i % 2 else Status.APPROVED))
     Session.objects.bulk_create(rows)
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(11):  # 9, and the outcomes of each list of cards (issue 10)
         assert sam.get("/learn/").status_code == 200

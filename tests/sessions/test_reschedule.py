@@ -96,7 +96,7 @@ def test_a_stale_proposal_cannot_be_accepted(make_session, tutor, parent, reason
 def test_reschedule_is_locked_within_4_hours(make_session, tutor, reasons):
     """L32."""
     s = make_session(start=NOW + timedelta(hours=3, minutes=59))
-    with pytest.raises(Refused, match="Within 4 hours"):
+    with pytest.raises(Refused, match="Online changes close 4 hours before the start"):
         lifecycle.propose_reschedule(s, by=tutor, proposed_start=NEW, reason_id=reasons[("tutor", "reschedule")].id,
                                      now=NOW)
 

@@ -1,0 +1,18 @@
+"""Issue 10 item 10: /api/docs works offline: every script and style it loads is served by this
+site from packaged files (django-ninja's own Swagger UI under static/), none from a CDN."""
+
+import re
+
+from django.contrib.staticfiles import finders
+
+
+def test_the_api_docs_load_only_local_files(client, coordinator):
+    client.force_login(coordinator)
+    page = client.get("/api/docs").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    scripts = [a for a in assets if a.endswith(".js")]
+    assert any(a.endswith("swagger-ui-bundle.js") for a in scripts)
+    for asset in assets:
+        assert asset.startswith("/") and not asset.startswith("//"), asset  # this site, not a CDN
+        if asset.startswith("/static/"):
+            assert finders.find(asset.removeprefix("/static/")), asset  # the file is here
