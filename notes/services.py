@@ -293,7 +293,6 @@ def _store(session_id, version, result: "ai.SummaryResult", *, status, error, no
         summarized_version=version, status=status, last_error=_storable(error)[:2000],
         attempts=F("attempts") + 1, updated_at=now or timezone.now())
     if written:
-        from notifications.outbox import summary_done
-
-        summary_done(session_id)
+        # notifications sits above notes: its task is published by name, after the summary commits
+        transaction.on_commit(lambda: publish("notifications.tasks.summary_done", session_id))
     return status if written else "superseded"

@@ -10,6 +10,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tutoring.celery import publish
 from tutoring.models import User
 
 from .. import rules
@@ -25,6 +26,9 @@ from ..models import (
     ThreadStatus,
 )
 from ..rules import Ctx
+
+# notifications.tasks.relay_events: relays these events and sends what they made
+RELAY_TASK = "notifications.tasks.relay_events"
 
 
 def _now(now: datetime | None) -> datetime:
@@ -79,13 +83,13 @@ def silenced():
 
 def _notify_after_commit(event_ids: list[int]) -> None:
     """The outbox hook: the events are the messages (notifications.outbox relays them); after
-    commit a worker is asked to relay them at once. The request never waits on the broker for
-    long nor fails because of it: the beat's relay delivers what the hook could not."""
+    commit a worker is asked to relay them at once, the task published by name (notifications sits
+    above sessions). The request never waits on the broker for long nor fails because of it: the
+    beat's relay delivers what the hook could not."""
     if not event_ids or _silenced.get():
         return
-    from notifications.outbox import after_commit
-
-    after_commit(event_ids)
+    ids = list(event_ids)
+    transaction.on_commit(lambda: publish(RELAY_TASK, ids))
 
 
 @contextmanager
