@@ -105,15 +105,6 @@ def purge_notifications() -> int:
 
 # --- the due work ------------------------------------------------------------------------------
 
-_DUE_NO_SHOWS_SQL = """
-SELECT count(*) FROM tutoring_sessions_session s JOIN tutoring_user u ON u.id = s.tutor_id
-WHERE s.status = 'scheduled' AND s.scheduled_start < %(now)s
-  AND GREATEST((date_trunc('day', s.scheduled_start AT TIME ZONE u.time_zone) + interval '1 day')
-                   AT TIME ZONE u.time_zone, s.scheduled_end) <= %(now)s
-  AND NOT EXISTS (SELECT 1 FROM tutoring_sessions_reschedulethread t
-                  WHERE t.session_id = s.id AND t.status = 'open')
-"""
-
 
 def due_threads(now) -> int:
     from sessions.models import RescheduleThread, Status, ThreadStatus
@@ -123,10 +114,14 @@ def due_threads(now) -> int:
 
 
 def due_no_shows(now) -> int:
+    """How many sessions the no-show sweep would mark: its own condition (sweeps._NO_SHOW_DUE)."""
     from django.db import connection
 
+    from sessions.lifecycle import sweeps
+
     with connection.cursor() as cursor:
-        cursor.execute(_DUE_NO_SHOWS_SQL, {"now": now})
+        cursor.execute("SELECT count(*) FROM tutoring_sessions_session s "
+                       f"JOIN tutoring_user u ON u.id = s.tutor_id WHERE {sweeps._NO_SHOW_DUE}", {"now": now})
         return cursor.fetchone()[0]
 
 

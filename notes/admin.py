@@ -8,6 +8,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from sessions.admin import SessionAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
 from .models import Note, Summary
@@ -44,6 +45,12 @@ class SummaryInline(ReadOnlyAccess, admin.StackedInline):
     @admin.display(description="summary")
     def shown(self, obj):
         return render_to_string("notes/_summary.html", {"summary": obj, "s": obj.session})
+
+
+# The session's admin page shows its notes and summary first: this app adds them to the session
+# admin (sessions, a layer below, knows nothing of notes).
+if NoteInline not in SessionAdmin.inlines:
+    SessionAdmin.inlines = (NoteInline, SummaryInline, *SessionAdmin.inlines)
 
 
 @admin.register(Summary)

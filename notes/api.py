@@ -16,7 +16,7 @@ from sessions.models import Channel, Session
 from sessions.schemas import ERRORS, PersonOut, person
 from tutoring.input import parse_json
 
-from . import services, storage
+from . import selectors, services, storage
 
 router = Router(tags=["notes"])
 
@@ -99,26 +99,26 @@ def _summary(summary) -> dict | None:
 
 def _reader_session(request, session_id) -> tuple[Viewer, Session]:
     viewer = Viewer.of(request.user)
-    return viewer, services.session_for_reader(viewer, session_id)
+    return viewer, selectors.session_for_reader(viewer, session_id)
 
 
 def notes_payload(session) -> dict:
     """{"notes": [...], "summary": ...} of a session, for readers already checked (also the
     creator's detail panel)."""
     now = timezone.now()
-    notes = services.notes_of(session)
+    notes = selectors.notes_of(session)
     return {
         "notes": [{"id": n.id, "author": person(n.author), "text": n.text, "channel": n.channel,
                    "created_at": n.created_at, "attachments": [_attachment(a, now) for a in n.attachments.all()]}
                   for n in notes],
-        "summary": _summary(services.summary_of(session)),
+        "summary": _summary(selectors.summary_of(session)),
     }
 
 
 def _notes_body(viewer, session, rejected=()) -> dict:
     return {
         "session_id": session.id,
-        "can_add": services.can_add(viewer, session) is None,
+        "can_add": selectors.can_add(viewer, session) is None,
         **notes_payload(session),
         "rejected": [{"file": r.filename, "detail": str(r)} for r in rejected],
     }
@@ -170,7 +170,7 @@ def _notes_input(request) -> tuple[str, list]:
 def get_summary(request, session_id: int):
     """The AI summary of the session's notes with where it stands (pending, retrying, ready, failed)."""
     _, session = _reader_session(request, session_id)
-    summary = services.summary_of(session)
+    summary = selectors.summary_of(session)
     if summary is None:
         raise Refused("This session has no notes yet, so there is no summary.", code="no_notes", status=404)
     return _summary(summary)

@@ -15,15 +15,15 @@ from sessions.errors import Refused
 from sessions.models import Channel, Session
 from sessions.views.pages import see_other
 
-from . import services, storage, uploads
+from . import selectors, services, storage, uploads
 
 
 def _page_context(viewer: Viewer, session: Session, **extra) -> dict:
-    refusal = services.can_add(viewer, session)
+    refusal = selectors.can_add(viewer, session)
     return {
         "session": session,
-        "notes": services.notes_of(session),
-        "summary": services.summary_of(session),
+        "notes": selectors.notes_of(session),
+        "summary": selectors.summary_of(session),
         "can_add": refusal is None,
         "closed": refusal.message if refusal is not None and refusal.code == "notes_closed" else "",
         "is_tutor": session.tutor_id == viewer.id,
@@ -40,7 +40,7 @@ def notes_page(request, session_id):
     """GET: the session's notes for any reader (and the form for the tutor while it is open).
     POST: the tutor adds notes; bad attachments are reported beside the saved note."""
     viewer = Viewer.of(request.user)
-    session = services.session_for_reader(viewer, session_id)
+    session = selectors.session_for_reader(viewer, session_id)
     template = "notes/notes.html#notes" if request.htmx else "notes/notes.html"
     if request.method == "GET":
         return render(request, "notes/notes.html", _page_context(viewer, session))
@@ -55,7 +55,7 @@ def notes_page(request, session_id):
     done = "Notes saved" + (f" with {saved} attachment{'s' if saved != 1 else ''}." if saved else ".")
     problems = [str(r) for r in submission.refusals]
     if request.htmx:
-        session = services.session_for_reader(viewer, session.id)
+        session = selectors.session_for_reader(viewer, session.id)
         return render(request, template, _page_context(viewer, session, done=done, problems=problems))
     messages.success(request, done)
     for problem in problems:
@@ -67,7 +67,7 @@ def notes_page(request, session_id):
 @require_GET
 def attachment(request, attachment_id):
     """A reader gets a fresh link that expires within 5 minutes; everyone else 404."""
-    item = services.attachment_for(Viewer.of(request.user), attachment_id)
+    item = selectors.attachment_for(Viewer.of(request.user), attachment_id)
     inline = request.GET.get("inline") == "1" and item.inline_viewable
     response = HttpResponseRedirect(storage.link(item, inline=inline))
     response["Cache-Control"] = "private, no-store"

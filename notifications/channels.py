@@ -2,10 +2,10 @@
 
 A channel says who it can reach (in SQL, for the set-based reminder sweep, and in Python, checked
 again just before sending) and delivers a batch of prepared messages, answering one Outcome per
-delivery. The Telegram bot joins by adding its channel here: a class with the same three members
-(`reachable_sql`: the person has a linked chat; `deliver`: sendMessage per item, with the
-message's quote shortened on a word boundary by texts.shorten to fit Telegram's 4,096 characters
-and the link to the rest). Everything else (Channel.TELEGRAM, preferences, the settings page's
+delivery. A feature app joins with its own channel class (the same members: `name`,
+`reachable_sql`, `unreachable`, `deliver`, optionally `preload` and `offered`) passed to
+`register` from its AppConfig.ready, as the Telegram bot does (telegram_bot/channel.py): this app
+imports no feature app. Everything else (the Channel choice, preferences, the settings page's
 column, delivery records, retries) follows from the entry.
 """
 
@@ -74,41 +74,11 @@ class Email:
         return send_all(items)
 
 
-class Telegram:
-    """The tutor's linked Telegram chat (telegram_bot): on while the bot is configured and the person
-    has linked a chat. A person who blocked the bot is unlinked and told in the app."""
-
-    name = Channel.TELEGRAM
-
-    @property
-    def reachable_sql(self) -> str:
-        from django.conf import settings
-
-        if not settings.TELEGRAM_BOT_TOKEN:
-            return "FALSE"
-        return "EXISTS (SELECT 1 FROM telegram_bot_telegramlink t WHERE t.user_id = u.id)"
-
-    def preload(self, user_ids: list[int]) -> set[int]:
-        """The linked among these people (one query a batch)."""
-        from django.conf import settings
-
-        from telegram_bot.models import TelegramLink
-
-        if not settings.TELEGRAM_BOT_TOKEN or not user_ids:
-            return set()
-        return set(TelegramLink.objects.filter(user_id__in=user_ids).values_list("user_id", flat=True))
-
-    def offered(self, user) -> bool:
-        """Shown in the person's notification settings only once they linked a chat."""
-        return bool(self.preload([user.id]))
-
-    def unreachable(self, user, linked: set[int]) -> str:
-        return "" if user.id in linked else "no linked Telegram chat"
-
-    def deliver(self, items: list, now: datetime) -> list[Outcome]:
-        from telegram_bot.delivery import send_all
-
-        return send_all(items, now)
+CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email())}
 
 
-CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email(), Telegram())}
+def register(channel) -> None:
+    """Add a channel from the app that owns it (its AppConfig.ready), so this app imports no feature
+    app: the Telegram bot registers telegram_bot.channel.Telegram. Registering a name again replaces
+    its entry; the order of registration is the order of the settings page's columns."""
+    CHANNELS[channel.name] = channel

@@ -18,7 +18,7 @@ from django.db.models.functions import Lower
 
 class Channel(models.TextChoices):
     """Every channel a delivery may use. `channels.CHANNELS` holds the ones that can send now
-    (Telegram joins with the bot: one entry there)."""
+    (a feature app registers its own, as telegram_bot does from its AppConfig.ready)."""
 
     IN_APP = "in_app", "In the app"
     EMAIL = "email", "Email"

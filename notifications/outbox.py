@@ -45,16 +45,6 @@ RETURNING id
 """
 
 
-def after_commit(event_ids: list[int]) -> None:
-    """The lifecycle's hook: once the change commits, ask a worker to relay these events now."""
-    if not event_ids:
-        return
-    from . import tasks
-
-    ids = list(event_ids)
-    transaction.on_commit(lambda: publish(tasks.relay_events, ids))
-
-
 def relay(ids: list[int] | None = None, *, now: datetime | None = None, batch: int = BATCH) -> list[int]:
     """Claim the unnotified events (all, or those of `ids`), write their deliveries, and return
     the ids of the deliveries made. Safe to run twice or concurrently: each event is claimed once.

@@ -17,6 +17,14 @@ def relay_events(event_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
+def summary_done(session_id: int) -> None:
+    """Right after a notes summary is written (notes.services publishes this by name): the
+    parents' notices that waited for it are due now. Beat's dispatch_due sends them anyway once
+    they stop waiting, if this is lost."""
+    outbox.summary_done(int(session_id))
+
+
+@shared_task(acks_late=True)
 def relay() -> int:
     """Beat: every event nobody has been told about yet (the hook's publish failed, the broker lost
     the task, a worker died)."""

@@ -1,6 +1,6 @@
 """The tutoring session and everything attached to it.
 
-Only sessions/lifecycle.py changes Session.status (and the slot, attendance and thread states);
+Only the sessions/lifecycle/ package changes Session.status (and the slot, attendance and thread states);
 see docs/lifecycle.md for the state machine as built.
 """
 

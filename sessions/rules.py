@@ -1,5 +1,5 @@
 """The rules of spec 004 as pure guards: given a session, who is asking and when, each either
-returns or raises Refused with the user-facing message. lifecycle.py calls them under the row
+returns or raises Refused with the user-facing message. the lifecycle package calls them under the row
 lock before it writes; projections.py calls the same guards to list the actions allowed now, so a
 button is offered exactly when the action would succeed."""
 
@@ -32,7 +32,8 @@ VERIFIABLE = frozenset(
     {Status.SCHEDULED, Status.CHECKED_IN, Status.AWAITING_APPROVAL_PARENT, Status.DISPUTED,
      Status.NOT_COMPLETED, Status.NO_SHOW}
 )
-# The edges of the state machine; every transition in lifecycle.py is one of these.
+# The edges of the state machine; every transition in sessions/lifecycle/ is one of these
+# (require_edge checks each recorded change, and the sweeps' SQL takes its two from here).
 EDGES = frozenset(
     {
         (Status.SCHEDULED, Status.CHECKED_IN),
@@ -51,10 +52,24 @@ EDGES = frozenset(
 )
 
 
+class NotAnEdge(RuntimeError):
+    """A change the state machine does not have: a bug in the code that tried it (the transaction
+    it runs in rolls back), never the user's mistake."""
+
+
+def require_edge(from_status: str, to_status: str) -> tuple[str, str]:
+    """The edge, or NotAnEdge: checked for every status change the lifecycle records, and for the
+    sweeps' SQL when it is built (a real check, also under `python -O`)."""
+    if (from_status, to_status) not in EDGES:
+        raise NotAnEdge(f"{from_status} -> {to_status} is not an edge of the session state machine "
+                        f"(sessions/rules.py EDGES).")
+    return from_status, to_status
+
+
 @dataclass
 class Ctx:
     """Who acts on which session, when; open_thread/open_proposal are read under the row lock in
-    lifecycle.py and from a prefetch in projections.py."""
+    the lifecycle package and from a prefetch in projections.py."""
 
     session: Session
     rels: frozenset
@@ -74,8 +89,16 @@ def plural_minutes(n: int) -> str:
 
 def check_in_deadline(session: Session) -> datetime:
     """Check-in has no upper limit later the same day in the tutor's time zone; a session that
-    runs past midnight can still be checked into until its scheduled end."""
+    runs past midnight can still be checked into until its scheduled end. CHECK_IN_DEADLINE_SQL
+    states the same for a whole set (the no-show sweep); a test pins the two to each other."""
     return max(session.tutor.end_of_local_day(session.scheduled_start), session.scheduled_end)
+
+
+# check_in_deadline in SQL over a session `s` joined to its tutor `u` (tutoring_user): midnight
+# after the start's day in the tutor's zone (DST-correct), or the scheduled end if that is later.
+CHECK_IN_DEADLINE_SQL = """GREATEST(
+    (date_trunc('day', s.scheduled_start AT TIME ZONE u.time_zone) + interval '1 day') AT TIME ZONE u.time_zone,
+    s.scheduled_end)"""
 
 
 def local_time(moment: datetime, user) -> str:

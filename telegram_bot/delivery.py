@@ -1,4 +1,4 @@
-"""The notifications channel's sending half (notifications.channels.Telegram.deliver): one
+"""The notifications channel's sending half (telegram_bot.channel.Telegram.deliver): one
 sendMessage per delivery to the person's linked chat, the quote shortened on a word boundary to
 fit Telegram's 4,096 characters with the link to the rest. A reschedule proposal to the tutor
 carries the Accept / Reject / Counter buttons of the bot's action table. Telegram's answers become

@@ -14,14 +14,9 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import ValidationError
-from django.db.models import IntegerField, OuterRef, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
-from django.urls import reverse
 from django.utils.html import format_html
 
-from sessions.models import PackageDeduction
-
-from .models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
+from .models import Course, Enrollment, Guardianship, Match, Role, User
 
 # --- who may use the admin --------------------------------------------------------------------
 
@@ -209,85 +204,3 @@ class MatchAdmin(CoordinatorAccess, admin.ModelAdmin):
     list_filter = ("active",)
     autocomplete_fields = ("tutor", "student", "course")
     search_fields = ("course__title", *person_search("tutor", "student"))
-
-
-# --- lesson packages and their ledger ---------------------------------------------------------
-
-
-def used_credits_subquery() -> Coalesce:
-    """Credits used by one package, as a correlated subquery: evaluated for the shown rows only."""
-    used = (
-        PackageDeduction.objects.filter(package=OuterRef("pk")).order_by()
-        .values("package").annotate(total=Sum("credits")).values("total")
-    )
-    return Coalesce(Subquery(used, output_field=IntegerField()), Value(0))
-
-
-class DeductionInline(ReadOnlyAccess, admin.TabularInline):
-    """The ledger: one row per approved session, written only by the lifecycle."""
-
-    model = PackageDeduction
-    fields = ("session_link", "session_date", "credits", "created_at")
-    readonly_fields = fields
-    ordering = ("-created_at", "-id")
-    extra = 0
-    verbose_name = "deduction"
-    verbose_name_plural = "ledger of deductions"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("session")
-
-    @admin.display(description="session")
-    def session_link(self, obj):
-        url = reverse("admin:tutoring_sessions_session_change", args=[obj.session_id])
-        return format_html('<a href="{}">Session {}</a>', url, obj.session_id)
-
-    @admin.display(description="session date")
-    def session_date(self, obj):
-        return obj.session.scheduled_start
-
-
-class LessonPackageForm(forms.ModelForm):
-    class Meta:
-        model = LessonPackage
-        fields = "__all__"
-
-    def clean_credits(self):
-        credits = self.cleaned_data["credits"]
-        used = used_credits(self.instance) if self.instance.pk else 0
-        if credits is not None and credits < used:
-            raise ValidationError(f"{used} credits are already used: the package needs at least that many.")
-        return credits
-
-
-def used_credits(package: LessonPackage) -> int:
-    return PackageDeduction.used_by([package]).get(package.pk, 0)
-
-
-@admin.register(LessonPackage)
-class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
-    form = LessonPackageForm
-    inlines = (DeductionInline,)
-    list_display = ("student", "course", "credits", "used", "remaining", "expires_on")
-    list_select_related = ("student", "course")
-    list_filter = ("expires_on",)
-    autocomplete_fields = ("student", "course")
-    search_fields = ("course__title", *person_search("student"))
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(used_total=used_credits_subquery())
-
-    def get_readonly_fields(self, request, obj=None):
-        # Once the ledger has rows, moving the package to another student or course would
-        # rewrite history: those stay as they were.
-        if obj is not None and obj.used_total:
-            return ("student", "course", "used", "remaining")
-        return ("used", "remaining")
-
-    @admin.display(description="used", ordering="used_total")
-    def used(self, obj):
-        return obj.used_total
-
-    @admin.display(description="remaining")
-    def remaining(self, obj):
-        return obj.credits - obj.used_total

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from sessions import lifecycle
+from sessions.lifecycle import sweeps
 from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
 from tests.conftest import NOW, at_once
 
@@ -112,8 +113,8 @@ def test_a_stale_candidate_is_rechecked_under_the_lock(open_request, tutor):
     lifecycle.reject_reschedule(open_request, proposal.id, by=tutor, reason="No", now=NOW)
     events = SessionEvent.objects.count()
     with connection.cursor() as cursor:
-        cursor.execute(lifecycle._EXPIRE_APPLY, {"now": open_request.scheduled_start + timedelta(minutes=1),
-                                                 "ids": [open_request.pk], "reason": "x"})
+        cursor.execute(sweeps._EXPIRE_APPLY, {"now": open_request.scheduled_start + timedelta(minutes=1),
+                                              "ids": [open_request.pk], "reason": "x"})
         assert cursor.fetchall() == []
     open_request.refresh_from_db()
     assert open_request.status == Status.SCHEDULED and SessionEvent.objects.count() == events

@@ -73,9 +73,9 @@ def test_cancel_within_4_hours_is_refused_with_the_lifecycles_words(linked, make
     """L08, L44: the 4-hour lockout applies on Telegram too."""
     s = make_session(start=NOW + timedelta(hours=3))
     send(message(CHAT, "/cancel"))
-    assert last_text(tg).endswith("Within 4 hours of the start: contact your coordinator.")
+    assert last_text(tg).endswith("Online changes close 4 hours before the start: message your coordinator.")
     send(press(f"a:cx:{s.id}"))
-    assert tg.calls("editMessageText")[-1]["text"].startswith("Within 4 hours of the start")
+    assert tg.calls("editMessageText")[-1]["text"].startswith("Online changes close 4 hours before the start")
     s.refresh_from_db()
     assert s.status == Status.SCHEDULED
 

@@ -1,0 +1,50 @@
+"""The session lifecycle: the only code that changes a session's status, slot or threads.
+
+Web views, the JSON API, the Telegram bot, admin actions and the Celery sweeps all call these,
+through this one face: `from sessions import lifecycle; lifecycle.check_in(...)`. Each transition
+runs in one transaction: lock the session row and re-read it, check the guards of rules.py against
+an injected `now`, write, append exactly one SessionEvent (its edge checked against rules.EDGES),
+and register its side effects (notifications: the event is the outbox's message) after commit.
+A refusal raises errors.Refused.
+
+The package, one module per concern (none imports the face; see docs/lifecycle.md):
+  core          the row lock, the guards' context, the event, the after-commit hook (plumbing)
+  transitions   attendance and approval: check-in/out, notes, acknowledge, dispute, verify, ...
+  negotiations  cancel (the terms shown first) and the reschedule thread
+  sweeps        the set-based beat sweeps in raw SQL (expiry, the tutor's no-show)
+  creation      scheduling a session, batch-logging ad-hoc sessions
+"""
+
+from .core import silenced
+from .creation import MAX_ADHOC_ROWS, adhoc_pairings, create_session, log_adhoc_sessions
+from .negotiations import (
+    EXPIRED_REASON,
+    accept_reschedule,
+    cancel,
+    cancellation_guidance,
+    cancellation_policy,
+    counter_reschedule,
+    expire_reschedule,
+    propose_reschedule,
+    reject_reschedule,
+    withdraw_reschedule,
+)
+from .sweeps import NO_SHOW_REASON, expire_due_reschedules, mark_due_no_shows
+from .transitions import (
+    acknowledge,
+    check_in,
+    check_out,
+    dispute,
+    mark_no_show,
+    record_notes,
+    resolve_dispute,
+    verify,
+)
+
+__all__ = [
+    "EXPIRED_REASON", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
+    "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
+    "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "log_adhoc_sessions",
+    "mark_due_no_shows", "mark_no_show", "propose_reschedule", "record_notes", "reject_reschedule",
+    "resolve_dispute", "silenced", "verify", "withdraw_reschedule",
+]

@@ -1,0 +1,177 @@
+"""Creating sessions: a coordinator schedules one; a tutor batch-logs ad-hoc sessions that already
+took place (planned row by row against the tutor's active matches, then one INSERT)."""
+
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+
+from tutoring.models import Course, Enrollment, Match, Role, User
+
+from .. import rules
+from ..errors import FORBIDDEN, INVALID, Refused
+from ..models import Channel, Session, Status
+from .core import _ensure_slot_free, _now, _record, _slot_taken_as_refusal
+
+MAX_ADHOC_ROWS = 50
+
+
+def _user_with_role(user_id, role: str, what: str) -> User:
+    try:
+        return User.objects.get(pk=int(user_id), roles__contains=[role], is_active=True)
+    except (TypeError, ValueError, User.DoesNotExist):
+        raise Refused(f"No {what} with that id.", code=f"unknown_{role}", status=INVALID) from None
+
+
+def _course_for(course_id, student: User) -> Course | None:
+    if course_id in (None, ""):
+        return None
+    try:
+        course = Course.objects.get(pk=int(course_id))
+    except (TypeError, ValueError, Course.DoesNotExist):
+        raise Refused("No course with that id.", code="unknown_course", status=INVALID) from None
+    if not Enrollment.objects.filter(course=course, student=student).exists():
+        raise Refused("The student is not enrolled in that course.", code="not_enrolled", status=INVALID)
+    return course
+
+
+def _validate_slot(start, end, max_length) -> None:
+    if start is None or end is None:
+        raise Refused("Give a start and an end time.", code="time_required", status=INVALID)
+    rules.require_moment(start, "a start time")
+    rules.require_moment(end, "an end time")
+    if end <= start:
+        raise Refused("The end must be after the start.", code="end_before_start", status=INVALID)
+    if end - start > max_length:
+        hours = int(max_length.total_seconds() // 3600)
+        raise Refused(f"A session can last at most {hours} hours.", code="too_long", status=INVALID)
+
+
+@transaction.atomic
+def create_session(*, by: User, tutor_id, student_id, start: datetime, end: datetime, course_id=None,
+                   is_trial: bool = False, now: datetime | None = None, channel: str = Channel.API) -> Session:
+    """A coordinator schedules a session (what match acceptance does automatically)."""
+    now = _now(now)
+    if not by.is_coordinator:
+        raise Refused("Only a coordinator can schedule sessions.", code="not_allowed", status=FORBIDDEN)
+    tutor = _user_with_role(tutor_id, Role.TUTOR, "tutor")
+    student = _user_with_role(student_id, Role.STUDENT, "student")
+    if tutor.pk == student.pk:
+        raise Refused("The tutor and the student must be different people.", code="same_person", status=INVALID)
+    _validate_slot(start, end, rules.MAX_SESSION_LENGTH)
+    if start <= now:
+        raise Refused("A new session must start in the future.", code="start_in_past", status=INVALID)
+    course = _course_for(course_id, student)
+    session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
+                      is_trial=bool(is_trial), created_at=now, updated_at=now)
+    _ensure_slot_free(session, start, end)
+    _save_new(session)
+    _record(session, by=by, channel=channel, kind="created", from_status="", now=now,
+            data={"is_trial": session.is_trial})
+    return session
+
+
+def _save_new(session: Session) -> None:
+    with _slot_taken_as_refusal():
+        session.save()
+
+
+@transaction.atomic
+def log_adhoc_sessions(*, by: User, rows: list[dict], now: datetime | None = None,
+                       channel: str = Channel.WEB) -> list[Session]:
+    """A tutor batch-logs extra sessions that already took place (billed_as_addon). All or none:
+    every row is checked and the refusal lists each bad row, so a form can keep the good ones."""
+    now = _now(now)
+    if not by.has_role(Role.TUTOR):
+        raise Refused("Only tutors can log ad-hoc sessions.", code="not_allowed", status=FORBIDDEN)
+    if not rows:
+        raise Refused("Add at least one session.", code="empty_batch", status=INVALID)
+    if len(rows) > MAX_ADHOC_ROWS:
+        raise Refused(f"Log at most {MAX_ADHOC_ROWS} sessions at once.", code="batch_too_large", status=INVALID)
+    from django.conf import settings
+
+    matched = adhoc_pairings(by)
+    errors, planned = [], []
+    for index, row in enumerate(rows):
+        try:
+            planned.append(_plan_adhoc(by, row, matched, planned, now, settings.ADHOC_MAX_AGE))
+        except Refused as exc:
+            errors.append(_row_error(index, exc))
+    if errors:
+        raise _invalid_rows(errors)
+    # one INSERT for the batch: the per-statement triggers (rollups, change stamps) take their
+    # row locks once, in key order, so two batches touching the same courses cannot deadlock
+    try:
+        with transaction.atomic():
+            Session.objects.bulk_create([session for session, _ in planned])
+    except IntegrityError as exc:
+        if "session_tutor_no_overlap" not in str(exc):
+            raise
+        # a concurrent batch took a slot after the pre-check: the same answer as the pre-check
+        raise _invalid_rows(_taken_rows([session for session, _ in planned])) from None
+    for session, note in planned:
+        _record(session, by=by, channel=channel, kind="adhoc_logged", from_status="", now=now, reason=note,
+                data={"billed_as_addon": True})
+    return [session for session, _ in planned]
+
+
+def adhoc_pairings(tutor: User) -> dict[int, set]:
+    """{student id: the course ids (None: no course) of the tutor's active matches with them}: the
+    only students and courses a tutor may log ad-hoc sessions for (web, API and bot alike)."""
+    pairings: dict[int, set] = {}
+    for student_id, course_id in Match.objects.filter(tutor=tutor, active=True).values_list("student_id",
+                                                                                          "course_id"):
+        pairings.setdefault(student_id, set()).add(course_id)
+    return pairings
+
+
+def _row_error(index: int, exc: Refused) -> dict:
+    return {"row": index, "detail": exc.message, "code": exc.code}
+
+
+def _invalid_rows(errors: list[dict]) -> Refused:
+    return Refused("Some sessions could not be logged; nothing was saved.", code="invalid_rows", status=INVALID,
+                   errors=errors)
+
+
+def _taken_rows(sessions: list[Session]) -> list[dict]:
+    """The rows whose slot another session now holds (read after the constraint refused the batch)."""
+    errors = []
+    for index, session in enumerate(sessions):
+        try:
+            _ensure_slot_free(session, session.scheduled_start, session.scheduled_end)
+        except Refused as exc:
+            errors.append(_row_error(index, exc))
+    return errors or [_row_error(index, Refused("The tutor already has a session at that time.",
+                                                code="slot_taken")) for index in range(len(sessions))]
+
+
+def _plan_adhoc(tutor: User, row: dict, matched: dict, planned: list, now: datetime, max_age) -> tuple:
+    try:
+        student_id = int(row.get("student_id"))
+    except (TypeError, ValueError):
+        raise Refused("Choose a student.", code="student_required", status=INVALID) from None
+    if student_id not in matched:
+        raise Refused("You are not matched with this student.", code="not_matched", status=INVALID)
+    note = rules.optional_text(row.get("note"), "note")
+    start, end = row.get("start"), row.get("end")
+    _validate_slot(start, end, rules.MAX_ADHOC_LENGTH)
+    if end > now:
+        raise Refused("Log a session after it has ended.", code="not_ended", status=INVALID)
+    if start < now - max_age:
+        raise Refused(f"Sessions older than {max_age.days} days must be logged by a coordinator.",
+                      code="too_old", status=INVALID)
+    student = User.objects.get(pk=student_id)
+    course = _course_for(row.get("course_id"), student)
+    if course is None and None not in matched[student_id]:
+        raise Refused("Choose the course of this session: you are matched with this student in courses.",
+                      code="course_required", status=INVALID)
+    if (course.pk if course else None) not in matched[student_id]:
+        raise Refused("You are not matched with this student for that course: choose one of your matches' "
+                      "courses.", code="course_not_matched", status=INVALID)
+    session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
+                      status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start, checked_out_at=end,
+                      billed_as_addon=True, created_at=now, updated_at=now)
+    if any(s.scheduled_start < end and s.scheduled_end > start for s, _ in planned):
+        raise Refused("Overlaps another session in this batch.", code="slot_taken", status=INVALID)
+    _ensure_slot_free(session, start, end)
+    return session, note

@@ -1,0 +1,164 @@
+"""Attendance and approval: check-in, check-out, notes, the parent's acknowledgement or dispute,
+and a coordinator's verify, dispute decision and no-show (each a guarded edge of rules.EDGES)."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q
+
+from tutoring.models import LessonPackage, User
+
+from .. import rules
+from ..errors import INVALID, Refused
+from ..models import (
+    Channel,
+    NoShowParty,
+    PackageDeduction,
+    ProposalStatus,
+    Session,
+    SessionEvent,
+    Status,
+    ThreadStatus,
+)
+from .core import _close_thread, _record, _save, _transition
+
+# --- attendance -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def check_in(session, *, by: User, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The tutor starts the session: from 30 minutes before start until the end of that day."""
+    session, ctx, before = _transition(session, action="check_in", by=by, now=now)
+    session.status = Status.CHECKED_IN
+    session.checked_in_at = ctx.now
+    _save(session, ctx.now, "status", "checked_in_at")
+    _record(session, by=by, channel=channel, kind="check_in", from_status=before, now=ctx.now)
+    return session
+
+
+@transaction.atomic
+def check_out(session, *, by: User, student_absent: bool = False, now: datetime | None = None,
+              channel: str = Channel.WEB) -> Session:
+    """The tutor ends the session (then writes notes); "student absent" makes it a no-show."""
+    session, ctx, before = _transition(session, action="check_out", by=by, now=now)
+    session.checked_out_at = ctx.now
+    if student_absent:
+        session.status = Status.NO_SHOW
+        session.no_show_party = NoShowParty.STUDENT
+        _save(session, ctx.now, "status", "checked_out_at", "no_show_party")
+        _record(session, by=by, channel=channel, kind="no_show", from_status=before, now=ctx.now,
+                reason="The student did not attend.", data={"party": NoShowParty.STUDENT})
+    else:
+        session.status = Status.AWAITING_APPROVAL_PARENT
+        _save(session, ctx.now, "status", "checked_out_at")
+        _record(session, by=by, channel=channel, kind="check_out", from_status=before, now=ctx.now)
+    return session
+
+
+@transaction.atomic
+def record_notes(session, *, by: User, data: dict, now: datetime | None = None,
+                 channel: str = Channel.WEB) -> tuple[Session, SessionEvent]:
+    """The tutor adds notes (notes.services stores them in the same transaction): the guard
+    under the session lock, then a notes_added event that tells the parents."""
+    session, ctx, before = _transition(session, action="add_notes", by=by, now=now)
+    event = _record(session, by=by, channel=channel, kind="notes_added", from_status=before, now=ctx.now,
+                    data=data)
+    return session, event
+
+
+# --- approval ---------------------------------------------------------------------------------
+
+
+def _deduct(session: Session, now: datetime) -> dict:
+    """One credit from the student's soonest-expiring valid package; never twice (unique per
+    session in the database), never for add-on, trial, imported or legacy sessions."""
+    if not session.deducts_credit:
+        return {"deduction": "exempt"}
+    if PackageDeduction.objects.filter(session=session).exists():
+        return {"deduction": "already"}
+    day = session.scheduled_start.astimezone(session.student.tzinfo).date()
+    packages = list(
+        LessonPackage.objects.select_for_update()
+        .filter(student_id=session.student_id, expires_on__gte=day)
+        .filter(Q(course__isnull=True) | Q(course_id=session.course_id))
+        .order_by("expires_on", "id")
+    )
+    used = PackageDeduction.used_by(packages)
+    for package in packages:
+        if package.credits - used.get(package.id, 0) > 0:
+            PackageDeduction.objects.create(package=package, session=session, credits=1, created_at=now)
+            return {"deduction": "deducted", "package_id": package.id}
+    return {"deduction": "no_credit"}
+
+
+@transaction.atomic
+def acknowledge(session, *, by: User, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The parent confirms the session took place; it becomes approved and a credit is used."""
+    session, ctx, before = _transition(session, action="acknowledge", by=by, now=now)
+    session.status = Status.APPROVED
+    _save(session, ctx.now, "status")
+    _record(session, by=by, channel=channel, kind="acknowledge", from_status=before, now=ctx.now,
+            data=_deduct(session, ctx.now))
+    return session
+
+
+@transaction.atomic
+def dispute(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The parent flags a problem (a reason a coordinator can act on); coordinators are notified."""
+    reason = rules.require_text(reason, "reason for the dispute", min_length=rules.MIN_DISPUTE_REASON,
+                                too_short=rules.DISPUTE_TOO_SHORT)
+    session, ctx, before = _transition(session, action="dispute", by=by, now=now)
+    session.status = Status.DISPUTED
+    _save(session, ctx.now, "status")
+    _record(session, by=by, channel=channel, kind="dispute", from_status=before, now=ctx.now, reason=reason)
+    return session
+
+
+@transaction.atomic
+def verify(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
+    """Coordinator approval override: approves without the parent and without attendance."""
+    reason = rules.require_text(reason, "reason for the override")
+    session, ctx, before = _transition(session, action="verify", by=by, now=now)
+    if ctx.open_thread is not None:
+        _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
+    session.status = Status.APPROVED
+    _save(session, ctx.now, "status")
+    _record(session, by=by, channel=channel, kind="verify", from_status=before, now=ctx.now, reason=reason,
+            data=_deduct(session, ctx.now))
+    return session
+
+
+@transaction.atomic
+def resolve_dispute(session, *, by: User, decision: str, reason: str, now: datetime | None = None,
+                    channel: str = Channel.ADMIN) -> Session:
+    """approve: the session counts (a credit is used); void: it does not (not_completed)."""
+    if decision not in ("approve", "void"):
+        raise Refused("Decide approve or void.", code="invalid_decision", status=INVALID)
+    reason = rules.require_text(reason, "reason for the decision")
+    session, ctx, before = _transition(session, action="resolve_dispute", by=by, now=now)
+    session.status = Status.APPROVED if decision == "approve" else Status.NOT_COMPLETED
+    _save(session, ctx.now, "status")
+    data = {"decision": decision}
+    if decision == "approve":
+        data |= _deduct(session, ctx.now)
+    _record(session, by=by, channel=channel, kind="resolve_dispute", from_status=before, now=ctx.now,
+            reason=reason, data=data)
+    return session
+
+
+@transaction.atomic
+def mark_no_show(session, *, by: User, party: str, reason: str, now: datetime | None = None,
+                 channel: str = Channel.ADMIN) -> Session:
+    """A coordinator records who did not attend."""
+    if party not in NoShowParty.values:
+        raise Refused("Say who did not attend: student or tutor.", code="invalid_party", status=INVALID)
+    reason = rules.require_text(reason, "reason")
+    session, ctx, before = _transition(session, action="mark_no_show", by=by, now=now)
+    if ctx.open_thread is not None:
+        _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
+    session.status = Status.NO_SHOW
+    session.no_show_party = party
+    _save(session, ctx.now, "status", "no_show_party")
+    _record(session, by=by, channel=channel, kind="no_show", from_status=before, now=ctx.now, reason=reason,
+            data={"party": party})
+    return session
