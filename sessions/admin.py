@@ -497,5 +497,5 @@ class ChangeReasonAdmin(CoordinatorAccess, admin.ModelAdmin):
 class CancellationPolicyAdmin(CoordinatorAccess, admin.ModelAdmin):
     """The penalty sheet shown before a cancel is confirmed."""
 
-    list_display = ("role", "min_hours_before", "max_hours_before", "penalty", "updated_at")
+    list_display = ("role", "min_hours_before", "max_hours_before", "penalty", "charge_percent", "updated_at")
     list_filter = ("role",)

@@ -268,7 +268,7 @@ def used_credits(package: LessonPackage) -> int:
 class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
     form = LessonPackageForm
     inlines = (DeductionInline,)
-    list_display = ("student", "course", "credits", "used", "remaining", "expires_on")
+    list_display = ("student", "course", "credits", "used", "remaining", "price", "currency", "expires_on")
     list_select_related = ("student", "course")
     list_filter = ("expires_on",)
     autocomplete_fields = ("student", "course")
