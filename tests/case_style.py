@@ -28,8 +28,8 @@ PROPER = frozenset("""
     September October November December English
 """.split())
 ZONE = re.compile(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_/]+")
-WORD = re.compile(r"[A-Za-z][A-Za-z.'’]*[A-Za-z]|[A-Za-z]")
-STOPS = re.compile(r"(?:^|[.!?:;—–(“\"‘]\s*|\s[-/]\s|\s·\s)$")
+WORD = re.compile(r"[^\W\d_](?:[^\W_]|[.'’])*[^\W\d_]|[^\W\d_]")  # letters of any script: Fernández is one word
+STOPS = re.compile(r"(?:^[\W\d_]*|[.!?:;—–(“\"‘]\s*|\s[-/]\s|\s·\s)$")
 
 
 def title_case_words(text: str, *, names=frozenset()) -> list[str]:

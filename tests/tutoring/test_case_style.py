@@ -39,7 +39,7 @@ def test_headings_buttons_and_labels_are_in_sentence_case_outside_the_specs_labe
     ("Session History", []), ("Back to Dashboard", []), ("Download CSV", []), ("Link Telegram", []),
     ("Opens at x", []), ("Reason: Other", []), ("Thu 03 Dec, Europe/Prague", []),
     ("Save Changes", ["Changes"]), ("View All Sessions", ["All", "Sessions"]),
-    ("Session history for Tom", ["Tom"]),
+    ("Session history for Tom", ["Tom"]), ("Sofía Fernández", ["Fernández"]), ("1 Scheduled start", []), ("1 Scheduled Start", ["Start"]),
 ])
 def test_the_rule_itself(text, wrong):
     """The check can fail: Title Case and names not known to it are caught."""
