@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sessions.models import Party, Session, SessionEvent, Status, counterparty
+from tutoring.models import Role
 
 from .models import Delivery, Topic
 from .texts import fit, in_how_long, local, local_day, possessive
@@ -404,6 +405,7 @@ class Kind:
     wait: Callable[[Ctx, datetime], datetime | None] | None = None
     unsubscribe: bool = False  # a one-click List-Unsubscribe for this kind's topic (RFC 8058)
     forced_channels: frozenset = field(default_factory=frozenset)  # channels people cannot switch off
+    roles: frozenset | None = None  # the roles its audience can hold (None: anyone); settings show a topic only to them
 
 
 def _parents(e, p):
@@ -416,9 +418,11 @@ KINDS: dict[str, Kind] = {
     **{name: Kind(Topic.APPROVALS, nudge, stale=stale_nudge) for name, _ in NUDGES},
     # session events
     "check_out": Kind(Topic.APPROVALS, awaiting, audience=_parents),
-    "adhoc_logged": Kind(Topic.SESSIONS, adhoc, audience=_parents),
-    "created": Kind(Topic.SESSIONS, created, audience=lambda e, p: [*p.parents, p.student, p.tutor]),
-    "notes_added": Kind(Topic.NOTES, notes_ready, audience=_parents, wait=wait_for_summary),
+    "adhoc_logged": Kind(Topic.SESSIONS, adhoc, audience=_parents, roles=frozenset({Role.PARENT})),
+    "created": Kind(Topic.SESSIONS, created, audience=lambda e, p: [*p.parents, p.student, p.tutor],
+                    roles=frozenset({Role.PARENT, Role.STUDENT, Role.TUTOR})),
+    "notes_added": Kind(Topic.NOTES, notes_ready, audience=_parents, wait=wait_for_summary,
+                        roles=frozenset({Role.PARENT})),
     "dispute": Kind(Topic.APPROVALS, disputed, audience=lambda e, p: [*p.coordinators, p.creator]),
     "resolve_dispute": Kind(Topic.APPROVALS, resolved, audience=lambda e, p: [*p.parents, p.tutor]),
     "verify": Kind(Topic.APPROVALS, verified, audience=lambda e, p: [*p.parents, p.tutor]),
@@ -438,5 +442,6 @@ KINDS: dict[str, Kind] = {
     "message": Kind(Topic.MESSAGES, message),
     "email_stopped": Kind(Topic.ACCOUNT, email_stopped, forced_channels=frozenset({"in_app"})),
     "telegram_unlinked": Kind(Topic.ACCOUNT, telegram_unlinked, forced_channels=frozenset({"in_app"})),
-    "video_credentials": Kind(Topic.OPERATIONS, video_credentials, forced_channels=frozenset({"in_app"})),
+    "video_credentials": Kind(Topic.OPERATIONS, video_credentials, forced_channels=frozenset({"in_app"}),
+                              roles=frozenset({Role.COORDINATOR})),  # video/incidents.py tells coordinators
 }

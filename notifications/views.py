@@ -114,7 +114,10 @@ def _back(request) -> str:
 
 def _grid(user) -> list[dict]:
     off = set(Preference.objects.filter(user=user, enabled=False).values_list("topic", "channel"))
-    topics = [t for t in Topic if any(k.topic == t for k in KINDS.values())]
+    # a topic shows only to people whose roles can receive one of its kinds (operations alerts
+    # only to coordinators, tutor notes only to parents)
+    topics = [t for t in Topic if any(k.topic == t and (k.roles is None or k.roles & set(user.roles))
+                                      for k in KINDS.values())]
     # a channel this person cannot have yet (Telegram before a chat is linked) shows no column
     offered = {name for name, channel in CHANNELS.items() if not hasattr(channel, "offered") or channel.offered(user)}
     rows = []

@@ -500,7 +500,7 @@ class ChangeReasonAdmin(CoordinatorAccess, admin.ModelAdmin):
 class CancellationPolicyAdmin(CoordinatorAccess, admin.ModelAdmin):
     """The penalty sheet shown before a cancel is confirmed."""
 
-    list_display = ("role", "min_hours_before", "max_hours_before", "penalty", "updated_at")
+    list_display = ("role", "min_hours_before", "max_hours_before", "penalty", "charge_percent", "updated_at")
     list_filter = ("role",)
 
 
@@ -563,7 +563,7 @@ def used_credits(package: LessonPackage) -> int:
 class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
     form = LessonPackageForm
     inlines = (DeductionInline,)
-    list_display = ("student", "course", "credits", "used", "remaining", "expires_on")
+    list_display = ("student", "course", "credits", "used", "remaining", "price", "currency", "expires_on")
     list_select_related = ("student", "course")
     list_filter = ("expires_on",)
     autocomplete_fields = ("student", "course")

@@ -7,6 +7,7 @@ see docs/lifecycle.md for the state machine as built.
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Func, Q
 from django.utils import timezone
@@ -219,6 +220,10 @@ class CancellationPolicy(models.Model):
     min_hours_before = models.PositiveIntegerField(help_text="Applies from this many hours before the start…")
     max_hours_before = models.PositiveIntegerField(null=True, blank=True, help_text="…up to this many (empty: no limit).")
     penalty = models.CharField(max_length=200, help_text="Short penalty, e.g. 'No charge' or '50% of the lesson'.")
+    charge_percent = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(100)],
+        help_text="Share of one lesson charged, 0–100: shown as credits of the student's package (and an "
+                  "amount where the package has a price). 0: no charge to the package.")
     guidance = models.TextField(help_text="What the person cancelling is told before confirming.")
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -231,13 +236,15 @@ class CancellationPolicy(models.Model):
                 name="policy_band_ordered",
             ),
             models.UniqueConstraint(fields=["role", "min_hours_before"], name="policy_band_unique"),
+            models.CheckConstraint(condition=Q(charge_percent__lte=100), name="policy_charge_percent_max"),
         ]
 
     @property
     def charges(self) -> bool:
-        """Whether cancelling in this band costs anything ("No charge", "Free", "None" do not): the
-        coordinator's waiver reminder is shown only when it does."""
-        return not self.penalty.strip().lower().startswith(FREE_PENALTIES)
+        """Whether cancelling in this band costs anything (a share of the lesson, or a penalty such
+        as a tutor's reliability strike; "No charge", "Free", "None" do not): the coordinator's
+        waiver reminder is shown only when it does."""
+        return self.charge_percent > 0 or not self.penalty.strip().lower().startswith(FREE_PENALTIES)
 
     def __str__(self) -> str:
         upper = f"{self.max_hours_before} h" if self.max_hours_before is not None else "∞"

@@ -2,12 +2,17 @@
 Nothing here writes; time-based changes happen only in the sweeps."""
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
+
+from tutoring.models import LessonPackage
 
 from . import rules
 from .access import Relation, Viewer
 from .models import (
+    CancellationPolicy,
+    PackageDeduction,
     ProposalStatus,
     RescheduleProposal,
     RescheduleThread,
@@ -118,8 +123,7 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
             when = (f" for {datetime.fromisoformat(start).astimezone(tz):%a %d %b %H:%M}" if start else "")
             lines.append(f"{who[:1].upper()}{who[1:]} declined the new time{when} on {on}{quoted}")
         elif e.kind == "cancel":
-            penalty = e.data.get("penalty") or "No charge"
-            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {penalty}.")
+            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge_text(e.data)}.")
         elif e.kind == "no_show":
             lines.append(f"Recorded as a no-show ({e.data.get('party', '')}) by {who} on {on}{quoted}")
     return lines
@@ -165,3 +169,72 @@ def allowed_in(ctx: rules.Ctx) -> list[str]:
 
 def allowed_actions(session: Session, viewer: Viewer, now: datetime) -> list[str]:
     return allowed_in(context(session, viewer, now))
+
+
+# --- what a cancellation costs (issue 10 item 6) ------------------------------------------------
+
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£"}
+
+
+def money(amount: Decimal, currency: str) -> str:
+    """€20.00, $7.50, or "CZK 1,250.00" for a currency without a symbol here."""
+    text = f"{amount.quantize(Decimal('0.01'), rounding=ROUND_HALF_UP):,.2f}"
+    symbol = CURRENCY_SYMBOLS.get(currency)
+    return f"{symbol}{text}" if symbol else f"{currency} {text}".strip()
+
+
+def credits_text(credits: Decimal) -> str:
+    """1 → "1 credit", 0.5 → "0.5 of a credit"."""
+    if credits == 1:
+        return "1 credit"
+    return f"{credits.normalize():f} of a credit"
+
+
+def package_for(session: Session) -> LessonPackage | None:
+    """The package this session's credit would come from: the student's soonest-expiring valid
+    package with credit left (the one approval deducts from), else their soonest valid one."""
+    day = session.scheduled_start.astimezone(session.student.tzinfo).date()
+    packages = list(
+        LessonPackage.objects.filter(student_id=session.student_id, expires_on__gte=day)
+        .filter(Q(course__isnull=True) | Q(course_id=session.course_id))
+        .order_by("expires_on", "id")
+    )
+    used = PackageDeduction.used_by(packages) if packages else {}
+    with_credit = [p for p in packages if p.credits - used.get(p.id, 0) > 0]
+    return (with_credit or packages or [None])[0]
+
+
+def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict:
+    """What cancelling in `band` costs the student's package, as the guidance says it:
+    "Cancelling now costs 0.5 of a credit (€20.00) from the 10-lesson package." `cost` is None
+    when the band charges nothing to the package (or the session never uses a credit)."""
+    percent = band.charge_percent if band else 0
+    if not percent or not session.deducts_credit:
+        return {"charge_percent": percent, "cost": None, "cost_credits": None, "cost_amount": None}
+    credits = Decimal(percent) / 100
+    package = package_for(session)
+    amount = None
+    if package is None:
+        sentence = f"Cancelling now costs {credits_text(credits)} from the student's lesson package."
+    else:
+        where = f"the {package.credits}-lesson package"
+        if package.credit_price is not None:
+            amount = money(package.credit_price * credits, package.currency)
+            sentence = f"Cancelling now costs {credits_text(credits)} ({amount}) from {where}."
+        else:
+            sentence = f"Cancelling now costs {credits_text(credits)} from {where}."
+    return {"charge_percent": percent, "cost": sentence, "cost_credits": f"{credits.normalize():f}",
+            "cost_amount": amount}
+
+
+def charge_text(data: dict) -> str:
+    """The charge a cancel event recorded, for its confirmation and its outcome line:
+    "50% of the lesson: 0.5 of a credit (€20.00)"."""
+    penalty = data.get("penalty") or "No charge"
+    credits = data.get("cost_credits")
+    if not credits:
+        return penalty
+    cost = credits_text(Decimal(credits))
+    if data.get("cost_amount"):
+        cost += f" ({data['cost_amount']})"
+    return f"{penalty}: {cost}"

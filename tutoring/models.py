@@ -3,11 +3,13 @@ enrollments, tutor-student matches, lesson packages."""
 
 import zoneinfo
 from datetime import datetime, time, timedelta
+from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
@@ -138,11 +140,26 @@ class LessonPackage(models.Model):
                                help_text="Empty: valid for any course.")
     credits = models.PositiveIntegerField()
     expires_on = models.DateField(help_text="Last day a session may be deducted from this package.")
+    price = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True,
+                                validators=[MinValueValidator(Decimal("0"))],
+                                help_text="What the whole package cost (empty: not priced). A cancellation "
+                                          "charge is then also shown as an amount.")
+    currency = models.CharField(max_length=3, blank=True, default="EUR",
+                                validators=[RegexValidator(r"^[A-Z]{3}$", "Use a three-letter ISO code, e.g. EUR.")],
+                                help_text="ISO 4217 code of the price, e.g. EUR.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         indexes = [models.Index(fields=["student", "expires_on"], name="package_student_expiry")]
-        constraints = [models.CheckConstraint(condition=Q(credits__gt=0), name="package_credits_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(credits__gt=0), name="package_credits_positive"),
+            models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gte=0), name="package_price_not_negative"),
+        ]
+
+    @property
+    def credit_price(self) -> Decimal | None:
+        """The price of one lesson credit, where the package has a price."""
+        return None if self.price is None else self.price / self.credits
 
     def __str__(self) -> str:
         return f"{self.credits} lessons for {self.student} until {self.expires_on}"

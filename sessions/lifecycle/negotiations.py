@@ -8,7 +8,7 @@ from django.db import transaction
 
 from tutoring.models import User
 
-from .. import rules
+from .. import projections, rules
 from ..access import Relation, Viewer
 from ..errors import INVALID, Refused
 from ..models import (
@@ -59,6 +59,7 @@ def cancellation_guidance(session: Session, *, by: User, as_role: str | None = N
         "penalty": band.penalty if band else "No penalty applies.",
         "guidance": band.guidance if band else "",
         "charged": bool(band and band.charges),  # the waiver reminder only when a penalty applies
+        **projections.cancellation_cost(session, band),  # what it costs: credits of the package, an amount
         "waiver_reminder": settings.COORDINATOR_WAIVER_REMINDER,
         "hours_before_start": round((session.scheduled_start - now).total_seconds() / 3600, 1),
     }
@@ -98,7 +99,7 @@ def cancel(session, *, by: User, reason_id, note: str = "", policy_id=None, as_r
             raise Refused("The cancellation terms have changed: review them and confirm again.",
                           code="guidance_changed")
         if band:
-            data |= {"policy_id": band.id, "penalty": band.penalty}
+            data |= {"policy_id": band.id, "penalty": band.penalty} | projections.cancellation_cost(session, band)
     if ctx.open_thread is not None:
         data["closed_thread_id"] = _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED).id
     session.status = Status.CANCELLED_BY_TUTOR if party == Party.TUTOR else Status.CANCELLED_BY_PARENT

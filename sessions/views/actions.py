@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import lifecycle
+from .. import lifecycle, projections
 from ..access import Viewer, get_session_for
 from ..errors import INVALID, Refused
 from ..forms import (
@@ -77,8 +77,7 @@ def _run(request, session_id, action: str, form_class, call):
 def _cancelled(session) -> str:
     """The cancellation's confirmation restates the charge that applied (the band it confirmed)."""
     event = session.events.filter(kind="cancel").order_by("-id").first()
-    penalty = (event.data.get("penalty") if event else "") or "No charge"
-    return f"Session cancelled. Charge: {penalty}."
+    return f"Session cancelled. Charge: {projections.charge_text(event.data if event else {})}."
 
 
 def _cancel_extra(request, session, action) -> dict:

@@ -13,6 +13,7 @@ from notifications import dispatch, planning
 from notifications.models import KeptEmail, Preference
 from sessions import lifecycle
 from tests.browser.conftest import check_page, signed_in
+from tests.browser.test_demo_walk import TEXT_ELEMENTS, WORD_BREAKS
 
 pytestmark = pytest.mark.browser
 
@@ -96,6 +97,12 @@ def test_the_outbox_shows_each_persons_mail_and_the_unsubscribe_link_works(page,
     expect(page.get_by_role("heading", level=1)).to_have_text(re.compile(r"Reminder: your session with Sam starts in"))
     expect(page.locator(".mail-text")).to_contain_text("Open the session room:")
     check_page(page, "dev-outbox-email")
+    for width in (375, 1280):  # the long unsubscribe URL breaks only inside its own .url link
+        page.set_viewport_size({"width": width, "height": 900})
+        assert page.evaluate(WORD_BREAKS, TEXT_ELEMENTS + ", dd, dt") == []
+        link = page.locator("dd a[href*='/notifications/unsubscribe/']")
+        assert link.evaluate("a => a.classList.contains('url') && getComputedStyle(a).overflowWrap") == "anywhere"
+        assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
     page.locator("dd a[href*='/notifications/unsubscribe/']").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Stop session reminders by email?")
     check_page(page, "unsubscribe-ask")

@@ -144,6 +144,23 @@ def test_the_preferences_form_cannot_switch_off_the_account_notices(client, pare
     assert Preference.objects.filter(enabled=False).count() > 5
 
 
+def test_each_topic_shows_only_to_the_roles_that_can_receive_it(client, parent, tutor, student, coordinator):
+    """Operations alerts go to coordinators, tutor notes to parents: nobody else is offered them,
+    and saving the form leaves the topics they are not shown alone."""
+    seen = {}
+    for user in (parent, tutor, student, coordinator):
+        client.force_login(user)
+        page = client.get("/notifications/preferences/").content.decode()
+        seen[user.username] = {t for t in ("operations", "notes", "sessions", "changes")
+                               if f'value="{t}:in_app"' in page}
+        client.post("/notifications/preferences/", {"on": []})
+    assert seen[parent.username] == {"notes", "sessions", "changes"}
+    assert seen[tutor.username] == seen[student.username] == {"sessions", "changes"}
+    assert seen[coordinator.username] == {"operations", "changes"}
+    assert not Preference.objects.filter(topic="operations").exclude(user=coordinator).exists()
+    assert not Preference.objects.filter(topic="notes").exclude(user=parent).exists()
+
+
 # --- the development outbox -------------------------------------------------------------------
 
 

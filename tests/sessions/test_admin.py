@@ -363,7 +363,7 @@ def test_the_coordinator_edited_tables_are_editable(coco):
 
     assert response.status_code == 302
     response = coco.post(reverse("admin:tutoring_sessions_cancellationpolicy_add"), {
-        "role": "tutor", "min_hours_before": 0, "max_hours_before": 24, "penalty": "Strike",
+        "role": "tutor", "min_hours_before": 0, "max_hours_before": 24, "penalty": "Strike", "charge_percent": 0,
         "guidance": "Late cancellations count."})
     assert response.status_code == 302
 

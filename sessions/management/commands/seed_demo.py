@@ -11,6 +11,7 @@ when any user exists.
 import time as clock
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -71,17 +72,17 @@ REASONS = {
     ],
 }
 
-# (role, min hours, max hours, penalty, guidance): the brief's sheet; cancels inside 4 hours are
+# (role, min hours, max hours, penalty, share of a lesson charged, guidance): the brief's sheet; cancels inside 4 hours are
 # not self-service at all (a coordinator handles them), so the parent sheet starts at 4 hours.
 POLICIES = [
-    (Party.PARENT, 48, None, "No charge", "Cancelling 48 hours or more before the start is free."),
-    (Party.PARENT, 24, 48, "50% of the lesson",
+    (Party.PARENT, 48, None, "No charge", 0, "Cancelling 48 hours or more before the start is free."),
+    (Party.PARENT, 24, 48, "50% of the lesson", 50,
      "Cancelling 24 to 48 hours before the start is charged at half the lesson price."),
-    (Party.PARENT, 4, 24, "Full lesson",
+    (Party.PARENT, 4, 24, "Full lesson", 100,
      "Cancelling less than 24 hours before the start is charged as a full lesson."),
-    (Party.TUTOR, 48, None, "No penalty",
+    (Party.TUTOR, 48, None, "No penalty", 0,
      "Cancelling 48 hours or more ahead carries no penalty; please offer a replacement slot."),
-    (Party.TUTOR, 0, 48, "Reliability strike",
+    (Party.TUTOR, 0, 48, "Reliability strike", 0,
      "Cancelling less than 48 hours ahead counts as a reliability strike; three strikes in a term trigger "
      "a review."),
 ]
@@ -95,9 +96,9 @@ def ensure_pickers() -> None:
                                                   defaults={"label": label, "position": position})
         other = {"label": "Other", "requires_note": True, "position": 99}
         ChangeReason.objects.update_or_create(role=role, kind=kind, code="other", defaults=other)
-    for role, low, high, penalty, guidance in POLICIES:
+    for role, low, high, penalty, percent, guidance in POLICIES:
         CancellationPolicy.objects.update_or_create(role=role, min_hours_before=low, defaults={
-            "max_hours_before": high, "penalty": penalty, "guidance": guidance})
+            "max_hours_before": high, "penalty": penalty, "charge_percent": percent, "guidance": guidance})
 
 
 # --- the demo world: people ------------------------------------------------------------------
@@ -190,6 +191,10 @@ ADHOC = [
 ]
 WINDOW = timedelta(days=21)
 # Packages: (student, course or None, credits, days until expiry)
+# (student, course, credits, days valid); priced at LESSON_PRICE a credit except UNPRICED ones, so
+# the demo shows a cancellation charge both as credits and an amount, and as credits alone.
+LESSON_PRICE = Decimal("40.00")
+UNPRICED = {"kemi-okafor"}
 PACKAGES = [
     ("demo-student", "maths", 12, 60), ("demo-student", None, 8, 120), ("maya-shah", None, 10, 90),
     ("ada-okafor", None, 20, 120), ("tobi-okafor", None, 6, 45), ("kemi-okafor", None, 10, 90),
@@ -250,8 +255,10 @@ def link_people(world: World) -> None:
         Match.objects.get_or_create(tutor=u[tutor], student=u[student], course=c[course])
     today = world.now.date()
     for student, course, credits, days in PACKAGES:
+        price = None if student in UNPRICED else LESSON_PRICE * credits
         LessonPackage.objects.create(student=u[student], course=c[course] if course else None,
-                                     credits=credits, expires_on=today + timedelta(days=days))
+                                     credits=credits, expires_on=today + timedelta(days=days),
+                                     price=price, currency="EUR")
 
 
 # --- the demo world: sessions and their stories ----------------------------------------------
