@@ -567,7 +567,8 @@
   function wake() {
     el.call.classList.remove("controls-hidden");
     clearTimeout(hideTimer);
-    if (small.matches) {
+    // touches inside a provider's framed client never reach this page: its controls stay put
+    if (small.matches && !viaProvider) {
       hideTimer = setTimeout(function () {
         if (!keyboardIn(el.controls)) el.call.classList.add("controls-hidden");
       }, 4000);
