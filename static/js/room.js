@@ -42,6 +42,16 @@
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
     catch (e) { return ""; }
   }
+  function answer(response) {  // {status, ok, body}; a body that is not JSON is {}
+    return response.json().then(function (body) { return { status: response.status, ok: response.ok, body: body }; },
+      function () { return { status: response.status, ok: false, body: {} }; });
+  }
+  function post(url, data) {  // a JSON POST to this site with the CSRF token; resolves to answer()
+    var headers = { "X-CSRFToken": csrf(), "Accept": "application/json" };
+    if (data !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers,
+      body: data === undefined ? undefined : JSON.stringify(data) }).then(answer);
+  }
   function report(errorType) {  // tech_issue, once per kind per page
     if (reported[errorType] || !window.analytics) return;
     reported[errorType] = true;
@@ -459,12 +469,7 @@
   function requestJoin() {
     show(el.alert, false);
     show(el.providerNote, true);
-    fetch(cfg.joinUrl, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
-    }).then(function (response) {
-      return response.json().then(function (body) { return { status: response.status, body: body }; });
-    }).then(function (result) {
+    post(cfg.joinUrl).then(function (result) {
       var body = result.body || {};
       if (result.status === 200 && body.kind === "url" && body.url) {
         el.frame.src = body.url;
@@ -509,11 +514,6 @@
   var recordable = !!(cfg.recording && cfg.recording.mine && window.MediaRecorder &&
     HTMLCanvasElement.prototype.captureStream);
 
-  function json(response) {
-    return response.json().then(function (body) { return { status: response.status, ok: response.ok, body: body }; },
-      function () { return { status: response.status, ok: false, body: {} }; });
-  }
-
   function recordingType() {
     var types = ["video/webm;codecs=vp8,opus", "video/webm", "video/mp4"];
     for (var i = 0; i < types.length; i++) if (MediaRecorder.isTypeSupported(types[i])) return types[i];
@@ -529,11 +529,7 @@
     var type = recordingType();
     if (!type) { report("recording_unsupported"); return; }
     rec = { chunks: [], size: 0, next: 1, queue: Promise.resolve(), failed: null, began: Date.now() };
-    fetch(cfg.recording.startUrl, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), "Accept": "application/json", "Content-Type": "application/json" },
-      body: JSON.stringify({ content_type: type }),
-    }).then(json).then(function (result) {
+    post(cfg.recording.startUrl, { content_type: type }).then(function (result) {
       if (!rec || leaving) return;
       if (!result.ok) { rec = null; console.warn("room: recording refused", result.body.detail); return; }
       rec.id = result.body.id;
@@ -614,7 +610,7 @@
     return fetch(current.partsUrl + number, {
       method: "PUT", credentials: "same-origin", body: part,
       headers: { "X-CSRFToken": csrf(), "Accept": "application/json", "Content-Type": "application/octet-stream" },
-    }).then(json, function () { return { status: 0, ok: false, body: {} }; }).then(function (result) {
+    }).then(answer, function () { return { status: 0, ok: false, body: {} }; }).then(function (result) {
       if (result.ok) return null;
       if ((result.status === 0 || result.status >= 500) && attempt < 4) {
         return new Promise(function (resolve) { setTimeout(resolve, 1000 * Math.pow(2, attempt)); })
@@ -638,11 +634,7 @@
       return current.queue;
     }).then(function () {
       if (current.failed) return null;
-      return fetch(current.completeUrl, {
-        method: "POST", credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf(), "Accept": "application/json", "Content-Type": "application/json" },
-        body: JSON.stringify({ duration_seconds: Math.round((Date.now() - current.began) / 1000) }),
-      });
+      return post(current.completeUrl, { duration_seconds: Math.round((Date.now() - current.began) / 1000) });
     }).catch(function () { report("recording_failed"); }).then(function () {
       rec = null;
       showRecording();
@@ -663,15 +655,11 @@
 
   function checkIn() {
     el.checkIn.disabled = true;
-    fetch(cfg.checkInUrl, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    }).then(function (result) {
+    post(cfg.checkInUrl).then(function (result) {
       el.checkIn.disabled = false;
       if (result.ok) { show(el.checkIn, false); el.sessionStatus.textContent = "· " + result.body.status_label; }
-      else alertWith(result.body.detail, null);
+      else if (result.body.detail) alertWith(result.body.detail, null);
+      else alertWith(cfg.texts.connection, "Retry");
     }).catch(function () { el.checkIn.disabled = false; alertWith(cfg.texts.connection, "Retry"); });
   }
 
