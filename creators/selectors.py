@@ -250,5 +250,8 @@ def recording_link(recording: Recording) -> str:
     """A link to play the recording, valid NOTES_LINK_SECONDS (at most 5 minutes)."""
     from notes.storage import signed_link
 
-    return signed_link(recording.r2_key, filename=f"session-{recording.session_id}-recording.mp4",
-                       content_type="video/mp4", inline=True)
+    from video.recordings import content_type_of
+
+    extension = recording.r2_key.rsplit(".", 1)[-1] if "." in recording.r2_key else "mp4"
+    return signed_link(recording.r2_key, filename=f"session-{recording.session_id}-recording.{extension}",
+                       content_type=content_type_of(recording.r2_key), inline=True)

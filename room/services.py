@@ -37,6 +37,7 @@ from sessions.models import (
     SessionResource,
 )
 from tutoring.models import User
+from video.browser_recordings import recording_now
 
 from . import presence, states
 
@@ -142,12 +143,13 @@ class RoomData:
     session: Session
     joined: set
     thread: object  # the open reschedule thread (blocks check-in) or False
+    recording: bool = False  # the tutor's browser is recording the call (video.browser_recordings)
 
 
 def room_data(session_id: int) -> RoomData:
     session = Session.objects.select_related("tutor", "student", "course").get(pk=session_id)
     return RoomData(session=session, joined=joined_user_ids(session_id),
-                    thread=projections.open_thread(session) or False)
+                    thread=projections.open_thread(session) or False, recording=recording_now(session_id))
 
 
 def room_view(data: RoomData, user_id: int, connections: dict, *, now: datetime | None = None) -> dict:
@@ -163,6 +165,7 @@ def room_view(data: RoomData, user_id: int, connections: dict, *, now: datetime 
         "status_label": projections.status_label(session, rels),
         "peers": sorted(conn for conn, uid in connections.items() if uid != user_id),
         "can_check_in": in_room and check_in_refusal(session, user_id, now, data.thread) is None,
+        "recording": data.recording,
     }
 
 

@@ -11,6 +11,7 @@ the lifecycle), feedback and resources (room/services.py).
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import time
 
@@ -21,14 +22,16 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sessions import projections, rules
 from sessions.access import Relation, Viewer
 from sessions.errors import Refused
-from sessions.models import Session, SessionAssessment, VideoProvider
+from creators.selectors import latest_recording as playable_recording
+from sessions.models import RecordingStatus, Session, SessionAssessment, VideoProvider
 from sessions.views.pages import see_other
 from tutoring.csp import allow_frames
+from video import browser_recordings
 from video import services as video_services
 from video.models import configured_providers
 
@@ -150,6 +153,8 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
     ws_scheme = "wss" if request.is_secure() else "ws"
     provider = video_services.provider_name_for(session)
     provider_ok = provider in configured_providers()
+    recorded = browser_recordings.records_in_browser(session)
+    recording_now = recorded and browser_recordings.recording_now(session.id, now)
     config = {
         "sessionId": session.id,
         "role": role,
@@ -159,8 +164,9 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "opensAt": states.opens_at(session).isoformat(),
         "start": session.scheduled_start.isoformat(),
         "end": session.scheduled_end.isoformat(),
-        "state": view.as_dict(),
+        "state": view.as_dict() | {"recording": recording_now},
         "provider": provider,
+        "recording": {"mine": recorded and role == "tutor", "startUrl": f"/session/{session.id}/recording"},
         "joinUrl": f"/api/sessions/{session.id}/video/join",
         "checkInUrl": f"/session/{session.id}/check-in",
         "afterUrl": f"/session/{session.id}?after=1",
@@ -179,6 +185,9 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "provider_ok": provider_ok, "presence_ok": presence_ok,
         "provider_mode": provider != VideoProvider.P2P, "provider_label": VideoProvider(provider).label,
         "provider_origin": video_services.client_origin(provider),
+        "recorded": recorded, "recording_now": recording_now,
+        "recording": playable_recording(session) if post else None,
+        "recording_pending": post and session.recordings.filter(status=RecordingStatus.PROCESSING).exists(),
         "reschedule": reschedule_offer(session, user, now) if not post else {},
         "resources": list(session.resources.order_by("created_at", "id")),
         "can_upload": role == "tutor" and services.resources_refusal(session, user.id) is None,
@@ -272,3 +281,82 @@ def resource(request, session, role, resource_id):
     response = HttpResponseRedirect(services.resource_link(item))
     response["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- the built-in room's recording: the tutor's browser uploads it in parts ----------------------
+
+
+def recording_view(view):
+    """A JSON endpoint of the room for the session's participants: 401 without a sign-in, the
+    room's own refusals (404 "Session not found...", 403 "You're not part of this session.") and
+    every Refused as {"detail", "code"} with its status."""
+
+    def wrapped(request, session_id, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"detail": "Sign in first.", "code": "not_signed_in"}, status=401)
+        try:
+            session, role = participant_session(request.user, session_id)
+        except NotAllowed as exc:
+            code = "not_found" if exc.status == 404 else "not_participant"
+            return JsonResponse({"detail": exc.message, "code": code}, status=exc.status)
+        try:
+            return view(request, session, role, *args, **kwargs)
+        except Refused as exc:
+            return JsonResponse(exc.as_dict(), status=exc.status)
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return wrapped
+
+
+def _json_body(request) -> dict:
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise Refused("Send a JSON object.", code="invalid_json", status=422)
+    return body
+
+
+def _upload_urls(session, copy) -> dict:
+    base = f"/session/{session.id}/recording/{copy.pk}"
+    return {"id": copy.pk, "parts_url": f"{base}/parts/", "complete_url": f"{base}/complete",
+            "part_bytes": browser_recordings.part_bytes(), "max_parts": browser_recordings.max_parts()}
+
+
+@never_cache
+@require_POST
+@recording_view
+def recording_start(request, session, role):
+    """The tutor's browser starts recording the call: {id, parts_url, complete_url, part_bytes, max_parts}."""
+    body = _json_body(request)
+    copy = browser_recordings.start(session, by=request.user, content_type=str(body.get("content_type") or ""))
+    return JsonResponse(_upload_urls(session, copy), status=201)
+
+
+@never_cache
+@require_http_methods(["PUT"])
+@recording_view
+def recording_part(request, session, role, recording_id, number):
+    """PUT the raw bytes of part `number` (1, 2, ...): each exactly part_bytes but the last."""
+    limit = browser_recordings.part_bytes()
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > limit:  # refused before a byte is read
+        raise Refused(f"A part may be at most {limit:,} bytes.", code="part_too_large", status=413)
+    data = request.read(limit + 1)  # without a length (chunked), add_part refuses what runs over
+    return JsonResponse(browser_recordings.add_part(session, recording_id, number, data, by=request.user))
+
+
+@never_cache
+@require_POST
+@recording_view
+def recording_complete(request, session, role, recording_id):
+    """The recording ends ({"duration_seconds"}): completed, checked, and played like any other."""
+    body = _json_body(request)
+    recording = browser_recordings.complete(session, recording_id, by=request.user,
+                                            duration_seconds=body.get("duration_seconds"))
+    return JsonResponse({"recording": recording.pk, "status": recording.status, "bytes": recording.size_bytes})

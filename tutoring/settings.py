@@ -457,6 +457,15 @@ RECORDING_PART_MB = env_int("RECORDING_PART_MB", 8)
 if not 5 <= RECORDING_PART_MB <= 512:
     raise ImproperlyConfigured("RECORDING_PART_MB must be between 5 and 512")
 RECORDING_PART_BYTES = RECORDING_PART_MB * 1024 * 1024
+# The built-in room records in the tutor's browser where the course records (video.browser_recordings):
+# uploaded in RECORDING_PART_MB parts, at most RECORDING_BROWSER_MAX_MB per recording; an upload
+# with no part for RECORDING_BROWSER_IDLE_MINUTES (the tab closed) is completed with what arrived.
+RECORDING_BROWSER_MAX_MB = env_int("RECORDING_BROWSER_MAX_MB", 2048)
+if not RECORDING_PART_MB <= RECORDING_BROWSER_MAX_MB <= 50_000:
+    raise ImproperlyConfigured("RECORDING_BROWSER_MAX_MB must be between RECORDING_PART_MB and 50000")
+RECORDING_BROWSER_IDLE_MINUTES = env_int("RECORDING_BROWSER_IDLE_MINUTES", 60)
+if not 5 <= RECORDING_BROWSER_IDLE_MINUTES <= 24 * 60:
+    raise ImproperlyConfigured("RECORDING_BROWSER_IDLE_MINUTES must be between 5 and 1440")
 
 # --- Telegram bot (telegram_bot/) -----------------------------------------------------------
 # Without TELEGRAM_BOT_TOKEN the bot is off: `runbot` says so and exits, `make run` does not start

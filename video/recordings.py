@@ -17,6 +17,7 @@ the copy. A recording copied once is never copied again (RecordingCopy is unique
 import base64
 import hashlib
 import logging
+import mimetypes
 import os
 import re
 from datetime import timedelta
@@ -29,7 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from notes.storage import attachment_storage, is_object_store
-from sessions.models import Recording, RecordingStatus
+from sessions.models import Recording, RecordingStatus, VideoProvider
 
 from .errors import NotAtProvider, ProviderDown, VideoUnavailable
 from .models import CopyStatus, RecordingCopy
@@ -43,6 +44,11 @@ LEASE = timedelta(minutes=30)  # longer than one attempt may take; a dead worker
 MAX_ATTEMPTS = 12
 QUEUE_GRACE = timedelta(minutes=5)  # a freshly registered copy's own task is still on its way
 CONTENT_TYPE = "video/mp4"
+
+
+def content_type_of(key: str) -> str:
+    """What a stored recording is, by its name (.mp4 copies, .webm / .mp4 browser recordings)."""
+    return mimetypes.guess_type(key)[0] or CONTENT_TYPE
 READ_CHUNK = 256 * 1024
 
 
@@ -60,8 +66,9 @@ class SourceChanged(Exception):
 def claim(copy_id: int, *, now) -> RecordingCopy | None:
     """The copy, leased to this attempt; None when it is done, failed or leased to another worker."""
     free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    # a browser recording of the built-in room (provider p2p) is uploaded, never copied
     taken = RecordingCopy.objects.filter(Q(pk=copy_id), free, status__in=[CopyStatus.PENDING, CopyStatus.COPYING]
-                                         ).update(status=CopyStatus.COPYING, claimed_until=now + LEASE,
+                                         ).exclude(provider=VideoProvider.P2P).update(status=CopyStatus.COPYING, claimed_until=now + LEASE,
                                                   attempts=F("attempts") + 1)
     return RecordingCopy.objects.select_related("recording").get(pk=copy_id) if taken else None
 
@@ -81,6 +88,7 @@ def stalled(*, now) -> list[int]:
     """Copies not done and not leased that had their chance (tried before, or registered more than
     QUEUE_GRACE ago: their task was lost): the sweep enqueues them again."""
     return list(RecordingCopy.objects.filter(status__in=[CopyStatus.PENDING, CopyStatus.COPYING])
+                .exclude(provider=VideoProvider.P2P)
                 .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
                 .filter(Q(attempts__gt=0) | Q(created_at__lt=now - QUEUE_GRACE))
                 .order_by("pk").values_list("pk", flat=True)[:100])
@@ -218,7 +226,8 @@ class S3Sink:
 
     def start(self) -> None:
         if not self.copy.upload_id:
-            upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key, ContentType=CONTENT_TYPE)
+            upload = self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key,
+                                                         ContentType=content_type_of(self.copy.storage_key))
             self.copy.upload_id = upload["UploadId"]
             RecordingCopy.objects.filter(pk=self.copy.pk).update(upload_id=self.copy.upload_id)
 

@@ -7,7 +7,7 @@ under the broker's visibility timeout); what it stored is kept and the retry res
 from celery import shared_task
 from django.utils import timezone
 
-from . import attendance, recordings, services
+from . import attendance, browser_recordings, recordings, services
 from .errors import VideoUnavailable
 
 RETRY_BACKOFF = 30
@@ -26,13 +26,15 @@ def copy_recording(self, copy_id: int) -> str:
 
 @shared_task
 def sweep_recordings() -> dict:
-    """Beat, every 15 minutes: recordings no webhook announced, and copies whose worker died."""
+    """Beat, every 15 minutes: recordings no webhook announced, copies whose worker died, and
+    browser recordings of the built-in room left open (their tab closed mid-call)."""
     now = timezone.now()
     found = services.discover_recordings(now=now)
     stalled = recordings.stalled(now=now)
     for copy_id in stalled:
         copy_recording.delay(copy_id)
-    return {"discovered": found, "requeued": len(stalled)}
+    closed = browser_recordings.close_abandoned(now=now)
+    return {"discovered": found, "requeued": len(stalled), "browser_closed": closed["completed"] + closed["dropped"]}
 
 
 @shared_task(ignore_result=True)

@@ -23,7 +23,7 @@
     alert: $("call-alert"), alertText: $("call-alert-text"), retry: $("call-retry"), controls: $("controls"),
     mic_btn: $("toggle-mic"), cam_btn: $("toggle-camera"), switchBtn: $("switch-device"), pip: $("pip"),
     side: $("side-panel"), sideBtn: $("toggle-side"), leave: $("leave"),
-    frame: $("provider-frame"), providerNote: $("provider-note"),
+    frame: $("provider-frame"), providerNote: $("provider-note"), recIndicator: $("rec-indicator"),
   };
   var viaProvider = !!cfg.provider && cfg.provider !== "p2p";
   var opensAt = Date.parse(cfg.opensAt), start = Date.parse(cfg.start), end = Date.parse(cfg.end);
@@ -41,6 +41,16 @@
   function csrf() {
     try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; }
     catch (e) { return ""; }
+  }
+  function answer(response) {  // {status, ok, body}; a body that is not JSON is {}
+    return response.json().then(function (body) { return { status: response.status, ok: response.ok, body: body }; },
+      function () { return { status: response.status, ok: false, body: {} }; });
+  }
+  function post(url, data) {  // a JSON POST to this site with the CSRF token; resolves to answer()
+    var headers = { "X-CSRFToken": csrf(), "Accept": "application/json" };
+    if (data !== undefined) headers["Content-Type"] = "application/json";
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers,
+      body: data === undefined ? undefined : JSON.stringify(data) }).then(answer);
   }
   function report(errorType) {  // tech_issue, once per kind per page
     if (reported[errorType] || !window.analytics) return;
@@ -89,6 +99,7 @@
       show(el.mediaAlert, false);
       el.preview.srcObject = s;
       if (el.local) el.local.srcObject = s;
+      rewireRecording();
       watchLevel(s);
       replaceTracks();
       return listDevices();
@@ -197,6 +208,7 @@
     show(el.peerNote, s.state !== "in_progress" || !pc || pc.connectionState !== "connected");
     show(el.checkIn, !!s.can_check_in);
     if (s.status_label) el.sessionStatus.textContent = "· " + s.status_label;
+    showRecording();
     document.getElementById("room").dataset.state = s.state;
     if (s.final && inCall) leave();
   }
@@ -338,6 +350,7 @@
         el.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
         applySpeaker();
       }
+      rewireRecording();
     };
     pc.onnegotiationneeded = function () {
       makingOffer = true;
@@ -352,6 +365,7 @@
         clearTimeout(iceTimer);
         show(el.alert, false);
         show(el.peerNote, false);
+        startRecording();
       } else if (s === "disconnected") {
         el.peerNote.textContent = "Connection unstable: reconnecting…";
         show(el.peerNote, true);
@@ -420,6 +434,7 @@
 
   function join() {
     if (viaProvider) return joinProvider();
+    if (recordable) context();  // resumed within the click: the recording's sound mix may play
     el.join.disabled = true;
     inCall = true;
     show(el.prejoin, false);
@@ -454,12 +469,7 @@
   function requestJoin() {
     show(el.alert, false);
     show(el.providerNote, true);
-    fetch(cfg.joinUrl, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
-    }).then(function (response) {
-      return response.json().then(function (body) { return { status: response.status, body: body }; });
-    }).then(function (result) {
+    post(cfg.joinUrl).then(function (result) {
       var body = result.body || {};
       if (result.status === 200 && body.kind === "url" && body.url) {
         el.frame.src = body.url;
@@ -484,11 +494,151 @@
   function leave() {
     leaving = true;
     if (el.frame) el.frame.src = "about:blank";  // out of the provider's room first
+    // the recorder takes its last frames before the tracks stop; its last part is then uploaded
+    var saved = stopRecording();
     send({ type: "bye" });
     if (ws) ws.close(1000);
     closePeer();
     stopStream(stream);
-    window.location.assign(cfg.afterUrl);
+    var giveUp = new Promise(function (resolve) { setTimeout(resolve, SAVE_WAIT_MS); });
+    Promise.race([saved, giveUp]).then(function () { window.location.assign(cfg.afterUrl); });
+  }
+
+  // --- recording the call (the built-in room, where the course records) -------------------------
+  // The tutor's browser draws both videos onto a canvas, mixes both voices, records that with
+  // MediaRecorder and uploads it in parts of exactly rec.partBytes (the last one shorter), one
+  // after another, each retried a few times; leaving completes the recording. The server checks
+  // every part (video/browser_recordings.py) and tells both sockets that the call is recorded.
+
+  var rec = null, SAVE_WAIT_MS = 60000;
+  var recordable = !!(cfg.recording && cfg.recording.mine && window.MediaRecorder &&
+    HTMLCanvasElement.prototype.captureStream);
+
+  function recordingType() {
+    var types = ["video/webm;codecs=vp8,opus", "video/webm", "video/mp4"];
+    for (var i = 0; i < types.length; i++) if (MediaRecorder.isTypeSupported(types[i])) return types[i];
+    return "";
+  }
+
+  function showRecording() {
+    show(el.recIndicator, !!((state && state.recording) || (rec && rec.recorder)));
+  }
+
+  function startRecording() {
+    if (!recordable || rec || leaving) return;
+    var type = recordingType();
+    if (!type) { report("recording_unsupported"); return; }
+    rec = { chunks: [], size: 0, next: 1, queue: Promise.resolve(), failed: null, began: Date.now() };
+    post(cfg.recording.startUrl, { content_type: type }).then(function (result) {
+      if (!rec || leaving) return;
+      if (!result.ok) { rec = null; console.warn("room: recording refused", result.body.detail); return; }
+      rec.id = result.body.id;
+      rec.partsUrl = result.body.parts_url;
+      rec.completeUrl = result.body.complete_url;
+      rec.partBytes = result.body.part_bytes;
+      var recorder = new MediaRecorder(composed(), { mimeType: type, videoBitsPerSecond: 1000000 });
+      recorder.ondataavailable = function (e) {
+        if (!e.data || !e.data.size) return;
+        rec.chunks.push(e.data);
+        rec.size += e.data.size;
+        cut(false);
+      };
+      recorder.start(1000);
+      rec.recorder = recorder;
+      window.room.recording = rec;
+      showRecording();
+    }).catch(function () { rec = null; report("recording_failed"); });
+  }
+
+  function composed() {
+    var canvas = document.createElement("canvas"), g = canvas.getContext("2d");
+    canvas.width = 640;
+    canvas.height = 360;
+    function place(video, x, y, w, h) {
+      if (!video || video.readyState < 2 || !video.videoWidth) return;
+      var scale = Math.min(w / video.videoWidth, h / video.videoHeight);
+      var dw = video.videoWidth * scale, dh = video.videoHeight * scale;
+      g.drawImage(video, x + (w - dw) / 2, y + (h - dh) / 2, dw, dh);
+    }
+    rec.drawTimer = setInterval(function () {
+      g.fillStyle = "#000";
+      g.fillRect(0, 0, 640, 360);
+      place(el.remote, 0, 0, 640, 360);
+      place(el.local, 464, 252, 168, 100);
+    }, 66);
+    var out = canvas.captureStream(15), ctx = context();
+    if (ctx) {
+      rec.mix = ctx.createMediaStreamDestination();
+      rec.sources = [];
+      rewireRecording();
+      rec.mix.stream.getAudioTracks().forEach(function (t) { out.addTrack(t); });
+    }
+    return out;
+  }
+
+  function rewireRecording() {  // both voices into the recording, whatever streams are current now
+    if (!rec || !rec.mix) return;
+    var ctx = context();
+    rec.sources.forEach(function (node) { node.disconnect(); });
+    rec.sources = [];
+    [stream, el.remote && el.remote.srcObject].forEach(function (s) {
+      if (s && s.getAudioTracks().length) {
+        var node = ctx.createMediaStreamSource(s);
+        node.connect(rec.mix);
+        rec.sources.push(node);
+      }
+    });
+  }
+
+  function cut(last) {  // whole parts go out as soon as they fill; the rest waits (or is the last part)
+    while (rec.size >= rec.partBytes || (last && rec.size)) {
+      var all = new Blob(rec.chunks), size = Math.min(rec.partBytes, all.size);
+      var rest = all.slice(size);
+      enqueue(all.slice(0, size));
+      rec.chunks = rest.size ? [rest] : [];
+      rec.size = rest.size;
+    }
+  }
+
+  function enqueue(part) {
+    var number = rec.next++, current = rec;
+    current.queue = current.queue.then(function () { return sendPart(current, number, part, 0); });
+  }
+
+  function sendPart(current, number, part, attempt) {
+    if (current.failed) return Promise.resolve();
+    return fetch(current.partsUrl + number, {
+      method: "PUT", credentials: "same-origin", body: part,
+      headers: { "X-CSRFToken": csrf(), "Accept": "application/json", "Content-Type": "application/octet-stream" },
+    }).then(answer, function () { return { status: 0, ok: false, body: {} }; }).then(function (result) {
+      if (result.ok) return null;
+      if ((result.status === 0 || result.status >= 500) && attempt < 4) {
+        return new Promise(function (resolve) { setTimeout(resolve, 1000 * Math.pow(2, attempt)); })
+          .then(function () { return sendPart(current, number, part, attempt + 1); });
+      }
+      current.failed = result.body.detail || "upload failed";
+      report("recording_upload_failed");
+      return null;
+    });
+  }
+
+  function stopRecording() {
+    var current = rec;
+    if (!current || !current.recorder) { rec = null; return Promise.resolve(); }
+    return new Promise(function (resolve) {
+      current.recorder.onstop = resolve;  // after its last dataavailable
+      current.recorder.stop();
+    }).then(function () {
+      clearInterval(current.drawTimer);
+      cut(true);
+      return current.queue;
+    }).then(function () {
+      if (current.failed) return null;
+      return post(current.completeUrl, { duration_seconds: Math.round((Date.now() - current.began) / 1000) });
+    }).catch(function () { report("recording_failed"); }).then(function () {
+      rec = null;
+      showRecording();
+    });
   }
 
   function retry() {
@@ -505,15 +655,11 @@
 
   function checkIn() {
     el.checkIn.disabled = true;
-    fetch(cfg.checkInUrl, {
-      method: "POST", credentials: "same-origin",
-      headers: { "X-CSRFToken": csrf(), "Accept": "application/json" },
-    }).then(function (response) {
-      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
-    }).then(function (result) {
+    post(cfg.checkInUrl).then(function (result) {
       el.checkIn.disabled = false;
       if (result.ok) { show(el.checkIn, false); el.sessionStatus.textContent = "· " + result.body.status_label; }
-      else alertWith(result.body.detail, null);
+      else if (result.body.detail) alertWith(result.body.detail, null);
+      else alertWith(cfg.texts.connection, "Retry");
     }).catch(function () { el.checkIn.disabled = false; alertWith(cfg.texts.connection, "Retry"); });
   }
 
@@ -567,7 +713,8 @@
   function wake() {
     el.call.classList.remove("controls-hidden");
     clearTimeout(hideTimer);
-    if (small.matches) {
+    // touches inside a provider's framed client never reach this page: its controls stay put
+    if (small.matches && !viaProvider) {
       hideTimer = setTimeout(function () {
         if (!keyboardIn(el.controls)) el.call.classList.add("controls-hidden");
       }, 4000);
@@ -576,7 +723,7 @@
 
   // --- wiring ------------------------------------------------------------------------------------
 
-  window.room = { pc: null, state: function () { return state; }, socket: function () { return ws; } };
+  window.room = { pc: null, recording: null, state: function () { return state; }, socket: function () { return ws; } };
   el.join.addEventListener("click", join);
   el.leave.addEventListener("click", leave);
   el.retry.addEventListener("click", retry);

@@ -59,6 +59,30 @@ def browser(browser):
     connections.close_all()
 
 
+@pytest.fixture(scope="session")
+def asgi_server(django_db_setup, django_db_blocker):
+    """The ASGI application (HTTP and the room's sockets) in uvicorn, for the room's tests."""
+    from tests.browser.asgi_server import ASGIServer
+
+    with django_db_blocker.unblock():
+        server = ASGIServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def media_browser(playwright, browser_type_launch_args):
+    """Chromium with a fake camera and microphone; a context grants or withholds permission."""
+    args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream",
+            "--autoplay-policy=no-user-gesture-required"]
+    browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
+    yield browser
+    browser.close()
+    from django.db import connections
+
+    connections.close_all()
+
+
 @pytest.fixture(params=list(VIEWPORTS))
 def viewport(request):
     """Every browser test runs at a phone and a desktop size unless it parametrizes `viewport` itself."""

@@ -13,7 +13,6 @@ from playwright.sync_api import expect
 from analytics.models import Event
 from room import presence
 from sessions.models import SessionAssessment, SessionEvent, Status
-from tests.browser.asgi_server import ASGIServer
 from tests.browser.conftest import VIEWPORTS, check_page, signed_in
 
 pytestmark = pytest.mark.browser
@@ -24,27 +23,6 @@ WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = tru
     const stats = await pc.getStats(); let frames = 0;
     stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
     window.__frames = frames; }, 200); }"""
-
-
-@pytest.fixture(scope="session")
-def asgi_server(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        server = ASGIServer().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def media_browser(playwright, browser_type_launch_args):
-    """Chromium with a fake camera and microphone; a context grants or withholds permission."""
-    args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required"]
-    browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
-    yield browser
-    browser.close()
-    from django.db import connections
-
-    connections.close_all()
 
 
 @pytest.fixture(autouse=True)

@@ -9,13 +9,12 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from analytics.models import Event
 from room import presence
 from room.services import room_data, room_view
-from sessions.models import SessionEvent
 from tutoring.models import Role
 from tests.conftest import make_user
 from tests.fakes.fakeserver import Reply
+from tests.room.test_presence import analytics, events
 from tests.video.conftest import recorded_room
 from video import attendance, services
 from video.models import VideoRoom
@@ -32,15 +31,6 @@ def deliver(client, fake, body: bytes, headers: dict | None = None):
 def participant_event(fake, room, name, user, *, sid, at):
     return fake.event(name, room.room_id, participant={"sid": sid, "identity": str(user.pk), "name": user.name},
                       created_at=int(at.timestamp()))
-
-
-def room_events(session):
-    return list(SessionEvent.objects.filter(session=session, kind__startswith="room_")
-                .order_by("id").values_list("kind", "actor_id", "data__reason"))
-
-
-def analytics(name):
-    return list(Event.objects.filter(name=name).values_list("data", flat=True))
 
 
 def seen_by(session, user):
@@ -65,7 +55,7 @@ def test_a_join_webhook_puts_the_participant_in_the_room(client, plugnmeet, pnm_
 
     assert answer.status_code == 200
     assert presence.connections(live.id) == {"plugnmeet:PA_s1": student.id}
-    assert room_events(live) == [("room_joined", student.id, None)]
+    assert events(live) == [("room_joined", student.id, None)]
     assert analytics("session_joined") == [{"session_id": live.id,
                                             "time_before_start": int((live.scheduled_start - t0).total_seconds())}]
     assert seen_by(live, student) == ("waiting", "Waiting for Tia to join.")
@@ -85,7 +75,7 @@ def test_both_in_the_provider_room_is_in_progress_and_leaving_ends_the_call(clie
         deliver(client, plugnmeet, participant_event(plugnmeet, pnm_room, "participant_left", user, sid=sid, at=at))
 
     assert presence.present_user_ids(live.id) == set()
-    assert room_events(live) == [("room_joined", student.id, None), ("room_joined", tutor.id, None),
+    assert events(live) == [("room_joined", student.id, None), ("room_joined", tutor.id, None),
                                  ("room_left", tutor.id, "left"), ("room_left", student.id, "left")]
     assert analytics("session_ended") == [{"session_id": live.id, "duration": 20}]
 
@@ -102,7 +92,7 @@ def test_a_replayed_join_after_the_leave_changes_nothing(client, plugnmeet, pnm_
 
     assert (again.status_code, again.content) == (200, b"duplicate")
     assert presence.present_user_ids(live.id) == set()
-    assert room_events(live) == [("room_joined", student.id, None), ("room_left", student.id, "left")]
+    assert events(live) == [("room_joined", student.id, None), ("room_left", student.id, "left")]
 
 
 @pytest.mark.parametrize("case", ["wrong secret", "another body", "expired", "missing"])
@@ -117,13 +107,13 @@ def test_a_join_webhook_with_a_bad_signature_puts_nobody_in_the_room(client, plu
     }[case]
 
     assert deliver(client, plugnmeet, body, headers).status_code == 403
-    assert presence.connections(live.id) == {} and room_events(live) == [] and analytics("session_joined") == []
+    assert presence.connections(live.id) == {} and events(live) == [] and analytics("session_joined") == []
 
 
 def test_someone_else_at_the_provider_is_not_in_the_session_s_room(client, plugnmeet, pnm_room, outsider, t0):
     deliver(client, plugnmeet, participant_event(plugnmeet, pnm_room, "participant_joined", outsider, sid="PA_x",
                                                  at=t0))
-    assert presence.connections(pnm_room.session_id) == {} and room_events(pnm_room.session) == []
+    assert presence.connections(pnm_room.session_id) == {} and events(pnm_room.session) == []
 
 
 def test_the_room_finishing_takes_everyone_out(client, plugnmeet, pnm_room, student, tutor, t0):
@@ -135,7 +125,7 @@ def test_the_room_finishing_takes_everyone_out(client, plugnmeet, pnm_room, stud
                                                created_at=int((t0 + timedelta(seconds=40)).timestamp())))
 
     assert presence.present_user_ids(live.id) == set()
-    assert sorted(room_events(live)[2:]) == sorted([("room_left", student.id, "left"), ("room_left", tutor.id, "left")])
+    assert sorted(events(live)[2:]) == sorted([("room_left", student.id, "left"), ("room_left", tutor.id, "left")])
     assert analytics("session_ended") == [{"session_id": live.id, "duration": 40}]
 
 
@@ -181,7 +171,7 @@ def test_a_poll_finds_who_is_at_plugnmeet_when_a_webhook_was_missed(settings, pl
 
     plugnmeet.client_leave(sid)
     assert attendance.poll_rooms(now=timezone.now()) == {"rooms": 1, "failed": 0, "present": 0, "gone": 1}
-    assert room_events(live) == [("room_joined", student.id, None), ("room_left", student.id, "left")]
+    assert events(live) == [("room_joined", student.id, None), ("room_left", student.id, "left")]
 
 
 def test_bigbluebutton_presence_comes_from_polls(bbb, bbb_room, student, tutor):
@@ -201,7 +191,7 @@ def test_bigbluebutton_presence_comes_from_polls(bbb, bbb_room, student, tutor):
     attendance.poll_rooms(now=timezone.now())
     assert presence.present_user_ids(live.id) == {tutor.id}
     assert seen_by(live, tutor) == ("waiting", "Waiting for Sam to join.")
-    assert room_events(live)[-1] == ("room_left", student.id, "left")
+    assert events(live)[-1] == ("room_left", student.id, "left")
 
 
 def test_a_provider_that_is_down_leaves_presence_as_it_was(client, plugnmeet, pnm_room, student, t0):

@@ -43,6 +43,7 @@ CASES = {
 @pytest.mark.parametrize("case", list(CASES))
 @pytest.mark.parametrize("who", ["tutor", "student"])
 def test_the_socket_and_the_video_join_follow_the_same_rule(client, pnm, make_session, tutor, student, case, who):
+    """R10 Early / Ended, R12 "This session has ended.": one rule, the same words, no URL handed out."""
     start, status, other_in, code, message = CASES[case]
     begins = timezone.now() + timedelta(minutes=start)
     extra = {"checked_in_at": begins} if status != Status.SCHEDULED else {}
@@ -67,6 +68,7 @@ def test_the_socket_and_the_video_join_follow_the_same_rule(client, pnm, make_se
 
 @pytest.mark.parametrize("who", ["parent", "coordinator", "creator"])
 def test_people_who_see_the_session_but_are_not_in_it_are_refused_alike(client, pnm, live, who, request):
+    """R01, R12 "You're not part of this session." on the page, the socket and the join."""
     user = request.getfixturevalue(who)
 
     closing, _, _ = admission(user, live.id)
@@ -81,6 +83,7 @@ def test_people_who_see_the_session_but_are_not_in_it_are_refused_alike(client, 
 
 
 def test_an_outsider_learns_nothing_anywhere(client, pnm, live, outsider):
+    """R12 "Session not found. Check your dashboard.": 404 everywhere, nothing changed."""
     closing, _, _ = admission(outsider, live.id)
     client.force_login(outsider)
     page = client.get(f"/session/{live.id}")

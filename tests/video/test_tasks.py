@@ -29,11 +29,11 @@ def test_the_sweep_finds_recordings_no_webhook_announced(plugnmeet, pnm_room, no
     plugnmeet.add_recording("rec-quiet", pnm_room.room_id, data=b"nobody told us")
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert tasks.sweep_recordings() == {"discovered": 1, "requeued": 0}
+        assert tasks.sweep_recordings() == {"discovered": 1, "requeued": 0, "browser_closed": 0}
 
     copy = RecordingCopy.objects.get()
     assert copy.status == CopyStatus.DONE and (notes_storage / copy.storage_key).read_bytes() == b"nobody told us"
-    assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0}
+    assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0, "browser_closed": 0}
 
 
 def test_the_sweep_resumes_a_copy_whose_worker_died(plugnmeet, pnm_room, notes_storage):
@@ -50,7 +50,7 @@ def test_the_sweep_skips_rooms_whose_provider_fails(settings, plugnmeet, pnm_roo
     from tests.fakes.fakeserver import Reply
 
     plugnmeet.queue("/auth/recording/fetch", Reply(500, b"", "text/plain"))
-    assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0}
+    assert tasks.sweep_recordings() == {"discovered": 0, "requeued": 0, "browser_closed": 0}
 
 
 def test_a_copy_that_keeps_failing_gives_up(settings, plugnmeet, pnm_room):
