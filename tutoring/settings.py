@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "video",
     "notifications",
     "room",
+    "calendars",
 ]
 
 MIDDLEWARE = [
