@@ -109,6 +109,8 @@ INSTALLED_APPS = [
     "notifications",
     "room",
     "calendars",
+    "desk",
+    "import_export",
 ]
 
 MIDDLEWARE = [
