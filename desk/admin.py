@@ -1,17 +1,21 @@
-"""The legacy import in the admin: Imported sessions → Import (django-import-export's dry run,
+"""The desk's filters on the session and package lists, the admin index with the desk, and the
+legacy import in the admin: Imported sessions → Import (django-import-export's dry run,
 then confirm), and the list of what was imported with links to the sessions."""
 
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
-from tutoring.admin import CoordinatorAccess, is_admin_operator
+from sessions.admin import SessionAdmin
+from tutoring.admin import CoordinatorAccess, LessonPackageAdmin, is_admin_operator
 
 from .legacy import LegacySessionResource
 from .models import ImportedSession
+from .queues import NEARLY_USED_UP, SESSION_QUEUES, low_packages, session_condition
 
 
 @admin.register(ImportedSession)
@@ -60,3 +64,41 @@ class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
     @admin.display(description="start", ordering="session__scheduled_start")
     def start(self, obj):
         return obj.session.scheduled_start
+
+
+# --- the desk: "needs a person" filters on the session and package lists, and the admin index ------
+
+
+class NeedsPersonFilter(admin.SimpleListFilter):
+    """The desk's queues as a filter (fixed choices: the sidebar runs no query)."""
+
+    title = "needs a person"
+    parameter_name = "desk"
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _hint) in SESSION_QUEUES.items()]
+
+    def queryset(self, request, queryset):
+        if self.value() not in SESSION_QUEUES:
+            return queryset
+        return queryset.filter(session_condition(self.value(), request.user, timezone.now()))
+
+
+class LowPackageFilter(admin.SimpleListFilter):
+    title = "needs a person"
+    parameter_name = "desk"
+
+    def lookups(self, request, model_admin):
+        return [("low", f"Nearly used up ({NEARLY_USED_UP} credits left or fewer)")]
+
+    def queryset(self, request, queryset):
+        if self.value() != "low":
+            return queryset
+        today = timezone.now().astimezone(request.user.tzinfo).date()
+        return queryset.filter(pk__in=low_packages(today).values("pk"))
+
+
+# The desk adds its filters to the session and package admins (as notes/admin.py adds its inlines).
+SessionAdmin.list_filter = (NeedsPersonFilter, *SessionAdmin.list_filter)
+LessonPackageAdmin.list_filter = (LowPackageFilter, *LessonPackageAdmin.list_filter)
+admin.site.index_template = "desk/admin_index.html"
