@@ -1,5 +1,8 @@
 """The calendar feed (no sign-in: the secret in its URL is the credential) and its settings page."""
 
+from urllib.parse import urlsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse
@@ -26,8 +29,9 @@ def feed(request, token: str):
     if found is None or not found.user.is_active or not _may_have_feed(found.user):
         raise Http404
     now = timezone.now()
-    body = feeds.build(found.user, now=now, base_url=f"{request.scheme}://{request.get_host()}",
-                       host=request.get_host().split(":")[0])
+    # the site's own address, not the request's: UIDs stay the same whichever host name was used
+    site = settings.SITE_URL.rstrip("/")
+    body = feeds.build(found.user, now=now, base_url=site, host=urlsplit(site).hostname)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = 'inline; filename="sessions.ics"'
     response["Cache-Control"] = "private, no-store"

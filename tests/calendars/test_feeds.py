@@ -54,20 +54,22 @@ def test_a_tutors_feed_keeps_local_times_across_a_dst_change(client, tutor, make
 
 
 def test_a_parents_feed_has_every_child_and_nobody_elses(client, parent, student, sibling, tutor, outsider,
-                                                         make_session):
+                                                         make_session, settings):
     """Issue 17 item 7: a parent's feed is their children's sessions, in the parent's zone (London)."""
     sams = make_session(start=datetime(2026, 10, 20, 9, 0, tzinfo=UTC))  # 10:00 BST
     sues = make_session(start=datetime(2026, 11, 20, 9, 0, tzinfo=UTC), student=sibling)  # 09:00 GMT
     others = make_session(start=datetime(2026, 11, 21, 9, 0, tzinfo=UTC),
                           student=outsider.guardianships.get().student)
     old = make_session(start=NOW - timedelta(days=90))  # before the feed's window
+    settings.SITE_URL = "https://tutoring.example"  # links and UIDs name the site, whatever host was asked
     found = events(client.get(feed_url(parent)))
     assert set(found) == {sams.pk, sues.pk} and others.pk not in found and old.pk not in found
     assert found[sams.pk].decoded("dtstart").replace(tzinfo=None) == datetime(2026, 10, 20, 10, 0)
     assert found[sues.pk].decoded("dtstart").replace(tzinfo=None) == datetime(2026, 11, 20, 9, 0)
     assert found[sues.pk]["dtstart"].params["TZID"] == "Europe/London"
     assert str(found[sues.pk]["summary"]) == "Sue's lesson with Tia · Algebra I"
-    assert str(found[sues.pk]["url"]).endswith(f"/sessions/{sues.pk}/")
+    assert str(found[sues.pk]["url"]) == f"https://tutoring.example/sessions/{sues.pk}/"
+    assert str(found[sues.pk]["uid"]) == f"session-{sues.pk}@tutoring.example"
 
 
 def test_reschedule_and_cancellation_update_the_event_under_the_same_uid(client, parent, tutor, session,
