@@ -20,8 +20,8 @@ from .queues import NEARLY_USED_UP, SESSION_QUEUES, low_packages, session_condit
 
 @admin.register(ImportedSession)
 class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
-    resource_classes = [LegacySessionResource]
-    import_formats = [CSV]
+    resource_classes = (LegacySessionResource,)
+    import_formats = (CSV,)
     list_display = ("external_id", "session_link", "source", "start", "imported_at", "imported_by")
     list_select_related = ("session", "imported_by")
     search_fields = ("external_id",)

@@ -123,8 +123,8 @@ class LegacySessionResource(resources.ModelResource):
         source = values["source"] or Source.IMPORTED.value
         if source not in SOURCES:
             errors["source"] = f"The source must be one of: {', '.join(SOURCES)}."
-        instance.planned = dict(tutor=tutor, student=student, start=start, end=end, course_id=course_id,
-                                status=status, source=source)
+        instance.planned = {"tutor": tutor, "student": student, "start": start, "end": end,
+                            "course_id": course_id, "status": status, "source": source}
         if instance.pk and not errors and not self._same_as_before(instance):
             errors["external_id"] = (f"“{external_id}” was imported before as session {instance.session_id} "
                                      "with other data: change that session in the admin instead.")

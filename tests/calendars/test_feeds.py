@@ -9,7 +9,6 @@ from icalendar import Calendar
 
 from calendars.models import CalendarFeed
 from sessions import lifecycle
-from sessions.models import Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Role
 
