@@ -18,7 +18,6 @@ class CalendarFeed(models.Model):
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="calendar_feed")
     token = models.CharField(max_length=64, unique=True, default=new_token)
     created_at = models.DateTimeField(auto_now_add=True)
-    last_fetched_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"Calendar feed of {self.user}"
