@@ -145,3 +145,16 @@ def test_the_lifecycle_refuses_an_import_by_anyone_but_a_coordinator(tutor, stud
                                       start=datetime(2025, 1, 1, 9, tzinfo=UTC),
                                       end=datetime(2025, 1, 1, 10, tzinfo=UTC))
     assert refused.value.code == "not_allowed" and not Session.objects.exists()
+
+
+def test_a_file_that_stopped_fitting_after_its_dry_run_imports_nothing(client, coordinator, good_csv, make_session):
+    """Issue 17 item 6: the confirmed run is all or nothing, like the dry run that was shown."""
+    client.force_login(coordinator)
+    page = upload(client, good_csv)
+    # between the check and the confirmation someone records a session in old-2's slot
+    make_session(start=datetime(2025, 3, 11, 15, 0, tzinfo=UTC), status=Status.APPROVED)
+    response = confirm(client, page)
+    assert response.status_code == 302
+    assert not ImportedSession.objects.exists() and Session.objects.count() == 1
+    shown = client.get(response["Location"]).content.decode()
+    assert "nothing was saved" in shown
