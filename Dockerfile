@@ -43,6 +43,8 @@ COPY telegram_bot ./telegram_bot
 COPY video ./video
 COPY notifications ./notifications
 COPY room ./room
+COPY calendars ./calendars
+COPY desk ./desk
 COPY templates ./templates
 COPY static ./static
 

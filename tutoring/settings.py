@@ -108,6 +108,9 @@ INSTALLED_APPS = [
     "video",
     "notifications",
     "room",
+    "calendars",
+    "desk",
+    "import_export",
 ]
 
 MIDDLEWARE = [

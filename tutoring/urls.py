@@ -52,4 +52,5 @@ urlpatterns = [
     path("", include("room.urls")),
     path("", include("sessions.urls")),
     path("", include("video.urls")),
+    path("", include("calendars.urls")),
 ]

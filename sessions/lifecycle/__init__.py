@@ -12,11 +12,18 @@ The package, one module per concern (none imports the face; see docs/lifecycle.m
   transitions   attendance and approval: check-in/out, notes, acknowledge, dispute, verify, ...
   negotiations  cancel (the terms shown first) and the reschedule thread
   sweeps        the set-based beat sweeps in raw SQL (expiry, the tutor's no-show)
-  creation      scheduling a session, batch-logging ad-hoc sessions
+  creation      scheduling a session, batch-logging ad-hoc sessions, importing past sessions
 """
 
 from .core import silenced
-from .creation import MAX_ADHOC_ROWS, adhoc_pairings, create_session, log_adhoc_sessions
+from .creation import (
+    IMPORTABLE_STATUSES,
+    MAX_ADHOC_ROWS,
+    adhoc_pairings,
+    create_session,
+    import_past_session,
+    log_adhoc_sessions,
+)
 from .negotiations import (
     EXPIRED_REASON,
     accept_reschedule,
@@ -42,9 +49,9 @@ from .transitions import (
 )
 
 __all__ = [
-    "EXPIRED_REASON", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
+    "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
     "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
-    "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "log_adhoc_sessions",
+    "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
     "mark_due_no_shows", "mark_no_show", "propose_reschedule", "record_notes", "reject_reschedule",
     "resolve_dispute", "silenced", "verify", "withdraw_reschedule",
 ]

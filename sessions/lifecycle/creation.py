@@ -9,8 +9,8 @@ from tutoring.models import Course, Enrollment, Match, Role, User
 
 from .. import rules
 from ..errors import FORBIDDEN, INVALID, Refused
-from ..models import Channel, Session, Status
-from .core import _ensure_slot_free, _now, _record, _slot_taken_as_refusal
+from ..models import OCCUPYING_STATUSES, Channel, Session, Source, Status
+from .core import _ensure_slot_free, _now, _record, _slot_taken_as_refusal, silenced
 
 MAX_ADHOC_ROWS = 50
 
@@ -175,3 +175,45 @@ def _plan_adhoc(tutor: User, row: dict, matched: dict, planned: list, now: datet
         raise Refused("Overlaps another session in this batch.", code="slot_taken", status=INVALID)
     _ensure_slot_free(session, start, end)
     return session, note
+
+
+# --- importing history ------------------------------------------------------------------------
+
+# Final statuses a session from before the platform may carry (it is over: nothing can follow).
+IMPORTABLE_STATUSES = (Status.APPROVED, Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT,
+                       Status.NOT_COMPLETED, Status.NO_SHOW)
+
+
+@transaction.atomic
+def import_past_session(*, by: User, tutor_id, student_id, start: datetime, end: datetime, course_id=None,
+                        status: str = Status.APPROVED, source: str = Source.IMPORTED, data: dict | None = None,
+                        now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
+    """A coordinator records a session that took place before the platform (spec 004, L29): source
+    `imported` or `legacy`, already over, in a final status. It is exempt from the attendance
+    requirement (no check-in or check-out is asked for or invented) and from package deduction (no
+    ledger row). History is recorded silently: nobody is notified of it."""
+    now = _now(now)
+    if not by.is_coordinator:
+        raise Refused("Only a coordinator can import sessions.", code="not_allowed", status=FORBIDDEN)
+    if source not in (Source.IMPORTED, Source.LEGACY):
+        raise Refused("The source must be imported or legacy.", code="bad_source", status=INVALID)
+    if status not in IMPORTABLE_STATUSES:
+        raise Refused("The status must be one of: " + ", ".join(IMPORTABLE_STATUSES) + ".", code="bad_status",
+                      status=INVALID)
+    tutor = _user_with_role(tutor_id, Role.TUTOR, "tutor")
+    student = _user_with_role(student_id, Role.STUDENT, "student")
+    if tutor.pk == student.pk:
+        raise Refused("The tutor and the student must be different people.", code="same_person", status=INVALID)
+    _validate_slot(start, end, rules.MAX_SESSION_LENGTH)
+    if end > now:
+        raise Refused("Only sessions that have ended can be imported.", code="not_ended", status=INVALID)
+    course = _course_for(course_id, student)
+    session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
+                      status=status, source=source, created_at=now, updated_at=now)
+    if status in OCCUPYING_STATUSES:
+        _ensure_slot_free(session, start, end)
+    _save_new(session)
+    with silenced():
+        _record(session, by=by, channel=channel, kind="imported", from_status="", now=now,
+                data={"source": source, **(data or {})})
+    return session

@@ -1,0 +1,95 @@
+"""What needs a coordinator now (issue 17 item 1): each queue is a condition, a count and the
+admin changelist filtered to exactly those rows (the "needs a person" filters in desk/admin.py use
+the same conditions). All counts take three queries: one conditional aggregate over the sessions,
+one for failed summaries, one for packages.
+
+"Today" is the coordinator's own day, in their time zone.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from django.db.models import Count, F, Q
+from django.urls import reverse
+
+from notes.models import Summary, SummaryStatus
+from sessions.models import NoShowParty, Session, Status
+from tutoring.admin import used_credits_subquery
+from tutoring.models import LessonPackage
+
+ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
+CHECKOUT_WINDOW = timedelta(hours=24)  # check-out closes this long after the scheduled end (rules.py)
+NEARLY_USED_UP = 2  # a package with this many credits left, or fewer, needs topping up
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str
+    label: str
+    hint: str
+    count: int
+    url: str
+
+
+def today_bounds(user, now: datetime) -> tuple[datetime, datetime]:
+    tz = user.tzinfo
+    start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
+    return start, datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=tz)
+
+
+SESSION_QUEUES = {
+    "disputes": ("Disputes waiting", "Oldest first: read the parent's reason, then approve or void."),
+    "unacknowledged": ("Awaiting the parent for more than 3 days",
+                       "Checked out over 3 days ago and not yet acknowledged or disputed."),
+    "open_checkin": ("Checked in, never checked out",
+                     "The 24-hour check-out window has closed: verify or mark the session."),
+    "missed_checkin": ("Tutors who did not check in today",
+                       "Today's sessions that have started without a check-in, and tutor no-shows."),
+}
+
+
+def session_condition(key: str, user, now: datetime) -> Q:
+    if key == "disputes":
+        return Q(status=Status.DISPUTED)
+    if key == "unacknowledged":
+        cut = now - ACK_WAIT
+        return Q(status=Status.AWAITING_APPROVAL_PARENT) & (
+            Q(checked_out_at__lt=cut) | Q(checked_out_at__isnull=True, scheduled_end__lt=cut))
+    if key == "open_checkin":
+        return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECKOUT_WINDOW)
+    if key == "missed_checkin":
+        start, end = today_bounds(user, now)
+        return (Q(status=Status.SCHEDULED, scheduled_start__gte=start, scheduled_start__lte=now)
+                | Q(status=Status.NO_SHOW, no_show_party=NoShowParty.TUTOR, scheduled_start__gte=start,
+                    scheduled_start__lt=end))
+    raise KeyError(key)
+
+
+def low_packages(today):
+    """Packages still valid with NEARLY_USED_UP credits left or fewer."""
+    return (LessonPackage.objects.filter(expires_on__gte=today).annotate(used_total=used_credits_subquery())
+            .filter(credits__lte=F("used_total") + NEARLY_USED_UP))
+
+
+def queues(user, now: datetime) -> list[Queue]:
+    conditions = {key: session_condition(key, user, now) for key in SESSION_QUEUES}
+    any_of = Q()
+    for condition in conditions.values():
+        any_of |= condition
+    counts = Session.objects.filter(any_of).aggregate(
+        **{key: Count("pk", filter=condition) for key, condition in conditions.items()})
+    sessions_url = reverse("admin:tutoring_sessions_session_changelist")
+    made = [
+        # o=2: ascending by scheduled start (the second column), so the longest-waiting come first
+        Queue(key, label, hint, counts[key], f"{sessions_url}?desk={key}&o=2")
+        for key, (label, hint) in SESSION_QUEUES.items()
+    ]
+    made.append(Queue("summaries", "Summaries that failed",
+                      "The AI summary could not be made: parents see sentences from the notes instead.",
+                      Summary.objects.filter(status=SummaryStatus.FAILED).count(),
+                      reverse("admin:notes_summary_changelist") + f"?status__exact={SummaryStatus.FAILED}"))
+    made.append(Queue("packages", "Packages nearly used up",
+                      f"Valid packages with {NEARLY_USED_UP} credits left or fewer.",
+                      low_packages(now.astimezone(user.tzinfo).date()).count(),
+                      reverse("admin:tutoring_lessonpackage_changelist") + "?desk=low"))
+    return made

@@ -1,0 +1,19 @@
+from django import template
+from django.utils import timezone
+
+from tutoring.admin import is_admin_operator
+
+from ..queues import queues
+
+register = template.Library()
+
+
+@register.inclusion_tag("desk/panel.html", takes_context=True)
+def desk_panel(context, admin_style=False):
+    """The desk for the signed-in coordinator: nothing at all for anyone else."""
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not is_admin_operator(user):
+        return {"queues": None}
+    items = queues(user, timezone.now())
+    return {"queues": items, "admin_style": admin_style, "waiting": sum(q.count for q in items)}
