@@ -10,8 +10,8 @@ from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
-from sessions.admin import SessionAdmin
-from tutoring.admin import CoordinatorAccess, LessonPackageAdmin, is_admin_operator
+from sessions.admin import LessonPackageAdmin, SessionAdmin
+from tutoring.admin import CoordinatorAccess, is_admin_operator
 
 from .legacy import LegacySessionResource
 from .models import ImportedSession

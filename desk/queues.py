@@ -13,8 +13,8 @@ from django.db.models import Count, F, Q
 from django.urls import reverse
 
 from notes.models import Summary, SummaryStatus
+from sessions.admin import used_credits_subquery
 from sessions.models import NoShowParty, Session, Status
-from tutoring.admin import used_credits_subquery
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
