@@ -10,6 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from desk.models import ImportedSession
 from notifications.models import Delivery, Notification
 from sessions import lifecycle
+from sessions.errors import Refused
 from sessions.models import PackageDeduction, Session, SessionEvent, Source, Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Role
@@ -140,7 +141,7 @@ def test_only_coordinators_may_import(client, parent, tutor, student, good_csv):
 
 def test_the_lifecycle_refuses_an_import_by_anyone_but_a_coordinator(tutor, student):
     """L29: the one way in checks who imports."""
-    with pytest.raises(lifecycle.Refused) as refused:
+    with pytest.raises(Refused) as refused:
         lifecycle.import_past_session(by=tutor, tutor_id=tutor.pk, student_id=student.pk,
                                       start=datetime(2025, 1, 1, 9, tzinfo=UTC),
                                       end=datetime(2025, 1, 1, 10, tzinfo=UTC))

@@ -1,4 +1,4 @@
-"""Issue 10 item 12: one small set of design tokens (static/css/site.css :root, written up in
+"""Issue 10 item 12: one small set of design tokens (static/css/tokens.css :root, written up in
 docs/ui.md) and every stylesheet takes its colours, spacing and font sizes from it; pages carry no inline styles (email
 templates excepted: mail clients read only inline styles)."""
 
@@ -16,7 +16,7 @@ def token_block(text: str) -> str:
 
 
 def test_every_colour_comes_from_the_tokens():
-    site = (ROOT / "static" / "css" / "site.css").read_text()
+    site = (ROOT / "static" / "css" / "tokens.css").read_text()
     tokens = token_block(site)
     defined = set(re.findall(r"(--[a-z0-9-]+):", tokens))
     assert {"--color-ink", "--color-brand", "--status-scheduled", "--status-completed", "--status-cancelled",
@@ -39,7 +39,7 @@ def literal_spacing(text: str) -> list[str]:
 
 
 def test_every_margin_padding_gap_and_font_size_comes_from_the_tokens():
-    tokens = token_block((ROOT / "static" / "css" / "site.css").read_text())
+    tokens = token_block((ROOT / "static" / "css" / "tokens.css").read_text())
     assert re.search(r"--space-\d+:", tokens) and re.search(r"--text-[a-z]+:", tokens)
     for sheet in CSS:
         found = literal_spacing(sheet.read_text().replace(tokens, ""))
@@ -54,7 +54,7 @@ def test_the_spacing_check_can_fail():
 
 def test_the_tokens_are_written_up():
     ui = (ROOT / "docs" / "ui.md").read_text()
-    tokens = token_block((ROOT / "static" / "css" / "site.css").read_text())
+    tokens = token_block((ROOT / "static" / "css" / "tokens.css").read_text())
     for name in re.findall(r"(--[a-z0-9-]+):", tokens):
         assert f"`{name}`" in ui, f"{name} is not in docs/ui.md"
 
