@@ -27,7 +27,7 @@ WIDTHS = (375, 768, 1280)
 PAGES_PER_LOGIN = 14  # the breadth-first walk stops here: every kind of page each login reaches
 # never followed: leaving, files rather than pages, the coordinator's admin (Django's own pages)
 SKIP = re.compile(r"^/(accounts/logout|admin/|static/|media/|dev/outbox/.+|api/|notifications/unsubscribe)"
-                  r"|export\.csv|/download|/recording/|/files/")
+                  r"|export\.csv|/download|/recording/|/files/|/attachments/|\.ics$")
 WORD_BREAKS = """(selector) => {
   const broken = [];
   const seen = new Set();
