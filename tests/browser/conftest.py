@@ -74,7 +74,11 @@ def asgi_server(django_db_setup, django_db_blocker):
 def media_browser(playwright, browser_type_launch_args):
     """Chromium with a fake camera and microphone; a context grants or withholds permission."""
     args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream",
-            "--autoplay-policy=no-user-gesture-required"]
+            "--autoplay-policy=no-user-gesture-required",
+            # two people's pages share one browser: neither may be throttled as a background page
+            # (timers, decoding) while the other has the focus
+            "--disable-renderer-backgrounding", "--disable-background-timer-throttling",
+            "--disable-backgrounding-occluded-windows"]
     browser = playwright.chromium.launch(**{**browser_type_launch_args, "args": args})
     yield browser
     browser.close()
