@@ -190,17 +190,22 @@ def credits_text(credits: Decimal) -> str:
     return f"{credits.normalize():f} of a credit"
 
 
-def package_for(session: Session) -> LessonPackage | None:
-    """The package this session's credit would come from: the student's soonest-expiring valid
-    package with credit left (the one approval deducts from), else their soonest valid one."""
+def credit_packages(session: Session, *, lock: bool = False) -> tuple[list[LessonPackage], list[LessonPackage]]:
+    """The student's packages valid on the session's day (course-specific or any-course), soonest
+    expiring first, and those of them with credit left: the one rule for which package pays, read
+    by the guidance here and by the approval's deduction (which locks them)."""
     day = session.scheduled_start.astimezone(session.student.tzinfo).date()
-    packages = list(
-        LessonPackage.objects.filter(student_id=session.student_id, expires_on__gte=day)
-        .filter(Q(course__isnull=True) | Q(course_id=session.course_id))
-        .order_by("expires_on", "id")
-    )
+    packages = LessonPackage.objects.filter(student_id=session.student_id, expires_on__gte=day).filter(
+        Q(course__isnull=True) | Q(course_id=session.course_id)).order_by("expires_on", "id")
+    packages = list(packages.select_for_update() if lock else packages)
     used = PackageDeduction.used_by(packages) if packages else {}
-    with_credit = [p for p in packages if p.credits - used.get(p.id, 0) > 0]
+    return packages, [p for p in packages if p.credits - used.get(p.id, 0) > 0]
+
+
+def package_for(session: Session) -> LessonPackage | None:
+    """The package this session's credit would come from: the one approval deducts from, else the
+    student's soonest valid one."""
+    packages, with_credit = credit_packages(session)
     return (with_credit or packages or [None])[0]
 
 

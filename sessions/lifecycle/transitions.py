@@ -4,11 +4,10 @@ and a coordinator's verify, dispute decision and no-show (each a guarded edge of
 from datetime import datetime
 
 from django.db import transaction
-from django.db.models import Q
 
-from tutoring.models import LessonPackage, User
+from tutoring.models import User
 
-from .. import rules
+from .. import projections, rules
 from ..errors import INVALID, Refused
 from ..models import (
     Channel,
@@ -76,19 +75,12 @@ def _deduct(session: Session, now: datetime) -> dict:
         return {"deduction": "exempt"}
     if PackageDeduction.objects.filter(session=session).exists():
         return {"deduction": "already"}
-    day = session.scheduled_start.astimezone(session.student.tzinfo).date()
-    packages = list(
-        LessonPackage.objects.select_for_update()
-        .filter(student_id=session.student_id, expires_on__gte=day)
-        .filter(Q(course__isnull=True) | Q(course_id=session.course_id))
-        .order_by("expires_on", "id")
-    )
-    used = PackageDeduction.used_by(packages)
-    for package in packages:
-        if package.credits - used.get(package.id, 0) > 0:
-            PackageDeduction.objects.create(package=package, session=session, credits=1, created_at=now)
-            return {"deduction": "deducted", "package_id": package.id}
-    return {"deduction": "no_credit"}
+    _, with_credit = projections.credit_packages(session, lock=True)
+    if not with_credit:
+        return {"deduction": "no_credit"}
+    package = with_credit[0]
+    PackageDeduction.objects.create(package=package, session=session, credits=1, created_at=now)
+    return {"deduction": "deducted", "package_id": package.id}
 
 
 @transaction.atomic
