@@ -28,7 +28,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics.events import record
-from notes.services import notes_prefetch, summary_of
+from notes.selectors import notes_prefetch, summary_of
 from sessions import lifecycle, paging
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused

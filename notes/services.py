@@ -26,10 +26,7 @@ from tutoring.celery import publish
 from . import ai, storage, uploads
 from .models import Attachment, Kind, Note, Summary, SummaryStatus, TranscriptStatus
 
-# can_add: the guard add_notes checks first. can_read, notes_prefetch, summary_of are still imported
-# from here by sessions/views/pages.py and creators/views.py (files other work owns now): they move
-# to notes.selectors with issue 13 items 1 and 4, then those three names go from here.
-from .selectors import can_add, can_read, notes_prefetch, summary_of  # noqa: F401
+from .selectors import can_add  # the guard add_notes checks first
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from notes import services as notes_services
+from notes import selectors as notes_selectors
 from room.states import join_link
 from tutoring.guards import role_page
 from tutoring.models import Guardianship, Role, User
@@ -114,7 +114,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         locked = locked or refused.code == "locked"
         lockouts.append(refused.message)
     pickers = pickers or {}
-    reads_notes = notes_services.can_read(ctx.rels)  # not the student alone
+    reads_notes = notes_selectors.can_read(ctx.rels)  # not the student alone
     return Card(
         session=session,
         label=projections.status_label(session, ctx.rels),
@@ -132,7 +132,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
         notes_due=role == Party.TUTOR and rules.refusal("add_notes", ctx) is None,
         notes=list(session.notes.all()) if reads_notes else [],
-        summary=notes_services.summary_of(session) if reads_notes else None,
+        summary=notes_selectors.summary_of(session) if reads_notes else None,
         join=join_link(session, viewer.user, now),
         outcomes=projections.outcomes(session, viewer.user, private=reads_notes),
         coordinator=coordinator_for(viewer) if locked else None,
@@ -201,7 +201,7 @@ def card_queryset(qs=None, *, with_notes: bool = True):
         qs = qs.prefetch_related(Prefetch("student__guardian_links", to_attr="guardians",
                                           queryset=Guardianship.objects.select_related("parent")
                                           .order_by("parent__name", "parent_id")))
-    return qs.prefetch_related(*notes_services.notes_prefetch()) if with_notes else qs
+    return qs.prefetch_related(*notes_selectors.notes_prefetch()) if with_notes else qs
 
 
 def reason_pickers(roles) -> dict:
