@@ -225,3 +225,14 @@ def pytest_sessionfinish(session, exitstatus):
     from tests.gallery import write_gallery
 
     write_gallery(Path(__file__).resolve().parents[1] / "test-artifacts")
+
+
+@pytest.fixture(autouse=True)
+def fresh_channel_layer():
+    """Each test gets its own channel layer: channels-redis binds its locks to the event loop that
+    first used it, and every async test (and every WebsocketCommunicator) runs on a loop of its own."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
