@@ -97,8 +97,17 @@ def test_without_javascript_a_refusal_keeps_the_input(no_js_page, parent, soon, 
     expect(page.get_by_label(re.compile("New start"))).to_have_value("2020-01-01T10:00")
 
 
+def midday_zone():
+    """A fixed-offset zone where it is about noon now, so that a session 45 minutes away is on the
+    viewer's "Today" whatever the hour the suite runs at (CI ran once at 23:20 UTC)."""
+    offset = 12 - timezone.now().hour  # -11 ... +12; Etc/GMT-N is UTC+N
+    return "UTC" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
 def test_the_tutor_page_explains_missing_buttons(page, tutor, soon):
     """L13, L32: a check-in that opens later and the 4-hour lockout are explained on the card."""
+    tutor.time_zone = midday_zone()
+    tutor.save(update_fields=["time_zone"])
     soon(timedelta(minutes=45))
     signed_in(page, tutor)
     expect(page).to_have_url(re.compile(r"/teach/$"))
