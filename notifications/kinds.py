@@ -239,8 +239,9 @@ def disputed(c: Ctx) -> Message:
 def resolved(c: Ctx) -> Message:
     approved = c.data.get("decision") == "approve"
     outcome = "counts" if approved else "does not count"
-    verdict = ("approved it: it counts as taught" if approved
-               else "voided it: it does not count and is Not Completed")
+    verdict = ("voided it: it does not count and is Not Completed" if not approved
+               else "approved it: it counts as taught, and no lesson credit is used" if c.data.get("waived")
+               else "approved it: it counts as taught")
     return Message(
         title=fit(f"Dispute decided: {c.short()} on {c.day()} {outcome}", f"Dispute decided: the session {outcome}"),
         lines=(f"{c.actor} reviewed the dispute about {c.session_of()} on {c.when()} and {verdict}.",),
@@ -253,6 +254,15 @@ def verified(c: Ctx) -> Message:
                   "A session was approved by a coordinator"),
         lines=(f"{c.actor} approved {c.session_of()} on {c.when()} on behalf of the family (a coordinator "
                "override).",),
+        url=c.card, action="View the session", quote=c.event.reason, quote_label="Their reason")
+
+
+def penalty_waived(c: Ctx) -> Message:
+    penalty = c.data.get("penalty") or "the penalty"
+    return Message(
+        title=fit(f"Penalty waived: {c.short()} on {c.day()}", "Penalty waived for a cancelled session"),
+        lines=(f"{c.actor}, a coordinator, waived the cancellation penalty ({penalty}) for {c.session_of()} "
+               f"on {c.when()}: it is not charged.",),
         url=c.card, action="View the session", quote=c.event.reason, quote_label="Their reason")
 
 
@@ -429,6 +439,7 @@ KINDS: dict[str, Kind] = {
     "acknowledge": Kind(Topic.APPROVALS, acknowledged, audience=lambda e, p: [p.tutor]),
     "no_show": Kind(Topic.APPROVALS, no_show, audience=_no_show_audience),
     "cancel": Kind(Topic.CHANGES, cancelled, audience=_cancel_audience),
+    "penalty_waived": Kind(Topic.CHANGES, penalty_waived, audience=lambda e, p: [p.tutor, *p.parents]),
     "reschedule_proposed": Kind(Topic.CHANGES, proposed,
                                 audience=lambda e, p: p.side(counterparty(_proposer(e)))),
     "reschedule_countered": Kind(Topic.CHANGES, proposed,

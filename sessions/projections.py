@@ -11,6 +11,7 @@ from tutoring.models import LessonPackage
 from . import rules
 from .access import Relation, Viewer
 from .models import (
+    FREE_PENALTIES,
     CancellationPolicy,
     PackageDeduction,
     ProposalStatus,
@@ -84,7 +85,8 @@ def status_label(session: Session, rels) -> str:
 
 
 # Events whose outcome the people a session concerns should read on its card (issue 10 item 5).
-OUTCOME_KINDS = ("dispute", "resolve_dispute", "verify", "reschedule_rejected", "cancel", "no_show")
+OUTCOME_KINDS = ("dispute", "resolve_dispute", "verify", "reschedule_rejected", "cancel", "no_show",
+                 "penalty_waived")
 
 
 def with_outcomes(qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -113,8 +115,9 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
         if e.kind == "dispute" and private:
             lines.append(f"Disputed by {who} on {on}{quoted}")
         elif e.kind == "resolve_dispute" and private:
-            decided = ("approved: the session counts" if e.data.get("decision") == "approve"
-                       else "voided: the session does not count")
+            decided = ("voided: the session does not count" if e.data.get("decision") != "approve"
+                       else "approved: the session counts, no lesson credit used" if e.data.get("waived")
+                       else "approved: the session counts")
             lines.append(f"Dispute {decided}. Decided by {who} on {on}{quoted}")
         elif e.kind == "verify" and private:
             lines.append(f"Approved by a coordinator's override ({who}, {on}){quoted}")
@@ -123,7 +126,11 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
             when = (f" for {datetime.fromisoformat(start).astimezone(tz):%a %d %b %H:%M}" if start else "")
             lines.append(f"{who[:1].upper()}{who[1:]} declined the new time{when} on {on}{quoted}")
         elif e.kind == "cancel":
-            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge_text(e.data)}.")
+            waived = any(w.kind == "penalty_waived" for w in session.outcome_events)
+            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge_text(e.data)}"
+                         f"{' (waived)' if waived else ''}.")
+        elif e.kind == "penalty_waived":
+            lines.append(f"Cancellation penalty waived by {who} on {on}{quoted}")
         elif e.kind == "no_show":
             lines.append(f"Recorded as a no-show ({e.data.get('party', '')}) by {who} on {on}{quoted}")
     return lines
@@ -230,6 +237,13 @@ def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict
             sentence = f"Cancelling now costs {credits_text(credits)} from {where}."
     return {"charge_percent": percent, "cost": sentence, "cost_credits": f"{credits.normalize():f}",
             "cost_amount": amount}
+
+
+def penalty_charged(data: dict) -> bool:
+    """Whether a cancel event recorded a penalty (a share of the lesson, or a penalty such as a
+    tutor's strike; "No charge" and the like are none): only such a penalty can be waived."""
+    penalty = (data.get("penalty") or "").strip().lower()
+    return bool(data.get("charge_percent")) or bool(penalty and not penalty.startswith(FREE_PENALTIES))
 
 
 def charge_text(data: dict) -> str:

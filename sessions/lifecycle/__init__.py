@@ -13,6 +13,7 @@ The package, one module per concern (none imports the face; see docs/lifecycle.m
   negotiations  cancel (the terms shown first) and the reschedule thread
   sweeps        the set-based beat sweeps in raw SQL (expiry, the tutor's no-show)
   creation      scheduling a session, batch-logging ad-hoc sessions, importing past sessions
+  waivers       a coordinator waives a cancellation's penalty (an event, no status change)
 """
 
 from .core import silenced
@@ -47,11 +48,12 @@ from .transitions import (
     resolve_dispute,
     verify,
 )
+from .waivers import waive_penalty
 
 __all__ = [
     "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
     "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
     "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
     "mark_due_no_shows", "mark_no_show", "propose_reschedule", "record_notes", "reject_reschedule",
-    "resolve_dispute", "silenced", "verify", "withdraw_reschedule",
+    "resolve_dispute", "silenced", "verify", "waive_penalty", "withdraw_reschedule",
 ]

@@ -121,17 +121,22 @@ def verify(session, *, by: User, reason: str, now: datetime | None = None, chann
 
 
 @transaction.atomic
-def resolve_dispute(session, *, by: User, decision: str, reason: str, now: datetime | None = None,
-                    channel: str = Channel.ADMIN) -> Session:
-    """approve: the session counts (a credit is used); void: it does not (not_completed)."""
+def resolve_dispute(session, *, by: User, decision: str, reason: str, waive: bool = False,
+                    now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
+    """approve: the session counts (a credit is used); void: it does not (not_completed);
+    approve with waive: it counts for the tutor and the family's credit is waived (none used)."""
     if decision not in ("approve", "void"):
         raise Refused("Decide approve or void.", code="invalid_decision", status=INVALID)
+    if waive and decision != "approve":
+        raise Refused("Only an approval can waive the lesson credit.", code="invalid_decision", status=INVALID)
     reason = rules.require_text(reason, "reason for the decision")
     session, ctx, before = _transition(session, action="resolve_dispute", by=by, now=now)
     session.status = Status.APPROVED if decision == "approve" else Status.NOT_COMPLETED
     _save(session, ctx.now, "status")
     data = {"decision": decision}
-    if decision == "approve":
+    if waive:
+        data |= {"waived": True, "deduction": "waived"}
+    elif decision == "approve":
         data |= _deduct(session, ctx.now)
     _record(session, by=by, channel=channel, kind="resolve_dispute", from_status=before, now=ctx.now,
             reason=reason, data=data)
