@@ -80,8 +80,10 @@ def queues(user, now: datetime) -> list[Queue]:
         **{key: Count("pk", filter=condition) for key, condition in conditions.items()})
     sessions_url = reverse("admin:tutoring_sessions_session_changelist")
     made = [
-        # o=2: ascending by scheduled start (the second column), so the longest-waiting come first
-        Queue(key, label, hint, counts[key], f"{sessions_url}?desk={key}&o=2")
+        # o=2: ascending by scheduled start (the second column), so the longest-waiting come first;
+        # disputes open the dispute queue (oldest first), each row the session's dispute page
+        Queue(key, label, hint, counts[key],
+              reverse("admin:desk_dispute_changelist") if key == "disputes" else f"{sessions_url}?desk={key}&o=2")
         for key, (label, hint) in SESSION_QUEUES.items()
     ]
     made.append(Queue("summaries", "Summaries that failed",

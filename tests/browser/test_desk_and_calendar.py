@@ -24,7 +24,7 @@ def test_the_desk_links_from_home_to_the_filtered_admin_list(page, coordinator, 
     expect(desk).to_contain_text("1 Disputes waiting")
     check_page(page, "desk-home")
     desk.get_by_role("link", name=re.compile("Disputes waiting")).click()
-    expect(page).to_have_url(re.compile(r"/admin/tutoring_sessions/session/\?desk=disputes"))
+    expect(page).to_have_url(re.compile(r"/admin/desk/dispute/$"))
     expect(page.locator("#result_list tbody tr")).to_have_count(1)
     expect(page.locator("#result_list")).to_contain_text(str(disputed.pk))
 

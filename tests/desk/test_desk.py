@@ -58,7 +58,7 @@ EXPECTED = {"disputes": {"dispute_old", "dispute_new"}, "unacknowledged": {"ack_
 
 def listed_sessions(client, url) -> list[int]:
     body = client.get(url).content.decode()
-    return [int(i) for i in re.findall(r'href="/admin/tutoring_sessions/session/(\d+)/change/', body)]
+    return [int(i) for i in re.findall(r'href="/admin/(?:tutoring_sessions/session|desk/dispute)/(\d+)/change/', body)]
 
 
 def test_the_coordinators_home_counts_each_queue_and_links_to_exactly_its_rows(client, coordinator, world,
