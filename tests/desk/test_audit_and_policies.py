@@ -1,0 +1,203 @@
+"""Issue 17 item 4: the audit views per session and per person (every event with who and why, in the
+viewer's zone, a page at a time, in a fixed number of queries), the penalty waiver from the session's
+audit page, and the penalty sheet and reason lists edited by coordinators with their history kept;
+the guidance people see comes from the sheet as it is now."""
+
+from datetime import UTC, timedelta
+
+import pytest
+from django.utils import formats, timezone
+
+from desk.audit import PAGE_SIZE
+from desk.models import PolicyChange
+from sessions import lifecycle
+from sessions.models import CancellationPolicy, ChangeReason, SessionEvent, Status
+from tests.conftest import NOW, make_user
+from tutoring.models import Role
+
+H = timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def frozen(time_machine):
+    time_machine.move_to(NOW, tick=False)
+
+
+def audit_url(session) -> str:
+    return f"/admin/desk/dispute/audit/session/{session.pk}/"
+
+
+def person_url(person) -> str:
+    return f"/admin/desk/dispute/audit/person/{person.pk}/"
+
+
+def shown_time(moment, zone) -> str:
+    with timezone.override(zone):
+        return formats.localize(timezone.localtime(moment))
+
+
+def test_the_session_audit_shows_the_verify_override_with_its_coordinator_and_reason(client, coordinator, awaiting,
+                                                                                      package):
+    """Issue 17 item 4 (L28): the verify override is recorded with the coordinator as actor and the reason."""
+    lifecycle.verify(awaiting, by=coordinator, reason="Parent confirmed by phone.", now=NOW)
+    coordinator.time_zone = "Asia/Tokyo"
+    coordinator.save()
+    client.force_login(coordinator)
+    body = client.get(audit_url(awaiting)).content.decode()
+    row = body[body.index('data-kind="verify"'):]
+    row = row[:row.index("</tr>")]
+    assert "Parent confirmed by phone." in row and f'href="{person_url(coordinator)}">Coco</a>' in row
+    # in the viewer's zone (Tokyo, 19:00), not the server's (UTC, 10:00)
+    assert shown_time(NOW, coordinator.tzinfo) in row and shown_time(NOW, UTC) not in row
+
+
+def test_the_person_audit_lists_what_they_did_and_what_concerns_them(client, coordinator, parent, tutor, outsider,
+                                                                    awaiting, make_session):
+    """Issue 17 item 4: the parent's own dispute, and events on their child's sessions; never others'."""
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor did not explain the homework.", now=NOW - H)
+    lifecycle.resolve_dispute(awaiting, by=coordinator, decision="approve", reason="Notes are thorough.", now=NOW)
+    other_tutor = make_user("theo", Role.TUTOR)
+    other_student = make_user("olga", Role.STUDENT)
+    theirs = make_session(start=NOW - 3 * H, tutor=other_tutor, student=other_student, course=None,
+                          status=Status.SCHEDULED)
+    lifecycle.mark_no_show(theirs, by=coordinator, party="student", reason="Nobody came.", now=NOW)
+    client.force_login(coordinator)
+    body = client.get(person_url(parent)).content.decode()
+    assert "The tutor did not explain the homework." in body and "Notes are thorough." in body
+    assert "Nobody came." not in body
+    tutor_page = client.get(person_url(tutor)).content.decode()
+    assert "Notes are thorough." in tutor_page and "Nobody came." not in tutor_page
+    own = client.get(person_url(coordinator)).content.decode()
+    assert "Notes are thorough." in own and "Nobody came." in own
+    assert "Notes are thorough." not in client.get(person_url(outsider)).content.decode()
+
+
+def test_the_person_audit_pages_in_a_fixed_number_of_queries(client, coordinator, tutor, awaiting,
+                                                            django_assert_max_num_queries):
+    client.force_login(coordinator)
+    counts = []
+    for n in (5, PAGE_SIZE * 2 + 20):
+        SessionEvent.objects.bulk_create(
+            SessionEvent(session=awaiting, actor=tutor, channel="web", kind="room_joined", data={"role": "tutor"},
+                         created_at=NOW - timedelta(minutes=i)) for i in range(n - SessionEvent.objects.count()))
+        with django_assert_max_num_queries(10) as ctx:
+            body = client.get(person_url(tutor)).content.decode()
+        counts.append(len(ctx.captured_queries))
+        assert body.count('data-kind="room_joined"') == min(n, PAGE_SIZE)
+    assert counts[0] == counts[1]
+    last = client.get(person_url(tutor) + "?page=3").content.decode()
+    assert last.count('data-kind="room_joined"') == 20 and "Page 3 of 3" in last
+    assert client.get(person_url(tutor) + "?page=abc").status_code == 200  # the first page
+
+
+def test_a_waiver_from_the_session_audit_page(client, coordinator, make_session, parent, reasons, policies):
+    """Issue 17 item 4: the reason is required; the event names the coordinator."""
+    s = make_session(start=NOW + 6 * H)
+    lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, policy_id=policies["parent_full"].id,
+                     now=NOW)
+    client.force_login(coordinator)
+    page = client.get(audit_url(s)).content.decode()
+    assert "Waive the cancellation penalty" in page and "Full lesson" in page
+    for bad in ("", "   ", "Because\x00"):
+        response = client.post(audit_url(s), {"reason": bad})
+        assert response.status_code == 422
+        assert not SessionEvent.objects.filter(kind="penalty_waived").exists()
+    assert "Please give a reason for the waiver." in client.post(audit_url(s), {"reason": ""}).content.decode()
+    response = client.post(audit_url(s), {"reason": "Family emergency."}, follow=True)
+    assert "Waived the cancellation penalty" in response.content.decode()
+    event = SessionEvent.objects.get(kind="penalty_waived")
+    assert (event.actor, event.reason) == (coordinator, "Family emergency.")
+    assert "Waive the cancellation penalty" not in response.content.decode()
+    again = client.post(audit_url(s), {"reason": "Twice."})
+    assert again.status_code == 409 and "already waived" in again.content.decode()
+    assert SessionEvent.objects.filter(kind="penalty_waived").count() == 1
+
+
+def test_outsiders_see_no_audit_and_waive_nothing(client, make_session, parent, tutor, outsider, creator, reasons,
+                                                 policies):
+    s = make_session(start=NOW + 6 * H)
+    lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, policy_id=policies["parent_full"].id,
+                     now=NOW)
+    staff = make_user("stan", Role.CREATOR, is_staff=True)
+    for who in (outsider, parent, tutor, creator, staff):
+        client.force_login(who)
+        for url in (audit_url(s), person_url(parent)):
+            assert client.get(url).status_code in (302, 403, 404)
+        assert client.post(audit_url(s), {"reason": "Mine."}).status_code in (302, 403, 404)
+    assert not SessionEvent.objects.filter(kind="penalty_waived").exists()
+    client.force_login(make_user("coco2", Role.COORDINATOR, is_staff=True))
+    assert client.get("/admin/desk/dispute/audit/session/999999/").status_code == 404
+    assert client.get("/admin/desk/dispute/audit/person/999999/").status_code == 404
+
+
+# --- the penalty sheet and the reason lists -------------------------------------------------------
+
+
+def policy_form(policy, **changes) -> dict:
+    data = {"role": policy.role, "min_hours_before": policy.min_hours_before,
+            "max_hours_before": policy.max_hours_before or "", "penalty": policy.penalty,
+            "charge_percent": policy.charge_percent, "guidance": policy.guidance}
+    return data | changes
+
+
+def test_editing_the_sheet_keeps_its_history_and_the_guidance_follows_at_once(client, coordinator, parent,
+                                                                             make_session, policies):
+    """Issue 17 item 4 (L37): who changed what when; the next guidance reads the new band."""
+    half = policies["parent_half"]
+    s = make_session(start=NOW + 30 * H)
+    assert lifecycle.cancellation_guidance(s, by=parent, now=NOW)["penalty"] == "50% of the lesson"
+    client.force_login(coordinator)
+    url = f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/change/"
+    response = client.post(url, policy_form(half, penalty="25% of the lesson", charge_percent=25))
+    assert response.status_code == 302
+    change = PolicyChange.objects.get()
+    assert (change.changed_by, change.action, change.object_id) == (coordinator, "changed", half.pk)
+    assert change.before["penalty"] == "50% of the lesson" and change.after["penalty"] == "25% of the lesson"
+    assert change.before["charge_percent"] == 50 and change.after["charge_percent"] == 25
+    g = lifecycle.cancellation_guidance(s, by=parent, now=NOW)
+    assert g["penalty"] == "25% of the lesson" and g["charge_percent"] == 25
+    history = client.get(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/history/").content.decode()
+    assert "25% of the lesson" in history and "50% of the lesson" in history and "Coco" in history
+    client.post(url, policy_form(CancellationPolicy.objects.get(pk=half.pk)))  # saved unchanged: no row
+    assert PolicyChange.objects.count() == 1
+
+
+def test_adding_and_deleting_a_band_and_editing_a_reason_in_the_list_are_recorded(client, coordinator, reasons,
+                                                                                 policies):
+    client.force_login(coordinator)
+    response = client.post("/admin/tutoring_sessions/cancellationpolicy/add/", {
+        "role": "tutor", "min_hours_before": 48, "max_hours_before": "", "penalty": "No charge",
+        "charge_percent": 0, "guidance": "Free for tutors two days ahead."})
+    assert response.status_code == 302
+    added = CancellationPolicy.objects.get(role="tutor", min_hours_before=48)
+    response = client.post(f"/admin/tutoring_sessions/cancellationpolicy/{added.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302 and not CancellationPolicy.objects.filter(pk=added.pk).exists()
+    reason = reasons[("parent", "cancel")]
+    rows = list(ChangeReason.objects.order_by("role", "kind", "position", "id"))
+    data = {"form-TOTAL_FORMS": len(rows), "form-INITIAL_FORMS": len(rows), "_save": "Save"}
+    for i, r in enumerate(rows):
+        data |= {f"form-{i}-id": r.pk, f"form-{i}-requires_note": "on" if r.requires_note else "",
+                 f"form-{i}-active": "" if r.pk == reason.pk else "on", f"form-{i}-position": r.position}
+    assert client.post("/admin/tutoring_sessions/changereason/", data).status_code == 302
+    log = [(c.table, c.action, c.changed_by_id) for c in PolicyChange.objects.order_by("id")]
+    assert log == [("cancellation policy", "added", coordinator.pk), ("cancellation policy", "deleted", coordinator.pk),
+                   ("change reason", "changed", coordinator.pk)]
+    last = PolicyChange.objects.order_by("id").last()
+    assert last.before["active"] is True and last.after["active"] is False
+    listing = client.get("/admin/desk/policychange/").content.decode()
+    assert "active: True → False" in listing
+
+
+def test_only_coordinators_edit_the_sheet_and_nothing_is_recorded_otherwise(client, policies, parent):
+    staff = make_user("stan", Role.CREATOR, is_staff=True)
+    half = policies["parent_half"]
+    for who in (staff, parent):
+        client.force_login(who)
+        response = client.post(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/change/",
+                               policy_form(half, penalty="Free"))
+        assert response.status_code in (302, 403)
+        if response.status_code == 302:
+            assert "/login/" in response["Location"]
+        assert client.get("/admin/desk/policychange/").status_code in (302, 403)
+    half.refresh_from_db()
+    assert half.penalty == "50% of the lesson" and not PolicyChange.objects.exists()
