@@ -277,7 +277,7 @@ admin.site.unregister(ChangeReason)
 
 @admin.register(CancellationPolicy)
 class PenaltySheetAdmin(PolicyHistory, CancellationPolicyAdmin):
-    pass
+    list_display = (*CancellationPolicyAdmin.list_display[:-1], "applies_to_trials", "updated_at")
 
 
 @admin.register(ChangeReason)

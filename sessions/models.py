@@ -225,6 +225,9 @@ class CancellationPolicy(models.Model):
         help_text="Share of one lesson charged, 0–100: shown as credits of the student's package (and an "
                   "amount where the package has a price). 0: no charge to the package.")
     guidance = models.TextField(help_text="What the person cancelling is told before confirming.")
+    applies_to_trials = models.BooleanField(
+        default=True, verbose_name="applies to trial sessions",
+        help_text="Off: cancelling a trial session in this window carries no penalty (a trial exception).")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

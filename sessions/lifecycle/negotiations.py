@@ -33,9 +33,13 @@ EXPIRED_REASON = "The reschedule request was not resolved before the session's s
 
 
 def cancellation_policy(party: str, session: Session, now: datetime) -> CancellationPolicy | None:
-    """The band of the penalty sheet that applies if `party` cancels now."""
+    """The band of the penalty sheet that applies if `party` cancels now (read at every call: the
+    sheet as it is now); a trial session skips the bands with a trial exception."""
     hours = (session.scheduled_start - now).total_seconds() / 3600
-    for band in CancellationPolicy.objects.filter(role=party).order_by("-min_hours_before"):
+    bands = CancellationPolicy.objects.filter(role=party)
+    if session.is_trial:
+        bands = bands.filter(applies_to_trials=True)
+    for band in bands.order_by("-min_hours_before"):
         if hours >= band.min_hours_before and (band.max_hours_before is None or hours < band.max_hours_before):
             return band
     return None

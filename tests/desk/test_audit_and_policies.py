@@ -137,6 +137,8 @@ def policy_form(policy, **changes) -> dict:
     data = {"role": policy.role, "min_hours_before": policy.min_hours_before,
             "max_hours_before": policy.max_hours_before or "", "penalty": policy.penalty,
             "charge_percent": policy.charge_percent, "guidance": policy.guidance}
+    if policy.applies_to_trials:
+        data["applies_to_trials"] = "on"
     return data | changes
 
 
@@ -167,7 +169,7 @@ def test_adding_and_deleting_a_band_and_editing_a_reason_in_the_list_are_recorde
     client.force_login(coordinator)
     response = client.post("/admin/tutoring_sessions/cancellationpolicy/add/", {
         "role": "tutor", "min_hours_before": 48, "max_hours_before": "", "penalty": "No charge",
-        "charge_percent": 0, "guidance": "Free for tutors two days ahead."})
+        "charge_percent": 0, "guidance": "Free for tutors two days ahead.", "applies_to_trials": "on"})
     assert response.status_code == 302
     added = CancellationPolicy.objects.get(role="tutor", min_hours_before=48)
     response = client.post(f"/admin/tutoring_sessions/cancellationpolicy/{added.pk}/delete/", {"post": "yes"})
@@ -201,3 +203,23 @@ def test_only_coordinators_edit_the_sheet_and_nothing_is_recorded_otherwise(clie
         assert client.get("/admin/desk/policychange/").status_code in (302, 403)
     half.refresh_from_db()
     assert half.penalty == "50% of the lesson" and not PolicyChange.objects.exists()
+
+
+def test_a_trial_exception_on_the_sheet_frees_trial_sessions_in_that_window(client, coordinator, parent,
+                                                                           make_session, reasons, policies):
+    """Issue 17 item 4: the sheet's trial exceptions, edited by a coordinator, apply to the next guidance."""
+    full = policies["parent_full"]
+    trial = make_session(start=NOW + 10 * H, is_trial=True)
+    regular = make_session(start=NOW + 12 * H)
+    assert lifecycle.cancellation_guidance(trial, by=parent, now=NOW)["policy_id"] == full.pk
+    client.force_login(coordinator)
+    response = client.post(f"/admin/tutoring_sessions/cancellationpolicy/{full.pk}/change/",
+                           {k: v for k, v in policy_form(full).items() if k != "applies_to_trials"})
+    assert response.status_code == 302
+    change = PolicyChange.objects.get()
+    assert change.before["applies_to_trials"] is True and change.after["applies_to_trials"] is False
+    g = lifecycle.cancellation_guidance(trial, by=parent, now=NOW)
+    assert g["policy_id"] is None and g["penalty"] == "No penalty applies." and not g["charged"]
+    assert lifecycle.cancellation_guidance(regular, by=parent, now=NOW)["policy_id"] == full.pk
+    cancelled = lifecycle.cancel(trial, by=parent, reason_id=reasons[("parent", "cancel")].id, policy_id=None, now=NOW)
+    assert cancelled.status == Status.CANCELLED_BY_PARENT and "policy_id" not in cancelled.events.last().data
