@@ -1,32 +1,20 @@
-"""The desk's filters on the session and package lists, the admin index with the desk, the
+"""The desk's filters on the session and package lists, the admin index with the desk, and the
 legacy import in the admin: Imported sessions → Import (django-import-export's dry run,
-then confirm), and the list of what was imported with links to the sessions; the dispute queue
-(one page per disputed session), the audit views per session and per person (with the penalty
-waiver), and the history of the penalty sheet and the reason lists."""
+then confirm), and the list of what was imported with links to the sessions."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
-from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
-from sessions import lifecycle, projections
-from sessions.admin import CancellationPolicyAdmin, ChangeReasonAdmin, LessonPackageAdmin, SessionAdmin
-from sessions.errors import Refused
-from sessions.models import CancellationPolicy, ChangeReason, Channel, Session, SessionEvent, Status
+from sessions.admin import LessonPackageAdmin, SessionAdmin
 from tutoring.admin import CoordinatorAccess, is_admin_operator
-from tutoring.models import User
 
-from . import audit, disputes, policies
-from .forms import ResolveForm, WaiveForm
 from .legacy import LegacySessionResource
-from .models import Dispute, ImportedSession, PolicyChange
+from .models import ImportedSession
 from .queues import NEARLY_USED_UP, SESSION_QUEUES, low_packages, session_condition
 
 
@@ -115,196 +103,5 @@ SessionAdmin.list_filter = (NeedsPersonFilter, *SessionAdmin.list_filter)
 LessonPackageAdmin.list_filter = (LowPackageFilter, *LessonPackageAdmin.list_filter)
 admin.site.index_template = "desk/admin_index.html"
 
-
-# --- the dispute queue and the audit views ----------------------------------------------------------
-
-
-def require_operator(request) -> None:
-    if not is_admin_operator(request.user):
-        raise PermissionDenied
-
-
-def session_or_404(object_id) -> Session:
-    if not str(object_id).isdigit() or len(str(object_id)) > 18:
-        raise Http404("Session not found.")
-    return get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=int(object_id))
-
-
-@admin.register(Dispute)
-class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
-    """Disputed sessions, oldest first; each row opens the session's dispute page."""
-
-    list_display = ("id", "scheduled_start", "tutor", "student", "course", "disputed_at", "parent_reason")
-    list_select_related = ("tutor", "student", "course")
-    list_display_links = ("id",)
-    ordering = ("scheduled_start", "id")
-    sortable_by = ()
-
-    def get_queryset(self, request):
-        last = SessionEvent.objects.filter(session=OuterRef("pk"), kind="dispute").order_by("-id")
-        return (super().get_queryset(request).filter(status=Status.DISPUTED)
-                .annotate(dispute_reason=Subquery(last.values("reason")[:1]),
-                          dispute_at=Subquery(last.values("created_at")[:1])))
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="disputed at")
-    def disputed_at(self, obj):
-        return obj.dispute_at
-
-    @admin.display(description="the parent's reason")
-    def parent_reason(self, obj):
-        reason = obj.dispute_reason or ""
-        return reason if len(reason) <= 120 else f"{reason[:119]}…"
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("audit/session/<str:object_id>/", wrap(self.session_audit_view), name="desk_audit_session"),
-            path("audit/person/<str:object_id>/", wrap(self.person_audit_view), name="desk_audit_person"),
-            *super().get_urls(),
-        ]
-
-    def context(self, request, **extra):
-        return {**self.admin_site.each_context(request), "opts": self.opts, **extra}
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        """The dispute page: GET shows the file, POST decides it through the lifecycle."""
-        require_operator(request)
-        session = session_or_404(object_id)
-        form, status = ResolveForm(), 200
-        if request.method == "POST":
-            form = ResolveForm(request.POST)
-            if form.is_valid():
-                try:
-                    disputes.resolve(session.pk, by=request.user, decision=form.cleaned_data["decision"],
-                                     reason=form.cleaned_data["reason"])
-                except Refused as exc:
-                    messages.error(request, exc.message if exc.message.endswith("changed.")
-                                   else f"{exc.message} Nothing was changed.")
-                    status = exc.status
-                    session = session_or_404(object_id)
-                else:
-                    messages.success(request, f"Decided the dispute of session {session.pk}: the parent and the "
-                                              "tutor are told.")
-                    return HttpResponseRedirect(reverse("admin:desk_dispute_changelist"))
-            else:
-                status = 422
-        file = disputes.dispute_file(session)
-        return TemplateResponse(request, "admin/desk/dispute.html", self.context(
-            request, title=f"Dispute: session {session.pk}", file=file, s=session, form=form,
-            original=session), status=status)
-
-    def session_audit_view(self, request, object_id):
-        """A session's trail; a cancelled session's penalty can be waived here, with a reason."""
-        require_operator(request)
-        session = session_or_404(object_id)
-        form, status = WaiveForm(), 200
-        if request.method == "POST":
-            form = WaiveForm(request.POST)
-            if form.is_valid():
-                try:
-                    lifecycle.waive_penalty(session.pk, by=request.user, reason=form.cleaned_data["reason"],
-                                            channel=Channel.ADMIN)
-                except Refused as exc:
-                    messages.error(request, exc.message if exc.message.endswith("changed.")
-                                   else f"{exc.message} Nothing was changed.")
-                    status = exc.status
-                else:
-                    messages.success(request, "Waived the cancellation penalty: the parent and the tutor are told.")
-                    return HttpResponseRedirect(request.path)
-            else:
-                status = 422
-        page = audit.page_of(audit.session_trail(session.pk), request.GET.get("page"))
-        events = list(page.object_list)
-        cancel = session.events.filter(kind="cancel").order_by("-id").first()
-        waivable = (cancel is not None and projections.penalty_charged(cancel.data)
-                    and not session.events.filter(kind="penalty_waived").exists())
-        return TemplateResponse(request, "admin/desk/audit.html", self.context(
-            request, title=f"Audit trail: session {session.pk}", s=session, page=page, events=events,
-            form=form if waivable else None, cancel=cancel, person=None), status=status)
-
-    def person_audit_view(self, request, object_id):
-        require_operator(request)
-        if not str(object_id).isdigit() or len(str(object_id)) > 18:
-            raise Http404("Person not found.")
-        person = get_object_or_404(User, pk=int(object_id))
-        page = audit.page_of(audit.person_events(person), request.GET.get("page"))
-        return TemplateResponse(request, "admin/desk/audit.html", self.context(
-            request, title=f"Audit: {person.name or person.username}", person=person, page=page,
-            events=list(page.object_list), s=None, form=None))
-
-
-# --- the penalty sheet and the reason lists, with their history ------------------------------------
-
-
-class PolicyHistory:
-    """Records every add, change and delete of a row with who and what (desk/policies.py); the
-    row's History page lists them."""
-
-    object_history_template = "admin/desk/policy_history.html"
-
-    def save_model(self, request, obj, form, change):
-        before = policies.snapshot(type(obj).objects.get(pk=obj.pk)) if change else {}
-        super().save_model(request, obj, form, change)
-        policies.record_change(by=request.user, obj=obj, before=before, after=policies.snapshot(obj),
-                               action="changed" if change else "added")
-
-    def delete_model(self, request, obj):
-        self._deleted(request, obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self._deleted(request, obj)
-        super().delete_queryset(request, queryset)
-
-    def _deleted(self, request, obj):
-        policies.record_change(by=request.user, obj=obj, before=policies.snapshot(obj), after={}, action="deleted")
-
-    def history_view(self, request, object_id, extra_context=None):
-        changes = policies.history_of(self.model, int(object_id)) if str(object_id).isdigit() else []
-        return super().history_view(request, object_id, {**(extra_context or {}), "policy_changes": changes})
-
-
-admin.site.unregister(CancellationPolicy)
-admin.site.unregister(ChangeReason)
-
-
-@admin.register(CancellationPolicy)
-class PenaltySheetAdmin(PolicyHistory, CancellationPolicyAdmin):
-    list_display = (*CancellationPolicyAdmin.list_display[:-1], "applies_to_trials", "updated_at")
-
-
-@admin.register(ChangeReason)
-class ReasonListAdmin(PolicyHistory, ChangeReasonAdmin):
-    pass
-
-
-@admin.register(PolicyChange)
-class PolicyChangeAdmin(CoordinatorAccess, admin.ModelAdmin):
-    """Every change of the penalty sheet and the reason lists, newest first (read-only)."""
-
-    list_display = ("changed_at", "table", "object_repr", "action", "changed_by", "fields_changed")
-    list_select_related = ("changed_by",)
-    list_filter = ("table", "action")
-    ordering = ("-changed_at", "-id")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="what changed")
-    def fields_changed(self, obj):
-        keys = sorted(set(obj.before) | set(obj.after))
-        return "; ".join(f"{k}: {obj.before.get(k, '—')} → {obj.after.get(k, '—')}" for k in keys
-                         if obj.before.get(k) != obj.after.get(k))
+# The dispute queue, the audit views and the policies' history (issue 17 items 3 and 4).
+from . import review  # noqa: F401
