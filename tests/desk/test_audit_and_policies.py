@@ -223,3 +223,18 @@ def test_a_trial_exception_on_the_sheet_frees_trial_sessions_in_that_window(clie
     assert lifecycle.cancellation_guidance(regular, by=parent, now=NOW)["policy_id"] == full.pk
     cancelled = lifecycle.cancel(trial, by=parent, reason_id=reasons[("parent", "cancel")].id, policy_id=None, now=NOW)
     assert cancelled.status == Status.CANCELLED_BY_PARENT and "policy_id" not in cancelled.events.last().data
+
+
+def test_the_session_audit_reads_in_a_fixed_number_of_queries(client, coordinator, tutor, awaiting,
+                                                             django_assert_max_num_queries):
+    client.force_login(coordinator)
+    counts = []
+    for n in (3, PAGE_SIZE + 10):
+        SessionEvent.objects.bulk_create(
+            SessionEvent(session=awaiting, actor=tutor, channel="web", kind="room_joined", data={"role": "tutor"},
+                         created_at=NOW - timedelta(minutes=i)) for i in range(n - SessionEvent.objects.count()))
+        with django_assert_max_num_queries(12) as ctx:
+            body = client.get(audit_url(awaiting)).content.decode()
+        counts.append(len(ctx.captured_queries))
+        assert body.count('data-kind="room_joined"') == min(n, PAGE_SIZE)
+    assert counts[0] == counts[1]

@@ -101,3 +101,27 @@ def test_the_parent_and_the_tutor_are_told_of_the_waiver(late_cancel, coordinato
     assert set(told) == {"pat", "tia"}
     assert "waived the cancellation penalty (Full lesson)" in told["pat"].text
     assert "Family emergency." in told["pat"].text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_coordinators_waiving_at_once_record_one_waiver(make_session, parent, coordinator, reasons, policies):
+    """The session row lock serialises them: the second is told who waived first."""
+    from tests.conftest import at_once, make_user
+    from tutoring.models import Role
+
+    s = make_session(start=NOW + timedelta(hours=6))
+    lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, policy_id=policies["parent_full"].id,
+                     now=NOW)
+    people = iter([coordinator, make_user("cora", Role.COORDINATOR, is_staff=True)])
+
+    def waive():
+        try:
+            lifecycle.waive_penalty(s.pk, by=next(people), reason="Emergency.", now=NOW)
+            return "won"
+        except Refused as exc:
+            return exc.message
+
+    results = at_once(waive)
+    assert results.count("won") == 1
+    assert any(r.endswith("already waived this penalty. Nothing was changed.") for r in results if r != "won")
+    assert SessionEvent.objects.filter(kind="penalty_waived").count() == 1
