@@ -36,6 +36,24 @@ def session_or_404(object_id) -> Session:
     return get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=int(object_id))
 
 
+def submitted(request, form_class, act, *, success: str, then: str):
+    """(form, status, redirect or None). GET: an empty form. POST: a valid form runs act(data), a
+    lifecycle call; a refusal is shown in the lifecycle's words and nothing changed."""
+    if request.method != "POST":
+        return form_class(), 200, None
+    form = form_class(request.POST)
+    if not form.is_valid():
+        return form, 422, None
+    try:
+        act(form.cleaned_data)
+    except Refused as exc:
+        said = exc.message if exc.message.endswith("changed.") else f"{exc.message} Nothing was changed."
+        messages.error(request, said)
+        return form, exc.status, None
+    messages.success(request, success)
+    return form, 200, HttpResponseRedirect(then)
+
+
 @admin.register(Dispute)
 class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
     """Disputed sessions, oldest first; each row opens the session's dispute page."""
@@ -82,24 +100,15 @@ class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
         """The dispute page: GET shows the file, POST decides it through the lifecycle."""
         require_operator(request)
         session = session_or_404(object_id)
-        form, status = ResolveForm(), 200
+        form, status, done = submitted(
+            request, ResolveForm, lambda data: disputes.resolve(
+                session.pk, by=request.user, decision=data["decision"], reason=data["reason"]),
+            success=f"Decided the dispute of session {session.pk}: the parent and the tutor are told.",
+            then=reverse("admin:desk_dispute_changelist"))
+        if done:
+            return done
         if request.method == "POST":
-            form = ResolveForm(request.POST)
-            if form.is_valid():
-                try:
-                    disputes.resolve(session.pk, by=request.user, decision=form.cleaned_data["decision"],
-                                     reason=form.cleaned_data["reason"])
-                except Refused as exc:
-                    messages.error(request, exc.message if exc.message.endswith("changed.")
-                                   else f"{exc.message} Nothing was changed.")
-                    status = exc.status
-                    session = session_or_404(object_id)
-                else:
-                    messages.success(request, f"Decided the dispute of session {session.pk}: the parent and the "
-                                              "tutor are told.")
-                    return HttpResponseRedirect(reverse("admin:desk_dispute_changelist"))
-            else:
-                status = 422
+            session = session_or_404(object_id)  # someone else may have decided it meanwhile
         file = disputes.dispute_file(session)
         return TemplateResponse(request, "admin/desk/dispute.html", self.context(
             request, title=f"Dispute: session {session.pk}", file=file, s=session, form=form,
@@ -109,22 +118,12 @@ class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
         """A session's trail; a cancelled session's penalty can be waived here, with a reason."""
         require_operator(request)
         session = session_or_404(object_id)
-        form, status = WaiveForm(), 200
-        if request.method == "POST":
-            form = WaiveForm(request.POST)
-            if form.is_valid():
-                try:
-                    lifecycle.waive_penalty(session.pk, by=request.user, reason=form.cleaned_data["reason"],
-                                            channel=Channel.ADMIN)
-                except Refused as exc:
-                    messages.error(request, exc.message if exc.message.endswith("changed.")
-                                   else f"{exc.message} Nothing was changed.")
-                    status = exc.status
-                else:
-                    messages.success(request, "Waived the cancellation penalty: the parent and the tutor are told.")
-                    return HttpResponseRedirect(request.path)
-            else:
-                status = 422
+        form, status, done = submitted(
+            request, WaiveForm, lambda data: lifecycle.waive_penalty(
+                session.pk, by=request.user, reason=data["reason"], channel=Channel.ADMIN),
+            success="Waived the cancellation penalty: the parent and the tutor are told.", then=request.path)
+        if done:
+            return done
         page = audit.page_of(audit.session_trail(session.pk), request.GET.get("page"))
         events = list(page.object_list)
         cancel = session.events.filter(kind="cancel").order_by("-id").first()
