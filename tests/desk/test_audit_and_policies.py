@@ -11,6 +11,7 @@ from django.utils import formats, timezone
 from desk.audit import PAGE_SIZE
 from desk.models import PolicyChange
 from sessions import lifecycle
+from sessions.admin import APPLY
 from sessions.models import CancellationPolicy, ChangeReason, SessionEvent, Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Role
@@ -38,11 +39,21 @@ def shown_time(moment, zone) -> str:
 
 def test_the_session_audit_shows_the_verify_override_with_its_coordinator_and_reason(client, coordinator, awaiting,
                                                                                       package):
-    """Issue 17 item 4 (L28): the verify override is recorded with the coordinator as actor and the reason."""
-    lifecycle.verify(awaiting, by=coordinator, reason="Parent confirmed by phone.", now=NOW)
+    """Issue 17 item 4 (L28): the admin's verify asks for a reason and records the coordinator as actor."""
     coordinator.time_zone = "Asia/Tokyo"
     coordinator.save()
     client.force_login(coordinator)
+    changelist = "/admin/tutoring_sessions/session/"
+    asked = client.post(changelist, {"action": "verify_sessions", "_selected_action": [awaiting.pk], "index": 0})
+    assert "Reason for the override" in asked.content.decode()
+    missing = client.post(changelist, {"action": "verify_sessions", "_selected_action": [awaiting.pk],
+                                       APPLY: "go", "reason": " "})
+    assert "Please give a reason for the override." in missing.content.decode()
+    assert not SessionEvent.objects.filter(kind="verify").exists()
+    client.post(changelist, {"action": "verify_sessions", "_selected_action": [awaiting.pk], APPLY: "go",
+                             "reason": "Parent confirmed by phone."})
+    event = SessionEvent.objects.get(kind="verify")
+    assert (event.actor, event.reason, event.channel) == (coordinator, "Parent confirmed by phone.", "admin")
     body = client.get(audit_url(awaiting)).content.decode()
     row = body[body.index('data-kind="verify"'):]
     row = row[:row.index("</tr>")]

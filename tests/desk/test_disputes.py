@@ -177,3 +177,21 @@ def test_an_unknown_session_is_404(client, coordinator):
     client.force_login(coordinator)
     assert client.get("/admin/desk/dispute/999999/change/").status_code == 404
     assert client.get("/admin/desk/dispute/abc/change/").status_code == 404
+
+
+def test_the_queue_reads_in_a_fixed_number_of_queries(client, coordinator, make_session, parent,
+                                                     django_assert_max_num_queries):
+    client.force_login(coordinator)
+    counts = []
+    for n in (2, 25):
+        made = len(list(SessionEvent.objects.filter(kind="dispute")))
+        for i in range(made, n):
+            start = NOW - timedelta(days=30 + i)
+            s = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                             checked_out_at=start + H)
+            lifecycle.dispute(s, by=parent, reason=f"Dispute number {i}: the lesson was cut short.", now=NOW)
+        with django_assert_max_num_queries(12) as ctx:
+            body = client.get("/admin/desk/dispute/").content.decode()
+        counts.append(len(ctx.captured_queries))
+        assert body.count("the lesson was cut short.") == n
+    assert counts[0] == counts[1]
