@@ -131,7 +131,8 @@ class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
                     and not session.events.filter(kind="penalty_waived").exists())
         return TemplateResponse(request, "admin/desk/audit.html", self.context(
             request, title=f"Audit trail: session {session.pk}", s=session, page=page, events=events,
-            form=form if waivable else None, cancel=cancel, person=None), status=status)
+            form=form if waivable else None, charge=projections.charge_text(cancel.data) if cancel else "",
+            person=None), status=status)
 
     def person_audit_view(self, request, object_id):
         require_operator(request)
