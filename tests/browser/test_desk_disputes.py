@@ -57,3 +57,17 @@ def test_the_audit_trail_with_the_waiver(page, coordinator, parent, make_session
     page.get_by_role("button", name="Waive the penalty").click()
     expect(page.locator(".messagelist")).to_contain_text("Waived the cancellation penalty")
     expect(page.get_by_test_id("events")).to_contain_text("Family emergency.")
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_band_of_the_penalty_sheet_edited_and_its_history(page, coordinator, policies):
+    """Issue 17 item 4: edit a band in the admin, then read who changed what on its History page."""
+    half = policies["parent_half"]
+    signed_in(page, coordinator)
+    page.goto(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/change/")
+    page.get_by_label("Penalty").fill("25% of the lesson")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
+    page.goto(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/history/")
+    expect(page.locator(".policy-changes")).to_contain_text("penalty: 25% of the lesson")
+    check_page(page, "desk-policy-history")
