@@ -68,7 +68,7 @@ class Card:
     waiting_for: str = ""  # the proposer's view of an open request: whose answer it waits for
     versions: list = field(default_factory=list)  # the open request's proposals, in words
 
-    # the card's parts, each the partial template of a registry entry (sessions/actions/*.html)
+    # the card's parts, each the partial of a registry entry (templates/sessions/actions/<name>.html)
     parts = registry.ON_CARD
 
     @property
@@ -206,9 +206,6 @@ def card_queryset(qs=None, *, with_notes: bool = True):
     return qs.prefetch_related(*notes_selectors.notes_prefetch()) if with_notes else qs
 
 
-reason_pickers = selectors.reason_pickers
-
-
 MAX_PAGE = 100_000  # 5,000,000 sessions deep; a larger ?page= shows the last empty page, not a 500
 
 
@@ -259,7 +256,7 @@ def family(request):
         if any(s.status == Status.SCHEDULED for s in future):
             tab, rows, more, steered = "future", future, future_more, True
     waiting = selectors.family_waiting(base)
-    pickers = reason_pickers([Party.PARENT])
+    pickers = selectors.reason_pickers([Party.PARENT])
     needs, cards = _needs_first(waiting, rows, viewer, now, Party.PARENT, pickers)
     return render(request, "sessions/family.html", {
         "children": children, "child": child, "tab": tab, "steered": steered, "page": page, "more": more,
@@ -286,7 +283,7 @@ def teach(request):
     page = _page(request)
     rows, more = selectors.page_of(queries[tab], page)
     waiting = selectors.teach_waiting(base, now)
-    pickers = reason_pickers([Party.TUTOR])
+    pickers = selectors.reason_pickers([Party.TUTOR])
     needs, cards = _needs_first(waiting, rows, viewer, now, Party.TUTOR, pickers)
     return render(request, "sessions/teach.html", {
         "tab": tab, "page": page, "more": more,
@@ -383,7 +380,7 @@ def card_response(request, session_id, *, status=200, error=None, data=None, tem
     rels = viewer.relations(session)
     role = acting_role(rels, as_role)
     card = build_card(session, viewer, timezone.now(), as_role=role, error=error, data=data,
-                      pickers=reason_pickers([role] if role else []))
+                      pickers=selectors.reason_pickers([role] if role else []))
     context = {"card": card, "next": back_to(request, session.id), **extra}
     name = "sessions/session.html#card" if request.htmx else "sessions/session.html"
     return render(request, name, context, status=status)
