@@ -89,7 +89,8 @@ class Bot:
 @dataclass(frozen=True, kw_only=True)
 class Action:
     name: str
-    who: frozenset  # the relations that may take it (the guard refuses anyone else: a test pins it)
+    who: frozenset  # the relations its guard lets take it, refusing anyone else (a test pins it); the
+    # admin's coordinator acts on someone's behalf (cancel on_behalf_of)
     guard: Callable[[rules.Ctx], None]
     run: Callable | None  # the lifecycle function; None when another app's service calls it
     takes: tuple[str, ...] = ()  # the input the lifecycle function takes as keyword arguments
