@@ -47,7 +47,7 @@ def notes_of(session: Session) -> list[Note]:
 
 def can_add(viewer: Viewer, session: Session, now: datetime | None = None) -> Refused | None:
     """None if this viewer may add notes now, else the lifecycle's refusal."""
-    return rules.refusal("add_notes", projections.context(session, viewer, now or timezone.now()))
+    return rules.refusal(rules.guard_add_notes, projections.context(session, viewer, now or timezone.now()))
 
 
 def summary_of(session: Session) -> Summary | None:

@@ -132,7 +132,7 @@ def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None)
         thread = projections.open_thread(session)
     ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
                     open_proposal=projections.open_proposal(thread) if thread else None)
-    return rules.refusal("check_in", ctx)
+    return rules.refusal(rules.guard_check_in, ctx)
 
 
 @dataclass

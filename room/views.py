@@ -130,7 +130,7 @@ def reschedule_offer(session, user, now) -> dict:
     asks for the student), else the lifecycle's own reason when only the time stands in the way."""
     viewer = Viewer.of(user)
     ctx = projections.context(session, viewer, now)
-    refused = rules.refusal("reschedule", ctx)
+    refused = rules.refusal(rules.guard_propose_reschedule, ctx)
     if refused is None:
         return {"allowed": True}
     if refused.code == "not_allowed" and session.status == "scheduled" and \

@@ -1,8 +1,9 @@
 """The coordinators' admin for tutoring sessions.
 
 Nothing here writes a session's status, slot or attendance: those fields are read-only, and every
-change of state is an action (verify, resolve a dispute, mark a no-show, cancel on someone's behalf)
-that collects its input on an intermediate page and calls sessions.lifecycle with channel=admin; the
+change of state is an action (verify, resolve a dispute, mark a no-show, cancel on someone's behalf:
+the entries of the action registry, sessions/actions.py, with an Admin part) that collects its input
+on an intermediate page and calls sessions.lifecycle with channel=admin; the
 lifecycle checks, writes and appends the SessionEvent. A refusal (errors.Refused) is shown per session
 with the lifecycle's own words and changes nothing for that session.
 
@@ -10,8 +11,6 @@ The session and event changelists are built for millions of rows: see tutoring/a
 """
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
 
 from django import forms
 from django.contrib import admin, messages
@@ -28,19 +27,15 @@ from django.utils.timezone import localtime
 
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, person_search
 from tutoring.admin_paging import LargeTableAdmin
-from tutoring.input import TextField
 from tutoring.models import Enrollment, LessonPackage, User
 
-from . import lifecycle, rules
+from .actions import ACTIONS, Action, Admin
 from .errors import Refused
 from .models import (
     CancellationPolicy,
-    ChangeKind,
     ChangeReason,
     Channel,
-    NoShowParty,
     PackageDeduction,
-    Party,
     Recording,
     RescheduleProposal,
     RescheduleThread,
@@ -67,105 +62,6 @@ def session_link(session_id: int):
     return format_html('<a href="{}">Session {}</a>', url, session_id)
 
 
-# --- the forms of the lifecycle actions -------------------------------------------------------
-
-
-def reason_field(*, label: str, required_message: str) -> TextField:
-    return TextField(label=label, max_length=rules.MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}),
-                     help_text="Kept on each session's audit trail.", what="reason",
-                     error_messages={"required": required_message})
-
-
-class VerifyForm(forms.Form):
-    reason = reason_field(label="Reason for the override",
-                          required_message="Please give a reason for the override.")
-
-
-class ResolveDisputeForm(forms.Form):
-    decision = forms.ChoiceField(widget=forms.RadioSelect, choices=[
-        ("approve", "Approve: the session counts and a lesson credit is used"),
-        ("void", "Void: the session did not count (not completed, no credit)"),
-    ])
-    reason = reason_field(label="Reason for the decision",
-                          required_message="Please give a reason for the decision.")
-
-
-class NoShowForm(forms.Form):
-    party = forms.ChoiceField(label="Who did not attend", widget=forms.RadioSelect,
-                              choices=NoShowParty.choices)
-    reason = reason_field(label="Reason", required_message="Please give a reason.")
-
-
-class CancelReasonChoice(forms.ModelChoiceField):
-    def label_from_instance(self, obj):
-        return f"{obj.get_role_display()}: {obj.label}"
-
-
-class CancelForm(forms.Form):
-    on_behalf_of = forms.ChoiceField(label="Cancel on behalf of", widget=forms.RadioSelect,
-                                     choices=Party.choices)
-    reason = CancelReasonChoice(
-        label="Reason", help_text="Pick one of that side's reasons.",
-        queryset=ChangeReason.objects.filter(kind=ChangeKind.CANCEL, active=True),
-    )
-    note = TextField(label="Note", required=False, max_length=rules.MAX_TEXT, what="note",
-                     widget=forms.Textarea(attrs={"rows": 2}),
-                     help_text="Required for reasons such as “Other”.")
-
-
-# --- what each action calls -------------------------------------------------------------------
-
-
-def _verify(session_id: int, *, by: User, data: dict):
-    return lifecycle.verify(session_id, by=by, reason=data["reason"], channel=Channel.ADMIN)
-
-
-def _resolve_dispute(session_id: int, *, by: User, data: dict):
-    return lifecycle.resolve_dispute(session_id, by=by, decision=data["decision"], reason=data["reason"],
-                                     channel=Channel.ADMIN)
-
-
-def _mark_no_show(session_id: int, *, by: User, data: dict):
-    return lifecycle.mark_no_show(session_id, by=by, party=data["party"], reason=data["reason"],
-                                  channel=Channel.ADMIN)
-
-
-def _cancel(session_id: int, *, by: User, data: dict):
-    # The lifecycle checks that the reason belongs to the side cancelled for, and "needs a note".
-    return lifecycle.cancel(session_id, by=by, reason_id=data["reason"].pk, note=data["note"],
-                            on_behalf_of=data["on_behalf_of"], channel=Channel.ADMIN)
-
-
-@dataclass(frozen=True, kw_only=True)
-class LifecycleAction:
-    name: str
-    title: str
-    form: type[forms.Form]
-    run: Callable  # (session_id, *, by, data) -> the lifecycle's result
-    done: str  # the success message; "{n}" is "3 sessions"
-    intro: str
-
-
-LIFECYCLE_ACTIONS = (
-    LifecycleAction(
-        name="verify_sessions", title="Verify (approval override)", form=VerifyForm, run=_verify,
-        done="Verified {n}.",
-        intro="Approve without the parent's acknowledgement. A lesson credit is used unless the session is "
-              "an add-on, a trial, imported or legacy."),
-    LifecycleAction(
-        name="resolve_disputes", title="Resolve dispute", form=ResolveDisputeForm, run=_resolve_dispute,
-        done="Resolved the dispute of {n}.", intro="Decide a disputed session after reviewing it."),
-    LifecycleAction(
-        name="mark_no_shows", title="Mark no-show", form=NoShowForm, run=_mark_no_show,
-        done="Marked {n} as no-show.", intro="Record who did not attend a session that has started."),
-    LifecycleAction(
-        name="cancel_on_behalf", title="Cancel on behalf of parent/tutor", form=CancelForm, run=_cancel,
-        done="Cancelled {n}.",
-        intro="Cancel scheduled sessions for the parent or the tutor; the other side is notified. The 4-hour "
-              "self-service limit does not apply to coordinators."),
-)
-
-
 def plural_sessions(n: int) -> str:
     return "1 session" if n == 1 else f"{n} sessions"
 
@@ -183,9 +79,10 @@ def action_field_name(request) -> str:
     return prefixed if prefixed in request.POST else "action"
 
 
-def run_lifecycle_action(modeladmin, request, queryset, *, spec: LifecycleAction):
+def run_lifecycle_action(modeladmin, request, queryset, *, action: Action):
     """First POST (from the action bar): show the form. Second POST (APPLY): call the lifecycle
     once per session; each call is its own transaction, so a refusal leaves that session as it was."""
+    spec = action.admin
     ids = selected_ids(queryset)
     if len(ids) > MAX_ACTION_SESSIONS:
         modeladmin.message_user(request, f"Select at most {MAX_ACTION_SESSIONS} sessions for “{spec.title}”. "
@@ -194,16 +91,16 @@ def run_lifecycle_action(modeladmin, request, queryset, *, spec: LifecycleAction
     form = spec.form(request.POST if APPLY in request.POST else None)
     if not form.is_valid():
         return render_action_page(modeladmin, request, spec=spec, form=form, ids=ids)
-    changed, refusals = apply_to_sessions(spec=spec, ids=ids, by=request.user, data=form.cleaned_data)
+    changed, refusals = apply_to_sessions(action=action, ids=ids, by=request.user, data=form.cleaned_data)
     report_outcome(modeladmin, request, spec=spec, changed=changed, refusals=refusals)
     return None
 
 
-def apply_to_sessions(*, spec: LifecycleAction, ids: list[int], by: User, data: dict):
+def apply_to_sessions(*, action: Action, ids: list[int], by: User, data: dict):
     changed, refusals = [], defaultdict(list)
     for session_id in ids:
         try:
-            spec.run(session_id, by=by, data=data)
+            action.perform(session_id, by=by, channel=Channel.ADMIN, data=data)
         except Refused as exc:
             refusals[exc.message].append(session_id)
         else:
@@ -211,7 +108,7 @@ def apply_to_sessions(*, spec: LifecycleAction, ids: list[int], by: User, data: 
     return changed, refusals
 
 
-def report_outcome(modeladmin, request, *, spec: LifecycleAction, changed: list[int], refusals: dict) -> None:
+def report_outcome(modeladmin, request, *, spec: Admin, changed: list[int], refusals: dict) -> None:
     if changed:
         modeladmin.message_user(request, spec.done.format(n=plural_sessions(len(changed))), messages.SUCCESS)
     # Several sessions refused for the same reason make one message naming each of them.
@@ -221,7 +118,7 @@ def report_outcome(modeladmin, request, *, spec: LifecycleAction, changed: list[
         modeladmin.message_user(request, f"{label} {names}: {message} Nothing was changed.", messages.ERROR)
 
 
-def render_action_page(modeladmin, request, *, spec: LifecycleAction, form, ids: list[int]):
+def render_action_page(modeladmin, request, *, spec: Admin, form, ids: list[int]):
     sessions = Session.objects.filter(pk__in=ids).select_related("tutor", "student", "course").order_by(
         "scheduled_start", "pk")
     context = {
@@ -239,12 +136,13 @@ def render_action_page(modeladmin, request, *, spec: LifecycleAction, form, ids:
     return TemplateResponse(request, "admin/tutoring_sessions/session/lifecycle_action.html", context)
 
 
-def lifecycle_admin_action(spec: LifecycleAction):
-    def action(modeladmin, request, queryset):
-        return run_lifecycle_action(modeladmin, request, queryset, spec=spec)
+def lifecycle_admin_action(action: Action):
+    """The admin action of one registry entry with an Admin part."""
+    def admin_action(modeladmin, request, queryset):
+        return run_lifecycle_action(modeladmin, request, queryset, action=action)
 
-    action.__name__ = spec.name
-    return admin.action(action, description=spec.title, permissions=["change"],
+    admin_action.__name__ = action.admin.name
+    return admin.action(admin_action, description=action.admin.title, permissions=["change"],
                         location=[ActionLocation.CHANGE_LIST, ActionLocation.CHANGE_FORM])
 
 
@@ -308,7 +206,7 @@ SESSION_EDITABLE = ("course", "video_provider", "video_room_id", "meeting_url")
 @admin.register(Session)
 class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
     form = SessionForm
-    actions = [lifecycle_admin_action(spec) for spec in LIFECYCLE_ACTIONS]
+    actions = [lifecycle_admin_action(action) for action in ACTIONS if action.admin]
     # One "kind" column for source, trial and add-on: every cell costs render time on 100 rows.
     list_display = ("id", "scheduled_start", "status", "tutor", "student", "course", "kind")
     list_select_related = ("tutor", "student", "course")

@@ -1,6 +1,7 @@
 """The sessions' routes of the JSON API (the API object and its error handlers: tutoring/api.py).
 Thin: parse, find the session the caller may see (else 404), call the lifecycle, serialize."""
 
+import inspect
 from datetime import datetime
 from typing import Literal
 
@@ -8,18 +9,15 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status as Reply
 from pydantic import ValidationError as PydanticValidationError
-from pydantic import model_validator
-from pydantic_core import PydanticCustomError
 
 from tutoring.input import Moment, Text
-from tutoring.models import Guardianship, User
 
-from . import lifecycle, paging, projections, rules
-from .access import PARTICIPANTS, Relation, Viewer, get_session_for, visible_sessions
+from . import lifecycle, projections, selectors
+from .access import PARTICIPANTS, Relation, Viewer, get_session_for
+from .actions import ACTIONS, Action, allowed_in
 from .errors import FORBIDDEN, Refused
-from .models import ChangeReason, Channel, Session, SessionEvent, Status
-from .schemas import ERRORS, CourseOut, PersonOut, person
-
+from .models import Channel, Session
+from .schemas import ERRORS, CourseOut, Note, PersonOut, person
 
 router = Router(tags=["sessions"])
 # /api/me and /api/cancellation-reasons (mounted at the API's root by tutoring/api.py)
@@ -135,73 +133,6 @@ class GuidanceOut(Schema):
     hours_before_start: float
 
 
-class CheckOutIn(Schema):
-    student_absent: bool = False
-
-
-# Every text is tutoring.input's Text and every time its Moment: the same checks as the web forms,
-# so malformed input is a 422 naming the field before any state is looked at.
-Note = Text(rules.MAX_TEXT, what="note")
-
-
-class ReasonIn(Schema):
-    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
-
-
-class DisputeIn(Schema):
-    reason: Text(rules.MAX_TEXT, min_length=rules.MIN_DISPUTE_REASON, what="reason for the dispute",
-                 too_short=rules.DISPUTE_TOO_SHORT)
-
-
-class ResolveIn(Schema):
-    decision: Literal["approve", "void"]
-    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
-
-
-POLICY_MISSING = ("Confirm the terms you were shown: send the policy_id of /cancellation-guidance (null when "
-                  "no penalty applies).")
-
-
-class CancelIn(Schema):
-    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...")
-    note: Note = ""
-    policy_id: int | None = Field(None, description="The policy_id that GET .../cancellation-guidance showed "
-                                                    "(null when no penalty applies); required unless "
-                                                    "on_behalf_of is given")
-    as_role: Literal["parent", "tutor"] | None = None
-    on_behalf_of: Literal["parent", "tutor"] | None = None
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def policy_shown(cls, data, handler):
-        """policy_id confirms the terms the caller was shown: required (null allowed) unless a
-        coordinator cancels on_behalf_of; reported beside any other missing field."""
-        errors, model = [], None
-        try:
-            model = handler(data)
-        except PydanticValidationError as exc:
-            errors = [{"type": PydanticCustomError(e["type"], e["msg"]), "loc": e["loc"], "input": e["input"]}
-                      for e in exc.errors()]
-        if isinstance(data, dict) and data.get("on_behalf_of") is None and "policy_id" not in data:
-            errors.append({"type": PydanticCustomError("missing", POLICY_MISSING), "loc": ("policy_id",),
-                           "input": data})
-        if errors:
-            raise PydanticValidationError.from_exception_data(cls.__name__, errors)
-        return model
-
-
-class ProposeIn(Schema):
-    proposed_start: Moment
-    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...&kind=reschedule")
-    note: Note = ""
-    as_role: Literal["parent", "tutor"] | None = None
-
-
-class CounterIn(Schema):
-    proposed_start: Moment
-    note: Note = ""
-
-
 class CreateIn(Schema):
     tutor_id: int
     student_id: int
@@ -271,19 +202,14 @@ def serialize(session: Session, viewer: Viewer, now: datetime) -> dict:
         "meeting_url": session.meeting_url,
         "created_at": session.created_at,
         "updated_at": session.updated_at,
-        "allowed_actions": projections.allowed_in(ctx),
+        "allowed_actions": allowed_in(ctx),
         "reschedule": _thread(ctx.open_thread),
     }
 
 
-def _detail_qs():
-    qs = Session.objects.select_related("tutor", "student", "course", "cancellation_reason")
-    return projections.with_open_thread(qs).prefetch_related("open_threads__reason")
-
-
 def _fresh(request, session_id: int) -> dict:
     viewer = Viewer.of(request.user)
-    session = get_session_for(viewer, session_id, queryset=_detail_qs())
+    session = get_session_for(viewer, session_id, queryset=selectors.detail_queryset())
     return serialize(session, viewer, timezone.now())
 
 
@@ -297,16 +223,15 @@ def _visible(request, session_id: int) -> Session:
 @root_router.get("/me", response=MeOut, tags=["me"])
 def me(request):
     user = request.user
-    children = User.objects.filter(pk__in=Guardianship.objects.filter(parent=user).values("student_id"))
     return {"id": user.id, "name": user.name, "roles": user.roles, "time_zone": user.time_zone,
-            "children": [{"id": c.id, "name": c.name} for c in children.order_by("name")]}
+            "children": [{"id": c.id, "name": c.name} for c in selectors.guardians_children(user)]}
 
 
 @root_router.get("/cancellation-reasons", response={200: list[ReasonOut], **ERRORS}, tags=["sessions"])
 def cancellation_reasons(request, role: Literal["parent", "tutor"],
                          kind: Literal["cancel", "reschedule"] = "cancel"):
     """The role-specific reason picker (kind=cancel by default; kind=reschedule for requests)."""
-    return ChangeReason.objects.filter(role=role, kind=kind, active=True).order_by("position", "id")
+    return selectors.change_reasons(role, kind)
 
 
 # --- sessions ---------------------------------------------------------------------------------
@@ -316,21 +241,8 @@ def cancellation_reasons(request, role: Literal["parent", "tutor"],
 def list_sessions(request, filters: Query[ListFilters]):
     """The caller's sessions in every role they hold, by start time (keyset-paged with cursor)."""
     viewer = Viewer.of(request.user)
-    qs = visible_sessions(viewer).select_related("tutor", "student", "course", "cancellation_reason")
-    if filters.status:
-        wanted = [s.strip() for s in filters.status.split(",") if s.strip()]
-        unknown = [s for s in wanted if s not in Status.values]
-        if unknown:
-            raise Refused(f"Unknown status: {', '.join(unknown)}.", code="invalid", status=422)
-        qs = qs.filter(status__in=wanted)
-    if filters.from_:
-        qs = qs.filter(scheduled_start__gte=filters.from_)
-    if filters.to:
-        qs = qs.filter(scheduled_start__lt=filters.to)
-    qs = paging.after_cursor(qs, filters.cursor, newest_first=False)
-    rows = list(projections.with_open_thread(paging.order(qs, newest_first=False))
-                .prefetch_related("open_threads__reason")[: filters.limit + 1])
-    rows, cursor = paging.cut(rows, filters.limit)
+    rows, cursor = selectors.api_sessions(viewer, status=filters.status, start_from=filters.from_,
+                                          start_to=filters.to, cursor=filters.cursor, limit=filters.limit)
     now = timezone.now()
     return {"items": [serialize(s, viewer, now) for s in rows], "next_cursor": cursor}
 
@@ -365,12 +277,11 @@ def session_events(request, session_id: int):
     if not (viewer.relations(session) & (PARTICIPANTS | {Relation.COORDINATOR})):
         raise Refused("Only the session's participants and coordinators can read its history.",
                       code="not_allowed", status=FORBIDDEN)
-    events = SessionEvent.objects.filter(session=session).select_related("actor").order_by("id")
     return [
         {"id": e.id, "kind": e.kind, "actor": person(e.actor) if e.actor else None, "channel": e.channel,
          "from_status": e.from_status, "to_status": e.to_status, "reason": e.reason, "data": e.data,
          "created_at": e.created_at}
-        for e in events
+        for e in selectors.events_of(session)
     ]
 
 
@@ -382,85 +293,65 @@ def cancellation_guidance(request, session_id: int, as_role: Literal["parent", "
     return lifecycle.cancellation_guidance(session, by=request.user, as_role=as_role)
 
 
-def _act(request, session_id: int, fn, *args, **kwargs):
+# --- the session actions: one route per entry of the action registry with an Api part -----------
+
+
+def _act(request, session_id: int, action: Action, data: dict):
     session = _visible(request, session_id)
-    fn(session, *args, by=request.user, channel=Channel.API, **kwargs)
+    action.perform(session, by=request.user, channel=Channel.API, data=data)
     return _fresh(request, session_id)
 
 
-@router.post("/{session_id}/check-in", response={200: SessionOut, **ERRORS})
-def check_in(request, session_id: int):
-    return _act(request, session_id, lifecycle.check_in)
-
-
-@router.post("/{session_id}/check-out", response={200: SessionOut, **ERRORS}, openapi_extra={
-    "requestBody": {"required": False,
-                    "content": {"application/json": {"schema": CheckOutIn.model_json_schema()}}}})
-def check_out(request, session_id: int):
-    """The body is optional: `{"student_absent": true}` records a no-show by the student."""
-    payload = CheckOutIn()
+def _optional_body(request, action: Action) -> dict:
+    """A body that may be left out, sent as a form, or as JSON (check-out's student_absent)."""
+    schema = action.api.body
     if request.content_type != "application/json":
-        payload.student_absent = request.POST.get("student_absent", "").lower() in ("1", "true", "on")
-    elif request.body.strip():
-        try:
-            payload = CheckOutIn.model_validate_json(request.body)
-        except PydanticValidationError as exc:
-            raise Refused("The body must be JSON like {\"student_absent\": true}.", code="invalid",
-                          status=422, errors=[{"field": ".".join(map(str, e["loc"])), "detail": e["msg"]}
-                                              for e in exc.errors()]) from None
-    return _act(request, session_id, lifecycle.check_out, student_absent=payload.student_absent)
+        return {name: request.POST.get(name, "").lower() in ("1", "true", "on")
+                for name in schema.model_fields}
+    if not request.body.strip():
+        return schema().model_dump()
+    try:
+        return schema.model_validate_json(request.body).model_dump()
+    except PydanticValidationError as exc:
+        raise Refused(f"The body must be JSON like {action.api.optional_body}.", code="invalid",
+                      status=422, errors=[{"field": ".".join(map(str, e["loc"])), "detail": e["msg"]}
+                                          for e in exc.errors()]) from None
 
 
-@router.post("/{session_id}/acknowledge", response={200: SessionOut, **ERRORS})
-def acknowledge(request, session_id: int):
-    return _act(request, session_id, lifecycle.acknowledge)
+def _route(action: Action):
+    """The route of one registry entry: POST /api/sessions/{session_id}<path>, its body the entry's
+    schema, its answer the session as it is now (201 where the action creates a proposal)."""
+    api = action.api
+    arg = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    params = [inspect.Parameter("request", arg), inspect.Parameter("session_id", arg, annotation=int)]
+    if action.proposal:
+        params.append(inspect.Parameter("proposal_id", arg, annotation=int))
+    takes_payload = api.body is not None and not api.optional_body
+    if takes_payload:
+        params.append(inspect.Parameter("payload", arg, annotation=api.body))
+
+    def view(request, session_id: int, proposal_id: int | None = None, payload=None):
+        if takes_payload:
+            data = payload.model_dump()
+        elif api.optional_body:
+            data = _optional_body(request, action)
+        else:
+            data = {}
+        body = _act(request, session_id, action, data | {"proposal_id": proposal_id})
+        return Reply(api.status, body) if api.status != 200 else body
+
+    # django-ninja reads the parameters (path, body) from the signature
+    view.__signature__ = inspect.Signature(params)
+    view.__annotations__ = {p.name: p.annotation for p in params if p.annotation is not inspect.Parameter.empty}
+    view.__name__ = view.__qualname__ = action.name
+    view.__module__ = __name__
+    view.__doc__ = api.doc or None
+    extra = {}
+    if api.optional_body:
+        extra["openapi_extra"] = {"requestBody": {
+            "required": False, "content": {"application/json": {"schema": api.body.model_json_schema()}}}}
+    router.post(f"/{{session_id}}{api.path}", response={api.status: SessionOut, **ERRORS}, **extra)(view)
+    return view
 
 
-@router.post("/{session_id}/dispute", response={200: SessionOut, **ERRORS})
-def dispute(request, session_id: int, payload: DisputeIn):
-    return _act(request, session_id, lifecycle.dispute, reason=payload.reason)
-
-
-@router.post("/{session_id}/verify", response={200: SessionOut, **ERRORS})
-def verify(request, session_id: int, payload: ReasonIn):
-    return _act(request, session_id, lifecycle.verify, reason=payload.reason)
-
-
-@router.post("/{session_id}/resolve-dispute", response={200: SessionOut, **ERRORS})
-def resolve_dispute(request, session_id: int, payload: ResolveIn):
-    return _act(request, session_id, lifecycle.resolve_dispute, decision=payload.decision, reason=payload.reason)
-
-
-@router.post("/{session_id}/cancel", response={200: SessionOut, **ERRORS})
-def cancel(request, session_id: int, payload: CancelIn):
-    return _act(request, session_id, lifecycle.cancel, reason_id=payload.reason_id, note=payload.note,
-                policy_id=payload.policy_id, as_role=payload.as_role, on_behalf_of=payload.on_behalf_of)
-
-
-@router.post("/{session_id}/reschedule", response={201: SessionOut, **ERRORS})
-def reschedule(request, session_id: int, payload: ProposeIn):
-    body = _act(request, session_id, lifecycle.propose_reschedule, proposed_start=payload.proposed_start,
-                reason_id=payload.reason_id, note=payload.note, as_role=payload.as_role)
-    return Reply(201, body)
-
-
-@router.post("/{session_id}/reschedule/{proposal_id}/accept", response={200: SessionOut, **ERRORS})
-def accept_reschedule(request, session_id: int, proposal_id: int):
-    return _act(request, session_id, lifecycle.accept_reschedule, proposal_id)
-
-
-@router.post("/{session_id}/reschedule/{proposal_id}/reject", response={200: SessionOut, **ERRORS})
-def reject_reschedule(request, session_id: int, proposal_id: int, payload: ReasonIn):
-    return _act(request, session_id, lifecycle.reject_reschedule, proposal_id, reason=payload.reason)
-
-
-@router.post("/{session_id}/reschedule/{proposal_id}/counter", response={201: SessionOut, **ERRORS})
-def counter_reschedule(request, session_id: int, proposal_id: int, payload: CounterIn):
-    body = _act(request, session_id, lifecycle.counter_reschedule, proposal_id,
-                proposed_start=payload.proposed_start, note=payload.note)
-    return Reply(201, body)
-
-
-@router.post("/{session_id}/reschedule/{proposal_id}/withdraw", response={200: SessionOut, **ERRORS})
-def withdraw_reschedule(request, session_id: int, proposal_id: int):
-    return _act(request, session_id, lifecycle.withdraw_reschedule, proposal_id)
+ROUTES = {action.name: _route(action) for action in ACTIONS if action.api}

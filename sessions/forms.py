@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from tutoring.input import DateTimeField, TextField
 from tutoring.models import Match
 
+from .models import ChangeKind, ChangeReason, NoShowParty, Party
 from .rules import DISPUTE_TOO_SHORT, MAX_TEXT, MIN_DISPUTE_REASON
 
 
@@ -44,12 +45,18 @@ class CancelForm(forms.Form):
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
     confirm = forms.BooleanField(error_messages={"required": "Tick the box to confirm the cancellation."})
 
+    def clean_as_role(self):
+        return self.cleaned_data["as_role"] or None
+
 
 class RescheduleForm(forms.Form):
     proposed_start = LocalDateTimeField()
     reason_id = forms.IntegerField(required=False, error_messages={"invalid": "Choose one of the reasons."})
     note = note_field()
     as_role = forms.ChoiceField(choices=[("", ""), ("parent", "parent"), ("tutor", "tutor")], required=False)
+
+    def clean_as_role(self):
+        return self.cleaned_data["as_role"] or None
 
 
 class RejectForm(ProposalForm):
@@ -59,6 +66,59 @@ class RejectForm(ProposalForm):
 class CounterForm(ProposalForm):
     proposed_start = LocalDateTimeField()
     note = note_field()
+
+
+# --- the coordinator's actions in the admin (each collects its input on an intermediate page) ---
+
+
+def reason_field(*, label: str, required_message: str) -> TextField:
+    return TextField(label=label, max_length=MAX_TEXT, widget=forms.Textarea(attrs={"rows": 3}),
+                     help_text="Kept on each session's audit trail.", what="reason",
+                     error_messages={"required": required_message})
+
+
+class VerifyForm(forms.Form):
+    reason = reason_field(label="Reason for the override",
+                          required_message="Please give a reason for the override.")
+
+
+class ResolveDisputeForm(forms.Form):
+    decision = forms.ChoiceField(widget=forms.RadioSelect, choices=[
+        ("approve", "Approve: the session counts and a lesson credit is used"),
+        ("void", "Void: the session did not count (not completed, no credit)"),
+    ])
+    reason = reason_field(label="Reason for the decision",
+                          required_message="Please give a reason for the decision.")
+
+
+class NoShowForm(forms.Form):
+    party = forms.ChoiceField(label="Who did not attend", widget=forms.RadioSelect,
+                              choices=NoShowParty.choices)
+    reason = reason_field(label="Reason", required_message="Please give a reason.")
+
+
+class CancelReasonChoice(forms.ModelChoiceField):
+    def label_from_instance(self, obj):
+        return f"{obj.get_role_display()}: {obj.label}"
+
+
+class CancelOnBehalfForm(forms.Form):
+    on_behalf_of = forms.ChoiceField(label="Cancel on behalf of", widget=forms.RadioSelect,
+                                     choices=Party.choices)
+    reason = CancelReasonChoice(
+        label="Reason", help_text="Pick one of that side's reasons.",
+        queryset=ChangeReason.objects.filter(kind=ChangeKind.CANCEL, active=True),
+    )
+    note = TextField(label="Note", required=False, max_length=MAX_TEXT, what="note",
+                     widget=forms.Textarea(attrs={"rows": 2}),
+                     help_text="Required for reasons such as “Other”.")
+
+    def clean(self):
+        # the lifecycle takes the reason's id and checks it belongs to the side cancelled for
+        data = super().clean()
+        if data.get("reason") is not None:
+            data["reason_id"] = data["reason"].pk
+        return data
 
 
 class AdhocRowForm(forms.Form):

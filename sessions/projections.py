@@ -1,5 +1,6 @@
-"""Read-only views of sessions: role-facing labels and the actions a viewer may take now.
-Nothing here writes; time-based changes happen only in the sweeps."""
+"""Read-only views of sessions: role-facing labels, outcomes, the guards' context for a viewer
+(the actions it allows: sessions/actions.py allowed_in) and what a cancellation costs. Nothing here
+writes; time-based changes happen only in the sweeps."""
 
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -59,9 +60,6 @@ LABELS = {
         Status.NO_SHOW: "No-show",
     },
 }
-
-ACTIONS = tuple(rules.GUARDS)
-
 
 def audience(rels) -> str:
     """Which label set a viewer reads: their closest relation to the session."""
@@ -168,14 +166,6 @@ def context(session: Session, viewer: Viewer, now: datetime) -> rules.Ctx:
     thread = open_thread(session)
     return rules.Ctx(session=session, rels=viewer.relations(session), now=now, open_thread=thread,
                      open_proposal=open_proposal(thread))
-
-
-def allowed_in(ctx: rules.Ctx) -> list[str]:
-    return [action for action in ACTIONS if rules.refusal(action, ctx) is None]
-
-
-def allowed_actions(session: Session, viewer: Viewer, now: datetime) -> list[str]:
-    return allowed_in(context(session, viewer, now))
 
 
 # --- what a cancellation costs (issue 10 item 6) ------------------------------------------------

@@ -1,7 +1,8 @@
 """The rules of spec 004 as pure guards: given a session, who is asking and when, each either
 returns or raises Refused with the user-facing message. the lifecycle package calls them under the row
-lock before it writes; projections.py calls the same guards to list the actions allowed now, so a
-button is offered exactly when the action would succeed."""
+lock before it writes; the action registry (sessions/actions.py) names each action's guard and runs
+the same guards to list the actions allowed now, so a button is offered exactly when the action
+would succeed."""
 
 import math
 from dataclasses import dataclass, field
@@ -302,27 +303,10 @@ def guard_add_notes(ctx: Ctx) -> None:
                    code="notes_closed")
 
 
-GUARDS = {
-    "check_in": guard_check_in,
-    "check_out": guard_check_out,
-    "acknowledge": guard_acknowledge,
-    "dispute": guard_dispute,
-    "verify": guard_verify,
-    "resolve_dispute": guard_resolve_dispute,
-    "mark_no_show": guard_mark_no_show,
-    "cancel": guard_cancel,
-    "reschedule": guard_propose_reschedule,
-    "accept_reschedule": guard_accept_reschedule,
-    "reject_reschedule": guard_answer_reschedule,
-    "counter_reschedule": guard_answer_reschedule,
-    "withdraw_reschedule": guard_withdraw_reschedule,
-    "add_notes": guard_add_notes,
-}
-
-
-def refusal(action: str, ctx: Ctx) -> Refused | None:
+def refusal(guard, ctx: Ctx) -> Refused | None:
+    """The guard's refusal (a guard_* function above), or None when it allows the action now."""
     try:
-        GUARDS[action](ctx)
+        guard(ctx)
     except Refused as exc:
         return exc
     return None

@@ -1,8 +1,17 @@
-"""Pieces of the JSON API shared by the session and creator endpoints."""
+"""Pieces of the JSON API shared by the session and creator endpoints, and the bodies of the
+session actions' routes (named by the action registry, sessions/actions.py)."""
 
-from ninja import Schema
+from typing import Literal
 
+from ninja import Field, Schema
+from pydantic import ValidationError as PydanticValidationError
+from pydantic import model_validator
+from pydantic_core import PydanticCustomError
+
+from tutoring.input import Moment, Text
 from tutoring.models import User
+
+from . import rules
 
 
 class PersonOut(Schema):
@@ -27,3 +36,73 @@ ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Error
 
 def person(user: User) -> dict:
     return {"id": user.id, "name": user.name, "avatar_url": user.avatar_url}
+
+
+# --- the actions' bodies ------------------------------------------------------------------------
+
+
+class CheckOutIn(Schema):
+    student_absent: bool = False
+
+
+# Every text is tutoring.input's Text and every time its Moment: the same checks as the web forms,
+# so malformed input is a 422 naming the field before any state is looked at.
+Note = Text(rules.MAX_TEXT, what="note")
+
+
+class ReasonIn(Schema):
+    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
+
+
+class DisputeIn(Schema):
+    reason: Text(rules.MAX_TEXT, min_length=rules.MIN_DISPUTE_REASON, what="reason for the dispute",
+                 too_short=rules.DISPUTE_TOO_SHORT)
+
+
+class ResolveIn(Schema):
+    decision: Literal["approve", "void"]
+    reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
+
+
+POLICY_MISSING = ("Confirm the terms you were shown: send the policy_id of /cancellation-guidance (null when "
+                  "no penalty applies).")
+
+
+class CancelIn(Schema):
+    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...")
+    note: Note = ""
+    policy_id: int | None = Field(None, description="The policy_id that GET .../cancellation-guidance showed "
+                                                    "(null when no penalty applies); required unless "
+                                                    "on_behalf_of is given")
+    as_role: Literal["parent", "tutor"] | None = None
+    on_behalf_of: Literal["parent", "tutor"] | None = None
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def policy_shown(cls, data, handler):
+        """policy_id confirms the terms the caller was shown: required (null allowed) unless a
+        coordinator cancels on_behalf_of; reported beside any other missing field."""
+        errors, model = [], None
+        try:
+            model = handler(data)
+        except PydanticValidationError as exc:
+            errors = [{"type": PydanticCustomError(e["type"], e["msg"]), "loc": e["loc"], "input": e["input"]}
+                      for e in exc.errors()]
+        if isinstance(data, dict) and data.get("on_behalf_of") is None and "policy_id" not in data:
+            errors.append({"type": PydanticCustomError("missing", POLICY_MISSING), "loc": ("policy_id",),
+                           "input": data})
+        if errors:
+            raise PydanticValidationError.from_exception_data(cls.__name__, errors)
+        return model
+
+
+class ProposeIn(Schema):
+    proposed_start: Moment
+    reason_id: int = Field(..., description="One of GET /api/cancellation-reasons?role=...&kind=reschedule")
+    note: Note = ""
+    as_role: Literal["parent", "tutor"] | None = None
+
+
+class CounterIn(Schema):
+    proposed_start: Moment
+    note: Note = ""

@@ -1,13 +1,13 @@
-"""The bot's action table, in one place: each inline button's key, its label, the lifecycle
-guard (sessions.rules.GUARDS) that decides whether it is offered now, and what pressing it does.
-A button runs straight into the lifecycle ("run"), or opens a short conversation ("starts"), whose
-steps live in telegram_bot.core. The lifecycle checks every press again under the session lock;
-its refusal is what the tutor reads."""
+"""The bot's buttons, made from the action registry (sessions/actions.py): each entry's Bot parts
+give a button's key, its label, what pressing it does (run the action with the button's data, or
+open a short conversation, "starts", whose steps live in telegram_bot.core) and the text after it.
+A button is offered when the action's guard allows it now (sessions.actions.allowed_in); the
+lifecycle checks every press again under the session lock, and its refusal is what the tutor reads."""
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from sessions import lifecycle
+from sessions.actions import ACTIONS as REGISTRY
+from sessions.actions import Action, Bot
 from sessions.models import Channel
 
 TELEGRAM = Channel.TELEGRAM
@@ -15,44 +15,32 @@ TELEGRAM = Channel.TELEGRAM
 
 @dataclass(frozen=True)
 class BotAction:
-    label: str
-    guard: str  # the rules.GUARDS action that must allow it
-    run: Callable | None = None  # (session, user, proposal_id, now) -> done text
-    starts: str = ""  # or: the conversation it opens
+    action: Action  # the registry entry
+    button: Bot
+
+    @property
+    def label(self) -> str:
+        return self.button.label
+
+    @property
+    def starts(self) -> str:
+        return self.button.starts
+
+    @property
+    def proposal(self) -> bool:  # the button answers the open proposal: it carries its id
+        return self.action.proposal
+
+    def run(self, session, user, proposal_id, now, data: dict | None = None) -> str:
+        """Run the action with the button's data (and what a conversation collected); returns the
+        text to show with the session."""
+        self.action.perform(session, by=user, channel=TELEGRAM, now=now,
+                            data={**self.button.data, **(data or {}), "proposal_id": proposal_id})
+        return self.button.done
 
 
-def _check_in(session, user, proposal_id, now):
-    lifecycle.check_in(session, by=user, now=now, channel=TELEGRAM)
-    return "Checked in."
+ACTIONS: dict[str, BotAction] = {b.key: BotAction(a, b) for a in REGISTRY for b in a.bot}
 
 
-def _check_out(session, user, proposal_id, now):
-    lifecycle.check_out(session, by=user, now=now, channel=TELEGRAM)
-    return "Checked out."
-
-
-def _absent(session, user, proposal_id, now):
-    lifecycle.check_out(session, by=user, student_absent=True, now=now, channel=TELEGRAM)
-    return "Checked out: the student did not attend."
-
-
-def _accept(session, user, proposal_id, now):
-    lifecycle.accept_reschedule(session, proposal_id, by=user, now=now, channel=TELEGRAM)
-    return "Accepted: the session moves to the new time."
-
-
-ACTIONS: dict[str, BotAction] = {
-    "ci": BotAction("Check in", "check_in", run=_check_in),
-    "co": BotAction("Check out", "check_out", run=_check_out),
-    "ab": BotAction("Student did not attend", "check_out", run=_absent),
-    "nt": BotAction("Add notes", "add_notes", starts="notes"),
-    "cx": BotAction("Cancel…", "cancel", starts="cancel"),
-    "rs": BotAction("Reschedule…", "reschedule", starts="reschedule"),
-    "ac": BotAction("Accept new time", "accept_reschedule", run=_accept),
-    "rj": BotAction("Reject…", "reject_reschedule", starts="reject"),
-    "ct": BotAction("Counter…", "counter_reschedule", starts="counter"),
-}
-# after this, the chat takes notes for the session (a no-show has none)
-NOTES_AFTER = frozenset({"co"})
-# the buttons that answer an open proposal carry its id
-PROPOSAL_ACTIONS = frozenset({"ac", "rj", "ct"})
+def by_conversation(name: str) -> BotAction:
+    """The button that opens a conversation (its end runs the same action and says its done text)."""
+    return next(b for b in ACTIONS.values() if b.starts == name)

@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from notes import services as notes_services
 from notes import uploads
+from sessions import actions as registry
 from sessions import lifecycle, projections, rules
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import OCCUPYING_STATUSES, ChangeKind, ChangeReason, Party, Session, Status
 
-from .actions import ACTIONS, NOTES_AFTER, PROPOSAL_ACTIONS, TELEGRAM
+from .actions import ACTIONS, TELEGRAM, by_conversation
 from .models import ChatState, LinkCode, TelegramLink
 
 NOT_LINKED = ("Hello! This chat is not linked to a tutoring account yet. Sign in on the website, open "
@@ -143,13 +144,13 @@ def describe(session: Session, user) -> str:
 def buttons_for(session: Session, user, now: datetime) -> list[list[tuple[str, str]]]:
     """The buttons of the actions the lifecycle allows now (projections' allowed actions)."""
     ctx = projections.context(session, Viewer.of(user), now)
-    allowed = set(projections.allowed_in(ctx))
+    allowed = set(registry.allowed_in(ctx))
     proposal = ctx.open_proposal
     row = []
     for key, action in ACTIONS.items():
-        if action.guard not in allowed:
+        if action.action.name not in allowed:
             continue
-        if key in PROPOSAL_ACTIONS:
+        if action.proposal:
             row.append((action.label, f"a:{key}:{session.id}:{proposal.id}"))
         else:
             row.append((action.label, f"a:{key}:{session.id}"))
@@ -242,12 +243,12 @@ def pick(user, key: str, now: datetime, verb: str, candidates, also: tuple[str, 
     action = ACTIONS[key]
     candidates = list(candidates.order_by("scheduled_start")[:20])
     viewer = Viewer.of(user)
-    qualifying = [s for s in candidates if action.guard in projections.allowed_actions(s, viewer, now)]
+    qualifying = [s for s in candidates if action.action.name in registry.allowed_actions(s, viewer, now)]
     if not qualifying:
         nearest = _nearest(candidates, now)
         if nearest is None:
             return [Out(f"You have no session to {verb} now.")]
-        refusal = rules.refusal(action.guard, projections.context(nearest, viewer, now))
+        refusal = registry.refusal(action.action.name, projections.context(nearest, viewer, now))
         return [Out(f"{describe(nearest, user)}\n{refusal.message}")]
     if len(qualifying) == 1 and not also:
         return run(user, key, qualifying[0], None, now, chat_id=None)
@@ -274,18 +275,18 @@ def button(user, inp: Input, now: datetime) -> list[Out]:
 def run(user, key: str, session: Session, proposal_id, now: datetime, chat_id) -> list[Out]:
     action = ACTIONS[key]
     chat_id = chat_id or user.telegram_link.chat_id
-    if action.run is not None:
+    if not action.starts:  # a button that runs the action at once
         try:
             done = action.run(session, user, proposal_id, now)
         except Refused as refused:
             return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
         outs = [session_out(session, user, now, prefix=f"{done}\n")]
-        if key in NOTES_AFTER:
+        if action.button.notes_after:
             set_state(chat_id, {"step": "notes", "session": session.id})
             outs.append(Out(NOTES_PROMPT.format(mb=uploads.max_upload_mb())))
         return outs
     # a conversation: checked now, and again by the lifecycle when it ends
-    refusal = rules.refusal(action.guard, projections.context(session, Viewer.of(user), now))
+    refusal = registry.refusal(action.action.name, projections.context(session, Viewer.of(user), now))
     if refusal is not None:
         return [session_out(session, user, now, prefix=f"{refusal.message}\nNow: ")]
     if action.starts == "notes":
@@ -340,26 +341,26 @@ def step_button(user, chat_id: int, kind: str, value: str, now: datetime) -> lis
         return after_reason(user, chat_id, session, state, now)
     if kind == "y" and step == "cancel_confirm":
         set_state(chat_id, None)
-        try:
-            lifecycle.cancel(session, by=user, reason_id=state["reason"], note=state.get("note", ""),
-                             policy_id=state.get("policy"), now=now, channel=TELEGRAM)
-        except Refused as refused:
-            return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
-        return [session_out(session, user, now, prefix="Cancelled. The family is told.\n")]
+        return finish(user, session, "cancel", None, now, reason_id=state["reason"], note=state.get("note", ""),
+                      policy_id=state.get("policy"))
     if kind == "y" and step in ("reschedule_confirm", "counter_confirm"):
         set_state(chat_id, None)
         start = datetime.fromisoformat(state["start"])
-        try:
-            if step == "reschedule_confirm":
-                lifecycle.propose_reschedule(session, by=user, proposed_start=start, reason_id=state["reason"],
-                                             note=state.get("note", ""), now=now, channel=TELEGRAM)
-            else:
-                lifecycle.counter_reschedule(session, state["proposal"], by=user, proposed_start=start,
-                                             now=now, channel=TELEGRAM)
-        except Refused as refused:
-            return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
-        return [session_out(session, user, now, prefix="Proposed. The parent is asked to answer.\n")]
+        if step == "reschedule_confirm":
+            return finish(user, session, "reschedule", None, now, proposed_start=start, reason_id=state["reason"],
+                          note=state.get("note", ""))
+        return finish(user, session, "counter", state["proposal"], now, proposed_start=start)
     return [Out(STALE_STEP)]
+
+
+def finish(user, session: Session, conversation: str, proposal_id, now: datetime, **data) -> list[Out]:
+    """A conversation's last step: its button's action with what the chat collected, then the
+    session as it is now under the action's done text (or the lifecycle's refusal)."""
+    try:
+        done = by_conversation(conversation).run(session, user, proposal_id, now, data)
+    except Refused as refused:
+        return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
+    return [session_out(session, user, now, prefix=f"{done}\n")]
 
 
 def after_reason(user, chat_id: int, session: Session, state: dict, now: datetime) -> list[Out]:
@@ -410,12 +411,7 @@ def text_message(user, inp: Input, now: datetime) -> list[Out]:
                     f"{describe(session, user)}?", [[("Yes, propose it", "y:1"), ("Never mind", "n:0")]])]
     if step == "reject_reason":
         set_state(inp.chat_id, None)
-        try:
-            lifecycle.reject_reschedule(session, state.get("proposal"), by=user, reason=inp.text, now=now,
-                                        channel=TELEGRAM)
-        except Refused as refused:
-            return [session_out(session, user, now, prefix=f"{refused.message}\nNow: ")]
-        return [session_out(session, user, now, prefix="Declined: the session keeps its time.\n")]
+        return finish(user, session, "reject", state.get("proposal"), now, reason=inp.text)
     return [Out(STALE_STEP)]
 
 

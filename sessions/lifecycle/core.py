@@ -111,12 +111,13 @@ def _save(session: Session, now: datetime, *fields: str) -> None:
         session.save(update_fields=[*fields, "updated_at"])
 
 
-def _transition(session, *, action: str, by: User | None, now: datetime | None):
-    """Lock, build the context and run the action's guard; returns (session, ctx, from_status)."""
+def _transition(session, *, guard, by: User | None, now: datetime | None):
+    """Lock, build the context and run the action's guard (a rules.guard_* function); returns
+    (session, ctx, from_status)."""
     now = _now(now)
     session = _lock(session)
     ctx = _ctx(session, by, now)
-    rules.GUARDS[action](ctx)
+    guard(ctx)
     return session, ctx, session.status
 
 

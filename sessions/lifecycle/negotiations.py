@@ -53,7 +53,7 @@ def cancellation_guidance(session: Session, *, by: User, as_role: str | None = N
     now = _now(now)
     ctx = Ctx(session=session, rels=Viewer.of(by).relations(session), now=now)
     party = rules.acting_party(ctx, as_role)
-    refusal = rules.refusal("cancel", ctx)
+    refusal = rules.refusal(rules.guard_cancel, ctx)
     band = cancellation_policy(party, session, now)
     return {
         "role": party,
@@ -154,7 +154,7 @@ def propose_reschedule(session, *, by: User, proposed_start: datetime, reason_id
     party = rules.acting_party(ctx, as_role)
     reason, note = _reason(reason_id, party=party, kind=ChangeKind.RESCHEDULE, note=note)
     start, end = rules.validate_proposed_start(session, proposed_start, ctx.now)
-    rules.GUARDS["reschedule"](ctx)
+    rules.guard_propose_reschedule(ctx)
     _ensure_slot_free(session, start, end)
     thread = RescheduleThread.objects.create(session=session, opened_by=by, opened_by_role=party, reason=reason,
                                              note=note, created_at=ctx.now)
@@ -164,8 +164,8 @@ def propose_reschedule(session, *, by: User, proposed_start: datetime, reason_id
     return proposal
 
 
-def _answering(session, proposal_id, *, action: str, by: User, now: datetime | None):
-    session, ctx, before = _transition(session, action=action, by=by, now=now)
+def _answering(session, proposal_id, *, guard, by: User, now: datetime | None):
+    session, ctx, before = _transition(session, guard=guard, by=by, now=now)
     if str(ctx.open_proposal.pk) != str(proposal_id):
         raise Refused("This proposal is no longer open: a newer version replaced it or it was answered.",
                       code="proposal_not_open")
@@ -176,7 +176,7 @@ def _answering(session, proposal_id, *, action: str, by: User, now: datetime | N
 def accept_reschedule(session, proposal_id, *, by: User, now: datetime | None = None,
                       channel: str = Channel.WEB) -> Session:
     """The counterparty accepts: the session moves to the proposed slot."""
-    session, ctx, before = _answering(session, proposal_id, action="accept_reschedule", by=by, now=now)
+    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_accept_reschedule, by=by, now=now)
     proposal = ctx.open_proposal
     _ensure_slot_free(session, proposal.proposed_start, proposal.proposed_end)
     old = {"old_start": session.scheduled_start.isoformat(), "old_end": session.scheduled_end.isoformat()}
@@ -195,7 +195,7 @@ def reject_reschedule(session, proposal_id, *, by: User, reason: str, now: datet
                       channel: str = Channel.WEB) -> Session:
     """The counterparty declines; the session keeps its slot."""
     reason = rules.require_text(reason, "reason for declining")
-    session, ctx, before = _answering(session, proposal_id, action="reject_reschedule", by=by, now=now)
+    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by, now=now)
     proposal = ctx.open_proposal
     proposal.answered_by, proposal.answer_note = by, reason
     proposal.save(update_fields=["answered_by", "answer_note"])
@@ -211,7 +211,7 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
     """The counterparty proposes another slot: a new version; the other side answers it next."""
     note = rules.optional_text(note, "note")
     rules.require_moment(proposed_start, "a new start time")
-    session, ctx, before = _answering(session, proposal_id, action="counter_reschedule", by=by, now=now)
+    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by, now=now)
     party = counterparty(ctx.open_proposal.proposed_by_role)
     old = ctx.open_proposal
     start, end = rules.validate_proposed_start(session, proposed_start, ctx.now, current_start=old.proposed_start)
@@ -232,7 +232,7 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
 def withdraw_reschedule(session, proposal_id, *, by: User, now: datetime | None = None,
                         channel: str = Channel.WEB) -> Session:
     """The side whose proposal is open takes it back; the thread closes, the slot stays."""
-    session, ctx, before = _answering(session, proposal_id, action="withdraw_reschedule", by=by, now=now)
+    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_withdraw_reschedule, by=by, now=now)
     proposal = ctx.open_proposal
     _close_thread(ctx, ThreadStatus.WITHDRAWN, ProposalStatus.WITHDRAWN)
     _record(session, by=by, channel=channel, kind="reschedule_withdrawn", from_status=before, now=ctx.now,

@@ -27,7 +27,7 @@ from .core import _close_thread, _record, _save, _transition
 @transaction.atomic
 def check_in(session, *, by: User, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
     """The tutor starts the session: from 30 minutes before start until the end of that day."""
-    session, ctx, before = _transition(session, action="check_in", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_check_in, by=by, now=now)
     session.status = Status.CHECKED_IN
     session.checked_in_at = ctx.now
     _save(session, ctx.now, "status", "checked_in_at")
@@ -39,7 +39,7 @@ def check_in(session, *, by: User, now: datetime | None = None, channel: str = C
 def check_out(session, *, by: User, student_absent: bool = False, now: datetime | None = None,
               channel: str = Channel.WEB) -> Session:
     """The tutor ends the session (then writes notes); "student absent" makes it a no-show."""
-    session, ctx, before = _transition(session, action="check_out", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_check_out, by=by, now=now)
     session.checked_out_at = ctx.now
     if student_absent:
         session.status = Status.NO_SHOW
@@ -59,7 +59,7 @@ def record_notes(session, *, by: User, data: dict, now: datetime | None = None,
                  channel: str = Channel.WEB) -> tuple[Session, SessionEvent]:
     """The tutor adds notes (notes.services stores them in the same transaction): the guard
     under the session lock, then a notes_added event that tells the parents."""
-    session, ctx, before = _transition(session, action="add_notes", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_add_notes, by=by, now=now)
     event = _record(session, by=by, channel=channel, kind="notes_added", from_status=before, now=ctx.now,
                     data=data)
     return session, event
@@ -86,7 +86,7 @@ def _deduct(session: Session, now: datetime) -> dict:
 @transaction.atomic
 def acknowledge(session, *, by: User, now: datetime | None = None, channel: str = Channel.WEB) -> Session:
     """The parent confirms the session took place; it becomes approved and a credit is used."""
-    session, ctx, before = _transition(session, action="acknowledge", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_acknowledge, by=by, now=now)
     session.status = Status.APPROVED
     _save(session, ctx.now, "status")
     _record(session, by=by, channel=channel, kind="acknowledge", from_status=before, now=ctx.now,
@@ -99,7 +99,7 @@ def dispute(session, *, by: User, reason: str, now: datetime | None = None, chan
     """The parent flags a problem (a reason a coordinator can act on); coordinators are notified."""
     reason = rules.require_text(reason, "reason for the dispute", min_length=rules.MIN_DISPUTE_REASON,
                                 too_short=rules.DISPUTE_TOO_SHORT)
-    session, ctx, before = _transition(session, action="dispute", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_dispute, by=by, now=now)
     session.status = Status.DISPUTED
     _save(session, ctx.now, "status")
     _record(session, by=by, channel=channel, kind="dispute", from_status=before, now=ctx.now, reason=reason)
@@ -110,7 +110,7 @@ def dispute(session, *, by: User, reason: str, now: datetime | None = None, chan
 def verify(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
     """Coordinator approval override: approves without the parent and without attendance."""
     reason = rules.require_text(reason, "reason for the override")
-    session, ctx, before = _transition(session, action="verify", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_verify, by=by, now=now)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.APPROVED
@@ -130,7 +130,7 @@ def resolve_dispute(session, *, by: User, decision: str, reason: str, waive: boo
     if waive and decision != "approve":
         raise Refused("Only an approval can waive the lesson credit.", code="invalid_decision", status=INVALID)
     reason = rules.require_text(reason, "reason for the decision")
-    session, ctx, before = _transition(session, action="resolve_dispute", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_resolve_dispute, by=by, now=now)
     session.status = Status.APPROVED if decision == "approve" else Status.NOT_COMPLETED
     _save(session, ctx.now, "status")
     data = {"decision": decision}
@@ -150,7 +150,7 @@ def mark_no_show(session, *, by: User, party: str, reason: str, now: datetime | 
     if party not in NoShowParty.values:
         raise Refused("Say who did not attend: student or tutor.", code="invalid_party", status=INVALID)
     reason = rules.require_text(reason, "reason")
-    session, ctx, before = _transition(session, action="mark_no_show", by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_mark_no_show, by=by, now=now)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.NO_SHOW

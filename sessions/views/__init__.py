@@ -1,14 +1,12 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from tutoring.models import Role
 
-from .. import projections
-from ..access import Viewer, visible_sessions
-from ..models import Status
+from .. import projections, selectors
+from ..access import Viewer
 
 # Roles with their own pages land there; creators and coordinators get the home page with their links.
 ROLE_PAGES = {Role.PARENT: "/family/", Role.TUTOR: "/teach/", Role.STUDENT: "/learn/"}
@@ -42,19 +40,13 @@ def home(request):
 def coming_sessions(user, limit=20):
     """The viewer's coming sessions with their role-facing labels, in the viewer's time zone."""
     viewer = Viewer.of(user)
-    sessions = (
-        visible_sessions(viewer)
-        .filter(scheduled_end__gte=timezone.now(), status__in=[Status.SCHEDULED, Status.CHECKED_IN])
-        .select_related("tutor", "student", "course")
-        .order_by("scheduled_start")[:limit]
-    )
     return [
         {
             "session": s,
             "when": f"{s.scheduled_start.astimezone(user.tzinfo):%a %d %b %H:%M} ({user.time_zone})",
             "label": projections.status_label(s, viewer.relations(s)),
         }
-        for s in sessions
+        for s in selectors.coming_sessions(viewer, limit)
     ]
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -20,25 +20,24 @@ from django.views.decorators.http import require_http_methods
 from notes import selectors as notes_selectors
 from room.states import join_link
 from tutoring.guards import role_page
-from tutoring.models import Guardianship, Role, User
+from tutoring.models import Guardianship, Role
 
-from .. import lifecycle, projections, rules
+from .. import actions as registry
+from .. import lifecycle, projections, rules, selectors
 from ..access import Relation, Viewer, get_session_for
 from ..errors import Refused
 from ..forms import AdhocFormSet
-from ..models import ChangeReason, Channel, Party, ProposalStatus, Session, Status
+from ..models import Channel, Party, ProposalStatus, Session, Status
 
-PAGE_SIZE = 50
-UPCOMING_DAYS = 7
-# The actions a card offers; the coordinator's (verify, resolve, no-show) live in the admin.
-CARD_ACTIONS = ("check_in", "check_out", "acknowledge", "dispute", "cancel", "reschedule",
-                "accept_reschedule", "reject_reschedule", "counter_reschedule", "withdraw_reschedule")
+PAGE_SIZE = selectors.PAGE_SIZE
 # Refusals that only say "not your action" or "not in this state": no reason to explain a missing button.
-# A window that opens more than this far ahead is not worth a line on the card.
-EXPLAIN_WAIT = timedelta(hours=12)
 SILENT_CODES = frozenset({"not_allowed", "wrong_status", "no_open_request", "not_counterparty",
                           "not_proposer", "started"})
-ANSWERS = ("acknowledge", "dispute", "accept_reschedule", "reject_reschedule", "counter_reschedule")
+# A window that opens more than this far ahead is not worth a line on the card.
+EXPLAIN_WAIT = timedelta(hours=12)
+# The card's forms (the registry's entries with a Web part, in their places on the card); the
+# coordinator's actions (verify, resolve, no-show) live in the admin.
+CARD_FORMS = registry.CARD_FORMS
 
 
 @dataclass
@@ -69,9 +68,12 @@ class Card:
     waiting_for: str = ""  # the proposer's view of an open request: whose answer it waits for
     versions: list = field(default_factory=list)  # the open request's proposals, in words
 
+    # the card's parts, each the partial of a registry entry (templates/sessions/actions/<name>.html)
+    parts = registry.ON_CARD
+
     @property
     def needs_answer(self) -> bool:
-        return bool(self.allowed & set(ANSWERS))
+        return any(a.answers and a.name in self.allowed for a in CARD_FORMS)
 
     @property
     def duration_minutes(self) -> int:
@@ -93,14 +95,15 @@ def acting_role(rels, preferred: str | None = None) -> str:
 def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = None, pickers=None, error=None,
                data=None) -> Card:
     ctx = projections.context(session, viewer, now)
-    allowed = set(projections.allowed_in(ctx)) & set(CARD_ACTIONS)
+    allowed = set(registry.allowed_in(ctx)) & {a.name for a in CARD_FORMS}
     lockouts, locked = [], False
     role = acting_role(ctx.rels, as_role)
     proposer = ctx.open_proposal is not None and ctx.open_proposal.proposed_by_role == role
-    for action in CARD_ACTIONS:
+    for form in CARD_FORMS:
+        action = form.name
         if action in allowed:
             continue
-        refused = rules.refusal(action, ctx)
+        refused = rules.refusal(form.guard, ctx)
         if refused.code in SILENT_CODES or refused.message in lockouts:
             continue
         if refused.code == "too_early" and session.scheduled_start - now > EXPLAIN_WAIT:
@@ -130,7 +133,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         data=data or {},
         cancel_reasons=pickers.get(f"{role}_cancel", []),
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
-        notes_due=role == Party.TUTOR and rules.refusal("add_notes", ctx) is None,
+        notes_due=role == Party.TUTOR and registry.refusal("add_notes", ctx) is None,
         notes=list(session.notes.all()) if reads_notes else [],
         summary=notes_selectors.summary_of(session) if reads_notes else None,
         join=join_link(session, viewer.user, now),
@@ -160,8 +163,7 @@ def coordinator_for(viewer: Viewer):
     """The coordinator a person may message (the first active one), looked up once per viewer."""
     memo = viewer.__dict__  # Viewer is frozen: the memo lives beside its fields, for this request
     if "coordinator" not in memo:
-        memo["coordinator"] = (User.objects.filter(is_active=True, roles__contains=[Role.COORDINATOR])
-                               .order_by("id").only("id", "name").first())
+        memo["coordinator"] = selectors.first_coordinator()
     return memo["coordinator"]
 
 
@@ -204,14 +206,6 @@ def card_queryset(qs=None, *, with_notes: bool = True):
     return qs.prefetch_related(*notes_selectors.notes_prefetch()) if with_notes else qs
 
 
-def reason_pickers(roles) -> dict:
-    """{"parent_cancel": [...], "tutor_reschedule": [...], ...} for the roles shown, one query."""
-    pickers = {f"{role}_{kind}": [] for role in roles for kind in ("cancel", "reschedule")}
-    for reason in ChangeReason.objects.filter(role__in=list(roles), active=True).order_by("position", "id"):
-        pickers[f"{reason.role}_{reason.kind}"].append(reason)
-    return pickers
-
-
 MAX_PAGE = 100_000  # 5,000,000 sessions deep; a larger ?page= shows the last empty page, not a 500
 
 
@@ -220,13 +214,6 @@ def _page(request) -> int:
         return min(max(1, int(request.GET.get("page", 1))), MAX_PAGE)
     except ValueError:
         return 1
-
-
-def _rows(qs, page: int) -> tuple[list, bool]:
-    """One page of sessions plus whether there are more (one extra row, not a COUNT)."""
-    start = (page - 1) * PAGE_SIZE
-    rows = list(qs[start:start + PAGE_SIZE + 1])
-    return rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
 
 
 def _tab(request, tabs, default: str) -> tuple[str, bool]:
@@ -253,33 +240,23 @@ def family(request):
     """The parent's child sessions: Needs your answer, then Upcoming (7 days) / Future / Past."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
-    children = list(User.objects.filter(pk__in=viewer.child_ids).order_by("name"))
+    children = selectors.children_of(viewer)
     child = next((c for c in children if str(c.id) == request.GET.get("child")), None)
     ids = [child.id] if child else list(viewer.child_ids)
-    base = card_queryset(Session.objects.filter(student_id__in=ids))
-    week = now + timedelta(days=UPCOMING_DAYS)
-    queries = {
-        "upcoming": base.filter(scheduled_end__gt=now, scheduled_start__lt=week)
-        .order_by("scheduled_start", "pk"),
-        "future": base.filter(scheduled_start__gte=week).order_by("scheduled_start", "pk"),
-        "past": base.filter(scheduled_end__lte=now).order_by("-scheduled_start", "-pk"),
-    }
+    base = card_queryset(selectors.students_sessions(ids))
+    queries = selectors.family_tabs(base, now)
     tab, chosen = _tab(request, queries, "upcoming")
     page = _page(request)
-    rows, more = _rows(queries[tab], page)
+    rows, more = selectors.page_of(queries[tab], page)
     steered = False
     if child and not chosen and not rows:
         # spec 004: a filtered Upcoming tab that is empty while the child's next actionable session
         # lies beyond the 7 days steers to Future instead of showing nothing.
-        future, future_more = _rows(queries["future"], page)
+        future, future_more = selectors.page_of(queries["future"], page)
         if any(s.status == Status.SCHEDULED for s in future):
             tab, rows, more, steered = "future", future, future_more, True
-    waiting = base.filter(
-        Q(status=Status.AWAITING_APPROVAL_PARENT)
-        | Q(reschedule_threads__proposals__status=ProposalStatus.OPEN,
-            reschedule_threads__proposals__proposed_by_role=Party.TUTOR)
-    ).distinct().order_by("scheduled_start", "pk")[:PAGE_SIZE]
-    pickers = reason_pickers([Party.PARENT])
+    waiting = selectors.family_waiting(base)
+    pickers = selectors.reason_pickers([Party.PARENT])
     needs, cards = _needs_first(waiting, rows, viewer, now, Party.PARENT, pickers)
     return render(request, "sessions/family.html", {
         "children": children, "child": child, "tab": tab, "steered": steered, "page": page, "more": more,
@@ -300,22 +277,13 @@ def teach(request):
     local = now.astimezone(request.user.tzinfo)
     day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
     day_end = request.user.end_of_local_day(now)
-    base = card_queryset(Session.objects.filter(tutor_id=request.user.id))
-    queries = {
-        "today": base.filter(scheduled_start__gte=day_start, scheduled_start__lt=day_end)
-        .order_by("scheduled_start", "pk"),
-        "upcoming": base.filter(scheduled_start__gte=day_end).order_by("scheduled_start", "pk"),
-        "past": base.filter(scheduled_start__lt=day_start).order_by("-scheduled_start", "-pk"),
-    }
+    base = card_queryset(selectors.tutors_sessions(request.user.id))
+    queries = selectors.teach_tabs(base, day_start, day_end)
     tab, _ = _tab(request, queries, "today")
     page = _page(request)
-    rows, more = _rows(queries[tab], page)
-    waiting = base.filter(
-        status=Status.SCHEDULED, scheduled_start__gt=now,
-        reschedule_threads__proposals__status=ProposalStatus.OPEN,
-        reschedule_threads__proposals__proposed_by_role=Party.PARENT,
-    ).distinct().order_by("scheduled_start", "pk")[:PAGE_SIZE]
-    pickers = reason_pickers([Party.TUTOR])
+    rows, more = selectors.page_of(queries[tab], page)
+    waiting = selectors.teach_waiting(base, now)
+    pickers = selectors.reason_pickers([Party.TUTOR])
     needs, cards = _needs_first(waiting, rows, viewer, now, Party.TUTOR, pickers)
     return render(request, "sessions/teach.html", {
         "tab": tab, "page": page, "more": more,
@@ -393,10 +361,8 @@ def learn(request):
     """The student's sessions: upcoming ones with a Join link to the session room, then past."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
-    base = card_queryset(Session.objects.filter(student_id=request.user.id), with_notes=False)
-    live = Q(scheduled_end__gt=now, status__in=[Status.SCHEDULED, Status.CHECKED_IN])
-    upcoming = list(base.filter(live).order_by("scheduled_start", "pk")[:PAGE_SIZE])
-    past = list(base.exclude(live).order_by("-scheduled_start", "-pk")[:PAGE_SIZE])
+    base = card_queryset(selectors.students_sessions([request.user.id]), with_notes=False)
+    upcoming, past = selectors.learn_lists(base, now)
     return render(request, "sessions/learn.html", {
         "upcoming": _cards(upcoming, viewer, now, None), "past": _cards(past, viewer, now, None),
     })
@@ -414,7 +380,7 @@ def card_response(request, session_id, *, status=200, error=None, data=None, tem
     rels = viewer.relations(session)
     role = acting_role(rels, as_role)
     card = build_card(session, viewer, timezone.now(), as_role=role, error=error, data=data,
-                      pickers=reason_pickers([role] if role else []))
+                      pickers=selectors.reason_pickers([role] if role else []))
     context = {"card": card, "next": back_to(request, session.id), **extra}
     name = "sessions/session.html#card" if request.htmx else "sessions/session.html"
     return render(request, name, context, status=status)

@@ -1,0 +1,272 @@
+"""The registry of session actions: each action a person takes on a session is one entry here, and
+every surface is made from it: the web card's forms and their URLs (sessions/views/actions.py,
+sessions/urls.py; their partials on the card: Card), the JSON API's routes (sessions/api.py), the admin's actions (sessions/admin.py),
+the card's buttons and the reasons it gives for a missing one (sessions/views/pages.py), the
+Telegram bot's buttons (telegram_bot/actions.py) and the API's `allowed_actions`.
+
+An entry names the action, who may take it, its guard (rules.guard_*, which the lifecycle function
+runs under the session lock and allowed_in runs to list what may be offered), the lifecycle function
+and which input it takes, and, per surface, what the surface needs: a URL and form and the
+confirmation it shows (Web), a path and body schema (Api), an intermediate form and texts (Admin),
+buttons (Bot). Adding an action is one entry here plus its lifecycle function (and, for the web card,
+its partial template).
+
+The order of ACTIONS is the order of `allowed_actions` and of the bot's buttons; the card places its
+forms by Web.place."""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django import forms as django_forms
+from ninja import Schema
+
+from . import forms, lifecycle, projections, rules, schemas
+from .access import Relation
+from .models import Session, Status
+
+TUTOR, PARENT, COORDINATOR, CREATOR = Relation.TUTOR, Relation.PARENT, Relation.COORDINATOR, Relation.CREATOR
+
+
+@dataclass(frozen=True, kw_only=True)
+class Web:
+    """The session card's form: POST /sessions/<id>/<path>, answered with the card (htmx) or a 303."""
+
+    path: str  # below /sessions/<id>/
+    url_name: str
+    form: type[django_forms.Form] | None
+    done: str | Callable[[Session], str]  # the confirmation shown on the card
+    terms_first: bool = False  # GET shows the terms to confirm first (the cancel panel)
+    then: Callable[[Session], str | None] | None = None  # a page to go to after success, if any
+
+
+@dataclass(frozen=True, kw_only=True)
+class Card:
+    """The action's part of the session card: a partial template (the form, its button and its
+    error, or a link), placed on the card by `place`, smallest first."""
+
+    template: str
+    place: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Api:
+    """POST /api/sessions/{session_id}<path>: the body (if any) is parsed, the lifecycle called and
+    the session returned as it is now."""
+
+    path: str
+    body: type[Schema] | None = None
+    optional_body: str = ""  # the body may be left out or be a form; what a bad one should look like
+    status: int = 200
+    doc: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Admin:
+    """A coordinator's action on selected sessions: its form on an intermediate page, then the
+    lifecycle once per session (channel admin)."""
+
+    name: str
+    title: str
+    form: type[django_forms.Form]
+    done: str  # "{n}" is "3 sessions"
+    intro: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bot:
+    """An inline button of the Telegram bot: runs the action with `data`, or opens a conversation
+    (`starts`, its steps in telegram_bot.core)."""
+
+    key: str  # two letters in the callback data "a:<key>:<session>[:<proposal>]"
+    label: str
+    done: str = ""
+    data: dict = field(default_factory=dict)
+    starts: str = ""
+    notes_after: bool = False  # the chat takes notes for the session afterwards
+
+
+@dataclass(frozen=True, kw_only=True)
+class Action:
+    name: str
+    who: frozenset  # the relations its guard lets take it, refusing anyone else (a test pins it); the
+    # admin's coordinator acts on someone's behalf (cancel on_behalf_of)
+    guard: Callable[[rules.Ctx], None]
+    run: Callable | None  # the lifecycle function; None when another app's service calls it
+    takes: tuple[str, ...] = ()  # the input the lifecycle function takes as keyword arguments
+    proposal: bool = False  # it answers the open proposal (its id comes first)
+    answers: bool = False  # on the card, it answers something the viewer is asked
+    web: Web | None = None
+    card: Card | None = None
+    api: Api | None = None
+    admin: Admin | None = None
+    bot: tuple[Bot, ...] = ()
+
+    def perform(self, session: Session | int, *, by, channel: str, data: dict | None = None, now=None) -> Any:
+        """Call the lifecycle function with the parsed input (only the keys it takes)."""
+        data = data or {}
+        args = (data.get("proposal_id"),) if self.proposal else ()
+        kwargs = {key: data[key] for key in self.takes if key in data}
+        if now is not None:
+            kwargs["now"] = now
+        return self.run(session, *args, by=by, channel=channel, **kwargs)
+
+
+def _cancelled(session: Session) -> str:
+    """The cancellation's confirmation restates the charge that applied (the band it confirmed)."""
+    event = session.events.filter(kind="cancel").order_by("-id").first()
+    return f"Session cancelled. Charge: {projections.charge_text(event.data if event else {})}."
+
+
+def _notes_page(session: Session) -> str | None:
+    """"after check-out the tutor is prompted for notes" (spec 004): straight to the notes form; a
+    student who did not attend needs no notes."""
+    return f"/sessions/{session.id}/notes/" if session.status == Status.AWAITING_APPROVAL_PARENT else None
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        name="check_in", who=frozenset({TUTOR}), guard=rules.guard_check_in, run=lifecycle.check_in,
+        web=Web(path="check-in/", url_name="session-check-in", form=None, done="Checked in."),
+        card=Card(template="sessions/actions/check_in.html", place=10),
+        api=Api(path="/check-in"),
+        bot=(Bot(key="ci", label="Check in", done="Checked in."),),
+    ),
+    Action(
+        name="check_out", who=frozenset({TUTOR}), guard=rules.guard_check_out, run=lifecycle.check_out,
+        takes=("student_absent",),
+        web=Web(path="check-out/", url_name="session-check-out", form=forms.CheckOutForm,
+                done="Checked out: now write your session notes.", then=_notes_page),
+        card=Card(template="sessions/actions/check_out.html", place=20),
+        api=Api(path="/check-out", body=schemas.CheckOutIn, optional_body='{"student_absent": true}',
+                doc='The body is optional: `{"student_absent": true}` records a no-show by the student.'),
+        bot=(Bot(key="co", label="Check out", done="Checked out.", notes_after=True),
+             Bot(key="ab", label="Student did not attend", done="Checked out: the student did not attend.",
+                 data={"student_absent": True})),
+    ),
+    Action(
+        name="acknowledge", who=frozenset({PARENT}), guard=rules.guard_acknowledge, run=lifecycle.acknowledge,
+        answers=True,
+        web=Web(path="acknowledge/", url_name="session-acknowledge", form=None, done="Session acknowledged."),
+        card=Card(template="sessions/actions/acknowledge.html", place=40),
+        api=Api(path="/acknowledge"),
+    ),
+    Action(
+        name="dispute", who=frozenset({PARENT}), guard=rules.guard_dispute, run=lifecycle.dispute,
+        takes=("reason",), answers=True,
+        web=Web(path="dispute/", url_name="session-dispute", form=forms.DisputeForm,
+                done="Dispute sent: a coordinator will review it."),
+        card=Card(template="sessions/actions/dispute.html", place=50),
+        api=Api(path="/dispute", body=schemas.DisputeIn),
+    ),
+    Action(
+        name="verify", who=frozenset({COORDINATOR}), guard=rules.guard_verify, run=lifecycle.verify,
+        takes=("reason",),
+        api=Api(path="/verify", body=schemas.ReasonIn),
+        admin=Admin(name="verify_sessions", title="Verify (approval override)", form=forms.VerifyForm,
+                    done="Verified {n}.",
+                    intro="Approve without the parent's acknowledgement. A lesson credit is used unless the "
+                          "session is an add-on, a trial, imported or legacy."),
+    ),
+    Action(
+        name="resolve_dispute", who=frozenset({COORDINATOR, CREATOR}), guard=rules.guard_resolve_dispute,
+        run=lifecycle.resolve_dispute, takes=("decision", "reason"),
+        api=Api(path="/resolve-dispute", body=schemas.ResolveIn),
+        admin=Admin(name="resolve_disputes", title="Resolve dispute", form=forms.ResolveDisputeForm,
+                    done="Resolved the dispute of {n}.",
+                    intro="Decide a disputed session after reviewing it."),
+    ),
+    Action(
+        name="mark_no_show", who=frozenset({COORDINATOR}), guard=rules.guard_mark_no_show,
+        run=lifecycle.mark_no_show, takes=("party", "reason"),
+        admin=Admin(name="mark_no_shows", title="Mark no-show", form=forms.NoShowForm,
+                    done="Marked {n} as no-show.",
+                    intro="Record who did not attend a session that has started."),
+    ),
+    Action(
+        name="cancel", who=frozenset({TUTOR, PARENT}), guard=rules.guard_cancel, run=lifecycle.cancel,
+        takes=("reason_id", "note", "policy_id", "as_role", "on_behalf_of"),
+        web=Web(path="cancel/", url_name="session-cancel", form=forms.CancelForm, done=_cancelled,
+                terms_first=True),
+        card=Card(template="sessions/actions/cancel.html", place=110),
+        api=Api(path="/cancel", body=schemas.CancelIn),
+        admin=Admin(name="cancel_on_behalf", title="Cancel on behalf of parent/tutor",
+                    form=forms.CancelOnBehalfForm, done="Cancelled {n}.",
+                    intro="Cancel scheduled sessions for the parent or the tutor; the other side is "
+                          "notified. The 4-hour self-service limit does not apply to coordinators."),
+        bot=(Bot(key="cx", label="Cancel…", starts="cancel", done="Cancelled. The family is told."),),
+    ),
+    Action(
+        name="reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_propose_reschedule,
+        run=lifecycle.propose_reschedule, takes=("proposed_start", "reason_id", "note", "as_role"),
+        web=Web(path="reschedule/", url_name="session-reschedule", form=forms.RescheduleForm,
+                done="Reschedule request sent."),
+        card=Card(template="sessions/actions/reschedule.html", place=100),
+        api=Api(path="/reschedule", body=schemas.ProposeIn, status=201),
+        bot=(Bot(key="rs", label="Reschedule…", starts="reschedule",
+                 done="Proposed. The parent is asked to answer."),),
+    ),
+    Action(
+        name="accept_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_accept_reschedule,
+        run=lifecycle.accept_reschedule, proposal=True, answers=True,
+        web=Web(path="reschedule/accept/", url_name="session-accept", form=forms.ProposalForm,
+                done="New time accepted: the session has moved."),
+        card=Card(template="sessions/actions/accept_reschedule.html", place=60),
+        api=Api(path="/reschedule/{proposal_id}/accept"),
+        bot=(Bot(key="ac", label="Accept new time", done="Accepted: the session moves to the new time."),),
+    ),
+    Action(
+        name="reject_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_answer_reschedule,
+        run=lifecycle.reject_reschedule, takes=("reason",), proposal=True, answers=True,
+        web=Web(path="reschedule/reject/", url_name="session-reject", form=forms.RejectForm,
+                done="Proposal declined: the session keeps its time."),
+        card=Card(template="sessions/actions/reject_reschedule.html", place=70),
+        api=Api(path="/reschedule/{proposal_id}/reject", body=schemas.ReasonIn),
+        bot=(Bot(key="rj", label="Reject…", starts="reject", done="Declined: the session keeps its time."),),
+    ),
+    Action(
+        name="counter_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_answer_reschedule,
+        run=lifecycle.counter_reschedule, takes=("proposed_start", "note"), proposal=True, answers=True,
+        web=Web(path="reschedule/counter/", url_name="session-counter", form=forms.CounterForm,
+                done="Counter-proposal sent."),
+        card=Card(template="sessions/actions/counter_reschedule.html", place=80),
+        api=Api(path="/reschedule/{proposal_id}/counter", body=schemas.CounterIn, status=201),
+        bot=(Bot(key="ct", label="Counter…", starts="counter",
+                 done="Proposed. The parent is asked to answer."),),
+    ),
+    Action(
+        name="withdraw_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_withdraw_reschedule,
+        run=lifecycle.withdraw_reschedule, proposal=True,
+        web=Web(path="reschedule/withdraw/", url_name="session-withdraw", form=forms.ProposalForm,
+                done="Reschedule request withdrawn."),
+        card=Card(template="sessions/actions/withdraw_reschedule.html", place=90),
+        api=Api(path="/reschedule/{proposal_id}/withdraw"),
+    ),
+    Action(
+        # notes.services.add_notes stores the files and runs lifecycle.record_notes with this guard;
+        # the card links to the notes page (sessions/templates: notes_due), the bot takes them in the chat
+        name="add_notes", who=frozenset({TUTOR}), guard=rules.guard_add_notes, run=None,
+        card=Card(template="sessions/actions/add_notes.html", place=30),
+        bot=(Bot(key="nt", label="Add notes", starts="notes"),),
+    ),
+)
+
+BY_NAME: dict[str, Action] = {action.name: action for action in ACTIONS}
+# the card's parts in their places; its forms (the actions it offers, and gives reasons for when
+# they are missing) in the same order
+ON_CARD: tuple[Action, ...] = tuple(sorted((a for a in ACTIONS if a.card), key=lambda a: a.card.place))
+CARD_FORMS: tuple[Action, ...] = tuple(a for a in ON_CARD if a.web)
+
+
+def refusal(name: str, ctx: rules.Ctx):
+    """The refusal of the named action's guard now, or None."""
+    return rules.refusal(BY_NAME[name].guard, ctx)
+
+
+def allowed_in(ctx: rules.Ctx) -> list[str]:
+    """The actions the guards allow now, in registry order (the API's allowed_actions)."""
+    return [action.name for action in ACTIONS if rules.refusal(action.guard, ctx) is None]
+
+
+def allowed_actions(session: Session, viewer, now) -> list[str]:
+    return allowed_in(projections.context(session, viewer, now))
