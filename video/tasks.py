@@ -24,6 +24,18 @@ def copy_recording(self, copy_id: int) -> str:
         raise self.retry(countdown=min(RETRY_BACKOFF * 2 ** self.request.retries, RETRY_BACKOFF_MAX)) from None
 
 
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def end_room(self, session_id: int) -> str:
+    """End the session's provider room (the tutor left it, or checked out); retried with backoff
+    while the provider does not answer."""
+    try:
+        return "ended" if services.end_open_room(session_id) else "nothing to end"
+    except VideoUnavailable:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            return "failed"
+        raise self.retry(countdown=min(RETRY_BACKOFF * 2 ** self.request.retries, RETRY_BACKOFF_MAX)) from None
+
+
 @shared_task
 def sweep_recordings() -> dict:
     """Beat, every 15 minutes: recordings no webhook announced, copies whose worker died, and

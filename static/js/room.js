@@ -539,7 +539,7 @@
     if (el.frame) el.frame.src = "about:blank";  // out of the provider's room first
     // the recorder takes its last frames before the tracks stop; its last part is then uploaded
     var saved = stopRecording();
-    send({ type: "bye" });
+    send({ type: "bye", end: true });  // on purpose: the tutor leaving ends a provider's room
     if (ws) ws.close(1000);
     closePeer();
     stopStream(stream);
