@@ -159,14 +159,15 @@ def end_room_after_commit(session_id: int) -> None:
     transaction.on_commit(lambda: _enqueue(end_room_task, session_id))
 
 
-def end_open_room(session_id: int, *, now=None) -> bool:
-    """End the session's provider room if it is still open (True when it was ended now)."""
+def end_open_room(session_id: int, *, now=None) -> str | None:
+    """End the session's provider room if it is still open: the provider's name when it was
+    ended now, else None."""
     room = (VideoRoom.objects.filter(session_id=session_id, ended_at__isnull=True)
             .exclude(provider=VideoProvider.P2P).select_related("session").first())
     if room is None:
-        return False
+        return None
     end_room(room.session, now=now)
-    return True
+    return room.provider
 
 
 def ends_the_room(event) -> bool:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from room import presence
 from sessions import lifecycle
 from sessions.models import SessionEvent, Status
 from tests.fakes.fakeserver import Reply
@@ -94,7 +95,7 @@ def test_other_events_end_nothing_and_the_built_in_room_needs_no_ending(settings
         lifecycle.check_in(ending, by=tutor)
     assert plugnmeet.rooms[room.room_id].active
     VideoRoom.objects.all().delete()
-    assert services.end_open_room(ending.id) is False  # no provider room: nothing to call
+    assert services.end_open_room(ending.id) is None  # no provider room: nothing to call
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,6 +106,7 @@ def test_the_tutor_leaving_the_provider_room_on_purpose_ends_it(settings, plugnm
     """The Leave button sends "bye" with "end"; a closing tab sends a plain "bye"; only the tutor's
     Leave ends the provider's room (the student leaving lets the tutor stay)."""
     room = open_room(settings, "plugnmeet", ending, tutor)
+    presence.mark_present(ending.id, student.id, connection_id="plugnmeet:PA_s1")  # in the provider's room
     user = tutor if who == "tutor" else student
     s = socket(ending.id, user)
 
@@ -116,3 +118,5 @@ def test_the_tutor_leaving_the_provider_room_on_purpose_ends_it(settings, plugnm
     run(scenario)
     assert plugnmeet.rooms[room.room_id].active is not ended
     assert (VideoRoom.objects.get(pk=room.pk).ended_at is not None) is ended
+    # an ended room has no one in it: its connections leave the presence at once
+    assert presence.connections(ending.id) == ({} if ended else {"plugnmeet:PA_s1": student.id})
