@@ -344,6 +344,10 @@
     applyState(msg);
     if (viaProvider) return Promise.resolve();  // the call is in the provider's client
     var peers = msg.peers || [];
+    if (!peers.length) {  // nobody to hear from: no "microphone off" or "video off" of theirs
+      show(el.remoteMuted, false);
+      if (el.remote) el.remote.closest("figure").classList.remove("video--off");
+    }
     if (peerId && peers.indexOf(peerId) < 0) closePeer();
     if (!peerId && peers.length) setPeer(peers[peers.length - 1]);
     return Promise.resolve();
@@ -441,11 +445,7 @@
     peerId = null;
     makingOffer = ignoreOffer = false;
     window.room.pc = null;
-    if (el.remote) {
-      el.remote.srcObject = null;
-      el.remote.closest("figure").classList.remove("video--off");
-    }
-    show(el.remoteMuted, false);
+    if (el.remote) el.remote.srcObject = null;
     clearTimeout(iceTimer);
   }
 
