@@ -9,7 +9,8 @@ class VideoConfig(AppConfig):
     def ready(self):
         from sessions.models import SessionEvent
 
-        post_save.connect(_session_event_saved, sender=SessionEvent, dispatch_uid="video.end_room_on_check_out")
+        post_save.connect(_session_event_saved, sender=SessionEvent,
+                          dispatch_uid="video.end_room_on_check_out")
 
 
 def _session_event_saved(sender, instance, created, **kwargs):

@@ -111,8 +111,8 @@ def round_tutor(i):
     return make_user(f"racer{i}", Role.TUTOR)
 
 
-def test_two_check_ins_and_check_in_against_cancel(server, make_session, coordinator, student, course,  # noqa: F811
-                                                   reasons):
+def test_two_check_ins_and_check_in_against_cancel(
+        server, make_session, coordinator, student, course, reasons):  # noqa: F811 - the imported fixture
     """Check-in opens 30 minutes before the start, the tutor's own cancel closes 4 hours before: the
     cancel that meets a check-in is the coordinator's, on the tutor's behalf."""
     port, _ = server
