@@ -23,7 +23,9 @@ Messages from the browser (JSON text, at most MAX_MESSAGE_BYTES; anything else c
     {"type": "offer" | "answer", "to": <conn>, "sdp": "..."}  relayed to that connection
     {"type": "ice", "to": <conn>, "candidate": {...} | null}   relayed to that connection
     {"type": "media", "audio": bool, "video": bool}         relayed to the other side
-    {"type": "bye"}                                         leave the room
+    {"type": "bye", "end": bool (default false)}            leave the room; "end": the Leave button
+                                                            (not a closing tab): the tutor leaving a
+                                                            provider's room ends it there
 
 To the browser: "welcome" (connection_id, role, heartbeat seconds and the room's state), "state"
 (after every heartbeat and every change: state, label, detail, peers, can_check_in, status_label),
@@ -45,7 +47,7 @@ from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from sessions.access import Viewer
-from sessions.models import Session, VideoProvider
+from sessions.models import AssessmentRole, Session, VideoProvider
 from video import services as video_services
 
 from . import presence, services, states
@@ -74,6 +76,7 @@ class Heartbeat(Message):
 
 class Bye(Message):
     type: Literal["bye"]
+    end: bool = False
 
 
 class Description(Message):
@@ -231,6 +234,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
                 await self._load()
             await self.send_json({"type": "state", **self._view()})
         elif message.type == "bye":
+            if message.end and self.watching and self.role == AssessmentRole.TUTOR:
+                # the tutor left the provider's room on purpose: it is ended there after this
+                await database_sync_to_async(video_services.end_room_after_commit)(self.session_id)
             # leave now: the other side hears it at once, whenever the closing handshake ends
             await self._leave()
             await self.close(code=1000)

@@ -150,6 +150,32 @@ def end_room(session: Session, *, now=None) -> None:
     VideoRoom.objects.filter(pk=room.pk, ended_at__isnull=True).update(ended_at=now)
 
 
+def end_room_after_commit(session_id: int) -> None:
+    """The tutor left the provider's room, or the session was checked out: once the change commits,
+    a worker ends the provider's room (video.tasks.end_room; never inside the transaction). Only a
+    room still open is ended; one that already ended, or the built-in room, costs nothing."""
+    from .tasks import end_room as end_room_task
+
+    transaction.on_commit(lambda: _enqueue(end_room_task, session_id))
+
+
+def end_open_room(session_id: int, *, now=None) -> str | None:
+    """End the session's provider room if it is still open: the provider's name when it was
+    ended now, else None."""
+    room = (VideoRoom.objects.filter(session_id=session_id, ended_at__isnull=True)
+            .exclude(provider=VideoProvider.P2P).select_related("session").first())
+    if room is None:
+        return None
+    end_room(room.session, now=now)
+    return room.provider
+
+
+def ends_the_room(event) -> bool:
+    """A session event after which its provider room has no use: the tutor checked out (or
+    recorded the student absent at check-out)."""
+    return event.kind in ("check_out", "no_show")
+
+
 def room_status(session: Session, *, now=None) -> RoomStatus | None:
     """Whether the provider's room runs and who is in it (None: no provider room)."""
     room = VideoRoom.objects.filter(session=session).first()

@@ -1,9 +1,11 @@
-"""Celery entry points for recordings: thin adapters that take ids and call video.recordings.
+"""Celery entry points for recordings and for ending a provider's room: thin adapters that take
+ids and call video.recordings / video.services.
 
 A copy that stops part-way is retried with backoff (30 s doubling, capped at 10 minutes, well
 under the broker's visibility timeout); what it stored is kept and the retry resumes. Run eagerly
 (tests, a worker-less setup) an attempt is not retried in place: the sweep picks it up."""
 
+import redis
 from celery import shared_task
 from django.utils import timezone
 
@@ -22,6 +24,27 @@ def copy_recording(self, copy_id: int) -> str:
         if self.request.is_eager or self.request.retries >= self.max_retries:
             return "interrupted"
         raise self.retry(countdown=min(RETRY_BACKOFF * 2 ** self.request.retries, RETRY_BACKOFF_MAX)) from None
+
+
+@shared_task(bind=True, max_retries=5, acks_late=True)
+def end_room(self, session_id: int) -> str:
+    """End the session's provider room (the tutor left it, or checked out); retried with backoff
+    while the provider does not answer. Everyone it had is out of the room's presence at once (as
+    PlugNmeet's room_finished does; the polls skip an ended room)."""
+    now = timezone.now()
+    try:
+        provider = services.end_open_room(session_id, now=now)
+    except VideoUnavailable:
+        if self.request.is_eager or self.request.retries >= self.max_retries:
+            return "failed"
+        raise self.retry(countdown=min(RETRY_BACKOFF * 2 ** self.request.retries, RETRY_BACKOFF_MAX)) from None
+    if provider is None:
+        return "nothing to end"
+    try:
+        attendance.room_emptied(session_id, provider, now=now)
+    except redis.RedisError:  # the presence runs out by itself (VIDEO_PRESENCE_TTL_SECONDS)
+        pass
+    return "ended"
 
 
 @shared_task

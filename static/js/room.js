@@ -1,6 +1,11 @@
 // The Session Room (spec 002) in the browser: the pre-join device check, then a 1-on-1 WebRTC call
 // with the other participant, peer to peer, signaled over the room's socket (room/consumers.py).
 // Negotiation follows the "perfect negotiation" pattern: the student's side is the polite one.
+// Only the tutor's (impolite) side adds the call's two transceivers (audio, video: sending what it
+// has, else receive-only), so the call has exactly one m-line of each kind whoever joined first; the
+// student's side sends on the transceivers the tutor's offer created. Media that arrives later (a
+// camera permission answered after Join, a retry after a refusal) is put on those transceivers
+// (replaceTrack, direction to send) and renegotiated; a device switch only replaces the track.
 // The page's #room-config (JSON) carries the session, the socket URL, the ICE servers and texts.
 // With a video provider (cfg.provider "plugnmeet" or "bbb") the call runs in the provider's client
 // instead: Join asks the server for this participant's join URL (POST cfg.joinUrl, the room's one
@@ -30,6 +35,8 @@
   var polite = cfg.role === "student";
 
   var stream = null;          // our camera and microphone (null: joined without them)
+  var outgoing = new MediaStream();  // the one stream id the other side receives our tracks in
+  var off = { audio: false, video: false };  // muted microphone, stopped camera (kept across devices)
   var pc = null, peerId = null, myId = null, ws = null;
   var makingOffer = false, ignoreOffer = false;
   var inCall = false, leaving = false, failures = 0, heartbeatTimer = null, reconnectTimer = null;
@@ -96,12 +103,15 @@
       if (viaProvider && inCall) { stopStream(s); return null; }  // joined meanwhile: the provider's client has them
       stopStream(stream);
       stream = s;
+      s.getTracks().forEach(function (t) { t.enabled = !off[t.kind]; });
       show(el.mediaAlert, false);
       el.preview.srcObject = s;
       if (el.local) el.local.srcObject = s;
+      showLocalVideo();
       rewireRecording();
       watchLevel(s);
-      replaceTracks();
+      attachMedia();
+      if (inCall && !viaProvider) sendMedia();
       return listDevices();
     }).catch(function (err) {
       mediaProblem(err);
@@ -302,6 +312,9 @@
   function handle(msg) {
     switch (msg.type) {
       case "welcome":
+        // a new connection of ours (the socket came back): the other side sets up a new peer
+        // connection with it, so ours to the old one is dropped too
+        if (myId && myId !== msg.connection_id) closePeer();
         myId = msg.connection_id;
         failures = 0;
         show(el.alert, false);
@@ -318,6 +331,7 @@
         return candidate(msg);
       case "media":
         show(el.remoteMuted, !msg.audio);
+        if (el.remote) el.remote.closest("figure").classList.toggle("video--off", !msg.video);
         return Promise.resolve();
       case "error":
         lastError = msg;
@@ -330,6 +344,10 @@
     applyState(msg);
     if (viaProvider) return Promise.resolve();  // the call is in the provider's client
     var peers = msg.peers || [];
+    if (!peers.length) {  // nobody to hear from: no "microphone off" or "video off" of theirs
+      show(el.remoteMuted, false);
+      if (el.remote) el.remote.closest("figure").classList.remove("video--off");
+    }
     if (peerId && peers.indexOf(peerId) < 0) closePeer();
     if (!peerId && peers.length) setPeer(peers[peers.length - 1]);
     return Promise.resolve();
@@ -337,7 +355,7 @@
 
   // --- the peer connection -----------------------------------------------------------------------
 
-  function setPeer(id) {
+  function setPeer(id, answering) {
     closePeer();
     peerId = id;
     pc = new RTCPeerConnection({ iceServers: cfg.iceServers });
@@ -346,8 +364,13 @@
       send({ type: "ice", to: peerId, candidate: e.candidate ? e.candidate.toJSON() : null });
     };
     pc.ontrack = function (e) {
-      if (el.remote.srcObject !== e.streams[0]) {
-        el.remote.srcObject = e.streams[0] || new MediaStream([e.track]);
+      var s = e.streams[0];
+      if (!s) {  // a sender without a stream: its tracks all go into the one remote stream
+        s = el.remote.srcObject || new MediaStream();
+        if (s.getTracks().indexOf(e.track) < 0) s.addTrack(e.track);
+      }
+      if (el.remote.srcObject !== s) {
+        el.remote.srcObject = s;
         applySpeaker();
       }
       rewireRecording();
@@ -381,10 +404,38 @@
         }, 15000);
       }
     };
-    var kinds = {};
-    if (stream) stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); kinds[t.kind] = true; });
+    if (!polite && !answering) {  // the tutor's side lays out the call: one audio, one video
+      ["audio", "video"].forEach(function (kind) {
+        var track = localTrack(kind);
+        if (track) pc.addTrack(track, outgoing);
+        else pc.addTransceiver(kind, { direction: "recvonly", streams: [outgoing] });
+      });
+    }
+    sendMedia();  // the other side learns whether our microphone and camera are on
+  }
+
+  function localTrack(kind) {
+    return (stream && stream.getTracks().filter(function (t) { return t.kind === kind; })[0]) || null;
+  }
+
+  // Our tracks on the call's transceivers, whenever either changes (media arriving after Join, a new
+  // device, an offer that created the transceivers): the first live transceiver of each kind sends.
+  // Turning one from receiving to sending fires negotiationneeded, which renegotiates.
+  function attachMedia() {
+    if (!pc || pc.signalingState === "closed") return;
     ["audio", "video"].forEach(function (kind) {
-      if (!kinds[kind]) pc.addTransceiver(kind, { direction: "recvonly" });
+      var track = localTrack(kind);
+      var t = pc.getTransceivers().filter(function (x) {
+        return !x.stopped && x.direction !== "stopped" && x.receiver.track.kind === kind;
+      })[0];
+      if (!t || !track) return;
+      if (t.sender.track !== track) {
+        t.sender.replaceTrack(track).catch(function (err) { console.warn("room: track not replaced", err); });
+      }
+      if (t.direction === "recvonly" || t.direction === "inactive") {
+        if (t.sender.setStreams) t.sender.setStreams(outgoing);
+        t.direction = t.direction === "recvonly" ? "sendrecv" : "sendonly";
+      }
     });
   }
 
@@ -395,20 +446,20 @@
     makingOffer = ignoreOffer = false;
     window.room.pc = null;
     if (el.remote) el.remote.srcObject = null;
-    show(el.remoteMuted, false);
     clearTimeout(iceTimer);
   }
 
   function description(msg) {
     if (msg.from !== peerId) {
       if (msg.type !== "offer") return Promise.resolve();
-      setPeer(msg.from);  // a newer connection of the other participant (a reload, another tab)
+      setPeer(msg.from, true);  // a newer connection of the other participant (a reload, another tab)
     }
     var collision = msg.type === "offer" && (makingOffer || pc.signalingState !== "stable");
     ignoreOffer = !polite && collision;
     if (ignoreOffer) return Promise.resolve();
     return pc.setRemoteDescription({ type: msg.type, sdp: msg.sdp }).then(function () {
       if (msg.type !== "offer") return null;
+      attachMedia();  // the offer may have created the transceivers we send on: the answer says so
       return pc.setLocalDescription().then(function () {
         send({ type: "answer", to: peerId, sdp: pc.localDescription.sdp });
       });
@@ -419,14 +470,6 @@
     if (!pc || msg.from !== peerId) return Promise.resolve();
     return pc.addIceCandidate(msg.candidate || null).catch(function (err) {
       if (!ignoreOffer) console.warn("room: candidate refused", err);
-    });
-  }
-
-  function replaceTracks() {
-    if (!pc || !stream) return;
-    pc.getSenders().forEach(function (sender) {
-      var track = sender.track && stream.getTracks().filter(function (t) { return t.kind === sender.track.kind; })[0];
-      if (track) sender.replaceTrack(track);
     });
   }
 
@@ -441,7 +484,7 @@
     show(el.call, true);
     document.body.classList.add("in-call");
     el.local.srcObject = stream;
-    if (!stream) el.local.closest("figure").classList.add("video--off");
+    showLocalVideo();
     connect();
     tick();
     el.mic_btn.focus();
@@ -496,7 +539,7 @@
     if (el.frame) el.frame.src = "about:blank";  // out of the provider's room first
     // the recorder takes its last frames before the tracks stop; its last part is then uploaded
     var saved = stopRecording();
-    send({ type: "bye" });
+    send({ type: "bye", end: true });  // on purpose: the tutor leaving ends a provider's room
     if (ws) ws.close(1000);
     closePeer();
     stopStream(stream);
@@ -675,12 +718,18 @@
     if (!stream) return;
     var tracks = kind === "audio" ? stream.getAudioTracks() : stream.getVideoTracks();
     if (!tracks.length) return;
-    var off = tracks[0].enabled;
-    tracks.forEach(function (t) { t.enabled = !off; });
-    button.setAttribute("aria-pressed", off ? "true" : "false");
-    button.querySelector(".controls__label").textContent = off ? offText : onText;
-    if (kind === "video") el.local.closest("figure").classList.toggle("video--off", off);
+    off[kind] = !off[kind];
+    tracks.forEach(function (t) { t.enabled = !off[kind]; });
+    button.setAttribute("aria-pressed", off[kind] ? "true" : "false");
+    button.querySelector(".controls__label").textContent = off[kind] ? offText : onText;
+    showLocalVideo();
     sendMedia();
+  }
+
+  function showLocalVideo() {  // "video off" while there is no camera (yet) or it is stopped
+    if (!el.local) return;
+    var on = !!(stream && stream.getVideoTracks().some(function (t) { return t.enabled; }));
+    el.local.closest("figure").classList.toggle("video--off", !on);
   }
 
   function switchCamera() {

@@ -17,12 +17,19 @@ from tests.browser.conftest import VIEWPORTS, check_page, signed_in
 
 pytestmark = pytest.mark.browser
 
-# keeps a page's count of decoded remote video frames in window.__frames (read by wait_for_function)
+# keeps a page's count of decoded remote video frames in window.__frames (read by wait_for_function):
+# the most any inbound video stream decoded (a call may have a video transceiver that receives nothing)
 WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = true; window.__frames = 0;
   setInterval(async () => { const pc = window.room && window.room.pc; if (!pc) { window.__frames = 0; return; }
     const stats = await pc.getStats(); let frames = 0;
-    stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = s.framesDecoded || 0; });
+    stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = Math.max(frames, s.framesDecoded || 0); });
     window.__frames = frames; }, 200); }"""
+
+# holds the page's getUserMedia until window.__releaseCamera() (a camera permission still pending)
+CAMERA_GATE = """(() => { const media = navigator.mediaDevices, real = media.getUserMedia.bind(media);
+  let release; const gate = new Promise(ok => { release = ok; });
+  window.__releaseCamera = () => release();
+  media.getUserMedia = (constraints) => gate.then(() => real(constraints)); })()"""
 
 
 @pytest.fixture(autouse=True)
@@ -78,9 +85,13 @@ def join(page):
     expect(page.locator("#call")).to_be_visible()
 
 
-def receives_video(page):
+def receives_video(page, more_than=0):
     page.evaluate(WATCH_FRAMES)
-    page.wait_for_function("() => window.__frames > 0", timeout=45_000)  # generous: a loaded CI machine
+    page.wait_for_function("(n) => window.__frames > n", arg=more_than, timeout=45_000)  # generous: a loaded CI machine
+
+
+def frames(page):
+    return page.evaluate("() => window.__frames")
 
 
 def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor, viewport):
@@ -232,6 +243,33 @@ def test_a_dropped_connection_reconnects(person, starting, student, tutor, viewp
         expect(page.locator("#call-status")).to_have_text("In Progress", timeout=30_000)
     sam.wait_for_function("() => window.room.pc && window.room.pc.connectionState === 'connected'", timeout=20_000)
     receives_video(tia)
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+@pytest.mark.parametrize("late", ["student", "tutor"])
+def test_a_camera_that_answers_after_join_is_sent_to_the_other(person, starting, student, tutor, viewport, late):
+    """R06-R08: Join pressed while the camera permission is still pending: the call starts without
+    our media (the other side is seen and heard, ours shows "video off"); when the camera answers, it
+    is sent on the call (renegotiated) and the other side decodes it, whichever side was late."""
+    session = starting(5)
+    sam, tia = person(student), person(tutor)
+    slow, other = (sam, tia) if late == "student" else (tia, sam)
+    slow.add_init_script(CAMERA_GATE)
+    slow.goto(f"/session/{session.id}")
+    join(slow)
+    expect(slow.locator("figure.video--local")).to_have_class(re.compile("video--off"))
+    other.goto(f"/session/{session.id}")
+    join(other)
+    for page in (slow, other):
+        expect(page.locator("#call-status")).to_have_text("In Progress")
+    receives_video(slow)  # the other side's camera, with none of our own
+    expect(other.locator("figure.video--remote")).to_have_class(re.compile("video--off"))
+
+    slow.evaluate("() => window.__releaseCamera()")
+    receives_video(other)  # the camera that came late, sent on the call
+    expect(slow.locator("figure.video--local")).not_to_have_class(re.compile("video--off"))
+    expect(other.locator("figure.video--remote")).not_to_have_class(re.compile("video--off"))
+    receives_video(slow, more_than=frames(slow))  # and the other way still flows
 
 
 @pytest.mark.parametrize("viewport", ["phone"])
