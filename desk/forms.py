@@ -3,7 +3,7 @@ control characters, trimmed, at most rules.MAX_TEXT characters)."""
 
 from django import forms
 
-from sessions.admin import reason_field
+from sessions.forms import reason_field
 
 from .disputes import DECISION_LABELS
 

@@ -156,14 +156,18 @@ def end_room_after_commit(session_id: int) -> None:
     room still open is ended; one that already ended, or the built-in room, costs nothing."""
     from .tasks import end_room as end_room_task
 
-    transaction.on_commit(lambda: _enqueue(end_room_task, session_id))
+    if _open_provider_rooms(session_id).exists():  # the built-in room, or none: nothing to end
+        transaction.on_commit(lambda: _enqueue(end_room_task, session_id))
+
+
+def _open_provider_rooms(session_id: int):
+    return VideoRoom.objects.filter(session_id=session_id, ended_at__isnull=True).exclude(provider=VideoProvider.P2P)
 
 
 def end_open_room(session_id: int, *, now=None) -> str | None:
     """End the session's provider room if it is still open: the provider's name when it was
     ended now, else None."""
-    room = (VideoRoom.objects.filter(session_id=session_id, ended_at__isnull=True)
-            .exclude(provider=VideoProvider.P2P).select_related("session").first())
+    room = _open_provider_rooms(session_id).select_related("session").first()
     if room is None:
         return None
     end_room(room.session, now=now)
