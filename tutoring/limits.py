@@ -64,11 +64,11 @@ def in_words(seconds: int) -> str:
     return f"{math.ceil(minutes / 60)} hours"
 
 
-def too_many(request, wait: int, what: str) -> HttpResponse:
+def too_many(request, wait: int, what: str, *, json: bool = False) -> HttpResponse:
     """429 with Retry-After: {"detail", "code": "rate_limited"} for the API and JSON endpoints, a
     page saying when to try again otherwise (for htmx, that sentence on top of the page)."""
     detail = f"Too many {what}: try again in {in_words(wait)}."
-    wants_json = request.path.startswith("/api/") or "json" in request.headers.get("Accept", "") \
+    wants_json = json or request.path.startswith("/api/") or "json" in request.headers.get("Accept", "") \
         or "json" in request.headers.get("Content-Type", "")
     if wants_json:
         response = JsonResponse({"detail": detail, "code": "rate_limited"}, status=429)
@@ -127,4 +127,4 @@ class UploadLimitMiddleware:
         if not wait:
             return None
         log.warning("upload limit: user %s over the %s limit", user.pk, "recording part" if part else "upload")
-        return too_many(request, wait, "recording parts" if part else "uploads")
+        return too_many(request, wait, "recording parts" if part else "uploads", json=part)
