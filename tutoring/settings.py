@@ -584,7 +584,9 @@ if PRODUCTION:
 # Brute force (tutoring/signin.py): django-axes locks an account and a client address after
 # SIGNIN_FAILURE_LIMIT failed sign-ins, until SIGNIN_LOCKOUT_MINUTES after the last one. Behind the
 # reverse proxy the client address is X-Forwarded-For's, which the app server takes from the proxy.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# tutoring.signin.NoDemoLoginsBackend: in production the demo password ('demo') signs nobody in.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "tutoring.signin.NoDemoLoginsBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
