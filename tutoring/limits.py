@@ -56,6 +56,18 @@ def hit(limit: Limit, key: str, *, now: float | None = None) -> int:
     return count(limit, key, now=now)[1]
 
 
+def over(limit: Limit, key: str, *, now: float | None = None) -> int:
+    """Without counting: the seconds until `key` is allowed again when it has used up this
+    window, else 0."""
+    now = time.time() if now is None else now
+    number = int(now // limit.window)
+    try:
+        hits = cache.get(f"limit:{limit.name}:{key}:{number}") or 0
+    except Exception:  # noqa: BLE001 - as in count()
+        return 0
+    return max(1, math.ceil((number + 1) * limit.window - now)) if hits >= limit.limit else 0
+
+
 def in_words(seconds: int) -> str:
     """ "1 minute", "15 minutes", "2 hours" (rounded up to whole minutes)."""
     minutes = max(1, math.ceil(seconds / 60))
@@ -95,36 +107,52 @@ def upload_limits() -> tuple[Limit, Limit]:
 
 
 class UploadLimitMiddleware:
-    """Counts a signed-in user's uploads before a byte of the body is read: every multipart
-    request (notes' attachments, the room's resources, the notes API) against UPLOADS_PER_MINUTE,
-    every part of a browser recording against RECORDING_PARTS_PER_MINUTE. Over the limit: 429
-    with Retry-After, and the body is never parsed."""
+    """A signed-in user's uploads: every multipart request (notes' attachments, the room's
+    resources, the notes API) against UPLOADS_PER_MINUTE, every part of a browser recording
+    against RECORDING_PARTS_PER_MINUTE. Over the limit: 429 with Retry-After.
+
+    A user already over the limit is refused before a byte of the body is read; a request is
+    counted only once it has passed the CSRF check (this middleware comes after Django's), so a
+    forged cross-site post cannot use up someone's uploads."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.method in ("POST", "PUT", "PATCH"):
-            response = self._refusal(request)
-            if response is not None:
-                return response
+        if (which := self._which(request)) is not None:
+            limit, what, as_json = which
+            if wait := over(limit, str(request.user.pk)):
+                return self._refuse(request, wait, what, as_json)
         return self.get_response(request)
 
-    def _refusal(self, request):
-        multipart = request.content_type == "multipart/form-data"
-        try:
-            route = resolve(request.path_info).url_name
-        except Resolver404:
-            route = None
-        part = route in RECORDING_PART_ROUTES
-        if not (multipart or part):
+    def process_view(self, request, view, args, kwargs):
+        if (which := self._which(request)) is not None:
+            limit, what, as_json = which
+            if wait := hit(limit, str(request.user.pk)):
+                return self._refuse(request, wait, what, as_json)
+        return None
+
+    @staticmethod
+    def _which(request) -> tuple[Limit, str, bool] | None:
+        """(the limit, what it counts, whether the endpoint answers JSON) for an upload by a
+        signed-in user, else None."""
+        if request.method not in ("POST", "PUT", "PATCH"):
             return None
         user = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return None  # the view refuses anonymous uploads itself
+        try:
+            route = resolve(request.path_info).url_name
+        except Resolver404:
+            route = None
         uploads, parts = upload_limits()
-        wait = hit(parts if part else uploads, str(user.pk))
-        if not wait:
-            return None
-        log.warning("upload limit: user %s over the %s limit", user.pk, "recording part" if part else "upload")
-        return too_many(request, wait, "recording parts" if part else "uploads", json=part)
+        if route in RECORDING_PART_ROUTES:
+            return parts, "recording parts", True
+        if request.content_type == "multipart/form-data":
+            return uploads, "uploads", False
+        return None
+
+    @staticmethod
+    def _refuse(request, wait, what, as_json):
+        log.warning("upload limit: user %s over the limit of %s", request.user.pk, what)
+        return too_many(request, wait, what, json=as_json)
