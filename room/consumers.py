@@ -182,7 +182,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         self.user_id = user.id
         connects = limits.Limit("room-connects", settings.ROOM_CONNECTS_PER_MINUTE, 60)
         if wait := await sync_to_async(limits.hit)(connects, str(user.id)):
-            raise Closing(4429, "rate_limited", f"Too many connection attempts: try again in {limits.in_words(wait)}.")
+            raise Closing(4429, "rate_limited",
+                          f"Too many connection attempts: try again in {limits.in_words(wait)}.")
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         refused, self.role, self.watching = await database_sync_to_async(admission)(user, self.session_id)
         if refused is not None:
