@@ -30,7 +30,8 @@ def _bad(detail: str, status: int = 400) -> JsonResponse:
 
 
 def _sender(payload: dict) -> tuple[int | None, int | None]:
-    """(the Telegram user who sent the update, the chat to answer in), each None when absent."""
+    """(the Telegram user who sent the update, the private chat to answer in), each None when
+    absent (the bot answers in private chats only)."""
     for key in UPDATE_KEYS & payload.keys():
         update = payload[key]
         who = update.get("from") if isinstance(update.get("from"), dict) else {}
@@ -38,7 +39,7 @@ def _sender(payload: dict) -> tuple[int | None, int | None]:
         if key == "callback_query" and isinstance(update.get("message"), dict):
             chat = update["message"].get("chat") if isinstance(update["message"].get("chat"), dict) else {}
         user_id = who.get("id") if type(who.get("id")) is int else None
-        chat_id = chat.get("id") if type(chat.get("id")) is int else None
+        chat_id = chat.get("id") if type(chat.get("id")) is int and chat.get("type") == "private" else None
         return user_id, chat_id
     return None, None
 
