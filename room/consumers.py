@@ -15,6 +15,8 @@ code the page understands:
 
     4401 not_signed_in     4403 not_participant     4404 not_found      4409 not_open
     4400 malformed         1009 too_large           4429 rate_limited   4001 superseded
+    (4429: over RATE_PER_SECOND messages on one connection, or ROOM_CONNECTS_PER_MINUTE connection
+    attempts by one user; the detail says when to try again)
     1011 unavailable (Redis or the database did not answer)
 
 Messages from the browser (JSON text, at most MAX_MESSAGE_BYTES; anything else closes the socket):
@@ -48,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapte
 
 from sessions.access import Viewer
 from sessions.models import AssessmentRole, Session, VideoProvider
+from tutoring import limits
 from video import services as video_services
 
 from . import presence, services, states
@@ -146,11 +149,12 @@ def _in_pool_thread(func, *args, **kwargs):
 
 
 class TokenBucket:
-    def __init__(self, rate: float, burst: int):
-        self.rate, self.burst, self.tokens, self.at = rate, burst, float(burst), time.monotonic()
+    def __init__(self, rate: float, burst: int, clock=time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.at = float(burst), clock()
 
     def take(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
         self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
         self.at = now
         if self.tokens < 1:
@@ -179,6 +183,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             raise Closing(4401, "not_signed_in", "Sign in to join the session.")
         self.user_id = user.id
+        connects = limits.Limit("room-connects", settings.ROOM_CONNECTS_PER_MINUTE, 60)
+        if wait := await sync_to_async(limits.hit)(connects, str(user.id)):
+            raise Closing(4429, "rate_limited",
+                          f"Too many connection attempts: try again in {limits.in_words(wait)}.")
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         refused, self.role, self.watching = await database_sync_to_async(admission)(user, self.session_id)
         if refused is not None:

@@ -120,6 +120,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tutoring.limits.UploadLimitMiddleware",  # a user's uploads per minute, counted before the body is read
     "tutoring.middleware.ViewerTimeZoneMiddleware",  # every request in the signed-in viewer's zone
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -583,7 +584,9 @@ if PRODUCTION:
 # Brute force (tutoring/signin.py): django-axes locks an account and a client address after
 # SIGNIN_FAILURE_LIMIT failed sign-ins, until SIGNIN_LOCKOUT_MINUTES after the last one. Behind the
 # reverse proxy the client address is X-Forwarded-For's, which the app server takes from the proxy.
-AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+# tutoring.signin.NoDemoLoginsBackend: in production the demo password ('demo') signs nobody in.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "tutoring.signin.NoDemoLoginsBackend",
+                           "django.contrib.auth.backends.ModelBackend"]
 AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_LOCKOUT_MINUTES", 15))
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
@@ -595,8 +598,24 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_DISABLE_ACCESS_LOG = True  # failures only; the audit trail of what people do is the sessions'
 AXES_LOCKOUT_CALLABLE = "tutoring.signin.locked_out"
 
-# The analytics beacon (analytics/views.py) counts each user's events per minute in the cache.
-ANALYTICS_BEACON_PER_MINUTE = 120
+# Abuse limits (tutoring/limits.py), each per minute, counted in the cache; over one, HTTP answers
+# 429 with Retry-After and the room's socket closes with 4429.
+# The analytics beacon (analytics/views.py): events per user.
+ANALYTICS_BEACON_PER_MINUTE = env_int("ANALYTICS_BEACON_PER_MINUTE", 120)
+# Uploads per user: multipart requests (notes' attachments, the room's resources, the notes API),
+# and parts of a browser recording (one every few seconds at most while recording).
+UPLOADS_PER_MINUTE = env_int("UPLOADS_PER_MINUTE", 20)
+RECORDING_PARTS_PER_MINUTE = env_int("RECORDING_PARTS_PER_MINUTE", 60)
+# The Telegram webhook: updates per Telegram user (the rest are acknowledged and dropped, the
+# sender told once), and requests with a wrong secret token per client address.
+TELEGRAM_UPDATES_PER_MINUTE = env_int("TELEGRAM_UPDATES_PER_MINUTE", 30)
+TELEGRAM_BAD_SECRET_PER_MINUTE = env_int("TELEGRAM_BAD_SECRET_PER_MINUTE", 10)
+# The room's socket: connection attempts per user (messages per connection: room/consumers.py).
+ROOM_CONNECTS_PER_MINUTE = env_int("ROOM_CONNECTS_PER_MINUTE", 30)
+for _name in ("ANALYTICS_BEACON_PER_MINUTE", "UPLOADS_PER_MINUTE", "RECORDING_PARTS_PER_MINUTE",
+              "TELEGRAM_UPDATES_PER_MINUTE", "TELEGRAM_BAD_SECRET_PER_MINUTE", "ROOM_CONNECTS_PER_MINUTE"):
+    if globals()[_name] < 1:
+        raise ImproperlyConfigured(f"{_name} must be at least 1")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

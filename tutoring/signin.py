@@ -6,6 +6,10 @@ passed since its last failure, and the sign-in page says when that is (429, Retr
 successful sign-in clears the account's count; so does choosing a new password through a reset
 link. Password reset requests are limited per client address and per email address
 (tutoring.limits), so nobody can flood a mailbox; the answer says when to try again.
+
+Demo logins: in production (DJANGO_ENV=production) the password of the demo world ('demo', the
+password seed_demo gives every demo account) never signs anyone in, on the site or the admin,
+whatever the database holds (`NoDemoLoginsBackend`); seed_demo itself refuses to run there.
 """
 
 import math
@@ -15,12 +19,27 @@ from axes.models import AccessAttempt
 from axes.utils import reset as reset_attempts
 from django.conf import settings
 from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied
 from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import Max, Q
 from django.shortcuts import render
 from django.utils import timezone
 
 from . import limits
+
+DEMO_PASSWORD = "demo"  # seed_demo's accounts' password (sessions/management/commands/seed_demo.py)
+
+
+class NoDemoLoginsBackend:
+    """Listed before Django's ModelBackend: in production it stops the sign-in (PermissionDenied
+    ends Django's walk through the backends; axes counts it as a failure) when the password is the
+    demo password; otherwise it has no opinion and the next backend decides."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if settings.PRODUCTION and password == DEMO_PASSWORD:
+            raise PermissionDenied("demo logins are off in production")
+        return None
+
 
 RESET_PER_ADDRESS = limits.Limit("password-reset-address", limit=10, window=3600)
 RESET_PER_EMAIL = limits.Limit("password-reset-email", limit=3, window=3600)

@@ -39,8 +39,8 @@ from sessions.models import (
     Status,
 )
 from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
+from tutoring.signin import DEMO_PASSWORD  # production refuses it at sign-in
 
-DEMO_PASSWORD = "demo"
 LOGINS = ("demo-parent", "demo-tutor", "demo-student", "demo-creator", "demo-coordinator")
 
 # --- the reason pickers and the penalty sheet --------------------------------------------------
