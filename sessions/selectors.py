@@ -83,12 +83,15 @@ def family_waiting(base: QuerySet[Session]) -> QuerySet[Session]:
 
 
 def teach_tabs(base: QuerySet[Session], day_start: datetime, day_end: datetime) -> dict[str, QuerySet[Session]]:
-    """Today, Upcoming, Past, by the tutor's local day."""
+    """Today, Upcoming, Past, by the tutor's local day. A session still checked in stays on Today
+    until it is checked out, even when it began before midnight (a lesson from 23:30 to 00:30 is
+    checked out from Today at 00:30, not hunted for under Past)."""
+    in_progress = Q(status=Status.CHECKED_IN, scheduled_start__lt=day_start)
     return {
-        "today": base.filter(scheduled_start__gte=day_start, scheduled_start__lt=day_end)
+        "today": base.filter(Q(scheduled_start__gte=day_start, scheduled_start__lt=day_end) | in_progress)
         .order_by("scheduled_start", "pk"),
         "upcoming": base.filter(scheduled_start__gte=day_end).order_by("scheduled_start", "pk"),
-        "past": base.filter(scheduled_start__lt=day_start).order_by("-scheduled_start", "-pk"),
+        "past": base.filter(scheduled_start__lt=day_start).exclude(in_progress).order_by("-scheduled_start", "-pk"),
     }
 
 

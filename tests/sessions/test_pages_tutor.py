@@ -34,6 +34,20 @@ def test_it_splits_today_upcoming_and_past(tia, make_session):
     assert "Sat 14 Nov 10:00 (UTC)" in past and "Cancelled by parent" in past
 
 
+def test_a_lesson_across_midnight_is_checked_out_from_today(tia, make_session, time_machine):
+    """L17: a session checked in at 23:30 is still on Today at 00:20, with its Check out, and not
+    under Past until it is checked out."""
+    start = NOW.replace(hour=23, minute=30)
+    s = make_session(start=start, status=Status.CHECKED_IN, checked_in_at=start)
+    time_machine.move_to(start + timedelta(minutes=50), tick=False)
+    today = tia.get("/teach/").content.decode()
+    assert f"/sessions/{s.id}/check-out/" in today
+    assert f"session-{s.id}" not in tia.get("/teach/?tab=past").content.decode()
+    lifecycle.check_out(s, by=s.tutor)
+    assert f"session-{s.id}" not in tia.get("/teach/").content.decode()
+    assert f"session-{s.id}" in tia.get("/teach/?tab=past").content.decode()
+
+
 def test_it_says_when_check_in_opens(tia, make_session):
     """L13: the missing check-in button is explained with the exact minutes."""
     s = make_session(start=NOW + timedelta(minutes=42))
