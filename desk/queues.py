@@ -65,10 +65,10 @@ def session_condition(key: str, user, now: datetime) -> Q:
     raise KeyError(key)
 
 
-def low_packages(today):
-    """Packages still valid with NEARLY_USED_UP credits left or fewer."""
+def low_packages(today, threshold: int = NEARLY_USED_UP):
+    """Packages still valid with `threshold` credits left or fewer."""
     return (LessonPackage.objects.filter(expires_on__gte=today).annotate(used_total=used_credits_subquery())
-            .filter(credits__lte=F("used_total") + NEARLY_USED_UP))
+            .filter(credits__lte=F("used_total") + threshold))
 
 
 def queues(user, now: datetime) -> list[Queue]:

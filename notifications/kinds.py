@@ -364,6 +364,23 @@ def video_credentials(c: Ctx) -> Message:
         url=d["url"], action="Open the incident")
 
 
+def low_balance(c: Ctx) -> Message:
+    """A package reached the low-balance threshold (desk/billing.py sends it once per package)."""
+    d = c.data
+    left = "1 lesson" if d["remaining"] == 1 else f"{d['remaining']} lessons"
+    if c.delivery.kind == "low_balance_desk":
+        return Message(
+            title=fit(f"{possessive(d['student'])} package: {left} left", "A lesson package is nearly used up"),
+            lines=(f"{possessive(d['student'])} {d['credits']}-lesson package (valid until {d['expires_on']}) has "
+                   f"{left} left. Arrange a new package with the family.",),
+            url=d["url"], action="Open the package")
+    return Message(
+        title=fit(f"{possessive(d['student'])} lessons: {left} left", "Your lesson package is nearly used up"),
+        lines=(f"{possessive(d['student'])} {d['credits']}-lesson package (valid until {d['expires_on']}) has "
+               f"{left} left. Contact your coordinator to add lessons before it runs out.",),
+        url="/", action="Open your home page")
+
+
 # --- when a delivery is no longer worth sending, or should wait -------------------------------
 
 
@@ -444,4 +461,8 @@ KINDS: dict[str, Kind] = {
     "telegram_unlinked": Kind(Topic.ACCOUNT, telegram_unlinked, forced_channels=frozenset({"in_app"})),
     "video_credentials": Kind(Topic.OPERATIONS, video_credentials, forced_channels=frozenset({"in_app"}),
                               roles=frozenset({Role.COORDINATOR})),  # video/incidents.py tells coordinators
+    # desk/billing.py: once per package, to its student's parents and to the coordinators
+    "low_balance": Kind(Topic.ACCOUNT, low_balance, roles=frozenset({Role.PARENT})),
+    "low_balance_desk": Kind(Topic.OPERATIONS, low_balance, forced_channels=frozenset({"in_app"}),
+                             roles=frozenset({Role.COORDINATOR})),
 }
