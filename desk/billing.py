@@ -115,8 +115,9 @@ def export_rows(first: date, last: date, tz):
                int(s.duration.total_seconds() // 60), s.student.name, s.tutor.name, s.course.title if s.course else "",
                "", f"{credits.normalize():f}", d.get("cost_amount") or "", "",
                f"{d.get('penalty', '')} ({d.get('role', '')} cancelled)".strip()]
+    plurals = {"session": "sessions", "add-on": "add-ons", "penalty": "penalties"}
     for kind, (count, credits) in totals.items():
-        yield [f"total {kind}s", count, "", "", "", "", "", "", "", f"{credits.normalize():f}", "", "", ""]
+        yield [f"total {plurals[kind]}", count, "", "", "", "", "", "", "", f"{credits.normalize():f}", "", "", ""]
 
 
 class Echo:

@@ -123,7 +123,8 @@ def _confirm(request, form, *, match, pattern, now):
         text = (f"Pattern changed: {len(outcome.moved)} sessions moved, {len(outcome.created)} added, "
                 f"{len(outcome.withdrawn)} withdrawn")
     skipped = len(plan.conflicts)
-    messages.success(request, text + (f"; {skipped} dates left out for conflicts." if skipped else "."))
+    left_out = "1 date" if skipped == 1 else f"{skipped} dates"
+    messages.success(request, text + (f"; {left_out} left out for conflicts." if skipped else "."))
     return HttpResponseRedirect(reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
 
 
