@@ -19,7 +19,7 @@ from import_export.formats.base_formats import CSV
 
 from sessions.admin import LessonPackageAdmin, SessionAdmin
 from tutoring.admin import CoordinatorAccess, MatchAdmin, ReadOnlyAccess, is_admin_operator, person_search
-from tutoring.input import DayField
+from tutoring.input import DayField, TextField
 from tutoring.models import Match, MatchState, Role, User
 
 from .billing import csv_lines, export_rows, statement
@@ -205,8 +205,8 @@ class LowBalanceAlertAdmin(ReadOnlyAccess, admin.ModelAdmin):
 
 
 class ExportForm(forms.Form):
-    month = forms.CharField(required=False, widget=forms.TextInput(attrs={"type": "month"}),
-                            help_text="A whole month (YYYY-MM), or leave empty and choose the dates.")
+    month = TextField(max_length=7, required=False, what="month", widget=forms.TextInput(attrs={"type": "month"}),
+                      help_text="A whole month (YYYY-MM), or leave empty and choose the dates.")
     first = DayField(label="From", required=False)
     last = DayField(label="To", required=False, help_text="Included.")
 

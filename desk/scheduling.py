@@ -16,7 +16,7 @@ from django.utils import timezone
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Channel, Session
-from tutoring.input import DateTimeField, DayField
+from tutoring.input import DateTimeField, DayField, TextField
 from tutoring.models import Course, Role, User
 
 from . import patterns
@@ -38,7 +38,7 @@ class PatternForm(forms.Form):
     weeks = forms.IntegerField(min_value=1, max_value=patterns.MAX_WEEKS, required=False,
                                help_text="Leave empty to plan until the student's lesson credits are used up.")
     # the conflicts the coordinator was shown (session ids): confirming schedules around exactly those
-    seen = forms.CharField(required=False, widget=forms.HiddenInput)
+    seen = TextField(max_length=2000, required=False, what="list of conflicts", widget=forms.HiddenInput)
 
     def spec(self) -> patterns.PatternInput:
         d = self.cleaned_data

@@ -54,9 +54,9 @@ from .transitions import (
 )
 
 __all__ = [
-    "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
+    "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "PLANNED_KINDS", "accept_reschedule", "acknowledge", "adhoc_pairings",
     "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
     "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
-    "mark_due_no_shows", "mark_no_show", "move_planned_session", "PLANNED_KINDS", "propose_reschedule", "record_notes", "reject_reschedule",
+    "mark_due_no_shows", "mark_no_show", "move_planned_session", "propose_reschedule", "record_notes", "reject_reschedule",
     "resolve_dispute", "silenced", "untouched", "verify", "withdraw_planned_session", "withdraw_reschedule",
 ]

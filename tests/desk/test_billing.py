@@ -13,7 +13,7 @@ from desk import billing
 from desk.models import LowBalanceAlert
 from notifications.models import Delivery, Notification
 from sessions import lifecycle
-from sessions.models import PackageDeduction, Session, SessionEvent, Status
+from sessions.models import PackageDeduction, Status
 from tests.conftest import NOW, at_once, make_user
 from tutoring.models import LessonPackage, Role
 

@@ -139,7 +139,7 @@ def test_changing_the_pattern_moves_only_untouched_future_sessions_and_ending_wi
 
 
 def test_a_longer_pattern_adds_sessions_and_a_shorter_one_withdraws_the_surplus(proposed, coordinator):
-    pattern, created, _ = patterns.accept_match(proposed.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 2),
+    pattern, _, _ = patterns.accept_match(proposed.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 2),
                                                 now=BEFORE_SPRING)
     longer = patterns.change_pattern(pattern.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 3),
                                      now=BEFORE_SPRING)
