@@ -21,10 +21,12 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from notifications.outbox import notify
+
 from sessions import lifecycle, rules
 from sessions.errors import CONFLICT, FORBIDDEN, INVALID, Refused
 from sessions.models import OCCUPYING_STATUSES, Channel, PackageDeduction, Session, SessionEvent, Status
-from tutoring.models import LessonPackage, Match, MatchState, User
+from tutoring.models import Guardianship, LessonPackage, Match, MatchState, User
 
 from .models import PatternSession, WeeklyPattern
 
@@ -232,6 +234,7 @@ def accept_match(match_id, *, by: User, spec: PatternInput, confirm: bool = Fals
     created = [_create(pattern, slot, by=by, now=now, channel=channel) for slot in plan.free]
     match.state, match.accepted_at, match.active = MatchState.ACCEPTED, now, True
     match.save(update_fields=["state", "accepted_at", "active"])
+    _tell(pattern, "set", now=now)
     return pattern, created, plan
 
 
@@ -318,6 +321,7 @@ def change_pattern(pattern_id, *, by: User, spec: PatternInput, confirm: bool = 
     pattern.weekdays, pattern.start_time, pattern.minutes = list(spec.weekdays), spec.start_time, spec.minutes
     pattern.starts_on, pattern.weeks, pattern.updated_at = spec.starts_on, spec.weeks, now
     pattern.save(update_fields=["weekdays", "start_time", "minutes", "starts_on", "weeks", "updated_at"])
+    _tell(pattern, "changed", now=now)
     return outcome
 
 
@@ -339,7 +343,24 @@ def end_pattern(pattern_id, *, by: User, end_match: bool = False, now: datetime 
         match = pattern.match
         match.state, match.active = MatchState.ENDED, False
         match.save(update_fields=["state", "active"])
+    _tell(pattern, "ended", now=now, withdrawn=len(outcome.withdrawn))
     return outcome
+
+
+def _tell(pattern: WeeklyPattern, what: str, *, now: datetime, withdrawn: int = 0) -> None:
+    """One notice to the student, their parents and the tutor (in the caller's transaction): the
+    sessions themselves are created and moved silently."""
+    match = pattern.match
+    upcoming = list(untouched_sessions(pattern, now).values_list("scheduled_start", flat=True)[:1])
+    scheduled = Session.objects.filter(pattern_link__pattern=pattern, status=Status.SCHEDULED,
+                                       scheduled_start__gt=now).count()
+    parents = User.objects.filter(pk__in=Guardianship.objects.filter(student=match.student).values("parent_id"))
+    people = [match.tutor, match.student, *parents]
+    data = {"what": what, "student": match.student.name, "tutor": match.tutor.name, "pattern": describe(pattern),
+            "scheduled": scheduled, "withdrawn": withdrawn,
+            "first": upcoming[0].isoformat() if upcoming else ""}
+    notify(people, kind="schedule_changed", source=f"pattern:{pattern.pk}:{what}:{now.isoformat()}", data=data,
+           now=now)
 
 
 def describe(pattern: WeeklyPattern) -> str:

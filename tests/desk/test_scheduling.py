@@ -339,3 +339,26 @@ def test_a_coordinator_adds_a_single_session_through_the_lifecycle(client, coord
     assert again.status_code == 200
     assert "The tutor already has a session at that time. Nothing was saved." in again.content.decode()
     assert Session.objects.filter(tutor=tutor).count() == 1
+
+
+def test_the_family_and_the_tutor_get_one_notice_per_pattern_not_one_per_session(
+        proposed, coordinator, parent, student, django_capture_on_commit_callbacks, time_machine):
+    """Issue 17 item 2: accepting tells the tutor, the student and the parent once, each in their own zone."""
+    from notifications.models import Delivery, Notification
+
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        pattern, _, _ = patterns.accept_match(proposed.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 3),
+                                              now=BEFORE_SPRING)
+    assert not Delivery.objects.filter(kind="created").exists()
+    notes = {n.recipient_id: n for n in Notification.objects.filter(kind="schedule_changed")}
+    assert set(notes) == {proposed.tutor.pk, student.pk, parent.pk}
+    text = notes[parent.pk].text
+    assert "Monday at 16:00 (Europe/Prague), 60 minutes, from 2027-03-15 for 3 weeks" in text
+    assert "3 upcoming sessions are scheduled. The first is on Mon 15 Mar 15:00 (Europe/London)." in text
+    assert "Mon 15 Mar 16:00 (Europe/Prague)" in notes[proposed.tutor.pk].text
+    with django_capture_on_commit_callbacks(execute=True):
+        patterns.end_pattern(pattern.pk, by=coordinator, now=BEFORE_SPRING)
+    ended = Notification.objects.filter(kind="schedule_changed", recipient=parent).order_by("-id").first()
+    assert "3 upcoming sessions were withdrawn" in ended.text
