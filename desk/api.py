@@ -1,4 +1,5 @@
-"""The desk's routes of the JSON API: accepting a match schedules its sessions (issue 17 item 2).
+"""The desk's routes of the JSON API: accepting a match schedules its sessions from a weekly
+pattern; changing or ending the pattern moves or withdraws its untouched ones (issue 17 item 2).
 Thin: parse, call desk/patterns.py, serialize. Coordinators only (403 for everyone else)."""
 
 from datetime import datetime, time
@@ -6,11 +7,13 @@ from datetime import datetime, time
 from ninja import Field, Router, Schema
 from ninja.responses import Status as Reply
 
+from sessions.errors import Refused
 from sessions.models import Channel
 from sessions.schemas import ErrorOut
 from tutoring.input import Day
 
 from . import patterns
+from .models import WeeklyPattern
 
 router = Router(tags=["matches"])
 
@@ -67,3 +70,50 @@ def accept_match(request, match_id: int, payload: AcceptIn):
         "sessions": [{"id": s.pk, "start": s.scheduled_start, "end": s.scheduled_end} for s in created],
         "skipped": [c.as_dict() for c in plan.conflicts],
     })
+
+
+class ChangeOut(Schema):
+    pattern_id: int
+    moved: list[SlotOut]
+    created: list[SlotOut]
+    withdrawn: list[int]
+    skipped: list[ConflictOut]
+
+
+class EndIn(Schema):
+    end_match: bool = Field(False, description="End the match too (no more ad-hoc sessions for it).")
+
+
+def _pattern_of(match_id: int, by) -> int:
+    patterns.require_coordinator(by)
+    pattern = WeeklyPattern.objects.filter(match_id=match_id).values_list("pk", flat=True).first()
+    if pattern is None:
+        raise Refused("This match has no weekly pattern.", code="not_found", status=404)
+    return pattern
+
+
+def _slots(sessions) -> list[dict]:
+    return [{"id": s.pk, "start": s.scheduled_start, "end": s.scheduled_end} for s in sessions]
+
+
+@router.put("/{match_id}/pattern", response={200: ChangeOut, **ERRORS})
+def change_pattern(request, match_id: int, payload: AcceptIn):
+    """Change the match's weekly pattern: its untouched future sessions move to the new dates, extra
+    dates get sessions, surplus ones are withdrawn; sessions somebody acted on stay. Conflicts: 409
+    unless `confirm`."""
+    spec = patterns.PatternInput(weekdays=tuple(payload.weekdays), start_time=payload.start_time,
+                                 minutes=payload.minutes, starts_on=payload.starts_on, weeks=payload.weeks)
+    pattern_id = _pattern_of(match_id, request.user)
+    outcome = patterns.change_pattern(pattern_id, by=request.user, spec=spec, confirm=payload.confirm,
+                                      channel=Channel.API)
+    return {"pattern_id": pattern_id, "moved": _slots(outcome.moved), "created": _slots(outcome.created),
+            "withdrawn": [s.pk for s in outcome.withdrawn], "skipped": [c.as_dict() for c in outcome.skipped]}
+
+
+@router.post("/{match_id}/pattern/end", response={200: ChangeOut, **ERRORS})
+def end_pattern(request, match_id: int, payload: EndIn):
+    """End the weekly pattern: its untouched future sessions are withdrawn (not completed)."""
+    pattern_id = _pattern_of(match_id, request.user)
+    outcome = patterns.end_pattern(pattern_id, by=request.user, end_match=payload.end_match, channel=Channel.API)
+    return {"pattern_id": pattern_id, "moved": [], "created": [], "withdrawn": [s.pk for s in outcome.withdrawn],
+            "skipped": []}

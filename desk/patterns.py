@@ -153,7 +153,7 @@ def find_conflicts(slots: list[Slot], *, tutor_id: int, student_id: int, ignore:
     return conflicts
 
 
-def _coordinator(by: User) -> None:
+def require_coordinator(by: User) -> None:
     if not by.is_coordinator:
         raise Refused("Only a coordinator can schedule sessions.", code="not_allowed", status=FORBIDDEN)
 
@@ -201,7 +201,7 @@ def conflicts_refusal(plan: Plan) -> Refused:
 
 def preview(match_id, *, by: User, spec: PatternInput, now: datetime | None = None) -> Plan:
     now = now or timezone.now()
-    _coordinator(by)
+    require_coordinator(by)
     match = _match(match_id)
     _acceptable(match)
     return plan_for_match(match, spec.check(), now)
@@ -220,7 +220,7 @@ def accept_match(match_id, *, by: User, spec: PatternInput, confirm: bool = Fals
     """Accept the match and create its sessions. Conflicts refuse (409, listed in `errors`)
     unless `confirm`, which schedules the free dates only."""
     now = now or timezone.now()
-    _coordinator(by)
+    require_coordinator(by)
     spec = spec.check()
     match = _match(match_id, lock=True)
     _acceptable(match)
@@ -267,7 +267,7 @@ def _pattern(pattern_id, *, lock: bool = False) -> WeeklyPattern:
 
 def preview_change(pattern_id, *, by: User, spec: PatternInput, now: datetime | None = None) -> Plan:
     now = now or timezone.now()
-    _coordinator(by)
+    require_coordinator(by)
     pattern = _pattern(pattern_id)
     _open(pattern)
     return plan_for_match(pattern.match, spec.check(), now, pattern=pattern)
@@ -292,7 +292,7 @@ def change_pattern(pattern_id, *, by: User, spec: PatternInput, confirm: bool = 
     """Re-plan the future: the untouched sessions move to the new dates in order, extra dates get
     new sessions, surplus sessions are withdrawn. Touched sessions stay as they are."""
     now = now or timezone.now()
-    _coordinator(by)
+    require_coordinator(by)
     spec = spec.check()
     pattern = _pattern(pattern_id, lock=True)
     _open(pattern)
@@ -330,7 +330,7 @@ def end_pattern(pattern_id, *, by: User, end_match: bool = False, now: datetime 
                 channel: str = Channel.ADMIN) -> Outcome:
     """Withdraw the untouched future sessions and close the pattern (and the match, if asked)."""
     now = now or timezone.now()
-    _coordinator(by)
+    require_coordinator(by)
     pattern = _pattern(pattern_id, lock=True)
     _open(pattern)
     outcome = Outcome()

@@ -362,3 +362,30 @@ def test_the_family_and_the_tutor_get_one_notice_per_pattern_not_one_per_session
         patterns.end_pattern(pattern.pk, by=coordinator, now=BEFORE_SPRING)
     ended = Notification.objects.filter(kind="schedule_changed", recipient=parent).order_by("-id").first()
     assert "3 upcoming sessions were withdrawn" in ended.text
+
+
+def test_the_api_changes_and_ends_a_pattern(client, proposed, coordinator, outsider, time_machine):
+    """Issue 17 item 2: PUT /api/matches/{id}/pattern moves untouched sessions; POST .../pattern/end withdraws them."""
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    _, created, _ = patterns.accept_match(proposed.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 2),
+                                          now=BEFORE_SPRING)
+    client.force_login(outsider)
+    assert client.put(f"/api/matches/{proposed.pk}/pattern", json.dumps(ACCEPT),
+                      content_type="application/json").status_code == 403
+    assert post_json(client, f"/api/matches/{proposed.pk}/pattern/end", {}).status_code == 403
+    assert set(Session.objects.filter(pk__in=[s.pk for s in created]).values_list("scheduled_start", "status")) == {
+        (s.scheduled_start, Status.SCHEDULED) for s in created}
+    client.force_login(coordinator)
+    answer = client.put(f"/api/matches/{proposed.pk}/pattern", json.dumps({**ACCEPT, "start_time": "17:00"}),
+                        content_type="application/json")
+    assert answer.status_code == 200, answer.content
+    body = answer.json()
+    assert sorted(s["start"] for s in body["moved"]) == ["2027-03-15T16:00:00Z", "2027-03-22T16:00:00Z"]
+    assert [s["start"] for s in body["created"]] == ["2027-03-29T15:00:00Z"]
+    answer = post_json(client, f"/api/matches/{proposed.pk}/pattern/end", {"end_match": True})
+    assert answer.status_code == 200 and len(answer.json()["withdrawn"]) == 3
+    proposed.refresh_from_db()
+    assert proposed.state == MatchState.ENDED
+    other = Match.objects.create(tutor=proposed.tutor, student=make_user("zoe", Role.STUDENT))
+    assert post_json(client, f"/api/matches/{other.pk}/pattern/end", {}).status_code == 404
+    assert post_json(client, f"/api/matches/{proposed.pk}/pattern/end", {}).status_code == 409
