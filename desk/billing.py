@@ -175,10 +175,16 @@ def alert_low_balance(package_id: int, *, now: datetime | None = None) -> bool:
         return True
 
 
+SWEEP_LOOKBACK = timedelta(days=1)
+
+
 def sweep_low_balances(*, now: datetime | None = None) -> int:
-    """Beat's catch-up: every valid package at or under the threshold without an alert yet."""
+    """Beat's catch-up for a lost publish: valid packages at or under the threshold without an alert
+    yet, among those with a deduction in the last day (history replayed by the demo seed, or
+    packages that ran low before this alert existed, stay quiet)."""
     now = now or timezone.now()
     threshold = low_balance_threshold()
+    recent = PackageDeduction.objects.filter(created_at__gte=now - SWEEP_LOOKBACK).values("package_id")
     candidates = (low_packages(now.date() - timedelta(days=1), threshold=threshold)
-                  .filter(low_balance_alert__isnull=True).values_list("pk", flat=True)[:500])
+                  .filter(low_balance_alert__isnull=True, pk__in=recent).values_list("pk", flat=True)[:500])
     return sum(alert_low_balance(pk, now=now) for pk in list(candidates))

@@ -186,9 +186,12 @@ def test_the_alert_is_sent_once_when_triggered_twice_at_the_same_moment(package,
     assert Delivery.objects.filter(source=f"low_balance:{package.pk}").count() == len(rows)
 
 
-def test_the_sweep_sends_what_a_lost_publish_missed(package, make_session, settings):
+def test_the_sweep_sends_what_a_lost_publish_missed(package, make_session, student, settings):
     settings.LOW_BALANCE_CREDITS = 2
-    use_credits(package, 9, make_session)
-    assert billing.sweep_low_balances(now=NOW) == 1
+    use_credits(package, 9, make_session)  # deducted NOW
+    old = LessonPackage.objects.create(student=student, credits=1, expires_on=package.expires_on)
+    done = make_session(start=NOW - timedelta(days=60), status=Status.APPROVED)
+    PackageDeduction.objects.create(package=old, session=done, created_at=NOW - timedelta(days=2))
+    assert billing.sweep_low_balances(now=NOW) == 1  # the old deduction's package stays quiet
     assert billing.sweep_low_balances(now=NOW) == 0
     assert LowBalanceAlert.objects.get().remaining == 1
