@@ -389,3 +389,15 @@ def test_the_api_changes_and_ends_a_pattern(client, proposed, coordinator, outsi
     other = Match.objects.create(tutor=proposed.tutor, student=make_user("zoe", Role.STUDENT))
     assert post_json(client, f"/api/matches/{other.pk}/pattern/end", {}).status_code == 404
     assert post_json(client, f"/api/matches/{proposed.pk}/pattern/end", {}).status_code == 409
+
+
+def test_a_start_in_the_skipped_spring_hour_is_read_with_the_offset_before_the_change():
+    """Issue 17 item 2: 02:30 does not exist in Prague on 28 March 2027; the session starts at 03:30 summer time."""
+    import zoneinfo
+
+    prague = zoneinfo.ZoneInfo("Europe/Prague")
+    slot = patterns.local_slot(date(2027, 3, 28), time(2, 30), 60, prague)
+    assert slot.start == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    assert slot.start.astimezone(prague).strftime("%H:%M %Z") == "03:30 CEST"
+    autumn = patterns.local_slot(date(2026, 10, 25), time(2, 30), 60, prague)  # ambiguous: the first one
+    assert autumn.start == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
