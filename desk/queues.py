@@ -9,6 +9,7 @@ one for failed summaries, one for packages.
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Q
 from django.urls import reverse
 
@@ -19,7 +20,10 @@ from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
 CHECKOUT_WINDOW = timedelta(hours=24)  # check-out closes this long after the scheduled end (rules.py)
-NEARLY_USED_UP = 2  # a package with this many credits left, or fewer, needs topping up
+def nearly_used_up() -> int:
+    """A package with this many credits left, or fewer, needs topping up: the desk's queue and the
+    parents' low-balance alert (desk/billing.py) share settings.LOW_BALANCE_CREDITS."""
+    return settings.LOW_BALANCE_CREDITS
 
 
 @dataclass(frozen=True)
@@ -65,10 +69,11 @@ def session_condition(key: str, user, now: datetime) -> Q:
     raise KeyError(key)
 
 
-def low_packages(today):
-    """Packages still valid with NEARLY_USED_UP credits left or fewer."""
+def low_packages(today, threshold: int | None = None):
+    """Packages still valid with `threshold` (default: nearly_used_up()) credits left or fewer."""
+    threshold = nearly_used_up() if threshold is None else threshold
     return (LessonPackage.objects.filter(expires_on__gte=today).annotate(used_total=used_credits_subquery())
-            .filter(credits__lte=F("used_total") + NEARLY_USED_UP))
+            .filter(credits__lte=F("used_total") + threshold))
 
 
 def queues(user, now: datetime) -> list[Queue]:
@@ -91,7 +96,7 @@ def queues(user, now: datetime) -> list[Queue]:
                       Summary.objects.filter(status=SummaryStatus.FAILED).count(),
                       reverse("admin:notes_summary_changelist") + f"?status__exact={SummaryStatus.FAILED}"))
     made.append(Queue("packages", "Packages nearly used up",
-                      f"Valid packages with {NEARLY_USED_UP} credits left or fewer.",
+                      f"Valid packages with {nearly_used_up()} credits left or fewer.",
                       low_packages(now.astimezone(user.tzinfo).date()).count(),
                       reverse("admin:tutoring_lessonpackage_changelist") + "?desk=low"))
     return made

@@ -374,6 +374,41 @@ def video_credentials(c: Ctx) -> Message:
         url=d["url"], action="Open the incident")
 
 
+def schedule_changed(c: Ctx) -> Message:
+    """A weekly pattern was set, changed or ended (desk/patterns.py): one notice for all its sessions."""
+    d = c.data
+    pair = f"{d['student']} with {d['tutor']}"
+    first = f" The first is on {local(d['first'], c.recipient)}." if d.get("first") else ""
+    if d["what"] == "ended":
+        return Message(
+            title=fit(f"Weekly sessions of {pair} ended", "Weekly sessions ended"),
+            lines=(f"The weekly sessions of {pair} have ended: {d['withdrawn']} upcoming sessions were withdrawn.",),
+            url="/", action="Open your sessions")
+    verb = "are set" if d["what"] == "set" else "changed"
+    return Message(
+        title=fit(f"Weekly sessions of {pair} {verb}", f"Weekly sessions {verb}"),
+        lines=(f"The weekly sessions of {pair} {verb}: {d['pattern']}. {d['scheduled']} upcoming sessions are "
+               f"scheduled.{first}",),
+        url="/", action="Open your sessions")
+
+
+def low_balance(c: Ctx) -> Message:
+    """A package reached the low-balance threshold (desk/billing.py sends it once per package)."""
+    d = c.data
+    left = "1 lesson" if d["remaining"] == 1 else f"{d['remaining']} lessons"
+    if c.delivery.kind == "low_balance_desk":
+        return Message(
+            title=fit(f"{possessive(d['student'])} package: {left} left", "A lesson package is nearly used up"),
+            lines=(f"{possessive(d['student'])} {d['credits']}-lesson package (valid until {d['expires_on']}) has "
+                   f"{left} left. Arrange a new package with the family.",),
+            url=d["url"], action="Open the package")
+    return Message(
+        title=fit(f"{possessive(d['student'])} lessons: {left} left", "Your lesson package is nearly used up"),
+        lines=(f"{possessive(d['student'])} {d['credits']}-lesson package (valid until {d['expires_on']}) has "
+               f"{left} left. Contact your coordinator to add lessons before it runs out.",),
+        url="/", action="Open your home page")
+
+
 # --- when a delivery is no longer worth sending, or should wait -------------------------------
 
 
@@ -455,4 +490,11 @@ KINDS: dict[str, Kind] = {
     "telegram_unlinked": Kind(Topic.ACCOUNT, telegram_unlinked, forced_channels=frozenset({"in_app"})),
     "video_credentials": Kind(Topic.OPERATIONS, video_credentials, forced_channels=frozenset({"in_app"}),
                               roles=frozenset({Role.COORDINATOR})),  # video/incidents.py tells coordinators
+    # desk/patterns.py: a weekly pattern set, changed or ended, to the family and the tutor
+    "schedule_changed": Kind(Topic.SESSIONS, schedule_changed, roles=frozenset({Role.PARENT, Role.STUDENT,
+                                                                               Role.TUTOR})),
+    # desk/billing.py: once per package, to its student's parents and to the coordinators
+    "low_balance": Kind(Topic.ACCOUNT, low_balance, roles=frozenset({Role.PARENT})),
+    "low_balance_desk": Kind(Topic.OPERATIONS, low_balance, forced_channels=frozenset({"in_app"}),
+                             roles=frozenset({Role.COORDINATOR})),
 }

@@ -135,6 +135,7 @@ ROUTES = [
     ("/sessions", "notes.api.router"),
     ("/sessions", "creators.api.recordings_router"),
     ("/sessions", "video.api.router"),
+    ("/matches", "desk.api.router"),
 ]
 for prefix, router in ROUTES:
     api.add_router(prefix, router)

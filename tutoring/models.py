@@ -13,6 +13,7 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
+from django.utils import timezone
 
 
 class Role(models.TextChoices):
@@ -112,14 +113,23 @@ class Enrollment(models.Model):
         return f"{self.student} in {self.course}"
 
 
+class MatchState(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    ACCEPTED = "accepted", "Accepted"
+    ENDED = "ended", "Ended"
+
+
 class Match(models.Model):
-    """A tutor paired with a student (on match acceptance); tutors may log ad-hoc sessions only
-    for students they are matched with."""
+    """A tutor paired with a student. A coordinator proposes it, then accepts it with a weekly
+    pattern (desk/patterns.py creates the sessions); tutors may log ad-hoc sessions only for
+    students they are matched with (active)."""
 
     tutor = models.ForeignKey(User, on_delete=models.CASCADE, related_name="tutor_matches")
     student = models.ForeignKey(User, on_delete=models.CASCADE, related_name="student_matches")
     course = models.ForeignKey(Course, null=True, blank=True, on_delete=models.SET_NULL, related_name="matches")
-    accepted_at = models.DateTimeField(auto_now_add=True)
+    # a match made before acceptance had a state (and every one made outside the admin) is accepted
+    state = models.CharField(max_length=16, choices=MatchState.choices, default=MatchState.ACCEPTED)
+    accepted_at = models.DateTimeField(null=True, blank=True, default=timezone.now)
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -249,6 +249,8 @@ CELERY_BEAT_SCHEDULE = {
     "dispatch-due-deliveries": {"task": "notifications.tasks.dispatch_due", "schedule": crontab()},
     # Telegram keeps an unanswered update for 24 hours: older update ids need not be remembered
     "prune-telegram-updates": {"task": "telegram_bot.tasks.prune_updates", "schedule": crontab(minute=17, hour=3)},
+    # low-balance alerts an approval's publish did not reach (desk/billing.py sends each once)
+    "sweep-low-balances": {"task": "desk.tasks.sweep_low_balances", "schedule": crontab(minute="*/15")},
 }
 
 # --- the session room (spec 002): signaling and presence over Channels on the same Redis ---------
@@ -643,3 +645,5 @@ COORDINATOR_WAIVER_REMINDER = env_str(
     "before or right after you cancel.",
 )
 ADHOC_MAX_AGE = timedelta(days=env_int("ADHOC_MAX_AGE_DAYS", 30))
+# a package with this many credits left, or fewer, sends its low-balance alert (once)
+LOW_BALANCE_CREDITS = env_int("LOW_BALANCE_CREDITS", 2)

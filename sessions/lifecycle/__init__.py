@@ -12,7 +12,8 @@ The package, one module per concern (none imports the face; see docs/lifecycle.m
   transitions   attendance and approval: check-in/out, notes, acknowledge, dispute, verify, ...
   negotiations  cancel (the terms shown first) and the reschedule thread
   sweeps        the set-based beat sweeps in raw SQL (expiry, the tutor's no-show)
-  creation      scheduling a session, batch-logging ad-hoc sessions, importing past sessions
+  creation      scheduling a session, batch-logging ad-hoc sessions, importing past sessions,
+                moving or withdrawing a weekly pattern's untouched sessions
   waivers       a coordinator waives a cancellation's penalty (an event, no status change)
 """
 
@@ -20,10 +21,14 @@ from .core import silenced
 from .creation import (
     IMPORTABLE_STATUSES,
     MAX_ADHOC_ROWS,
+    PLANNED_KINDS,
     adhoc_pairings,
     create_session,
     import_past_session,
     log_adhoc_sessions,
+    move_planned_session,
+    untouched,
+    withdraw_planned_session,
 )
 from .negotiations import (
     EXPIRED_REASON,
@@ -51,9 +56,10 @@ from .transitions import (
 from .waivers import waive_penalty
 
 __all__ = [
-    "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "accept_reschedule", "acknowledge", "adhoc_pairings",
+    "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "PLANNED_KINDS", "accept_reschedule", "acknowledge", "adhoc_pairings",
     "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
     "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
-    "mark_due_no_shows", "mark_no_show", "propose_reschedule", "record_notes", "reject_reschedule",
-    "resolve_dispute", "silenced", "verify", "waive_penalty", "withdraw_reschedule",
+    "mark_due_no_shows", "mark_no_show", "move_planned_session", "propose_reschedule", "record_notes",
+    "reject_reschedule", "resolve_dispute", "silenced", "untouched", "verify", "waive_penalty",
+    "withdraw_planned_session", "withdraw_reschedule",
 ]

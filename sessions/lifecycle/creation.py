@@ -10,7 +10,7 @@ from tutoring.models import Course, Enrollment, Match, Role, User
 from .. import rules
 from ..errors import FORBIDDEN, INVALID, Refused
 from ..models import OCCUPYING_STATUSES, Channel, Session, Source, Status
-from .core import _ensure_slot_free, _now, _record, _slot_taken_as_refusal, silenced
+from .core import _ensure_slot_free, _lock, _now, _record, _save, _slot_taken_as_refusal, silenced
 
 MAX_ADHOC_ROWS = 50
 
@@ -216,4 +216,60 @@ def import_past_session(*, by: User, tutor_id, student_id, start: datetime, end:
     with silenced():
         _record(session, by=by, channel=channel, kind="imported", from_status="", now=now,
                 data={"source": source, **(data or {})})
+    return session
+
+
+# --- sessions a weekly pattern planned --------------------------------------------------------
+
+# Events a planned session may carry and still count as untouched: its creation and the moves of
+# its pattern. Anything a person did (a check-in, a reschedule thread, a cancel) makes it theirs.
+PLANNED_KINDS = ("created", "pattern_moved")
+
+
+def untouched(session: Session, now: datetime) -> bool:
+    """Still scheduled, in the future, and nobody but the pattern acted on it."""
+    return (session.status == Status.SCHEDULED and session.scheduled_start > now
+            and not session.events.exclude(kind__in=PLANNED_KINDS).exists())
+
+
+@transaction.atomic
+def move_planned_session(session, *, by: User, start: datetime, end: datetime, now: datetime | None = None,
+                         channel: str = Channel.ADMIN) -> Session | None:
+    """A changed weekly pattern moves one of its sessions: only while it is untouched (else None,
+    and nothing changes). A coordinator only; the new slot is checked like a new session's."""
+    now = _now(now)
+    if not by.is_coordinator:
+        raise Refused("Only a coordinator can change a schedule.", code="not_allowed", status=FORBIDDEN)
+    session = _lock(session)
+    if not untouched(session, now):
+        return None
+    _validate_slot(start, end, rules.MAX_SESSION_LENGTH)
+    if start <= now:
+        raise Refused("A session can only be moved into the future.", code="start_in_past", status=INVALID)
+    before = (session.scheduled_start, session.scheduled_end)
+    session.scheduled_start, session.scheduled_end = start, end
+    _ensure_slot_free(session, start, end)
+    _save(session, now, "scheduled_start", "scheduled_end")
+    _record(session, by=by, channel=channel, kind="pattern_moved", from_status="", now=now,
+            data={"from_start": before[0].isoformat(), "from_end": before[1].isoformat()})
+    return session
+
+
+@transaction.atomic
+def withdraw_planned_session(session, *, by: User, reason: str, now: datetime | None = None,
+                             channel: str = Channel.ADMIN) -> Session | None:
+    """An ended (or shortened) weekly pattern withdraws one of its sessions: scheduled → not
+    completed, only while it is untouched (else None, and nothing changes). No credit is used."""
+    now = _now(now)
+    if not by.is_coordinator:
+        raise Refused("Only a coordinator can change a schedule.", code="not_allowed", status=FORBIDDEN)
+    session = _lock(session)
+    if not untouched(session, now):
+        return None
+    before = session.status
+    session.status = Status.NOT_COMPLETED
+    session.cancelled_at = now
+    _save(session, now, "status", "cancelled_at")
+    _record(session, by=by, channel=channel, kind="pattern_withdrawn", from_status=before, now=now,
+            reason=rules.optional_text(reason, "reason"))
     return session

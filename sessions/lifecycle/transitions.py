@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db import transaction
 
+from tutoring.celery import publish
 from tutoring.models import User
 
 from .. import projections, rules
@@ -19,7 +20,9 @@ from ..models import (
     Status,
     ThreadStatus,
 )
-from .core import _close_thread, _record, _save, _transition
+from .core import _close_thread, _record, _save, _silenced, _transition
+
+LOW_BALANCE_TASK = "desk.tasks.alert_low_balance"
 
 # --- attendance -------------------------------------------------------------------------------
 
@@ -80,6 +83,10 @@ def _deduct(session: Session, now: datetime) -> dict:
         return {"deduction": "no_credit"}
     package = with_credit[0]
     PackageDeduction.objects.create(package=package, session=session, credits=1, created_at=now)
+    # the desk tells the family and the coordinators once the package runs low (by task name: the
+    # desk sits above sessions; its beat sweep catches a lost publish). Replayed history tells nobody.
+    if not _silenced.get():
+        transaction.on_commit(lambda: publish(LOW_BALANCE_TASK, package.id))
     return {"deduction": "deducted", "package_id": package.id}
 
 

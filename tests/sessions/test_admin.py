@@ -338,8 +338,9 @@ def test_the_change_form_shows_events_threads_and_the_open_request(coco, session
     assert 'name="events-0-kind"' not in page  # read-only rows: no inputs
 
 
-def test_sessions_cannot_be_added_or_deleted_in_the_admin(coco, session):
-    assert coco.get(reverse("admin:tutoring_sessions_session_add")).status_code == 403
+def test_sessions_cannot_be_deleted_in_the_admin_and_are_added_through_the_lifecycle(coco, session):
+    # the add page is the desk's form saved by lifecycle.create_session (tests/desk/test_scheduling.py)
+    assert coco.get(reverse("admin:tutoring_sessions_session_add")).status_code == 200
     assert coco.post(reverse("admin:tutoring_sessions_session_delete", args=[session.pk])).status_code == 403
     assert Session.objects.filter(pk=session.pk).exists()
 

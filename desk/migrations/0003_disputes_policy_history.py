@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('desk', '0001_initial'),
+        ('desk', '0002_patterns_and_alerts'),
         ('tutoring_sessions', '0004_policy_charge_percent'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
