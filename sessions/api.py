@@ -15,9 +15,9 @@ from tutoring.input import Moment, Text
 from . import lifecycle, projections, selectors
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for
 from .actions import ACTIONS, Action, allowed_in
-from .errors import FORBIDDEN, Refused
+from .errors import CONFLICT, FORBIDDEN, Refused
 from .models import Channel, Session
-from .schemas import ERRORS, CourseOut, Note, PersonOut, person
+from .schemas import ERRORS, CourseOut, ErrorOut, Note, PersonOut, person
 
 router = Router(tags=["sessions"])
 # /api/me and /api/cancellation-reasons (mounted at the API's root by tutoring/api.py)
@@ -97,6 +97,12 @@ class SessionOut(Schema):
     updated_at: datetime
     allowed_actions: list[str]
     reschedule: ThreadOut | None
+
+
+class ConflictOut(ErrorOut):
+    """An action refused by the session's state (409): the refusal and the session as it is now,
+    so a client that lost a race sees who won without another request."""
+    session: SessionOut
 
 
 class SessionPage(Schema):
@@ -298,7 +304,12 @@ def cancellation_guidance(request, session_id: int, as_role: Literal["parent", "
 
 def _act(request, session_id: int, action: Action, data: dict):
     session = _visible(request, session_id)
-    action.perform(session, by=request.user, channel=Channel.API, data=data)
+    try:
+        action.perform(session, by=request.user, channel=Channel.API, data=data)
+    except Refused as refusal:
+        if refusal.status == CONFLICT:  # the state refused it: say what the state is now
+            refusal.extra["session"] = SessionOut.model_validate(_fresh(request, session_id)).model_dump()
+        raise
     return _fresh(request, session_id)
 
 
@@ -350,7 +361,8 @@ def _route(action: Action):
     if api.optional_body:
         extra["openapi_extra"] = {"requestBody": {
             "required": False, "content": {"application/json": {"schema": api.body.model_json_schema()}}}}
-    router.post(f"/{{session_id}}{api.path}", response={api.status: SessionOut, **ERRORS}, **extra)(view)
+    router.post(f"/{{session_id}}{api.path}", response={api.status: SessionOut, **ERRORS, 409: ConflictOut},
+                **extra)(view)
     return view
 
 

@@ -12,9 +12,10 @@ class Refused(Exception):
         self.code = code
         self.status = status
         self.errors = errors or []
+        self.extra: dict = {}  # more for the API's body (an action's 409 adds the session as it is now)
 
     def as_dict(self) -> dict:
         body = {"detail": self.message, "code": self.code}
         if self.errors:
             body["errors"] = self.errors
-        return body
+        return body | self.extra

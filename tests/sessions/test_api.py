@@ -119,12 +119,17 @@ def test_bad_filters_are_422_with_a_message(as_parent, query):
 
 
 def test_check_in_through_the_api_and_refusals(client, make_session, tutor, student, time_machine):
-    """L14: check-in via the web/API; 409 with the minutes; 403 for the student."""
+    """L14: check-in via the web/API; 409 with the minutes and the session as it is now (issue 18
+    item 1: a client that lost a race sees the state without asking again); 403 for the student."""
     s = make_session(start=NOW + timedelta(hours=1))
     time_machine.move_to(NOW, tick=False)
     client.force_login(tutor)
     r = post(client, f"/api/sessions/{s.pk}/check-in")
-    assert r.status_code == 409 and r.json() == {"detail": "Check-in opens in 30 minutes.", "code": "too_early"}
+    assert r.status_code == 409
+    body = r.json()
+    assert {k: body[k] for k in ("detail", "code")} == {"detail": "Check-in opens in 30 minutes.", "code": "too_early"}
+    assert body["session"]["id"] == s.pk and body["session"]["status"] == "scheduled"
+    assert body["session"] == client.get(f"/api/sessions/{s.pk}").json()  # the same shape as a GET
     client.force_login(student)
     assert post(client, f"/api/sessions/{s.pk}/check-in").status_code == 403
     time_machine.move_to(NOW + timedelta(minutes=45), tick=False)

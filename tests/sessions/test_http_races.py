@@ -69,14 +69,17 @@ def race(pool, requests):
     return list(pool.map(one, requests))
 
 
-def one_winner(session, answers, events_before, *, also=()):
-    """Exactly one 2xx, the others 409 with a message (or a (status, code) in `also`), and exactly
+def one_winner(session, answers, events_before):
+    """Exactly one 2xx, the others 409 with a message and the session as it is now, and exactly
     one new event."""
     statuses = [status for status, _ in answers]
     winners = [i for i, status in enumerate(statuses) if 200 <= status < 300]
     assert len(winners) == 1, answers
     losers = [answer for i, answer in enumerate(answers) if i not in winners]
-    assert all(body.get("detail") and (status == 409 or (status, body.get("code")) in also)
+    assert all(body.get("detail") and status == 409 for status, body in losers), answers
+    session.refresh_from_db()
+    # each loser's 409 carries the session as it is now: the winner's outcome
+    assert all(body["session"]["id"] == session.id and body["session"]["status"] == session.status
                for status, body in losers), answers
     assert SessionEvent.objects.filter(session=session).count() == events_before + 1, answers
     return winners[0]
