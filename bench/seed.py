@@ -254,8 +254,8 @@ RETURNING id, username
 
 _DERIVED_SQL = [
     # matches and enrollments follow from who actually had lessons together
-    """INSERT INTO tutoring_match (tutor_id, student_id, course_id, accepted_at, active)
-       SELECT tutor_id, student_id, course_id, min(created_at), true FROM tutoring_sessions_session
+    """INSERT INTO tutoring_match (tutor_id, student_id, course_id, accepted_at, active, state)
+       SELECT tutor_id, student_id, course_id, min(created_at), true, 'accepted' FROM tutoring_sessions_session
        WHERE tutor_id = ANY(%(tutor_ids)s) GROUP BY tutor_id, student_id, course_id
        ON CONFLICT DO NOTHING""",
     """INSERT INTO tutoring_enrollment (course_id, student_id, created_at)
