@@ -16,7 +16,8 @@ code the page understands:
     4401 not_signed_in     4403 not_participant     4404 not_found      4409 not_open
     4400 malformed         1009 too_large           4429 rate_limited   4001 superseded
     (4429: over RATE_PER_SECOND messages on one connection, or ROOM_CONNECTS_PER_MINUTE connection
-    attempts by one user; the detail says when to try again)
+    attempts by one user; the detail says when to try again, and for the attempts "retry_after"
+    gives the seconds, which the page waits before it connects again)
     1011 unavailable (Redis or the database did not answer)
 
 Messages from the browser (JSON text, at most MAX_MESSAGE_BYTES; anything else closes the socket):
@@ -111,9 +112,9 @@ INCOMING = TypeAdapter(Annotated[Heartbeat | Bye | Description | Ice | Media, Fi
 
 
 class Closing(Exception):
-    def __init__(self, code: int, reason: str, detail: str):
+    def __init__(self, code: int, reason: str, detail: str, retry_after: int | None = None):
         super().__init__(detail)
-        self.code, self.reason, self.detail = code, reason, detail
+        self.code, self.reason, self.detail, self.retry_after = code, reason, detail, retry_after
 
 
 NOT_FOUND = Closing(4404, "not_found", "Session not found. Check your dashboard.")
@@ -186,7 +187,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         connects = limits.Limit("room-connects", settings.ROOM_CONNECTS_PER_MINUTE, 60)
         if wait := await sync_to_async(limits.hit)(connects, str(user.id)):
             raise Closing(4429, "rate_limited",
-                          f"Too many connection attempts: try again in {limits.in_words(wait)}.")
+                          f"Too many connection attempts: try again in {limits.in_words(wait)}.", retry_after=wait)
         self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
         refused, self.role, self.watching = await database_sync_to_async(admission)(user, self.session_id)
         if refused is not None:
@@ -309,7 +310,10 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def _close(self, closing: Closing):
         await self._leave()
-        await self.send_json({"type": "error", "code": closing.reason, "detail": closing.detail})
+        frame = {"type": "error", "code": closing.reason, "detail": closing.detail}
+        if closing.retry_after is not None:
+            frame["retry_after"] = closing.retry_after  # seconds: the page waits that long before trying again
+        await self.send_json(frame)
         await self.close(code=closing.code)
 
     async def _presence(self, mark):

@@ -229,6 +229,18 @@ def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict
             "cost_amount": amount}
 
 
+def cancellation_notice(guidance: dict) -> dict:
+    """The words shown before a cancel is confirmed, the same on the web's cancel card and in the
+    Telegram bot (from lifecycle.cancellation_guidance): `penalty` ("If you cancel now: 50% of the
+    lesson."), `details` (what it costs the package, then the band's guidance) and `waiver` (the
+    coordinator's waiver reminder, only when a penalty applies; else "")."""
+    penalty = (guidance.get("penalty") or "No charge").rstrip(".")
+    details = " ".join(t for t in (guidance.get("cost"), guidance.get("guidance")) if t)
+    charged = guidance.get("policy_id") and guidance.get("charged")
+    waiver = (guidance.get("waiver_reminder") or "") if charged else ""
+    return {"penalty": f"If you cancel now: {penalty}.", "details": details, "waiver": waiver}
+
+
 def penalty_charged(data: dict) -> bool:
     """Whether a cancel event recorded a penalty (a share of the lesson, or a penalty such as a
     tutor's strike; "No charge" and the like are none): only such a penalty can be waived."""

@@ -3,16 +3,30 @@ core.Input, runs core.handle in Django's synchronous world, and sends the answer
 button's message is edited to the answer; the query is always answered). Files are described
 first, refused when too large without downloading, else fetched with getFile and handed to
 notes.services. A fresh Application per event loop: the webhook task builds one per update,
-`runbot` one for its polling loop."""
+`runbot` one for its polling loop (poller()).
+
+Each update at least once, its effect once: the work and the row that records the update
+(ProcessedUpdate, with the answer) are one transaction (handle_once). A crash or a database error
+in the middle rolls both back, so the redelivery (Telegram's retry, the Celery task's retry, a
+poller that did not confirm the offset) does the work; a delivery of an update already done does
+nothing again, and two at once meet on the row's primary key (the second insert waits for the
+first transaction and then finds the row). The answer is sent after the commit and marked sent;
+a redelivery sends a stored answer that never went out (when its sender failed, or died more
+than ANSWER_CLAIM ago)."""
 
 from __future__ import annotations
 
 import io
 import logging
+from dataclasses import asdict
+from datetime import timedelta
+from functools import partial
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import IntegrityError, close_old_connections, transaction
+from django.utils import timezone
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
@@ -43,13 +57,55 @@ def markup(out: core.Out) -> InlineKeyboardMarkup | None:
                                  for row in out.buttons])
 
 
-def claim(update_id: int) -> bool:
-    """True the first time this update is seen (Telegram retries; a poller may see it again)."""
-    from django.utils import timezone
+ANSWER_CLAIM = timedelta(minutes=2)  # a sender silent this long has died: another may send the answer
 
-    _, created = ProcessedUpdate.objects.get_or_create(update_id=update_id,
-                                                       defaults={"received_at": timezone.now()})
-    return created
+
+def _outs(answer: list[dict]) -> list[core.Out]:
+    return [core.Out(o["text"], [[tuple(b) for b in row] for row in o["buttons"]]) for o in answer]
+
+
+def handle_once(update_id: int, work) -> list[core.Out] | None:
+    """Do `work` (-> the answer) and record the update with its answer in one transaction; None
+    when the update was done before (or is being done right now: the insert waits for that
+    transaction, then finds its row; if that one rolled back, this one does the work)."""
+    now = timezone.now()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                ProcessedUpdate.objects.create(update_id=update_id, received_at=now, answering_since=now)
+        except IntegrityError:
+            return None
+        outs = work()
+        ProcessedUpdate.objects.filter(update_id=update_id).update(answer=[asdict(o) for o in outs])
+    return outs
+
+
+def take_answer(update_id: int) -> list[core.Out] | None:
+    """A done update delivered again: its answer, when it was never sent and nobody is sending it
+    (no claim, or one older than ANSWER_CLAIM); else None, and nothing is sent."""
+    now = timezone.now()
+    with transaction.atomic():
+        row = ProcessedUpdate.objects.select_for_update().filter(update_id=update_id).first()
+        if row is None or row.answered_at is not None:
+            return None
+        if row.answering_since is not None and row.answering_since > now - ANSWER_CLAIM:
+            return None
+        row.answering_since = now
+        row.save(update_fields=["answering_since"])
+    return _outs(row.answer)
+
+
+def answered(update_id: int) -> None:
+    ProcessedUpdate.objects.filter(update_id=update_id).update(answered_at=timezone.now(), answering_since=None)
+
+
+def release(update_id: int) -> None:
+    """Sending failed: the next delivery may send the answer at once."""
+    ProcessedUpdate.objects.filter(update_id=update_id, answered_at__isnull=True).update(answering_since=None)
+
+
+def done(update_id: int) -> bool:
+    return ProcessedUpdate.objects.filter(update_id=update_id).exists()
 
 
 def read(update: Update) -> tuple[core.Input | None, core.FileIn | None]:
@@ -88,18 +144,51 @@ def read(update: Update) -> tuple[core.Input | None, core.FileIn | None]:
 
 
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    if context.bot_data.get("claim") and not await db(claim)(update.update_id):
-        return
+    """The poller (runbot) keeps one thread for the ORM for days: its connection is given back
+    before and after each update, so one the database dropped (a restart) is not used again."""
+    polling = context.bot_data.get("polling")
+    if polling:
+        await db(close_old_connections)()
+    try:
+        await _on_update(update, context)
+    finally:
+        if polling:
+            await db(close_old_connections)()
+
+
+async def _on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    update_id = update.update_id
     inp, file_in = read(update)
-    if inp is None:
+    if inp is None:  # nothing to do or say (a group chat, an edit): seen, and answered with silence
+        if await db(handle_once)(update_id, list) is not None:
+            await db(answered)(update_id)
         return
     if inp.kind == "file":
-        outs = await notes_file(context, inp, file_in)
+        outs = None if await db(done)(update_id) else await db(handle_once)(
+            update_id, await notes_work(context, inp, file_in))
     else:
-        outs = await db(core.handle)(inp)
+        outs = await db(handle_once)(update_id, partial(core.handle, inp))
+    if outs is not None:
+        context.bot_data["worked"] = True
+    else:
+        outs = await db(take_answer)(update_id)
+        if outs is None:
+            return
+    try:
+        await send(update, context, inp, outs)
+    except BaseException:
+        await db(release)(update_id)
+        raise
+    await db(answered)(update_id)
+
+
+async def send(update: Update, context, inp: core.Input, outs: list[core.Out]) -> None:
     query = update.callback_query
     if query is not None:
-        await query.answer()
+        try:
+            await query.answer()
+        except BadRequest:  # an old query (a redelivery): the answer below still goes out
+            log.info("callback query %s could not be answered", query.id)
     for i, out in enumerate(outs):
         if query is not None and i == 0 and query.message is not None:
             await query.edit_message_text(out.text, reply_markup=markup(out))
@@ -107,25 +196,31 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await context.bot.send_message(inp.chat_id, out.text, reply_markup=markup(out))
 
 
-async def notes_file(context, inp: core.Input, file_in: core.FileIn) -> list[core.Out]:
+async def notes_work(context, inp: core.Input, file_in: core.FileIn):
+    """Look at and fetch the file (outside any transaction); the work left: keeping it as notes,
+    or the answer why not."""
+
+    def say(text):
+        return lambda: [core.Out(text)]
+
     user, session, answer = await db(core.notes_target)(inp.chat_id)
     if session is None:
-        return [core.Out(answer)]
+        return say(answer)
     limit = await db(core.max_bytes)()
     if file_in.size is not None and file_in.size > limit:
-        return [core.Out(core.too_large(file_in.name))]
+        return say(core.too_large(file_in.name))
     try:
         tg_file = await context.bot.get_file(file_in.file_id)
         if tg_file.file_size is not None and tg_file.file_size > limit:
-            return [core.Out(core.too_large(file_in.name))]
+            return say(core.too_large(file_in.name))
         data = bytes(await tg_file.download_as_bytearray())
     except BadRequest as exc:
         if "too big" in exc.message:
-            return [core.Out(core.too_large(file_in.name))]
-        return [core.Out(f"Telegram would not give me that file ({exc.message}): please send it again.")]
+            return say(core.too_large(file_in.name))
+        return say(f"Telegram would not give me that file ({exc.message}): please send it again.")
     upload = SimpleUploadedFile(file_in.name, data)
     upload.file = io.BytesIO(data)
-    return await db(core.add_notes)(user, session, text=inp.text, files=[upload], now=None)
+    return partial(core.add_notes, user, session, text=inp.text, files=[upload], now=None)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -140,17 +235,26 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             log.exception("could not tell the chat about the failure")
 
 
-async def _process(payload: dict) -> None:
+def poller() -> Application:
+    """runbot's Application: getUpdates, and the ORM's connection given back around each update."""
+    application = build(updater=True)
+    application.bot_data["polling"] = True
+    return application
+
+
+async def _process(payload: dict) -> bool:
     application = build()
     async with application:
         update = Update.de_json(payload, application.bot)
         await application.process_update(update)
         errors = application.bot_data.get("errors")
+        worked = application.bot_data.get("worked", False)
     if errors:
         raise errors[0]
+    return worked
 
 
-def process(payload: dict) -> None:
+def process(payload: dict) -> bool:
     """Handle one update (from the webhook's task): a fresh Application on a fresh loop, Django's
-    ORM in this thread."""
-    async_to_sync(_process)(payload)
+    ORM in this thread. True when this delivery did the update's work (False: done before)."""
+    return async_to_sync(_process)(payload)

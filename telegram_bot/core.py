@@ -370,12 +370,9 @@ def after_reason(user, chat_id: int, session: Session, state: dict, now: datetim
             set_state(chat_id, None)
             return [session_out(session, user, now, prefix=f"{guidance['refusal']}\nNow: ")]
         set_state(chat_id, state | {"step": "cancel_confirm", "policy": guidance["policy_id"]})
-        lines = [f"Cancel {describe(session, user)}?", f"Penalty: {guidance['penalty']}"]
-        if guidance["guidance"]:
-            lines.append(guidance["guidance"])
-        if guidance["waiver_reminder"]:
-            lines.append(guidance["waiver_reminder"])
-        return [Out("\n".join(lines), [[("Yes, cancel it", "y:1"), ("Keep the session", "n:0")]])]
+        notice = guidance["notice"]  # the web's cancel card says the same (projections.cancellation_notice)
+        lines = [f"Cancel {describe(session, user)}?", notice["penalty"], notice["details"], notice["waiver"]]
+        return [Out("\n".join(line for line in lines if line), [[("Yes, cancel it", "y:1"), ("Keep the session", "n:0")]])]
     set_state(chat_id, state | {"step": "reschedule_time"})
     return [Out(ask_time(user))]
 

@@ -1,6 +1,6 @@
 """The bot's state: which chat is whose (TelegramLink), the one-time codes of the deep link that
-binds them (LinkCode), the updates already handled (ProcessedUpdate: Telegram retries a webhook
-and a poller may see an update twice) and each chat's place in a short conversation (ChatState:
+binds them (LinkCode), the updates already handled (ProcessedUpdate: Telegram retries a webhook,
+a poller may see an update twice, a Celery task may run again) and each chat's place in a short conversation (ChatState:
 kept in the database, since each webhook update is handled by whichever worker takes it)."""
 
 import secrets
@@ -41,8 +41,17 @@ class LinkCode(models.Model):
 
 
 class ProcessedUpdate(models.Model):
+    """An update whose work is done: written in the same transaction as the work (telegram_bot.bot
+    .handle_once), so a crash before the commit leaves no row and a redelivery does the work, and a
+    second delivery finds the row (or waits on its insert) and does nothing again. `answer` is what
+    the bot says back, kept until it is sent (`answered_at`); `answering_since` is the claim of
+    whoever is sending it, taken over once older than bot.ANSWER_CLAIM (a sender that died)."""
+
     update_id = models.BigIntegerField(primary_key=True)
-    received_at = models.DateTimeField(db_index=True)
+    received_at = models.DateTimeField(db_index=True)  # when the work was done
+    answer = models.JSONField(default=list, blank=True)  # [{"text": ..., "buttons": [[[label, data]]]}]
+    answering_since = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
 
 
 class ChatState(models.Model):

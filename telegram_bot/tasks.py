@@ -1,18 +1,18 @@
 from datetime import timedelta
 
 from celery import shared_task
+from django.db import DatabaseError
 from django.utils import timezone
 
 from . import bot
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
 def handle_update(payload: dict) -> bool:
-    """One webhook update: handled the first time its update_id is seen, else dropped."""
-    if not bot.claim(int(payload["update_id"])):
-        return False
-    bot.process(payload)
-    return True
+    """One webhook update, at least once (a database error is retried, a killed worker's task is
+    delivered again) and its work once (bot.handle_once): True when this run did the work, False
+    when it was done before (then at most the answer that never went out is sent)."""
+    return bot.process(payload)
 
 
 KEEP_UPDATES = timedelta(days=2)  # Telegram gives up on an update after 24 hours

@@ -91,8 +91,8 @@ def webhook(request):
         return _bad("Not a Telegram update.")
     if any(not isinstance(payload[k], dict) for k in UPDATE_KEYS & payload.keys()):
         return _bad("Not a Telegram update.")
-    if ProcessedUpdate.objects.filter(update_id=payload["update_id"]).exists():
-        return HttpResponse(status=200)  # a retry of one already handled
+    if ProcessedUpdate.objects.filter(update_id=payload["update_id"], answered_at__isnull=False).exists():
+        return HttpResponse(status=200)  # a retry of one already handled and answered
     if (dropped := _flooding(payload)) is not None:
         return dropped
     if not publish(tasks.handle_update, payload):

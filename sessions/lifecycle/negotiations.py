@@ -55,7 +55,7 @@ def cancellation_guidance(session: Session, *, by: User, as_role: str | None = N
     party = rules.acting_party(ctx, as_role)
     refusal = rules.refusal(rules.guard_cancel, ctx)
     band = cancellation_policy(party, session, now)
-    return {
+    guidance = {
         "role": party,
         "allowed": refusal is None,
         "refusal": refusal.message if refusal else None,
@@ -67,6 +67,8 @@ def cancellation_guidance(session: Session, *, by: User, as_role: str | None = N
         "waiver_reminder": settings.COORDINATOR_WAIVER_REMINDER,
         "hours_before_start": round((session.scheduled_start - now).total_seconds() / 3600, 1),
     }
+    guidance["notice"] = projections.cancellation_notice(guidance)  # the words, web and bot alike
+    return guidance
 
 
 @transaction.atomic

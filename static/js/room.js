@@ -285,6 +285,12 @@
       if (Date.now() >= opensAt) { leaving = true; window.location.assign(cfg.afterUrl); return; }
       closePeer(); alertWith(detail, null); return;
     }
+    if (code === 4429 && lastError && lastError.retry_after) {
+      // too many connection attempts: the server's words, and no new attempt before it allows one
+      alertWith(detail, null);
+      reconnectTimer = setTimeout(connect, lastError.retry_after * 1000);
+      return;
+    }
     failures += 1;
     var connected = pc && pc.connectionState === "connected";
     if (failures >= 3 && !connected) {

@@ -294,3 +294,34 @@ def test_a_socket_that_cannot_connect_offers_retry(person, starting, student, vi
     sam.get_by_role("button", name="Retry").click()
     expect(sam.locator("#call-status")).to_have_text("Waiting")
     assert Event.objects.filter(name="tech_issue", data__error_type="connection_failed").exists()
+
+
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_too_many_connection_attempts_say_when_and_wait_until_then(person, starting, student, viewport):
+    """The server refuses the socket for too many attempts (error frame rate_limited with
+    retry_after, close 4429, as room/consumers.py does): the page shows its words at once and
+    tries again only when the server allows it."""
+    import json
+
+    session = starting(5)
+    sam = person(student)
+    attempts = []
+
+    def socket(ws):  # the first attempt refused as the rate limit does, the next let through
+        attempts.append(ws.url)
+        if len(attempts) == 1:
+            ws.send(json.dumps({"type": "error", "code": "rate_limited", "retry_after": 60,
+                                "detail": "Too many connection attempts: try again in 1 minute."}))
+            ws.close(code=4429, reason="rate_limited")
+        else:
+            ws.connect_to_server()
+    sam.clock.install()
+    sam.route_web_socket(re.compile(r".*/ws/session/.*"), socket)
+    sam.goto(f"/session/{session.id}")
+    join(sam)
+    expect(sam.get_by_text("Too many connection attempts: try again in 1 minute.")).to_be_visible()
+    sam.clock.run_for(50_000)
+    assert len(attempts) == 1  # no attempt before the minute is over
+    sam.clock.run_for(11_000)
+    expect(sam.locator("#call-status")).to_have_text("Waiting")
+    assert len(attempts) == 2

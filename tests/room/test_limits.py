@@ -29,6 +29,7 @@ def test_connection_attempts_per_user_are_limited_and_the_limit_lifts(live, stud
             return await refusal(third)
         message, code = run(scenario)
         assert code == 4429
+        assert 0 < message.pop("retry_after") <= 60  # seconds: the page waits that long (static/js/room.js)
         assert message == {"type": "error", "code": "rate_limited",
                            "detail": "Too many connection attempts: try again in 1 minute."}
 

@@ -26,7 +26,7 @@ def test_cancel_with_reason_penalty_guidance_and_confirmation(linked, session, r
     assert buttons(picker) == [f"r:{conflict.id}", f"r:{reasons[('tutor', 'cancel', 'other')].id}", "n:0"]
     send(press(f"r:{conflict.id}"))
     confirm = tg.calls("editMessageText")[-1]
-    assert "Penalty: Reliability strike" in confirm["text"]
+    assert "If you cancel now: Reliability strike." in confirm["text"]
     assert "Late cancellations count against you." in confirm["text"]
     assert buttons(confirm) == ["y:1", "n:0"]
     session.refresh_from_db()
@@ -44,12 +44,41 @@ def test_cancel_with_reason_penalty_guidance_and_confirmation(linked, session, r
     assert SessionEvent.objects.filter(session=session, kind="cancel").count() == 1
 
 
+def test_the_cancel_confirmation_says_what_it_costs_as_the_web_does(client, linked, tutor, make_session, reasons,
+                                                                     package, tg, frozen, settings):
+    """L37: the bot shows the web cancel card's own words (projections.cancellation_notice): the
+    penalty, what it costs the package in credits and money, the band's guidance, the waiver reminder."""
+    import re
+    from decimal import Decimal
+    from html import unescape
+
+    from sessions.models import CancellationPolicy
+
+    package.price, package.currency = Decimal("400.00"), "EUR"
+    package.save()
+    CancellationPolicy.objects.create(role="tutor", min_hours_before=0, max_hours_before=48,
+                                      penalty="50% of the lesson", charge_percent=50,
+                                      guidance="Half the lesson is charged.")
+    session = make_session(start=NOW + timedelta(hours=30))
+    send(message(CHAT, "/cancel"))
+    send(press(f"r:{reasons[('tutor', 'cancel')].id}"))
+    lines = tg.calls("editMessageText")[-1]["text"].split("\n")
+    assert lines[1:] == ["If you cancel now: 50% of the lesson.",
+                         "Cancelling now costs 0.5 of a credit (€20.00) from the 10-lesson package. "
+                         "Half the lesson is charged.",
+                         settings.COORDINATOR_WAIVER_REMINDER]
+    client.force_login(tutor)
+    html = client.get(f"/sessions/{session.id}/cancel/?as_role=tutor", HTTP_HX_REQUEST="true").content.decode()
+    card = " ".join(unescape(re.sub(r"<[^>]+>", "", html)).split())
+    assert " ".join(lines[1:]) in card  # the same words on the web
+
+
 def test_cancel_other_needs_a_note(linked, session, reasons, policies, tg, frozen):
     send(message(CHAT, "/cancel"))
     send(press(f"r:{reasons[('tutor', 'cancel', 'other')].id}"))
     assert tg.calls("editMessageText")[-1]["text"] == "Please say more about “Other”: send it as a message."
     send(message(CHAT, "Family emergency"))
-    assert "Penalty:" in last_text(tg)
+    assert "If you cancel now:" in last_text(tg)
     send(press("y:1"))
     session.refresh_from_db()
     assert session.status == Status.CANCELLED_BY_TUTOR
@@ -60,7 +89,7 @@ def test_cancel_refused_when_the_terms_changed_meanwhile(linked, session, reason
     """L44: the guidance shown was 'no penalty' (48 h ahead); a minute later the band changed."""
     send(message(CHAT, "/cancel"))
     send(press(f"r:{reasons[('tutor', 'cancel')].id}"))
-    assert "Penalty: No penalty applies." in tg.calls("editMessageText")[-1]["text"]
+    assert "If you cancel now: No penalty applies." in tg.calls("editMessageText")[-1]["text"]
     frozen.shift(timedelta(minutes=1))
     send(press("y:1"))
     assert tg.calls("editMessageText")[-1]["text"].startswith(

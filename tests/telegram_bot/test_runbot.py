@@ -1,16 +1,19 @@
-"""`manage.py runbot`: off without a token; the polling Application handles each update_id once."""
+"""`manage.py runbot`: off without a token; the polling Application handles each update_id once
+and keeps working when the database drops its connection."""
 
 import io
+import threading
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.core.management import call_command
+from django.db import connection
 from telegram import Update
 
 from telegram_bot import bot
 from tests.telegram_bot.conftest import CHAT, message
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the poller gives its connection back between updates
 
 
 def test_runbot_without_a_token_says_the_bot_is_off(settings):
@@ -25,8 +28,7 @@ def test_the_pollers_application_handles_a_repeated_update_once(linked, tg, froz
     update = message(CHAT, "/help")
 
     async def poll_twice():
-        application = bot.build(updater=True)
-        application.bot_data["claim"] = True  # as runbot sets it
+        application = bot.poller()  # as runbot builds it
         async with application:
             for _ in range(2):
                 await application.process_update(Update.de_json(update, application.bot))
@@ -34,3 +36,38 @@ def test_the_pollers_application_handles_a_repeated_update_once(linked, tg, froz
 
     async_to_sync(poll_twice)()
     assert len(tg.calls("sendMessage")) == 1
+
+
+def terminate_the_other_connections() -> int:
+    """What a database restart does to the poller: every other backend of this database ends
+    (pg_terminate_backend, from a connection of another thread)."""
+    ended = []
+
+    def terminate():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t")
+                ended.append(cursor.fetchone()[0])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=terminate)
+    thread.start()
+    thread.join(timeout=60)
+    return ended[0]
+
+
+def test_the_poller_keeps_working_after_the_database_dropped_its_connection(linked, tg, frozen):
+    """The poller's connection is ended between two updates: the next update is answered."""
+
+    async def poll():
+        application = bot.poller()
+        async with application:
+            await application.process_update(Update.de_json(message(CHAT, "/help"), application.bot))
+            assert await sync_to_async(terminate_the_other_connections)() >= 1
+            await application.process_update(Update.de_json(message(CHAT, "/sessions"), application.bot))
+        return application.bot_data.get("errors")
+
+    assert async_to_sync(poll)() is None
+    assert [m["text"] for m in tg.calls("sendMessage")][1:] == ["You have no sessions today or coming up."]

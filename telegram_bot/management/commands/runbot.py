@@ -1,5 +1,7 @@
 """Development (and `docker compose --profile bot`): the bot in polling mode. Run one poller
-per token; production normally uses the webhook instead (setWebhook deletes nothing here)."""
+per token; production normally uses the webhook instead (setWebhook deletes nothing here).
+The database connection is given back after each update (bot.poller), so the poller keeps
+working after PostgreSQL restarts or drops its connection."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -15,8 +17,7 @@ class Command(BaseCommand):
         if not settings.TELEGRAM_BOT_TOKEN:
             self.stdout.write("TELEGRAM_BOT_TOKEN is not set: the Telegram bot is off.")
             return
-        application = bot.build(updater=True)
-        application.bot_data["claim"] = True  # each update_id once, also across restarts
+        application = bot.poller()  # each update's work once, also across restarts; survives a database restart
         self.stdout.write(f"Polling as @{settings.TELEGRAM_BOT_USERNAME}; Ctrl-C stops.")
         application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
                                 drop_pending_updates=False, close_loop=False)
