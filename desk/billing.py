@@ -109,17 +109,22 @@ def export_rows(first: date, last: date, tz):
         yield [kind, s.pk, local.date().isoformat(), local.strftime("%H:%M"), minutes, s.student.name,
                s.tutor.name, s.course.title if s.course else "", package.pk if package else "",
                f"{credits.normalize():f}", _amount(package, credits), package.currency if package else "", note]
+    packages = LessonPackage.objects.in_bulk({(e.data or {}).get("cost_package_id") for e in cancels} - {None})
     for e in cancels:
         s, d = e.session, e.data or {}
-        local = e.created_at.astimezone(tz)
+        local = s.scheduled_start.astimezone(tz)  # the lesson's own day and time, as the session rows
+        cancelled = e.created_at.astimezone(tz)
+        package = packages.get(d.get("cost_package_id"))
         waiver = e.session_id in waived  # a coordinator waived it (lifecycle.waive_penalty): owed nothing
         credits = Decimal(0) if waiver else Decimal(d.get("cost_credits") or 0)
         totals["penalty"][0] += 1
         totals["penalty"][1] += credits
         yield ["penalty", s.pk, local.date().isoformat(), local.strftime("%H:%M"),
                int(s.duration.total_seconds() // 60), s.student.name, s.tutor.name, s.course.title if s.course else "",
-               "", f"{credits.normalize():f}", "" if waiver else d.get("cost_amount") or "", "",
-               f"{d.get('penalty', '')} ({d.get('role', '')} cancelled{', waived' if waiver else ''})".strip()]
+               package.pk if package else "", f"{credits.normalize():f}", _amount(package, credits),
+               package.currency if package else "",
+               f"{d.get('penalty', '')} ({d.get('role', '')} cancelled {cancelled:%Y-%m-%d %H:%M}"
+               f"{', waived' if waiver else ''})".strip()]
     plurals = {"session": "sessions", "add-on": "add-ons", "penalty": "penalties"}
     for kind, (count, credits) in totals.items():
         yield [f"total {plurals[kind]}", count, "", "", "", "", "", "", "", f"{credits.normalize():f}", "", "", ""]

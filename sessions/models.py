@@ -13,6 +13,14 @@ from django.db.models import Func, Q
 from django.utils import timezone
 
 
+
+def local_moment(moment) -> str:
+    """A time in the active zone (the viewer's: tutoring.middleware activates it for every request),
+    named: the admin's titles, breadcrumbs and history show objects by their str()."""
+    if moment is None:
+        return "-"
+    return f"{timezone.localtime(moment):%Y-%m-%d %H:%M} ({timezone.get_current_timezone_name()})"
+
 class Status(models.TextChoices):
     SCHEDULED = "scheduled", "Scheduled"
     CHECKED_IN = "checked_in", "Checked in"
@@ -135,7 +143,7 @@ class Session(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Session {self.pk} ({self.status}) {self.scheduled_start:%Y-%m-%d %H:%M}"
+        return f"Session {self.pk} ({self.get_status_display()}) {local_moment(self.scheduled_start)}"
 
     @property
     def duration(self):
@@ -322,7 +330,7 @@ class RescheduleProposal(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"v{self.version} {self.proposed_start:%Y-%m-%d %H:%M} ({self.status})"
+        return f"v{self.version} {local_moment(self.proposed_start)} ({self.get_status_display()})"
 
 
 class PackageDeduction(models.Model):

@@ -212,7 +212,8 @@ def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict
     when the band charges nothing to the package (or the session never uses a credit)."""
     percent = band.charge_percent if band else 0
     if not percent or not session.deducts_credit:
-        return {"charge_percent": percent, "cost": None, "cost_credits": None, "cost_amount": None}
+        return {"charge_percent": percent, "cost": None, "cost_credits": None, "cost_amount": None,
+                "cost_package_id": None}
     credits = Decimal(percent) / 100
     package = package_for(session)
     amount = None
@@ -226,7 +227,7 @@ def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict
         else:
             sentence = f"Cancelling now costs {credits_text(credits)} from {where}."
     return {"charge_percent": percent, "cost": sentence, "cost_credits": f"{credits.normalize():f}",
-            "cost_amount": amount}
+            "cost_amount": amount, "cost_package_id": package.pk if package else None}
 
 
 def cancellation_notice(guidance: dict) -> dict:

@@ -82,8 +82,11 @@ def test_the_csv_lists_a_months_approved_sessions_add_ons_and_penalties_in_the_v
     assert rows[1][-1] == "trial" and rows[1][9] == "0"
     assert rows[2][4] == "30" and rows[2][9] == "0"  # the add-on uses no credit
     penalty = rows[4]
-    assert penalty[2] == "2026-10-22" and penalty[9] == "1" and penalty[10] == "€40.00"
-    assert penalty[12].startswith("Full lesson (parent cancelled)")
+    # the lesson's day and time (11:00 in New York) and the package's columns, as a session row;
+    # when it was cancelled (01:00 in New York) in the note
+    assert penalty[2:5] == ["2026-10-22", "11:00", "60"]
+    assert penalty[8:12] == [str(package.pk), "1", "40.00", "EUR"]
+    assert penalty[12] == "Full lesson (parent cancelled 2026-10-22 01:00)"
     assert rows[5][9] == "1" and rows[7][9] == "1"
 
 
@@ -95,8 +98,8 @@ def test_a_waived_penalty_is_listed_as_owing_nothing(client, new_yorker, october
     client.force_login(new_yorker)
     rows = export(client, month="2026-10")
     penalty = next(r for r in rows if r[0] == "penalty")
-    assert penalty[9] == "0" and penalty[10] == ""
-    assert penalty[12] == "Full lesson (parent cancelled, waived)"
+    assert penalty[9] == "0" and penalty[10] == "0.00"
+    assert penalty[12] == "Full lesson (parent cancelled 2026-10-22 01:00, waived)"
     assert next(r for r in rows if r[0] == "total penalties")[9] == "0"
 
 

@@ -157,3 +157,22 @@ def test_emails_are_written_in_the_recipients_zone(parent, tutor, make_session, 
     text = to_parent[0].body + to_parent[0].alternatives[0][0]
     assert f"{local(proposed, zone):%a %d %b %H:%M} ({zone})" in text
     assert f"{proposed:%a %d %b %H:%M} (UTC)" not in text
+
+
+def test_the_admins_titles_and_history_name_sessions_in_the_coordinators_zone(client, coordinator, make_session,
+                                                                             tutor, reasons, zone):
+    """Issue 10 item 1 (found by the coordinator's demo walk in Asia/Tokyo): the admin's title,
+    breadcrumb and object names (Session.__str__, a proposal's) show the coordinator's wall clock,
+    named, not UTC."""
+    coordinator.time_zone = zone
+    coordinator.save(update_fields=["time_zone"])
+    start = FUTURE[0]
+    s = make_session(start=start)
+    lifecycle.propose_reschedule(s, by=tutor, proposed_start=FUTURE[1], reason_id=reasons[("tutor", "reschedule")].id)
+    client.force_login(coordinator)
+    page = client.get(f"/admin/tutoring_sessions/session/{s.pk}/change/").content.decode()
+    assert f"Session {s.pk} (Scheduled) {local(start, zone):%Y-%m-%d %H:%M} ({zone})" in page
+    assert f"{start:%Y-%m-%d %H:%M}" not in page.replace(f"{local(start, zone):%Y-%m-%d %H:%M}", "")
+    thread = s.reschedule_threads.get()
+    page = client.get(f"/admin/tutoring_sessions/reschedulethread/{thread.pk}/change/").content.decode()
+    assert f"v1 {local(FUTURE[1], zone):%Y-%m-%d %H:%M} ({zone}) (Open)" in page
