@@ -3,7 +3,8 @@ OpenAPI document the site serves (/api/openapi.json) for every operation and sen
 every role (parent, tutor, student, creator, coordinator), an outsider and an anonymous caller,
 through the real WSGI application on the real PostgreSQL test database. No answer is a 5xx, every
 answer conforms to its documented status, content type and schema (an action's 409 carries the
-session: ConflictOut), and input that breaks the schema is a 422 before any state check.
+session: ConflictOut), and input that breaks the schema is refused as input (400, 422) before
+any state check (never a 2xx or a 409; who may act is checked first: 403, or 404 unseen).
 
 Runtime is bounded: a few derandomized examples per operation (seeded, no example database)."""
 
@@ -18,8 +19,8 @@ from django.test import Client
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
-from schemathesis.config import SchemathesisConfig
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import (content_type_conformance, negative_data_rejection,
                                                response_schema_conformance, status_code_conformance)
 
