@@ -33,7 +33,11 @@ class SlotOut(Schema):
     end: datetime
 
 
-class ConflictOut(Schema):
+class SlotConflictOut(Schema):
+    """A date the pattern skips and the session it clashes with. Named apart from the session
+    actions' ConflictOut: the OpenAPI document keys schemas by class name, and one would replace
+    the other there."""
+
     start: datetime
     end: datetime
     session_id: int
@@ -46,11 +50,11 @@ class AcceptOut(Schema):
     pattern_id: int
     time_zone: str
     sessions: list[SlotOut]
-    skipped: list[ConflictOut]
+    skipped: list[SlotConflictOut]
 
 
 class ConflictsOut(ErrorOut):
-    errors: list[ConflictOut] = []
+    errors: list[SlotConflictOut] = []
 
 
 ERRORS = {400: ErrorOut, 401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ConflictsOut, 422: ErrorOut}
@@ -77,7 +81,7 @@ class ChangeOut(Schema):
     moved: list[SlotOut]
     created: list[SlotOut]
     withdrawn: list[int]
-    skipped: list[ConflictOut]
+    skipped: list[SlotConflictOut]
 
 
 class EndIn(Schema):

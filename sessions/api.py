@@ -226,7 +226,7 @@ def _visible(request, session_id: int) -> Session:
 # --- me ---------------------------------------------------------------------------------------
 
 
-@root_router.get("/me", response=MeOut, tags=["me"])
+@root_router.get("/me", response={200: MeOut, 401: ErrorOut}, tags=["me"])
 def me(request):
     user = request.user
     return {"id": user.id, "name": user.name, "roles": user.roles, "time_zone": user.time_zone,
@@ -322,6 +322,10 @@ def _optional_body(request, action: Action) -> dict:
     if not request.body.strip():
         return schema().model_dump()
     try:
+        if not request.body.lstrip().startswith(b"{"):
+            # ninja's Schema reads attributes from any value: [] or 1 would pass as "no fields"
+            raise PydanticValidationError.from_exception_data(schema.__name__, [
+                {"type": "model_type", "loc": (), "input": None, "ctx": {"class_name": schema.__name__}}])
         return schema.model_validate_json(request.body).model_dump()
     except PydanticValidationError as exc:
         raise Refused(f"The body must be JSON like {action.api.optional_body}.", code="invalid",
