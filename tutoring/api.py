@@ -9,6 +9,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
@@ -50,13 +51,31 @@ def _error(request, status: int, detail: str, code: str, **extra):
 
 SERVER_ERROR = {"detail": "Something went wrong on our side and nothing was changed. It has been logged; "
                           "please try again.", "code": "server_error"}
+# The database is out of reach (restarting, no free connection within DB_POOL_TIMEOUT, a statement
+# cancelled): not a bug but a moment's outage, answered 503 with Retry-After on pages and API alike.
+UNAVAILABLE = {"detail": "The service is unavailable for a moment. Please try again shortly.",
+               "code": "service_unavailable"}
+RETRY_AFTER_SECONDS = "5"
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    """PostgreSQL could not be reached or dropped the connection (django.db's OperationalError,
+    which includes psycopg_pool's PoolTimeout, and InterfaceError for a connection already closed)."""
+    return isinstance(exc, (OperationalError, InterfaceError))
 
 
 @api.exception_handler(Exception)
 def on_unexpected(request, exc: Exception):
     """A bug: logged like Django logs an unhandled exception (with the request, for the admins'
     email and the error tracker), answered in the API's error shape. In development the debug page
-    shows the traceback instead (with every credential masked: tutoring.debug)."""
+    shows the traceback instead (with every credential masked: tutoring.debug). The database out of
+    reach is no bug: 503, logged as a warning."""
+    if database_unavailable(exc):
+        log.warning("Service Unavailable (database): %s", request.path, exc_info=exc,
+                    extra={"status_code": 503, "request": request})
+        response = api.create_response(request, UNAVAILABLE, status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     if settings.DEBUG:
         raise exc
     log.error("Internal Server Error: %s", request.path, exc_info=exc,

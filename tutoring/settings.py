@@ -337,9 +337,11 @@ R2_BUCKET = ENV.get("R2_BUCKET", "").strip()
 
 
 def s3_notes_storage(*, bucket: str, endpoint_url: str, access_key: str, secret_key: str,
-                     region: str = "auto", link_seconds: int = NOTES_LINK_SECONDS) -> dict:
+                     region: str = "auto", link_seconds: int = NOTES_LINK_SECONDS, timeout: int = 10) -> dict:
     """The STORAGES entry for attachments on R2 or another S3-compatible store (the tests and the
-    upload benchmark use it for their SeaweedFS server too)."""
+    upload benchmark use it for their SeaweedFS server too). A store that does not answer costs each
+    call at most two tries of `timeout` seconds (botocore's defaults, 60 s and up to five tries per
+    call, held a tutor's notes upload for minutes when the store hung: tests/reliability)."""
     from boto3.s3.transfer import TransferConfig
     from botocore.config import Config
 
@@ -355,7 +357,9 @@ def s3_notes_storage(*, bucket: str, endpoint_url: str, access_key: str, secret_
                 s3={"addressing_style": "path"}, signature_version="s3v4",
                 # R2 rejects botocore's default CRC32 trailers on some calls, and computing them
                 # holds two 1 MB chunks per upload: checksums only where S3 requires them
-                request_checksum_calculation="when_required", response_checksum_validation="when_required"),
+                request_checksum_calculation="when_required", response_checksum_validation="when_required",
+                connect_timeout=min(timeout, 5), read_timeout=timeout,
+                retries={"mode": "standard", "total_max_attempts": 2}),
             "default_acl": None,
             "querystring_auth": True,
             "querystring_expire": link_seconds,

@@ -1,10 +1,12 @@
+import sys
+
 from django.contrib import admin, messages
 from django.contrib.auth import views as auth_views
 from django.http import HttpResponse, JsonResponse
 from django.urls import include, path
 from django.views import defaults
 
-from tutoring.api import SERVER_ERROR, api
+from tutoring.api import RETRY_AFTER_SECONDS, SERVER_ERROR, UNAVAILABLE, api, database_unavailable
 from sessions.views import switch_role
 
 from . import signin
@@ -23,9 +25,25 @@ class SignOutView(auth_views.LogoutView):
         return response
 
 
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Unavailable for a moment</title></head>
+<body><h1>Unavailable for a moment</h1><p>{detail}</p></body></html>
+"""
+
+
 def server_error(request):
     """An unhandled error outside the API's own handlers (a middleware, the database gone):
-    the API still answers {"detail", "code"}, the pages Django's plain 500 page."""
+    the API still answers {"detail", "code"}, the pages Django's plain 500 page. With the database
+    out of reach (restarting, the pool empty) both answer 503 with Retry-After instead: a page
+    that needs no database and no template (the handler runs while Django handles the error, so
+    sys.exception() is what was raised)."""
+    if database_unavailable(sys.exception()):
+        if request.path.startswith("/api/"):
+            response = JsonResponse(UNAVAILABLE, status=503)
+        else:
+            response = HttpResponse(UNAVAILABLE_PAGE.format(detail=UNAVAILABLE["detail"]), status=503)
+        response["Retry-After"] = RETRY_AFTER_SECONDS
+        return response
     if request.path.startswith("/api/"):
         return JsonResponse(SERVER_ERROR, status=500)
     return defaults.server_error(request)
