@@ -29,8 +29,12 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 run: $(VENV)/.synced
 	$(PY) scripts/devstack.py run
 
+# Two pytest runs on one PostgreSQL and Redis: everything but the browser tests, then the browser
+# tests (tests/browser) in a process of their own. Playwright's sync API leaves an event loop in
+# its process's main thread, and asgiref's async_to_sync (the Telegram bot's tests) then refuses
+# to run or hands its work to that loop.
 test: $(VENV)/.synced browser
-	$(PY) scripts/devstack.py test -- $(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) scripts/devstack.py test -- bash -c '$(PY) -m pytest $(PYTEST_ARGS) --ignore=tests/browser && $(PY) -m pytest $(PYTEST_ARGS) tests/browser'
 
 # The browser tests (tests/browser) drive Debian's Chromium; Playwright's own download is not used.
 CHROMIUM := /usr/bin/chromium

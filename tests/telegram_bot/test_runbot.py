@@ -3,6 +3,7 @@ and keeps working when the database drops its connection."""
 
 import io
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
@@ -34,20 +35,30 @@ def test_the_pollers_application_handles_a_repeated_update_once(linked, tg, froz
                 await application.process_update(Update.de_json(update, application.bot))
         assert not application.bot_data.get("errors")
 
-    async_to_sync(poll_twice)()
+    in_a_thread_of_its_own(poll_twice)
     assert len(tg.calls("sendMessage")) == 1
 
 
-def terminate_the_other_connections() -> int:
-    """What a database restart does to the poller: every other backend of this database ends
-    (pg_terminate_backend, from a connection of another thread)."""
+def in_a_thread_of_its_own(coroutine_function):
+    """Run the poller as `runbot` does, on an event loop of a thread of its own: in a test process
+    another test's library (Playwright's sync API) may have left an event loop in the main thread,
+    where async_to_sync refuses to run."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(async_to_sync(coroutine_function)).result()
+
+
+def terminate_the_other_connections(spare: int) -> int:
+    """What a database restart does to the poller: every other backend of this database but the
+    test's own (`spare`, which the test's teardown still uses) ends (pg_terminate_backend, from a
+    connection of another thread)."""
     ended = []
 
     def terminate():
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t")
+                               "WHERE datname = current_database() AND pid <> pg_backend_pid() AND pid <> %s) AS t",
+                               [spare])
                 ended.append(cursor.fetchone()[0])
         finally:
             connection.close()
@@ -60,14 +71,17 @@ def terminate_the_other_connections() -> int:
 
 def test_the_poller_keeps_working_after_the_database_dropped_its_connection(linked, tg, frozen):
     """The poller's connection is ended between two updates: the next update is answered."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        test_connection = cursor.fetchone()[0]
 
     async def poll():
         application = bot.poller()
         async with application:
             await application.process_update(Update.de_json(message(CHAT, "/help"), application.bot))
-            assert await sync_to_async(terminate_the_other_connections)() >= 1
+            assert await sync_to_async(terminate_the_other_connections)(test_connection) >= 1
             await application.process_update(Update.de_json(message(CHAT, "/sessions"), application.bot))
         return application.bot_data.get("errors")
 
-    assert async_to_sync(poll)() is None
+    assert in_a_thread_of_its_own(poll) is None
     assert [m["text"] for m in tg.calls("sendMessage")][1:] == ["You have no sessions today or coming up."]
