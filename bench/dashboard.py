@@ -448,6 +448,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_process(proc: subprocess.Popen, wait: float = 20) -> None:
+    """SIGTERM (a server's graceful stop), then SIGKILL after `wait` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(wait)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def http_status(port: int, path: str, cookie: str | None = None) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -522,13 +533,7 @@ def throughput(args, cookie: str) -> list[WrkRow]:
             extra = f" ({extra})" if extra else ""
             print(f"  wrk {label}: {rps:,.0f} req/s, p99 {p99:.1f} ms{extra}", flush=True)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         log.close()
         print("gunicorn stopped", flush=True)
     if not any(row.errors for row in rows):

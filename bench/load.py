@@ -36,8 +36,6 @@ import collections
 import json
 import os
 import secrets
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.dashboard import free_port, stop_process  # noqa: E402
 from bench.sweeps import use_database  # noqa: E402
 
 SECRET = "bench-load-webhook-secret"
@@ -66,12 +65,6 @@ def parse_args(argv):
     parser.add_argument("--bots", type=int, default=2, help="webhook senders")
     parser.add_argument("--rooms", type=int, default=10, help="open session rooms (two sockets each)")
     return parser.parse_args(argv)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def evening_zone(now: datetime) -> str:
@@ -308,16 +301,6 @@ def start(command: list[str], env: dict, name: str) -> tuple[subprocess.Popen, s
     log = tempfile.NamedTemporaryFile(prefix=f"bench-load-{name}-", suffix=".log", delete=False)
     proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     return proc, log.name
-
-
-def stop_process(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def wait_for_http(port: int, proc: subprocess.Popen, log: str) -> None:
