@@ -111,12 +111,15 @@ def _save(session: Session, now: datetime, *fields: str) -> None:
         session.save(update_fields=[*fields, "updated_at"])
 
 
-def _transition(session, *, guard, by: User | None, now: datetime | None):
-    """Lock, build the context and run the action's guard (a rules.guard_* function); returns
-    (session, ctx, from_status)."""
+def _transition(session, *, guard, by: User | None, now: datetime | None, first=None):
+    """Lock, build the context, run `first(ctx)` when given (a check that must come before the
+    person is judged), then the action's guard (a rules.guard_* function); returns (session, ctx,
+    from_status)."""
     now = _now(now)
     session = _lock(session)
     ctx = _ctx(session, by, now)
+    if first is not None:
+        first(ctx)
     guard(ctx)
     return session, ctx, session.status
 

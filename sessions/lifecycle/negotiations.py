@@ -25,7 +25,7 @@ from ..models import (
     counterparty,
 )
 from ..rules import Ctx
-from .core import _close_thread, _ctx, _ensure_slot_free, _lock, _now, _reason, _record, _save
+from .core import _close_thread, _ctx, _ensure_slot_free, _lock, _now, _reason, _record, _save, _transition
 
 EXPIRED_REASON = "The reschedule request was not resolved before the session's start."
 
@@ -170,13 +170,12 @@ def _answering(session, proposal_id, *, guard, by: User, now: datetime | None):
     """Lock, then check that the answer names the open proposal before the guard judges the
     person against it: an answer to a version that a counter replaced a moment ago is a 409
     ("no longer open"), not a role refusal measured against the new version."""
-    session = _lock(session)
-    ctx = _ctx(session, by, _now(now))
-    if ctx.open_proposal is not None and str(ctx.open_proposal.pk) != str(proposal_id):
-        raise Refused("This proposal is no longer open: a newer version replaced it or it was answered.",
-                      code="proposal_not_open")
-    guard(ctx)
-    return session, ctx, session.status
+    def names_the_open_proposal(ctx):
+        if ctx.open_proposal is not None and str(ctx.open_proposal.pk) != str(proposal_id):
+            raise Refused("This proposal is no longer open: a newer version replaced it or it was answered.",
+                          code="proposal_not_open")
+
+    return _transition(session, guard=guard, by=by, now=now, first=names_the_open_proposal)
 
 
 @transaction.atomic
