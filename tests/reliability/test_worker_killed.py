@@ -54,7 +54,10 @@ sweeps.mark_due_no_shows(now=datetime.datetime.fromisoformat({NOW.isoformat()!r}
 
 
 def worker_backend(watch) -> tuple | None:
-    return watch.execute("SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = %s",
+    """The killed worker's backend, the one waiting on a lock first: the process's connection pool
+    holds more than one connection (DB_POOL_MIN_SIZE), and the idle ones wait on the client."""
+    return watch.execute("SELECT pid, wait_event_type FROM pg_stat_activity WHERE application_name = %s"
+                         " ORDER BY wait_event_type = 'Lock' DESC NULLS LAST, pid LIMIT 1",
                          [APP_NAME]).fetchone()
 
 
