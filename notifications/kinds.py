@@ -229,6 +229,14 @@ def notes_ready(c: Ctx) -> Message:
 
 
 def disputed(c: Ctx) -> Message:
+    if c.role == "tutor":  # the session's tutor is told too: what was disputed and what happens next
+        return Message(
+            title=fit(f"Disputed: {c.short()} on {c.day()}", f"Disputed: a session on {c.day()}",
+                      "A session was disputed"),
+            lines=(f"{c.actor} disputed {c.session_of()} on {c.when()}.",
+                   "A coordinator will review it and decide whether it counts as taught; you will be told the "
+                   "decision. Nothing is needed from you unless the coordinator asks."),
+            url=c.card, action="View the session", quote=c.event.reason, quote_label="Their reason")
     return Message(
         title=fit(f"Dispute: {c.short()} on {c.day()}", f"Dispute: {possessive(c.student)} session on {c.day()}",
                   "A session was disputed"),
@@ -468,7 +476,7 @@ KINDS: dict[str, Kind] = {
                     roles=frozenset({Role.PARENT, Role.STUDENT, Role.TUTOR})),
     "notes_added": Kind(Topic.NOTES, notes_ready, audience=_parents, wait=wait_for_summary,
                         roles=frozenset({Role.PARENT})),
-    "dispute": Kind(Topic.APPROVALS, disputed, audience=lambda e, p: [*p.coordinators, p.creator]),
+    "dispute": Kind(Topic.APPROVALS, disputed, audience=lambda e, p: [*p.coordinators, p.creator, p.tutor]),
     "resolve_dispute": Kind(Topic.APPROVALS, resolved, audience=lambda e, p: [*p.parents, p.tutor]),
     "verify": Kind(Topic.APPROVALS, verified, audience=lambda e, p: [*p.parents, p.tutor]),
     "acknowledge": Kind(Topic.APPROVALS, acknowledged, audience=lambda e, p: [p.tutor]),

@@ -126,7 +126,7 @@ def finished(make_session):
 
 
 def test_a_dispute_while_redis_is_down_succeeds_and_is_told_once_redis_is_back(broker, client, finished, parent,
-                                                                             coordinator, creator):
+                                                                             coordinator, creator, tutor):
     """Once the request answered 500 after the change had committed, and nobody ever heard of it."""
     broker.stop()
     client.force_login(parent)
@@ -138,9 +138,9 @@ def test_a_dispute_while_redis_is_down_succeeds_and_is_told_once_redis_is_back(b
     assert event.notified_at is None and not Notification.objects.exists()
     broker.start()
     with worker():
-        assert run_in_worker(tasks.relay) == 4
-    assert len(inbox(coordinator)) == len(inbox(creator)) == 1
-    assert sorted(m.to[0] for m in mail.outbox) == sorted([coordinator.email, creator.email])
+        assert run_in_worker(tasks.relay) == 6  # the coordinator, the creator and the tutor, in the app and by email
+    assert len(inbox(coordinator)) == len(inbox(creator)) == len(inbox(tutor)) == 1
+    assert sorted(m.to[0] for m in mail.outbox) == sorted([coordinator.email, creator.email, tutor.email])
     with worker():
         assert run_in_worker(tasks.relay) == 0  # told once
 
@@ -178,7 +178,7 @@ def test_tasks_lost_with_the_broker_are_made_good_by_the_relay(broker, client, f
     assert broker.queued() == 0
     assert not Notification.objects.exists()
     with worker():
-        assert run_in_worker(tasks.relay) == 4
+        assert run_in_worker(tasks.relay) == 6
     assert len(inbox(coordinator)) == 1
 
 

@@ -27,7 +27,7 @@ def test_an_event_waits_in_the_outbox_until_the_relay_claims_it(awaiting, parent
     assert event.notified_at is None and not Notification.objects.exists()
     made = outbox.relay(now=NOW)
     event.refresh_from_db()
-    assert event.notified_at == NOW and len(made) == 4  # coordinator and creator, in the app and by email
+    assert event.notified_at == NOW and len(made) == 6  # coordinator, creator and tutor, in the app and by email
     assert outbox.relay(now=NOW) == []  # claimed once
 
 
@@ -36,7 +36,7 @@ def test_the_commit_hook_relays_at_once(awaiting, parent, coordinator, django_ca
         lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
     assert len(hooks) == 1
     assert SessionEvent.objects.get(kind="dispute").notified_at == NOW
-    assert len(inbox(coordinator)) == 1 and len(mail.outbox) == 2
+    assert len(inbox(coordinator)) == 1 and len(mail.outbox) == 3  # the coordinator, the creator, the tutor
 
 
 def test_a_relay_asked_for_some_events_takes_only_those(session, make_session, tutor, reasons):

@@ -58,14 +58,33 @@ def test_the_tutor_hears_the_acknowledgement(awaiting, parent, tutor):
 
 def test_a_dispute_goes_to_coordinators_and_the_creator_with_links_to_decide(awaiting, parent, coordinator,
                                                                            creator):
-    """L07 L27: disputes to coordinators (who must review) and the course's creator."""
+    """L07 L27: disputes to coordinators (who must review) and the course's creator (and the
+    session's tutor: the next test)."""
     lifecycle.dispute(awaiting, by=parent, reason="The tutor left after 20 minutes.", now=NOW)
-    assert heard() == {"dispute": {"coco", "cleo"}}
+    assert heard() == {"dispute": {"coco", "cleo", "tia"}}
     coco, cleo = inbox(coordinator)[0], inbox(creator)[0]
     assert coco.url == f"/admin/tutoring_sessions/session/{awaiting.id}/change/"
     assert cleo.url == f"/dashboard/teaching/sessions/{awaiting.id}/"
     assert coco.title == "Dispute: Sam's session with Tia on Sun 15 Nov"
     assert coco.text.endswith("Their reason: “The tutor left after 20 minutes.”")
+
+
+def test_the_tutor_is_told_of_a_dispute_on_their_session_in_their_zone(awaiting, parent, tutor, coordinator):
+    """L27 with issue 15: the tutor hears what the parent disputed and what happens next, in their
+    own zone, with a link to the session's card (never the coordinators' admin)."""
+    tutor.time_zone = "America/New_York"
+    tutor.save()
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left after 20 minutes.", now=NOW)
+    assert "tia" in heard()["dispute"]
+    [note] = inbox(tutor)
+    assert note.title == "Disputed: your session with Sam on Sun 15 Nov"
+    assert note.text == ("Pat disputed your session with Sam on Sun 15 Nov 05:00 (America/New_York). A coordinator "
+                         "will review it and decide whether it counts as taught; you will be told the decision. "
+                         "Nothing is needed from you unless the coordinator asks.\n\n"
+                         "Their reason: “The tutor left after 20 minutes.”")
+    assert note.url == f"/sessions/{awaiting.id}/"
+    [email] = emails_to(tutor)
+    assert email.subject == note.title and "/admin/" not in email.body
 
 
 @pytest.mark.parametrize(("decision", "words"), [("approve", "counts"), ("void", "does not count")])
@@ -212,7 +231,7 @@ def test_nobody_hears_of_their_own_action_even_in_another_role(awaiting, parent)
     parent.save()
     other = make_user("cora", Role.COORDINATOR)
     lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
-    assert heard() == {"dispute": {"cora", "cleo"}} and other.id
+    assert heard() == {"dispute": {"cora", "cleo", "tia"}} and other.id
 
 
 def test_texts_speak_in_each_readers_zone_with_the_proposed_time(session, tutor, parent, reasons):
@@ -235,4 +254,4 @@ def test_inactive_people_hear_nothing(awaiting, parent, coordinator, creator):
     creator.is_active = False
     creator.save()
     lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
-    assert heard() == {"dispute": {"coco"}}
+    assert heard() == {"dispute": {"coco", "tia"}}

@@ -86,10 +86,10 @@ def test_a_second_acknowledgement_is_refused_and_deducts_nothing(finished, paren
     assert PackageDeduction.objects.count() == 1
 
 
-def test_dispute_needs_a_reason_and_notifies_coordinators(finished, parent, coordinator,
+def test_dispute_needs_a_reason_and_notifies_coordinators(finished, parent, coordinator, tutor,
                                                           django_capture_on_commit_callbacks):
-    """L07 L27: the parent disputes with a reason; coordinators and the course's creator are
-    notified in-app and by email."""
+    """L07 L27: the parent disputes with a reason; coordinators, the course's creator and the
+    session's tutor are notified in-app and by email."""
     with pytest.raises(Refused, match="Please give a reason"):
         lifecycle.dispute(finished, by=parent, reason="  ", now=NOW)
     with django_capture_on_commit_callbacks(execute=True):
@@ -98,7 +98,8 @@ def test_dispute_needs_a_reason_and_notifies_coordinators(finished, parent, coor
     assert s.status == Status.DISPUTED
     note = Notification.objects.get(recipient=coordinator)
     assert "The tutor left after 20 minutes." in note.text
-    assert sorted(m.to for m in mail.outbox) == sorted([[coordinator.email], [finished.course.creator.email]])
+    assert sorted(m.to for m in mail.outbox) == sorted([[coordinator.email], [finished.course.creator.email],
+                                                        [tutor.email]])
 
 
 def test_verify_needs_a_reason_and_approves_with_a_deduction(finished, coordinator, package):
