@@ -153,3 +153,61 @@ def test_update_ids_are_forgotten_after_two_days(frozen):
     ProcessedUpdate.objects.create(update_id=2, received_at=NOW - timedelta(days=1))
     assert prune_updates(now=NOW) == 1
     assert list(ProcessedUpdate.objects.values_list("update_id", flat=True)) == [2]
+
+
+def test_a_dispute_reaches_the_tutors_chat(linked, awaiting, parent, coordinator, tg, frozen, settings,
+                                           django_capture_on_commit_callbacks):
+    """Issue 15: the tutor is told of a dispute on their session by the bot too (what was disputed,
+    what happens next, the session's card: never the coordinators' admin)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.dispute(awaiting, by=parent, reason="The tutor left after 20 minutes.", now=NOW)
+    delivery = Delivery.objects.get(channel="telegram", recipient=linked.user)
+    assert (delivery.kind, delivery.status) == ("dispute", "sent")
+    [call] = tg.calls("sendMessage")
+    assert call["chat_id"] in (CHAT, str(CHAT))
+    assert call["text"].startswith("Disputed: your session with Sam on Sun 15 Nov\n\nPat disputed your session")
+    assert "A coordinator will review it" in call["text"]
+    assert "“The tutor left after 20 minutes.”" in call["text"]
+    assert call["text"].endswith(f"View the session: {settings.SITE_URL.rstrip('/')}/sessions/{awaiting.id}/")
+    assert "/admin/" not in call["text"]
+
+
+def test_telegram_flood_and_gateway_errors_are_retried_then_sent_once(linked, session, parent, reasons, policies,
+                                                                      tg, frozen,
+                                                                      django_capture_on_commit_callbacks):
+    """sendMessage answers 429 (retry after 300 s) and then 502: the delivery stays pending, not
+    before Telegram's retry_after, then after the backoff; the third try sends it, once."""
+    from tests.fakes.telegram_server import BAD_GATEWAY, flood
+
+    tg.queue(tg.path("sendMessage"), flood(300), BAD_GATEWAY)
+    guidance = lifecycle.cancellation_guidance(session, by=parent, now=NOW)
+    with django_capture_on_commit_callbacks(execute=True):
+        lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel")].id,
+                         policy_id=guidance["policy_id"], now=NOW)
+    delivery = Delivery.objects.get(channel="telegram", recipient=linked.user)
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at == NOW + timedelta(seconds=300)  # retry_after beats the 1-minute backoff
+    assert delivery.last_error == "Telegram: Flood control exceeded. Retry in 300 seconds"
+    sends = [r for r in tg.requests if r.path == tg.path("sendMessage")]
+    assert len(sends) == 1
+
+    dispatch.dispatch(now=NOW + timedelta(seconds=299))  # not due yet
+    assert len([r for r in tg.requests if r.path == tg.path("sendMessage")]) == 1
+
+    second = NOW + timedelta(seconds=300)
+    dispatch.dispatch(now=second)
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("pending", 2)
+    assert delivery.next_attempt_at == second + timedelta(minutes=2)  # the backoff doubles
+    assert "Bad Gateway" in delivery.last_error
+
+    dispatch.dispatch(now=second + timedelta(minutes=2) - timedelta(seconds=1))
+    assert len([r for r in tg.requests if r.path == tg.path("sendMessage")]) == 2
+    dispatch.dispatch(now=second + timedelta(minutes=2))
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("sent", 3)
+    [sent] = tg.calls("sendMessage")  # the one that Telegram took
+    assert delivery.provider_id == f"{CHAT}:{tg.messages_of(CHAT)[-1]}"
+    assert "cancelled" in sent["text"].lower()
+    dispatch.dispatch(now=second + timedelta(hours=1))
+    assert len([r for r in tg.requests if r.path == tg.path("sendMessage")]) == 3
