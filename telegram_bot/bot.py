@@ -25,7 +25,7 @@ from functools import partial
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import IntegrityError, close_old_connections, transaction
+from django.db import IntegrityError, close_old_connections, connections, transaction
 from django.utils import timezone
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, TelegramError
@@ -44,6 +44,8 @@ def build(token: str | None = None, *, updater: bool = False) -> Application:
                .base_url(settings.TELEGRAM_API_BASE_URL).base_file_url(settings.TELEGRAM_FILE_BASE_URL))
     if not updater:
         builder = builder.updater(None)
+    else:
+        builder = builder.post_shutdown(_give_back_connections)
     application = builder.build()
     application.add_handler(TypeHandler(Update, on_update))
     application.add_error_handler(on_error)
@@ -57,6 +59,7 @@ def markup(out: core.Out) -> InlineKeyboardMarkup | None:
                                  for row in out.buttons])
 
 
+NOT_MODIFIED = "message is not modified"  # Telegram's 400 on an edit that changes nothing
 ANSWER_CLAIM = timedelta(minutes=2)  # a sender silent this long has died: another may send the answer
 
 
@@ -191,7 +194,13 @@ async def send(update: Update, context, inp: core.Input, outs: list[core.Out]) -
             log.info("callback query %s could not be answered", query.id)
     for i, out in enumerate(outs):
         if query is not None and i == 0 and query.message is not None:
-            await query.edit_message_text(out.text, reply_markup=markup(out))
+            try:
+                await query.edit_message_text(out.text, reply_markup=markup(out))
+            except BadRequest as exc:
+                if NOT_MODIFIED not in exc.message.lower():
+                    raise
+                # a button pressed twice on a message that already says this answer: nothing to change
+                log.info("message %s already shows the answer", query.message.message_id)
         else:
             await context.bot.send_message(inp.chat_id, out.text, reply_markup=markup(out))
 
@@ -236,10 +245,30 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def poller() -> Application:
-    """runbot's Application: getUpdates, and the ORM's connection given back around each update."""
+    """runbot's Application: getUpdates, and the ORM's connection given back around each update
+    and when it stops."""
     application = build(updater=True)
     application.bot_data["polling"] = True
     return application
+
+
+POLL_TIMEOUT = 30  # seconds Telegram holds a getUpdates while there is nothing new (long polling)
+
+
+def poll(application: Application, *, signals: bool = True) -> None:
+    """runbot's loop, until a stop signal (or application.stop_running() on its loop): delete any
+    webhook (Telegram refuses getUpdates while one is set), then long-poll getUpdates from the last
+    offset. Each batch's offset is confirmed by the next call, and by one last call when it stops,
+    so a restarted poller is not given the same updates again (and one it is given anyway, after
+    a crash, is done once: handle_once). `signals=False` (a poller on a thread of its own, which
+    cannot take signals) is stopped through its loop: loop.call_soon_threadsafe(application.stop_running)."""
+    options = {} if signals else {"stop_signals": None}
+    application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY], timeout=POLL_TIMEOUT,
+                            drop_pending_updates=False, close_loop=False, **options)
+
+
+async def _give_back_connections(application: Application) -> None:
+    await db(connections.close_all)()
 
 
 async def _process(payload: dict) -> bool:

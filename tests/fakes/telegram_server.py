@@ -6,7 +6,20 @@ It checks what Telegram checks: the token in the path (`/bot<token>/<method>`; a
 that the chat can be written to (a chat in `blocked` answers 403 "Forbidden: bot was blocked by
 the user"), file ids (400 "Bad Request: invalid file_id") and Telegram's 20 MB getFile limit
 (400 "Bad Request: file is too big"). Methods: getMe, sendMessage, editMessageText,
-answerCallbackQuery, getFile, and the file download at `/file/bot<token>/<file_path>`.
+answerCallbackQuery, getFile, the file download at `/file/bot<token>/<file_path>`, and for
+polling getUpdates and deleteWebhook.
+
+Messages: the fake remembers the text and buttons of each message it sent or edited, and refuses
+an edit that changes neither with Telegram's own 400 "Bad Request: message is not modified: ..."
+(a double-tapped button). A message it never saw (the tests' own update JSON) is taken as it comes.
+
+Polling, as Telegram: getUpdates refuses with 409 while a webhook is set (deleteWebhook removes it,
+and drops the pending updates when asked); `offset` confirms (forgets) every update below it;
+with `timeout` the request is held until an update is pushed or the timeout passes (a condition
+wait, no sleep; closing the fake lets it go). `delivered` lists the update ids each call returned.
+
+Failures: `fake.queue(fake.path("sendMessage"), flood(30), BAD_GATEWAY)` answers the next calls
+with Telegram's 429 (with `parameters.retry_after`) and its front end's HTML 502.
 
     with FakeTelegram() as fake:
         fake.add_file("doc1", b"%PDF-...", "documents/file_1.pdf")
@@ -30,6 +43,10 @@ TOKEN = "123456:TEST-token-for-the-fake"
 BOT_USERNAME = "tutoring_test_bot"
 GET_FILE_LIMIT = 20 * 1024 * 1024
 BLOCKED = "Forbidden: bot was blocked by the user"
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
+                "exactly the same as a current content and reply markup of the message")
+WEBHOOK_ACTIVE = ("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
+                  "the webhook first")
 
 REQUIRED = {
     "getMe": (),
@@ -37,6 +54,8 @@ REQUIRED = {
     "editMessageText": ("text",),
     "answerCallbackQuery": ("callback_query_id",),
     "getFile": ("file_id",),
+    "getUpdates": (),
+    "deleteWebhook": (),
 }
 
 
@@ -46,6 +65,17 @@ def _ok(result) -> Reply:
 
 def _error(status: int, description: str) -> Reply:
     return Reply(status, json.dumps({"ok": False, "error_code": status, "description": description}).encode())
+
+
+def flood(retry_after: int) -> Reply:
+    """Telegram's answer to a bot over its flood limit."""
+    return Reply(429, json.dumps({"ok": False, "error_code": 429,
+                                  "description": f"Too Many Requests: retry after {retry_after}",
+                                  "parameters": {"retry_after": retry_after}}).encode())
+
+
+BAD_GATEWAY = Reply(502, b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad "
+                         b"Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n", "text/html")
 
 
 def _params(request) -> dict:
@@ -78,6 +108,12 @@ class FakeTelegram(FakeServer):
         self.log: list[tuple[str, dict]] = []
         self._ids = itertools.count(1000)
         self._lock2 = threading.Condition()
+        self.messages: dict[tuple[int, int], tuple[str, dict | None]] = {}  # (chat, message) -> text, buttons
+        self.refusals: list[tuple[str, str]] = []  # (method, description) of each error answered
+        self.webhook = ""
+        self.pending: list[dict] = []  # updates waiting for getUpdates
+        self.delivered: list[list[int]] = []  # the update ids each getUpdates returned
+        self._closing = False
 
     @property
     def base_url(self) -> str:
@@ -109,6 +145,27 @@ class FakeTelegram(FakeServer):
         with self._lock2:
             self.log.clear()
 
+    def messages_of(self, chat_id: int) -> list[int]:
+        """The ids of the messages the bot sent to (or edited in) this chat, oldest first."""
+        with self._lock2:
+            return sorted(m for c, m in self.messages if c == chat_id)
+
+    def path(self, method: str) -> str:
+        """The URL path of a method, for queue()."""
+        return f"/bot{self.token}/{method}"
+
+    def push(self, *updates: dict):
+        """Updates Telegram holds for the bot's next getUpdates."""
+        with self._lock2:
+            self.pending.extend(updates)
+            self._lock2.notify_all()
+
+    def close(self):
+        with self._lock2:
+            self._closing = True
+            self._lock2.notify_all()
+        super().close()
+
     def answer(self, request):
         path = request.path
         prefix = "/file/bot" if path.startswith("/file/bot") else "/bot"
@@ -134,9 +191,11 @@ class FakeTelegram(FakeServer):
         if method == "editMessageText" and not (params.get("chat_id") and params.get("message_id")) \
                 and not params.get("inline_message_id"):
             missing.append("message_id")
-        if missing:
-            return _error(400, f"Bad Request: {missing[0]} is empty")
-        return getattr(self, f"_{method}")(params)
+        reply = _error(400, f"Bad Request: {missing[0]} is empty") if missing else getattr(self, f"_{method}")(params)
+        if reply.status != 200:
+            with self._lock2:
+                self.refusals.append((method, json.loads(reply.body)["description"]))
+        return reply
 
     def _getMe(self, params):
         return _ok({"id": int(self.token.split(":")[0]), "is_bot": True, "first_name": "Tutoring",
@@ -156,11 +215,21 @@ class FakeTelegram(FakeServer):
             return _error(403, BLOCKED)
         if len(params["text"]) > 4096:
             return _error(400, "Bad Request: message is too long")
-        return _ok(self._message(params))
+        message = self._message(params)
+        with self._lock2:
+            self.messages[(message["chat"]["id"], message["message_id"])] = (params["text"],
+                                                                            params.get("reply_markup") or None)
+        return _ok(message)
 
     def _editMessageText(self, params):
         if int(params["chat_id"]) in self.blocked:
             return _error(403, BLOCKED)
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        content = (params["text"], params.get("reply_markup") or None)
+        with self._lock2:
+            if self.messages.get(key) == content:
+                return _error(400, NOT_MODIFIED)
+            self.messages[key] = content
         return _ok(self._message(params))
 
     def _answerCallbackQuery(self, params):
@@ -174,3 +243,29 @@ class FakeTelegram(FakeServer):
         if size > GET_FILE_LIMIT:
             return _error(400, "Bad Request: file is too big")
         return _ok({"file_id": file_id, "file_unique_id": f"u-{file_id}", "file_size": size, "file_path": file_path})
+
+    def _deleteWebhook(self, params):
+        with self._lock2:
+            self.webhook = ""
+            if str(params.get("drop_pending_updates", "")).lower() in ("true", "1"):
+                self.pending.clear()
+        return _ok(True)
+
+    def _getUpdates(self, params):
+        """Confirm the updates below `offset`, then return the rest (up to `limit`), holding the
+        request up to `timeout` seconds while there is none."""
+        if self.webhook:
+            return _error(409, WEBHOOK_ACTIVE)
+        offset = int(params.get("offset") or 0)
+        limit = int(params.get("limit") or 100)
+        timeout = float(params.get("timeout") or 0)
+        with self._lock2:
+            if offset > 0:
+                self.pending = [u for u in self.pending if u["update_id"] >= offset]
+            elif offset < 0:
+                self.pending = self.pending[offset:]
+            self._lock2.wait_for(lambda: self.pending or self._closing, timeout)
+            updates = self.pending[:limit]
+            self.delivered.append([u["update_id"] for u in updates])
+            self._lock2.notify_all()
+        return _ok(updates)

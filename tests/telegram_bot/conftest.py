@@ -58,11 +58,12 @@ def message(chat_id=CHAT, text=None, **content) -> dict:
     return {"update_id": next(_ids), "message": msg}
 
 
-def press(data: str, chat_id=CHAT) -> dict:
-    """An update with a callback query: a button pressed on one of the bot's messages."""
+def press(data: str, chat_id=CHAT, message_id: int | None = None) -> dict:
+    """An update with a callback query: a button pressed on one of the bot's messages (the one of
+    `message_id`, say one the bot sent: fake.calls("sendMessage") ... its answer's message_id)."""
     return {"update_id": next(_ids), "callback_query": {
         "id": str(next(_ids)), "from": _who(chat_id), "chat_instance": "-42", "data": data,
-        "message": {"message_id": next(_ids), "date": int(NOW.timestamp()), "chat": _chat(chat_id),
+        "message": {"message_id": message_id or next(_ids), "date": int(NOW.timestamp()), "chat": _chat(chat_id),
                     "from": {"id": 123456, "is_bot": True, "first_name": "Tutoring", "username": BOT_USERNAME},
                     "text": "earlier message"}}}
 

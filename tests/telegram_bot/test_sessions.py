@@ -132,3 +132,27 @@ def test_unknown_command_and_help(linked, tg, frozen):
     assert last_text(tg).startswith("I do not know /frobnicate.")
     send(message(CHAT, "/help"))
     assert "/checkin" in last_text(tg)
+
+
+def test_a_double_tapped_stale_button_is_answered_quietly(linked, today, tg, frozen):
+    """L44: the check-in button of one message tapped three times: checked in, then the current
+    state, then an edit that would change nothing, which Telegram refuses ("message is not
+    modified"): the tap is answered, nothing changes, and no "Sorry, something went wrong"."""
+    from telegram_bot.models import ProcessedUpdate
+    from tests.fakes.telegram_server import NOT_MODIFIED
+
+    send(message(CHAT, "/sessions"))
+    listed = tg.calls("sendMessage")[-1]
+    assert buttons(listed) == [f"a:ci:{today.id}"]
+    shown = tg.messages_of(CHAT)[-1]  # the message with the button
+    for _ in range(3):
+        send(press(f"a:ci:{today.id}", message_id=shown))
+    edits = [c["text"] for c in tg.calls("editMessageText")]
+    assert edits[0].startswith("Checked in.")
+    assert edits[1] == edits[2] and edits[1].startswith("Only a scheduled session can be checked into.\nNow: ")
+    assert tg.refusals == [("editMessageText", NOT_MODIFIED)]
+    assert len(tg.calls("answerCallbackQuery")) == 3
+    assert not any("Sorry" in t for t in tg.texts())
+    assert len(tg.calls("sendMessage")) == 1
+    assert not ProcessedUpdate.objects.filter(answered_at__isnull=True).exists()
+    assert SessionEvent.objects.filter(session=today).count() == 1
