@@ -1,11 +1,11 @@
-"""Development (and `docker compose --profile bot`): the bot in polling mode. Run one poller
-per token; production normally uses the webhook instead (setWebhook deletes nothing here).
-The database connection is given back after each update (bot.poller), so the poller keeps
+"""Development (and `docker compose --profile bot`): the bot in polling mode (bot.poll). Run one
+poller per token; production uses the webhook instead, and starting a poller deletes the token's
+webhook (Telegram refuses getUpdates while one is set), so never point runbot at the production
+token. The database connection is given back after each update (bot.poller), so the poller keeps
 working after PostgreSQL restarts or drops its connection."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from telegram import Update
 
 from telegram_bot import bot
 
@@ -19,5 +19,4 @@ class Command(BaseCommand):
             return
         application = bot.poller()  # each update's work once, also across restarts; survives a database restart
         self.stdout.write(f"Polling as @{settings.TELEGRAM_BOT_USERNAME}; Ctrl-C stops.")
-        application.run_polling(allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY],
-                                drop_pending_updates=False, close_loop=False)
+        bot.poll(application)
