@@ -132,8 +132,9 @@ def copy_recording(copy_id: int, *, now=None) -> str:
         if now - copy.created_at < PLAYBACK_WAIT:
             release(copy, error=exc.cause, give_up=False, counted=False)
             raise
-        release(copy, error=f"{exc.cause} after {PLAYBACK_WAIT.total_seconds() / 3600:g} hours: is that format enabled on the provider's "
-                            "server? (docs/operations.md)", give_up=True)
+        waited = f"{PLAYBACK_WAIT.total_seconds() / 3600:g} hours"
+        release(copy, error=f"{exc.cause} after {waited}: is that format enabled on the provider's server? "
+                            "(docs/operations.md)", give_up=True)
         return "failed"
     except (CopyInterrupted, VideoUnavailable) as exc:
         release(copy, error=str(exc), give_up=give_up)
