@@ -1,7 +1,7 @@
 """What needs a coordinator now (issue 17 item 1): each queue is a condition, a count and the
 admin changelist filtered to exactly those rows (the "needs a person" filters in desk/admin.py use
-the same conditions). All counts take three queries: one conditional aggregate over the sessions,
-one for failed summaries, one for packages.
+the same conditions). All counts take four queries: one conditional aggregate over the sessions,
+one for failed summaries, one for packages, one for stuck notifications.
 
 "Today" is the coordinator's own day, in their time zone.
 """
@@ -14,8 +14,8 @@ from django.db.models import Count, F, Q
 from django.urls import reverse
 
 from notes.models import Summary, SummaryStatus
-from sessions.admin import used_credits_subquery
-from sessions.models import NoShowParty, Session, Status
+from sessions.admin import STUCK_AFTER, stuck_events, used_credits_subquery
+from sessions.models import NoShowParty, Session, SessionEvent, Status
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
@@ -99,4 +99,9 @@ def queues(user, now: datetime) -> list[Queue]:
                       f"Valid packages with {nearly_used_up()} credits left or fewer.",
                       low_packages(now.astimezone(user.tzinfo).date()).count(),
                       reverse("admin:tutoring_lessonpackage_changelist") + "?desk=low"))
+    made.append(Queue("notifications_stuck", "Notifications stuck",
+                      f"Session changes nobody has been told about after {STUCK_AFTER.seconds // 60} minutes: "
+                      "their notices could not be written (retried every minute; the error is in the log).",
+                      SessionEvent.objects.filter(stuck_events(now)).count(),
+                      reverse("admin:tutoring_sessions_sessionevent_changelist") + "?notified=stuck"))
     return made

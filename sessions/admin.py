@@ -11,6 +11,7 @@ The session and event changelists are built for millions of rows: see tutoring/a
 """
 
 from collections import defaultdict
+from datetime import timedelta
 
 from django import forms
 from django.contrib import admin, messages
@@ -23,6 +24,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
+from django.utils import timezone
 from django.utils.timezone import localtime
 
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, person_search
@@ -309,11 +311,38 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
 # --- read-only records of sessions ------------------------------------------------------------
 
 
+# The notifications relay runs every minute: an event still untold after this long is stuck (its
+# fan-out failed, see notifications/outbox.py) and needs a person (the desk's "notifications stuck").
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def stuck_events(now) -> Q:
+    """Events nobody has been told about for longer than STUCK_AFTER (partial index event_unnotified)."""
+    return Q(notified_at__isnull=True, created_at__lt=now - STUCK_AFTER)
+
+
+class NotifiedFilter(admin.SimpleListFilter):
+    title = "notified"
+    parameter_name = "notified"
+
+    def lookups(self, request, model_admin):
+        return [("stuck", f"Stuck: not told after {STUCK_AFTER.seconds // 60} minutes"),
+                ("no", "Not told yet")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "stuck":
+            return queryset.filter(stuck_events(timezone.now()))
+        if self.value() == "no":
+            return queryset.filter(notified_at__isnull=True)
+        return queryset
+
+
 @admin.register(SessionEvent)
 class SessionEventAdmin(ReadOnlyAccess, LargeTableAdmin):
-    list_display = ("id", "session_ref", "kind", "from_status", "to_status", "channel", "actor", "created_at")
+    list_display = ("id", "session_ref", "kind", "from_status", "to_status", "channel", "actor", "created_at",
+                    "notified_at")
     list_select_related = ("actor",)
-    list_filter = ("channel",)
+    list_filter = ("channel", NotifiedFilter)
     sortable_by = ("id",)
     ordering = ("-id",)
     search_fields = ("session__id",)

@@ -44,11 +44,15 @@ class ProviderEventAdmin(SessionRowAdmin):
 @admin.register(RecordingCopy)
 class RecordingCopyAdmin(ReadOnlyAccess, admin.ModelAdmin):
     list_display = ("id", "provider", "provider_recording_id", "status", "bytes_done", "source_size", "attempts",
-                    "created_at", "finished_at")
+                    "short_error", "created_at", "finished_at")
     list_filter = ("status", "provider")
     ordering = ("-id",)
     raw_id_fields = ("recording",)
     exclude = ("upload_id",)
+
+    @admin.display(description="last error")
+    def short_error(self, obj):
+        return obj.last_error[:120]
 
 
 @admin.register(ProviderIncident)

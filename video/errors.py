@@ -34,3 +34,9 @@ class ProviderRefused(VideoUnavailable):
 
 class NotAtProvider(ProviderRefused):
     """The room or recording does not exist at the provider (ended, deleted, never created)."""
+
+
+class NotYetAtProvider(VideoUnavailable):
+    """The provider has the recording but not yet in the form that is copied (BigBlueButton's "video"
+    playback format is published after the others, and its recording-ready callback may come first):
+    retried with backoff for a bounded time (video.recordings.PLAYBACK_WAIT), never a failure at once."""

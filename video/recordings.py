@@ -32,7 +32,7 @@ from django.utils import timezone
 from notes.storage import attachment_storage, is_object_store
 from sessions.models import Recording, RecordingStatus, VideoProvider
 
-from .errors import NotAtProvider, ProviderDown, VideoUnavailable
+from .errors import NotAtProvider, NotYetAtProvider, ProviderDown, VideoUnavailable
 from .models import CopyStatus, RecordingCopy
 from .providers import get_provider
 from .providers.base import http_client, transport_errors
@@ -43,6 +43,10 @@ log = logging.getLogger("video")
 LEASE = timedelta(minutes=30)  # longer than one attempt may take; a dead worker's copy is free after it
 MAX_ATTEMPTS = 12
 QUEUE_GRACE = timedelta(minutes=5)  # a freshly registered copy's own task is still on its way
+# How long a recording the provider has, but not yet in the form that is copied (BBB's "video"
+# playback still processing: NotYetAtProvider), is waited for before its copy fails. The waits are
+# the task's backoff, then the sweep's; they do not count as attempts.
+PLAYBACK_WAIT = timedelta(hours=6)
 CONTENT_TYPE = "video/mp4"
 
 
@@ -73,7 +77,9 @@ def claim(copy_id: int, *, now) -> RecordingCopy | None:
     return RecordingCopy.objects.select_related("recording").get(pk=copy_id) if taken else None
 
 
-def release(copy: RecordingCopy, *, error: str, give_up: bool) -> None:
+def release(copy: RecordingCopy, *, error: str, give_up: bool, counted: bool = True) -> None:
+    """Free the copy for a later attempt (or fail it for good); an attempt that found nothing to
+    copy yet is not `counted` against MAX_ATTEMPTS."""
     if give_up:
         with transaction.atomic():
             RecordingCopy.objects.filter(pk=copy.pk).update(status=CopyStatus.FAILED, claimed_until=None,
@@ -81,7 +87,8 @@ def release(copy: RecordingCopy, *, error: str, give_up: bool) -> None:
             Recording.objects.filter(pk=copy.recording_id).update(status=RecordingStatus.FAILED)
         log.error("recording copy %s failed for good: %s", copy.pk, error)
     else:
-        RecordingCopy.objects.filter(pk=copy.pk).update(claimed_until=None, last_error=error[:2000])
+        RecordingCopy.objects.filter(pk=copy.pk).update(claimed_until=None, last_error=error[:2000],
+                                                        attempts=F("attempts") - (0 if counted else 1))
 
 
 def stalled(*, now) -> list[int]:
@@ -120,6 +127,14 @@ def copy_recording(copy_id: int, *, now=None) -> str:
             raise CopyInterrupted(str(exc)) from exc
     except NotAtProvider as exc:
         release(copy, error=exc.cause, give_up=True)  # deleted at the provider: nothing will come
+        return "failed"
+    except NotYetAtProvider as exc:  # still processing there: wait (with the caller's backoff), bounded
+        if now - copy.created_at < PLAYBACK_WAIT:
+            release(copy, error=exc.cause, give_up=False, counted=False)
+            raise
+        waited = f"{PLAYBACK_WAIT.total_seconds() / 3600:g} hours"
+        release(copy, error=f"{exc.cause} after {waited}: is that format enabled on the provider's server? "
+                            "(docs/operations.md)", give_up=True)
         return "failed"
     except (CopyInterrupted, VideoUnavailable) as exc:
         release(copy, error=str(exc), give_up=give_up)

@@ -2,8 +2,9 @@
 ids and call video.recordings / video.services.
 
 A copy that stops part-way is retried with backoff (30 s doubling, capped at 10 minutes, well
-under the broker's visibility timeout); what it stored is kept and the retry resumes. Run eagerly
-(tests, a worker-less setup) an attempt is not retried in place: the sweep picks it up."""
+under the broker's visibility timeout); what it stored is kept and the retry resumes. So is a copy
+whose recording the provider has not finished (NotYetAtProvider), until recordings.PLAYBACK_WAIT.
+Run eagerly (tests, a worker-less setup) an attempt is not retried in place: the sweep picks it up."""
 
 import redis
 from celery import shared_task

@@ -70,7 +70,8 @@ def test_the_coordinators_home_counts_each_queue_and_links_to_exactly_its_rows(c
     found = re.findall(r'data-queue="(\w+)">\s*<a href="([^"]+)"><span class="desk__count">(\d+)</span>', body)
     items = {key: (url.replace("&amp;", "&"), int(n)) for key, url, n in found}
     assert {k: n for k, (_u, n) in items.items()} == {
-        "disputes": 2, "unacknowledged": 1, "open_checkin": 1, "missed_checkin": 2, "summaries": 1, "packages": 1}
+        "disputes": 2, "unacknowledged": 1, "open_checkin": 1, "missed_checkin": 2, "summaries": 1, "packages": 1,
+        "notifications_stuck": 0}
     for key, names in EXPECTED.items():
         shown = listed_sessions(client, items[key][0])
         assert sorted(shown) == sorted(world[n].pk for n in names), key
@@ -102,13 +103,14 @@ def test_today_is_the_coordinators_own_day(coordinator, make_session):
     assert counts["missed_checkin"] == 1
 
 
-def test_the_desk_counts_take_three_queries_however_much_is_waiting(coordinator, make_session, package,
-                                                                    django_assert_num_queries):
-    """Issue 17 item 1: one aggregate over sessions, one for summaries, one for packages."""
+def test_the_desk_counts_take_four_queries_however_much_is_waiting(coordinator, make_session, package,
+                                                                   django_assert_num_queries):
+    """Issue 17 item 1: one aggregate over sessions, one for summaries, one for packages, one for
+    stuck notifications."""
     for n in (1, 25):
         for i in range(n):
             make_session(start=NOW - (40 + n + i) * D, status=Status.DISPUTED)
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(4):
             counts = {q.key: q.count for q in queues(coordinator, NOW)}
     assert counts["disputes"] == 26
 

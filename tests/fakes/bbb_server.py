@@ -6,8 +6,14 @@ string, then hex(SHA(call + rest + secret)) is computed with SHA-1 for a 40-char
 SHA-256 for 64, each only if the server's supportedChecksumAlgorithms allows it, and compared.
 A mismatch answers <returncode>FAILED</returncode><messageKey>checksumError</messageKey>.
 join refuses a createTime that is not the running meeting's (mismatchCreateTimeParam, as
-ApiController.groovy), an unknown meeting (notFound) and a role other than MODERATOR/VIEWER.
-Recordings have a "video" playback format whose file (video-0.m4v) downloads with HTTP Range.
+ApiController.groovy), an unknown meeting (notFound), a role other than MODERATOR/VIEWER, and a
+join without a name: an empty fullName is missingParamFullName (bbb-common-web JoinMeeting.java,
+@NotEmpty), and an absent one fails too (NotEmptyValidator lets null through, then
+ApiController.join's ParamsUtil.stripControlChars(params.fullName) throws: an HTTP 500).
+Recordings have a "video" playback format whose file (video-0.m4v) downloads with HTTP Range; a
+recording added with video=False is listed with its presentation format only (the video format is
+still processing, as when the recording-ready callback of the first published format comes before
+it) until the test sets `recording.video = True`.
 
 The client: a join redirects to /html5client/join?sessionToken=..., a minimal stand-in for BBB's
 HTML5 client (what the room page frames) naming who joined and as what; its pagehide beacon
@@ -66,6 +72,7 @@ class FakeRecording:
     meeting_id: str
     data: bytes
     published: bool = True
+    video: bool = True  # the "video" playback format is published (False: still processing)
     start_time: int = field(default_factory=lambda: int(time.time() * 1000))
 
 
@@ -87,8 +94,9 @@ class FakeBBB(FakeServer):
 
     # --- scripting -------------------------------------------------------------------------------
 
-    def add_recording(self, record_id: str, meeting_id: str, *, data: bytes, published: bool = True):
-        self.recordings[record_id] = FakeRecording(record_id, meeting_id, data, published)
+    def add_recording(self, record_id: str, meeting_id: str, *, data: bytes, published: bool = True,
+                      video: bool = True):
+        self.recordings[record_id] = FakeRecording(record_id, meeting_id, data, published, video)
         return self.recordings[record_id]
 
     def recording_ready_form(self, meeting_id: str, record_id: str, *, secret: str | None = None) -> dict:
@@ -102,7 +110,8 @@ class FakeBBB(FakeServer):
     def answer(self, request: Request):
         if request.path.startswith("/playback/video/") and request.path.endswith("/video-0.m4v"):
             rec = self.recordings.get(request.path.split("/")[3])
-            return Download(rec.data) if rec and rec.published else Reply(404, b"not found", "text/plain")
+            return (Download(rec.data) if rec and rec.published and rec.video
+                    else Reply(404, b"not found", "text/plain"))
         if request.path in ("/html5client/join", "/html5client/leave"):
             return self.client(request.path, parse_qs(request.query).get("sessionToken", [""])[0])
         if not request.path.startswith(API):
@@ -149,6 +158,10 @@ class FakeBBB(FakeServer):
                               f"<hasBeenForciblyEnded>false</hasBeenForciblyEnded>{warning}")
 
     def join(self, params: dict) -> Reply:
+        if "fullName" not in params:
+            return Reply(500, b"<!doctype html><title>Error</title><p>Internal server error</p>", "text/html")
+        if not params["fullName"]:
+            return failed("missingParamFullName", "You must provide your name")
         meeting = self.meetings.get(params.get("meetingID", ""))
         if meeting is None:
             return failed("notFound", "We could not find a meeting with that meeting ID - perhaps the meeting is "
@@ -217,7 +230,8 @@ class FakeBBB(FakeServer):
             f"<state>{'published' if r.published else 'unpublished'}</state><startTime>{r.start_time}</startTime>"
             f"<playback><format><type>presentation</type><url>{self.base_url}/playback/presentation/2.3/"
             f"{escape(r.record_id)}</url><length>1</length></format>"
-            f"<format><type>video</type><url>{self.base_url}/playback/video/{escape(r.record_id)}/</url>"
-            f"<length>1</length><size>{len(r.data)}</size></format></playback></recording>"
+            + (f"<format><type>video</type><url>{self.base_url}/playback/video/{escape(r.record_id)}/</url>"
+               f"<length>1</length><size>{len(r.data)}</size></format>" if r.video else "")
+            + "</playback></recording>"
             for r in found)
         return xml("SUCCESS", f"<recordings>{items}</recordings>")

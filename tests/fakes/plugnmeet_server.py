@@ -7,7 +7,9 @@ in constant time (401 INVALID_TOKEN_OR_SIGNATURE). Bodies are read like parseAnd
 (protojson, unknown fields discarded, then the protovalidate rules of the fields used here: room_id
 ^[a-zA-Z0-9-_]+$, a room title, user_info.name, record_id). Answers are protojson with
 EmitUnpopulated and proto names (plugnmeet-protocol utils/common.go). getJoinToken refuses a room
-that is not active (pkg/controllers/user.go); getActiveRoomInfo lists the room's participants
+that is not active (pkg/controllers/user.go) and, unless the room's features auto-generate user ids,
+a user_info.user_id that is empty or not ^[a-zA-Z0-9-_]+$ (pkg/models/user_join.go GetPNMJoinToken,
+step 7; the controller answers its error as INTERNAL_SERVER_ERROR); getActiveRoomInfo lists the room's participants
 (pkg/models/room_info.go); recordings download through /download/recording/<token> with HTTP Range,
 as fiber's SendFile serves them.
 
@@ -44,6 +46,7 @@ import jwt
 from .fakeserver import Download, FakeServer, Reply, Request
 
 ROOM_ID = re.compile(r"^[a-zA-Z0-9-_]+$")
+USER_ID = re.compile(r"^[a-zA-Z0-9-_]+$")  # pkg/models/user_join.go validUserIDRegex
 
 
 def common(status: bool, msg: str, code: str, http: int = 200) -> Reply:
@@ -200,6 +203,10 @@ class FakePlugNmeet(FakeServer):
         room = self.rooms.get(room_id)
         if room is None or not room.active:
             return common(False, "room is not active", "ROOM_NOT_FOUND")
+        if not room.metadata["room_features"].get("auto_gen_user_id") and not USER_ID.fullmatch(
+                str(user.get("user_id") or "")):
+            return common(False, "user_id should only contain ASCII letters (a-z A-Z), digits (0-9) or -_",
+                          "INTERNAL_SERVER_ERROR")
         token = secrets.token_urlsafe(24)
         self.join_tokens[token] = {"room_id": room_id, **user}
         return answer(token=token)

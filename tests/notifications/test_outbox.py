@@ -1,6 +1,7 @@
 """The outbox: SessionEvent carries when it was notified; the relay claims each event once; the
 commit hook only speeds it up; nothing recorded is ever lost or told twice."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -89,6 +90,41 @@ def test_an_event_that_cannot_be_relayed_stays_in_the_outbox_and_holds_up_no_oth
     assert good.notified_at == NOW and len(made) == 2
     assert broken.notified_at is None
     assert outbox.relay(now=NOW) == []  # tried again, still failing, still kept
+
+
+def test_an_event_stuck_in_the_outbox_is_counted_on_the_desk_and_listed_in_the_admin(
+        client, time_machine, session, make_session, tutor, coordinator, reasons):
+    """Issue 14: a fan-out that keeps failing is not only in the logs. Once an event has waited
+    more than five minutes (five relay runs), the coordinator's desk counts it under "Notifications
+    stuck" and links to the event admin filtered to exactly the stuck events; a fresh unnotified
+    event and a told one are not there."""
+    from desk.queues import queues
+
+    broken = SessionEvent.objects.create(session=session, actor=None, channel="system", kind="no_show",
+                                         from_status="scheduled", to_status="no_show", created_at=NOW,
+                                         data=["party", "tutor"])
+    told = make_session(start=NOW + timedelta(days=3))
+    lifecycle.propose_reschedule(told, by=tutor, proposed_start=NOW + timedelta(days=6),
+                                 reason_id=reasons[("tutor", "reschedule")].id, now=NOW)
+    outbox.relay(now=NOW)
+    later = NOW + timedelta(minutes=5, seconds=1)
+    time_machine.move_to(later, tick=False)
+    fresh = SessionEvent.objects.create(session=session, actor=None, channel="system", kind="no_show",
+                                        from_status="scheduled", to_status="no_show", created_at=later,
+                                        data=["party", "tutor"])
+    assert {q.key: q.count for q in queues(coordinator, NOW + timedelta(minutes=5))}["notifications_stuck"] == 0
+    stuck = {q.key: q for q in queues(coordinator, later)}["notifications_stuck"]
+    assert stuck.count == 1
+    client.force_login(coordinator)
+    home = client.get("/").content.decode()
+    assert re.search(r'data-queue="notifications_stuck">\s*<a href="[^"]+"><span class="desk__count">1</span>', home)
+    page = client.get(stuck.url).content.decode()
+    listed = {int(i) for i in re.findall(r'href="/admin/tutoring_sessions/sessionevent/(\d+)/change/', page)}
+    assert listed == {broken.pk}
+    everything = client.get("/admin/tutoring_sessions/sessionevent/?notified=no").content.decode()
+    listed = {int(i) for i in re.findall(r'href="/admin/tutoring_sessions/sessionevent/(\d+)/change/', everything)}
+    assert listed == {broken.pk, fresh.pk}
+    assert SessionEvent.objects.get(kind="reschedule_proposed").notified_at == NOW
 
 
 def test_a_message_that_cannot_be_written_is_recorded_as_failed_not_dropped(session, tutor, parent):

@@ -7,8 +7,8 @@ import pytest
 
 from tests.fakes.bbb_server import FakeBBB
 from tests.fakes.fakeserver import HANG, Reply
-from video.errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
-from video.providers import Role, RoomSpec
+from video.errors import CredentialsRejected, NotAtProvider, NotYetAtProvider, ProviderDown, ProviderRefused
+from video.providers import Role, RoomSpec, SourceRecording
 from video.providers.bbb import BigBlueButton, checksum, signed_query
 
 DOC_SECRET = "639259d4-9dd8-4b25-bf01-95f9567eaf4b"
@@ -135,6 +135,39 @@ def test_recordings_list_only_published_video_playbacks(bbb):
     assert client.recordings("tutoring-9") == []
     with pytest.raises(NotAtProvider):
         client.download(found[0].__class__(recording_id="rec-b", room_id="tutoring-7"))
+
+
+def test_a_recording_listed_before_its_video_playback_is_published_is_not_yet_there(bbb):
+    """Issue 16: BBB publishes a recording's formats one by one; until the video format is there
+    the recording is not listed for copying and its download is NotYetAtProvider (retried), not
+    NotAtProvider (given up)."""
+    client = client_for(bbb)
+    recording = bbb.add_recording("rec-a", "tutoring-7", data=b"a" * 10, video=False)
+
+    assert client.recordings("tutoring-7") == []
+    with pytest.raises(NotYetAtProvider, match="no published video playback yet"):
+        client.download(SourceRecording(recording_id="rec-a", room_id=""))
+    with pytest.raises(NotAtProvider):
+        client.download(SourceRecording(recording_id="rec-gone", room_id=""))
+
+    recording.video = True
+    assert client.download(SourceRecording(recording_id="rec-a", room_id="")).url.endswith("/rec-a/video-0.m4v")
+    assert [r.size for r in client.recordings("tutoring-7")] == [10]
+
+
+def test_the_fake_refuses_a_join_without_a_name_as_the_real_server_does(bbb):
+    """bbb-common-web JoinMeeting.java: an empty fullName is missingParamFullName; an absent one
+    makes ApiController.join fail (stripControlChars of null)."""
+    client = client_for(bbb)
+    room = client.create_room(spec())
+    params = {"meetingID": room.room_id, "role": "VIEWER", "userID": "12", "createTime": room.create_time}
+
+    empty = follow(client.call_url("join", {"fullName": "", **params}))
+    absent = follow(client.call_url("join", params))
+
+    assert b"<messageKey>missingParamFullName</messageKey>" in empty.content
+    assert absent.status_code == 500
+    assert bbb.meetings["tutoring-7"].attendees == []
 
 
 @pytest.mark.parametrize(("reply", "error"), [

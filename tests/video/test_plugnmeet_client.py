@@ -82,6 +82,18 @@ def test_the_tutor_gets_an_admin_token_and_the_student_a_participant_token(plugn
     assert tutor.url == f"{plugnmeet.base_url}/?access_token={tutor.token}"
 
 
+@pytest.mark.parametrize("user_id", ["", "12 ", "tia@example.test"])
+def test_the_fake_refuses_a_token_without_a_valid_user_id_as_the_real_server_does(plugnmeet, user_id):
+    """plugNmeet-server pkg/models/user_join.go (GetPNMJoinToken): without auto-generated user ids
+    the user_id must match ^[a-zA-Z0-9-_]+$, answered as INTERNAL_SERVER_ERROR."""
+    client = client_for(plugnmeet)
+    room = client.create_room(SPEC)
+
+    with pytest.raises(ProviderDown, match="user_id should only contain"):
+        client.join(room, user_id=user_id, name="Sam", role=Role.GUEST)
+    assert plugnmeet.join_tokens == {}
+
+
 def test_a_token_for_a_room_that_is_not_active_is_refused(plugnmeet):
     client = client_for(plugnmeet)
     room = client.create_room(SPEC)

@@ -13,6 +13,7 @@ from django.utils import timezone
 from sessions.models import Recording, RecordingStatus
 from tests.conftest import stored_files
 from video import recordings, services
+from video.errors import NotYetAtProvider
 from video.models import CopyStatus, RecordingCopy, VideoRoom
 
 PART = 5 * 1024 * 1024  # the smallest part S3 and R2 take
@@ -213,3 +214,58 @@ def copy_task(copy_id: int) -> str:
     from video.tasks import copy_recording
 
     return copy_recording.delay(copy_id).get()
+
+
+def bbb_copy(settings, bbb, live, tutor, *, video: bool) -> RecordingCopy:
+    """A BBB recording announced by its recording-ready callback (registered as the callback
+    registers it), its video playback published or not yet."""
+    settings.VIDEO_PROVIDER = "bbb"
+    settings.VIDEO_RECORD_DEFAULT = True
+    services.join(live, user=tutor)
+    room = VideoRoom.objects.get(session=live)
+    bbb.add_recording("bbb-rec-1", room.room_id, data=b"the call" * 500, video=video)
+    copy, created = services.register_recording(provider="bbb", room_id=room.room_id, recording_id="bbb-rec-1")
+    assert created
+    return copy
+
+
+def test_a_bbb_recording_whose_video_playback_comes_later_waits_for_it(settings, bbb, live, tutor, notes_storage):
+    """Issue 16: the recording-ready callback can come before BBB has published the "video" format.
+    That is not a failure: the copy waits (retried, not counted as an attempt) and is made once
+    the format is there."""
+    copy = bbb_copy(settings, bbb, live, tutor, video=False)
+
+    assert copy_task(copy.pk) == "interrupted"  # run eagerly: the retry is the sweep's
+    assert copy_task(copy.pk) == "interrupted"
+    copy.refresh_from_db()
+    assert (copy.status, copy.attempts, copy.claimed_until) == (CopyStatus.COPYING, 0, None)
+    assert "has no published video playback yet" in copy.last_error
+    assert Recording.objects.get(pk=copy.recording_id).status == RecordingStatus.PROCESSING
+    later = timezone.now() + recordings.QUEUE_GRACE + timedelta(seconds=1)
+    assert recordings.stalled(now=later) == [copy.pk]  # the sweep takes it up again
+
+    bbb.recordings["bbb-rec-1"].video = True
+    assert copy_task(copy.pk) == "done"
+
+    copy.refresh_from_db()
+    assert (copy.status, copy.attempts, copy.last_error) == (CopyStatus.DONE, 1, "")
+    assert (notes_storage / copy.storage_key).read_bytes() == b"the call" * 500
+    assert Recording.objects.get(pk=copy.recording_id).status == RecordingStatus.AVAILABLE
+
+
+def test_a_bbb_video_playback_that_never_comes_fails_the_copy_after_the_wait(settings, bbb, live, tutor):
+    """Issue 16: the wait is bounded: PLAYBACK_WAIT after the recording was announced the copy
+    fails with the reason (the recording copies admin shows it), and nothing retries it."""
+    copy = bbb_copy(settings, bbb, live, tutor, video=False)
+    deadline = copy.created_at + recordings.PLAYBACK_WAIT
+
+    with pytest.raises(NotYetAtProvider):
+        recordings.copy_recording(copy.pk, now=deadline - timedelta(seconds=1))
+    assert recordings.copy_recording(copy.pk, now=deadline) == "failed"
+
+    copy.refresh_from_db()
+    assert copy.status == CopyStatus.FAILED
+    assert "has no published video playback yet after 6 hours" in copy.last_error
+    assert "is that format enabled" in copy.last_error
+    assert Recording.objects.get(pk=copy.recording_id).status == RecordingStatus.FAILED
+    assert recordings.stalled(now=deadline + recordings.LEASE) == []

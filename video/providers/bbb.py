@@ -20,7 +20,9 @@ Signing, as the real server checks it (read from the sources, not guessed):
   the meeting's meta_bbb-recording-ready-url. `verify_recording_ready` checks exactly that.
 
 Recordings are copied from the "video" playback format (one file, video-0.m4v beside the format's
-URL): the BBB server must have that format enabled (docs/operations.md)."""
+URL): the BBB server must have that format enabled (docs/operations.md). Formats are published one
+by one and the recording-ready callback may come before the video format: the copy then waits for
+it (NotYetAtProvider, retried for video.recordings.PLAYBACK_WAIT)."""
 
 import hashlib
 from datetime import UTC, datetime
@@ -31,7 +33,7 @@ import jwt
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from ..errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
+from ..errors import CredentialsRejected, NotAtProvider, NotYetAtProvider, ProviderDown, ProviderRefused
 from .base import (
     Download,
     JoinInfo,
@@ -49,6 +51,8 @@ from .base import (
 RECORDING_FORMAT = "video"
 RECORDING_FILE = "video-0.m4v"
 ROLES = {Role.HOST: "MODERATOR", Role.GUEST: "VIEWER"}
+# getRecordings states of a recording on its way to being published (docs: getRecordings "state")
+WAITING_STATES = {"processing", "processed", "published"}
 
 
 class CallbackRejected(Exception):
@@ -135,31 +139,40 @@ class BigBlueButton(VideoProvider):
                           connections=tuple((user, user) for user in dict.fromkeys(present)))
 
     def recordings(self, room_id: str) -> list[SourceRecording]:
-        return [rec for rec, _ in self._recordings({"meetingID": room_id})]
+        return [rec for rec, url, _state in self._recordings({"meetingID": room_id}) if url]
 
     def download(self, recording: SourceRecording) -> Download:
-        for found, url in self._recordings({"recordID": recording.recording_id}):
-            if found.recording_id == recording.recording_id:
+        """The video file of a published recording. One that BBB lists without that file yet is
+        NotYetAtProvider, retried: its "video" format is still processing (the recording-ready
+        callback comes as soon as the first format is published) or it is not published yet.
+        One BBB does not list, or lists as unpublished or deleted by a person, is NotAtProvider."""
+        listed = [(url, state) for found, url, state in self._recordings({"recordID": recording.recording_id})
+                  if found.recording_id == recording.recording_id]
+        for url, _state in listed:
+            if url:
                 return Download(url=url)
+        if any(state in WAITING_STATES for _url, state in listed):
+            raise NotYetAtProvider(f"bbb getRecordings: {recording.recording_id} has no published "
+                                   f"{RECORDING_FORMAT} playback yet")
         raise NotAtProvider(f"bbb getRecordings: no {RECORDING_FORMAT} playback of {recording.recording_id}")
 
-    def _recordings(self, params: dict) -> list[tuple[SourceRecording, str]]:
-        """Published recordings that have the video playback format, each with its file's URL."""
+    def _recordings(self, params: dict) -> list[tuple[SourceRecording, str, str]]:
+        """Every recording listed, each with the URL of its video file ("" unless the recording is
+        published with a "video" playback format) and its state."""
         root = self._call("getRecordings", params)
         found = []
         for rec in root.iterfind("recordings/recording"):
-            if _text(rec, "state", "published") != "published":
-                continue
-            for fmt in rec.iterfind("playback/format"):
-                if _text(fmt, "type") != RECORDING_FORMAT or not _text(fmt, "url"):
-                    continue
-                size = _text(fmt, "size")
-                started = _text(rec, "startTime")
-                found.append((SourceRecording(
-                    recording_id=_text(rec, "recordID"), room_id=_text(rec, "meetingID"),
-                    size=int(size) if size.isdigit() else None,
-                    created_at=datetime.fromtimestamp(int(started) / 1000, UTC) if started.isdigit() else None),
-                    _text(fmt, "url").rstrip("/") + "/" + RECORDING_FILE))
+            state = _text(rec, "state", "published")
+            video = next((fmt for fmt in rec.iterfind("playback/format")
+                          if _text(fmt, "type") == RECORDING_FORMAT and _text(fmt, "url")), None)
+            if state != "published":
+                video = None
+            size, started = _text(video, "size"), _text(rec, "startTime")
+            found.append((SourceRecording(
+                recording_id=_text(rec, "recordID"), room_id=_text(rec, "meetingID"),
+                size=int(size) if size.isdigit() else None,
+                created_at=datetime.fromtimestamp(int(started) / 1000, UTC) if started.isdigit() else None),
+                _text(video, "url").rstrip("/") + "/" + RECORDING_FILE if video is not None else "", state))
         return found
 
     # --- the wire -----------------------------------------------------------------------------
