@@ -154,6 +154,14 @@ class _Handler(JSONHandler):
             pass
 
 
+class Hold:
+    def __init__(self):
+        self.entered, self.released = threading.Event(), threading.Event()
+
+    def release(self):
+        self.released.set()
+
+
 class FakeResend(LoopbackFake):
     api_key = "re_test_fake_0123456789"
     handler = _Handler
@@ -167,6 +175,7 @@ class FakeResend(LoopbackFake):
         self._scripted: deque = deque()
         self._idempotent: dict[str, tuple[float, str, Any, Reply]] = {}  # key: (when, path, body, answer)
         self._in_flight: set[str] = set()
+        self._hold: Hold | None = None
         self._lock = threading.Lock()
 
     @property
@@ -184,6 +193,13 @@ class FakeResend(LoopbackFake):
         """Answer the next requests (to either endpoint) with these, in order, instead of sending."""
         with self._lock:
             self._scripted.extend(replies)
+
+    def hold(self) -> "Hold":
+        """Keep the next request in progress (taken, not answered yet) until hold.release(); its
+        `entered` is set once it is in progress."""
+        with self._lock:
+            self._hold = Hold()
+            return self._hold
 
     def next_reply(self) -> Reply | str | None:
         with self._lock:
@@ -231,6 +247,11 @@ class FakeResend(LoopbackFake):
                                      "Same idempotency key used with a different request payload."))
             return seen[3]  # the first answer again, nothing sent twice
         try:
+            with self._lock:
+                hold, self._hold = self._hold, None
+            if hold is not None:
+                hold.entered.set()
+                hold.released.wait(30)
             reply = self._send(path, headers, body)
             if reply.status == 200:
                 with self._lock:

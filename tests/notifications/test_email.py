@@ -3,6 +3,7 @@ Resend checks. Plain text and HTML, the key in the header, subjects that fit, th
 unsubscribe header on reminders, batches, and what happens on each kind of error."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -293,3 +294,21 @@ def test_kept_batches_are_dropped_once_resend_has_forgotten_them(fake_resend, aw
     sent.refresh_from_db()
     assert (sent.status, sent.email_batch_id) == (DeliveryStatus.SENT, None)
     assert sent.provider_id == next(e["id"] for e in fake_resend.sent if e["to"] == [coordinator.email])
+
+
+def test_a_key_in_progress_is_a_409_that_is_tried_again(fake_resend):
+    """Two workers repeat one kept batch at once (each claimed one of its deliveries): Resend
+    answers the second 409 concurrent_idempotent_requests while the first is in progress, which is
+    worth another try; that try gets the first answer. Sent once."""
+    backend = ResendBackend(api_key=fake_resend.api_key, api_url=fake_resend.url)
+    emails = [{"from": "a@example.test", "to": [f"b{i}@example.test"], "subject": "Hi", "text": "Body"}
+              for i in range(2)]
+    hold, first = fake_resend.hold(), []
+    worker = threading.Thread(target=lambda: first.extend(backend.send_request(emails, "emails-2")))
+    worker.start()
+    assert hold.entered.wait(10)
+    (busy,) = set(backend.send_request(emails, "emails-2"))
+    assert str(busy).startswith("Resend 409 concurrent_idempotent_requests") and busy.transient
+    hold.release()
+    worker.join(10)
+    assert backend.send_request(emails, "emails-2") == first and len(fake_resend.sent) == 2
