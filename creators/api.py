@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 
 from notes.api import NoteOut, SummaryOut, notes_payload
 from sessions import paging
+from sessions.paging import Cursor
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Session
@@ -125,7 +126,7 @@ class FilterIn(Schema):
 
 
 class PageIn(FilterIn):
-    cursor: Text(100, what="cursor") | None = None
+    cursor: Cursor | None = None
     limit: int = Field(25, ge=1, le=100)
 
 
@@ -180,11 +181,12 @@ def creator_sessions(request, page: Query[PageIn]):
 @creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})
 def creator_upcoming(request, from_: Moment | None = Query(None, alias="from"), to: Moment | None = None):
     """The calendar tab: scheduled sessions (default: the next 31 days), soonest first."""
-    creator = _creator(request)
     start = from_ or timezone.now()
     end = to or start + timedelta(days=31)  # Moment keeps both within 2000-2100: no overflow
-    if end <= start or end - start > timedelta(days=62):
-        raise Refused("Choose a range of at most 62 days, ending after it starts.", code="invalid", status=422)
+    if end <= start or end - start > timedelta(days=62):  # the input first, then who asks
+        message = "Choose a range of at most 62 days, ending after it starts."
+        raise Refused(message, code="invalid", status=422, errors=[{"field": "to", "detail": message}])
+    creator = _creator(request)
     qs = selectors.creator_sessions(creator).filter(
         status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start, scheduled_start__lt=end)
     return [_row(s) for s in selectors.table_rows(qs).order_by("scheduled_start", "pk")[:500]]

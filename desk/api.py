@@ -3,12 +3,14 @@ pattern; changing or ending the pattern moves or withdraws its untouched ones (i
 Thin: parse, call desk/patterns.py, serialize. Coordinators only (403 for everyone else)."""
 
 from datetime import datetime, time
+from typing import Annotated
 
 from ninja import Field, Router, Schema
 from ninja.responses import Status as Reply
 
 from sessions.errors import Refused
 from sessions.models import Channel
+from sessions.rules import MAX_SESSION_LENGTH
 from sessions.schemas import ErrorOut
 from tutoring.input import Day
 
@@ -18,12 +20,19 @@ from .models import WeeklyPattern
 router = Router(tags=["matches"])
 
 
+# the pattern's limits in the schema: malformed input is a 422 naming the field before the
+# caller's role or the match is looked at (patterns.PatternInput.check says the same for the web)
+LONGEST = int(MAX_SESSION_LENGTH.total_seconds() // 60)
+
+
 class AcceptIn(Schema):
-    weekdays: list[int] = Field(..., min_length=1, max_length=7, description="0 = Monday … 6 = Sunday.")
+    weekdays: list[Annotated[int, Field(ge=0, le=6)]] = Field(..., min_length=1, max_length=7,
+                                                              description="0 = Monday … 6 = Sunday.")
     start_time: time = Field(..., description="Local start time in the tutor's time zone, e.g. 16:30.")
-    minutes: int = Field(..., description="Length of each session.")
+    minutes: int = Field(..., ge=patterns.MIN_MINUTES, le=LONGEST, description="Length of each session.")
     starts_on: Day
-    weeks: int | None = Field(None, description="Weeks to plan; omit to plan until the package's credits are used.")
+    weeks: int | None = Field(None, ge=1, le=patterns.MAX_WEEKS,
+                              description="Weeks to plan; omit to plan until the package's credits are used.")
     confirm: bool = Field(False, description="Schedule the dates without conflicts even if some have one.")
 
 

@@ -143,27 +143,43 @@ def get_notes(request, session_id: int):
 def add_notes(request, session_id: int):
     """The tutor adds notes (text and attachments, each at most 10 MB) until the parent acknowledges.
     Attachments that fail validation are listed in `rejected`; the rest is saved."""
+    text, files = _notes_input(request)  # malformed input is a 422 before the session is looked up
+    if not text and not files:
+        raise Refused("Write a note or attach a file.", code="empty_note", status=422,
+                      errors=[{"field": "text", "detail": "Write a note or attach a file."}])
     viewer, session = _reader_session(request, session_id)
-    text, files = _notes_input(request)
     submission = services.add_notes(session, by=request.user, text=text, files=files, channel=Channel.API)
     session = _reader_session(request, session_id)[1]
     return Reply(201, _notes_body(viewer, session, rejected=submission.refusals))
 
 
 def _notes_input(request) -> tuple[str, list]:
+    """The text (cleaned by the notes' rules) and the files; Refused (422, `errors` naming the
+    field) when the body is not what the document describes, whoever asks and for whatever session."""
     content_type = request.content_type or ""
     if content_type == "application/json":
         try:
             body = parse_json(request.body or b"{}")
         except ValueError as exc:  # also bad UTF-8 and JSON nested too deep
             raise HttpError(400, f"The request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict) or not isinstance(body.get("text", ""), str):
-            raise Refused("text: must be a string", code="invalid", status=422)
-        return body.get("text", ""), []
-    if content_type not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        if not isinstance(body, dict):
+            raise Refused("The body must be a JSON object like {\"text\": \"...\"}.", code="invalid", status=422,
+                          errors=[{"field": "", "detail": "must be an object"}])
+        if not isinstance(body.get("text", ""), str):
+            raise Refused("text: must be a string", code="invalid", status=422,
+                          errors=[{"field": "text", "detail": "must be a string"}])
+        text, files = body.get("text", ""), []
+    elif content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        text, files = request.POST.get("text", ""), request.FILES.getlist("files")
+    else:
         raise Refused("Send the notes as multipart/form-data (text and files) or JSON ({\"text\": ...}).",
-                      code="unsupported_media_type", status=422)
-    return request.POST.get("text", ""), request.FILES.getlist("files")
+                      code="unsupported_media_type", status=422,
+                      errors=[{"field": "", "detail": "use multipart/form-data or application/json"}])
+    try:
+        return services.clean_text(text), files
+    except Refused as refused:
+        refused.errors = refused.errors or [{"field": "text", "detail": refused.message}]
+        raise
 
 
 @router.get("/{session_id}/notes/summary", response={200: SummaryOut, **ERRORS})

@@ -60,7 +60,8 @@ class ResendBackend(BaseEmailBackend):
     """Sends through Resend: one request per message, or Resend's batch endpoint (up to 100 per
     request, permissive validation so one bad address does not hold back the others) when several
     go at once. Every message carries an Idempotency-Key (its own, or the batch's made from its
-    members'), so a request repeated after a timeout is not delivered twice."""
+    members'), so a request repeated after a timeout is not delivered twice. Notifications go
+    through send_request with a batch they formed and kept (notifications.email)."""
 
     reports_each_message = True  # see notifications.email
 
@@ -117,33 +118,40 @@ class ResendBackend(BaseEmailBackend):
         return len(messages) - len(failed)
 
     def _send_one(self, message) -> None:
-        options = {"idempotency_key": message.idempotency_key} if getattr(message, "idempotency_key", "") else None
-        try:
-            response = resend.Emails.send(self.params(message), options)
-        except ResendError as exc:
-            message.send_error = classify(exc)
-            return
-        message.provider_id = response["id"]
+        key = getattr(message, "idempotency_key", "")
+        self._answer([message], self.send_request([self.params(message)], key))
 
     def _send_batch(self, chunk: list) -> None:
-        options = {"batch_validation": "permissive"}
         keys = [getattr(m, "idempotency_key", "") for m in chunk]
-        if all(keys):
-            options["idempotency_key"] = "batch-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:48]
+        key = "batch-" + hashlib.sha256("\n".join(keys).encode()).hexdigest()[:48] if all(keys) else ""
+        self._answer(chunk, self.send_request([self.params(m) for m in chunk], key))
+
+    @staticmethod
+    def _answer(messages: list, results: list) -> None:
+        for message, result in zip(messages, results, strict=True):
+            if isinstance(result, SendError):
+                message.send_error = result
+            else:
+                message.provider_id = result
+
+    def send_request(self, emails: list[dict], key: str = "") -> list[str | SendError]:
+        """One request to Resend with these emails (params() of each, up to 100; one goes to
+        /emails, several to /emails/batch with permissive validation) under this Idempotency-Key:
+        each email's id, or the SendError it met. notifications.email keeps the emails and the key
+        of each request it makes and repeats exactly that request on a retry, so Resend answers
+        its first answer again instead of sending twice."""
+        self._configure()
+        options: dict = {"idempotency_key": key} if key else {}
         try:
-            response = resend.Batch.send([self.params(m) for m in chunk], options)
+            if len(emails) == 1:
+                return [resend.Emails.send(emails[0], options or None)["id"]]
+            response = resend.Batch.send(emails, {**options, "batch_validation": "permissive"})
         except ResendError as exc:
-            error = classify(exc)
-            for message in chunk:
-                message.send_error = error
-            return
+            return [classify(exc)] * len(emails)
         refused = {item["index"]: item.get("message", "refused") for item in response.get("errors") or ()}
         ids = iter(item["id"] for item in response.get("data") or ())
-        for index, message in enumerate(chunk):
-            if index in refused:
-                message.send_error = SendError(f"Resend refused it: {refused[index]}", transient=False)
-            else:
-                message.provider_id = next(ids, "")
+        return [SendError(f"Resend refused it: {refused[index]}", transient=False) if index in refused
+                else next(ids, "") for index in range(len(emails))]
 
 
 def _attachment(attachment) -> dict:

@@ -71,7 +71,7 @@ class Email:
     def deliver(self, items: list, now: datetime) -> list[Outcome]:
         from .email import send_all
 
-        return send_all(items)
+        return send_all(items, now)
 
 
 CHANNELS: dict[str, object] = {channel.name: channel for channel in (InApp(), Email())}

@@ -8,7 +8,8 @@ reader switched its topic off or cannot be reached on the channel any more, is s
 reason; one that should wait (notes waiting for their summary) goes back without an attempt; the
 rest are sent. A transient failure (a network error, Resend 5xx or 429) is retried with a backoff
 that doubles from NOTIFY_RETRY_FIRST_MINUTES up to NOTIFY_RETRY_MAX_MINUTES (at least the
-provider's retry-after) and is failed for good after NOTIFY_MAX_ATTEMPTS; a permanent one (a refused
+provider's retry-after) and is failed for good after NOTIFY_MAX_ATTEMPTS (an email that already
+went in a Resend batch is retried as that same request, not written again: notifications.email); a permanent one (a refused
 address, a template error) is failed at once. Failed deliveries are listed in the admin, where a
 coordinator can send them again.
 """
@@ -21,6 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from notes.models import Summary, SummaryStatus
@@ -29,6 +31,7 @@ from tutoring.celery import publish_each
 from tutoring.models import Guardianship
 
 from .channels import CHANNELS, Outcome
+from .email import KEY_KEPT
 from .kinds import KINDS, Ctx
 from .models import Delivery, DeliveryStatus
 from .outbox import Reach
@@ -76,7 +79,8 @@ def dispatch(ids: list[int] | None = None, *, now: datetime | None = None, limit
 
 
 def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
-    deliveries = list(Delivery.objects.filter(pk__in=claimed).select_related("recipient").order_by("id"))
+    deliveries = list(Delivery.objects.filter(pk__in=claimed).select_related("recipient")
+                      .annotate(batch_at=F("email_batch__created_at")).order_by("id"))
     contexts = _contexts(deliveries)
     reach = Reach.load({d.recipient_id: d.recipient for d in deliveries}.values())
     outcomes, ready = [], defaultdict(list)
@@ -84,6 +88,11 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
         kind, channel = KINDS.get(d.kind), CHANNELS.get(d.channel)
         if kind is None or channel is None:
             outcomes.append(Outcome(d, "failed", error=f"nothing can send a {d.kind!r} by {d.channel!r}"))
+            continue
+        if d.email_batch_id and d.batch_at > now - KEY_KEPT:
+            # handed to Resend already in a batch whose answer was lost or an error: the same
+            # request again, as it was (not written anew, whatever changed since), never twice
+            ready[d.channel].append((d, None))
             continue
         ctx = contexts[d.id]
         reason = kind.stale(d, ctx.session, now) if kind.stale else ""

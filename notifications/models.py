@@ -46,6 +46,24 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped", "Not sent"
 
 
+class EmailBatch(models.Model):
+    """One request to the email provider, formed once and kept: the emails exactly as sent (JSON, in
+    order) and the Idempotency-Key they went with. A delivery that was in it is retried by sending
+    this same request again, never by joining another batch: Resend answers a repeat of a key it
+    has seen (same key, same body, within 24 hours) with its first answer and sends nothing, and a
+    batch whose members changed would carry another key and go out twice."""
+
+    key = models.CharField(max_length=100, unique=True, help_text="The Idempotency-Key of the request.")
+    payload = models.TextField(help_text="The emails as sent: a JSON array, in order.")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "email batches"
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class Delivery(models.Model):
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries",
                                   db_index=False)
@@ -66,6 +84,10 @@ class Delivery(models.Model):
     claimed_until = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_id = models.CharField(max_length=100, blank=True, help_text="Resend's email id, for its webhooks.")
+    email_batch = models.ForeignKey(EmailBatch, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="deliveries", db_index=False,
+                                    help_text="The provider request this email went in (retries repeat it).")
+    email_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Its place in that request.")
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
@@ -82,6 +104,7 @@ class Delivery(models.Model):
             models.Index(fields=["event"], condition=Q(event__isnull=False), name="delivery_event"),
             models.Index(fields=["provider_id"], condition=~Q(provider_id=""), name="delivery_provider_id"),
             models.Index(fields=["-updated_at"], condition=Q(status="failed"), name="delivery_failed"),
+            models.Index(fields=["email_batch"], condition=Q(email_batch__isnull=False), name="delivery_email_batch"),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,7 @@ dispatch are what a commit hook asks for at once. Every one is safe to run twice
 from celery import shared_task
 
 from . import dispatch as dispatcher
-from . import outbox, planning
+from . import email, outbox, planning
 
 
 @shared_task(acks_late=True)
@@ -48,5 +48,8 @@ def dispatch(delivery_ids: list[int]) -> dict:
 
 @shared_task(acks_late=True)
 def dispatch_due() -> dict:
-    """Beat: retries that are due, deliveries that waited, claims a dead worker left behind."""
-    return dict(dispatcher.dispatch())
+    """Beat: retries that are due, deliveries that waited, claims a dead worker left behind (and
+    the kept email batches too old to be repeated)."""
+    counts = dict(dispatcher.dispatch())
+    email.forget_old_batches()
+    return counts

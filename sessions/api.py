@@ -9,14 +9,17 @@ from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 from ninja.responses import Status as Reply
 from pydantic import ValidationError as PydanticValidationError
+from pydantic import ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
 from tutoring.input import Moment, Text
 
-from . import lifecycle, projections, selectors
+from . import lifecycle, projections, rules, selectors
 from .access import PARTICIPANTS, Relation, Viewer, get_session_for
 from .actions import ACTIONS, Action, allowed_in
 from .errors import CONFLICT, FORBIDDEN, Refused
 from .models import Channel, Session
+from .paging import Cursor
 from .schemas import ERRORS, CourseOut, ErrorOut, Note, PersonOut, person
 
 router = Router(tags=["sessions"])
@@ -147,6 +150,19 @@ class CreateIn(Schema):
     course_id: int | None = None
     is_trial: bool = False
 
+    @field_validator("end")
+    @classmethod
+    def ends_after_start(cls, value, info: ValidationInfo):
+        """The slot's own rules (lifecycle's too) with the rest of the input: a 422 naming `end`
+        before who asks is looked at."""
+        start = info.data.get("start")
+        if start is not None and value <= start:
+            raise PydanticCustomError("range", "The end must be after the start.")
+        if start is not None and value - start > rules.MAX_SESSION_LENGTH:
+            hours = int(rules.MAX_SESSION_LENGTH.total_seconds() // 3600)
+            raise PydanticCustomError("range", "A session can last at most {hours} hours.", {"hours": hours})
+        return value
+
 
 class AdhocRow(Schema):
     student_id: int
@@ -157,14 +173,14 @@ class AdhocRow(Schema):
 
 
 class AdhocIn(Schema):
-    sessions: list[AdhocRow]
+    sessions: list[AdhocRow] = Field(..., min_length=1, max_length=lifecycle.MAX_ADHOC_ROWS)
 
 
 class ListFilters(Schema):
     status: Text(400, what="status list") | None = None
     from_: Moment | None = Field(None, alias="from")
     to: Moment | None = None
-    cursor: Text(100, what="cursor") | None = None
+    cursor: Cursor | None = None
     limit: int = Field(50, ge=1, le=100)
 
 

@@ -2,9 +2,14 @@
 does. The cursor is "<scheduled_start ISO>_<id>" of the last row served."""
 
 from datetime import datetime
+from typing import Annotated
 
 from django.db.models import F, QuerySet
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
+from pydantic import AfterValidator
+from pydantic_core import PydanticCustomError
+
+from tutoring.input import Text
 
 from .errors import Refused
 
@@ -19,6 +24,20 @@ def parse_cursor(cursor: str) -> tuple[datetime, int]:
     if start.tzinfo is None:
         raise Refused("The cursor is not valid.", code="invalid", status=422)
     return start, pk
+
+
+def _check_cursor(value: str) -> str:
+    if value:
+        try:
+            parse_cursor(value)
+        except Refused as refused:
+            raise PydanticCustomError("cursor", refused.message) from None
+    return value
+
+
+# The cursor parameter of a list: checked with the rest of the input (a 422 naming it), before
+# anything is looked up.
+Cursor = Annotated[Text(100, what="cursor"), AfterValidator(_check_cursor)]
 
 
 def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> QuerySet:

@@ -5,9 +5,13 @@ It checks what Resend checks before answering (https://resend.com/docs/api-refer
 the bearer key (401 missing_api_key, 403 invalid_api_key), JSON bodies, the required fields and
 address formats of POST /emails and POST /emails/batch (422 validation_error /
 missing_required_field; at most 50 recipients, at most 100 emails a batch; in permissive batch
-mode a bad email comes back in `errors` and the others are sent), and the Idempotency-Key (the same
-key and body answer the first response again without sending twice; the same key with another
-body is a 409 invalid_idempotent_request). Errors have Resend's shape
+mode a bad email comes back in `errors` and the others are sent), and the Idempotency-Key as
+Resend documents it (https://resend.com/docs/dashboard/emails/idempotency-keys, /api-reference/
+errors): 1-256 characters (else 400 invalid_idempotency_key); the same key with the same request
+(endpoint and body) within 24 hours answers the first answer again without sending anything; the
+same key with another request is a 409 invalid_idempotent_request; the same key while its first
+request is still being handled is a 409 concurrent_idempotent_requests; only an accepted request
+is remembered (a refused one may be sent again). Errors have Resend's shape
 {"statusCode", "name", "message"}; a rate limit answers 429 rate_limit_exceeded with the
 ratelimit-* and retry-after headers.
 
@@ -16,6 +20,8 @@ ratelimit-* and retry-after headers.
         fake.queue(server_error(), rate_limited(retry_after=2))   # the next two requests
         ...
         fake.sent       # every email accepted, in order: {"id", "to", "subject", "text", "html", "headers"}
+        fake.queue(LOST)  # the next request is handled (sent) but its answer never arrives: the
+                          # connection drops, as when a timeout or a network cut loses the response
 
 `svix_headers(secret, body)` signs a webhook body the way Svix does for Resend: HMAC-SHA256 of
 "<svix-id>.<svix-timestamp>.<body>" under the base64-decoded key after "whsec_", sent as
@@ -30,6 +36,7 @@ import hmac
 import itertools
 import json
 import re
+import socket
 import threading
 import time
 import uuid
@@ -39,6 +46,8 @@ from typing import Any, NamedTuple
 from .loopback import HANG, JSONHandler, LoopbackFake, Reply
 
 EMAILS = "/emails"
+LOST = "lost"  # scripted: handle the request, then drop the connection instead of answering
+KEY_KEPT_SECONDS = 24 * 3600  # how long Resend remembers an Idempotency-Key
 BATCH = "/emails/batch"
 # An address, or "Name <address>", as Resend accepts them.
 ADDRESS = re.compile(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+")
@@ -125,13 +134,32 @@ class _Handler(JSONHandler):
             reply = fake.next_reply()
             if reply == HANG:
                 return self.hang()
-            if reply is None:
-                reply = fake.answer(path, headers, body, raw)
+            if reply is None or reply == LOST:
+                answer = fake.answer(path, headers, body)
+                if reply == LOST:
+                    return self.drop()
+                reply = answer
         except _Refused as refused:
             if body is None:
                 fake.requests.append(Request(path, headers, None))
             reply = refused.reply
         self.send_reply(reply)
+
+    def drop(self):
+        """End the connection without an answer (the client sees it closed before any response)."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+
+class Hold:
+    def __init__(self):
+        self.entered, self.released = threading.Event(), threading.Event()
+
+    def release(self):
+        self.released.set()
 
 
 class FakeResend(LoopbackFake):
@@ -145,7 +173,9 @@ class FakeResend(LoopbackFake):
         self.sent: list[dict] = []
         self.ids = itertools.count(1)
         self._scripted: deque = deque()
-        self._idempotent: dict[str, tuple[bytes, Reply]] = {}
+        self._idempotent: dict[str, tuple[float, str, Any, Reply]] = {}  # key: (when, path, body, answer)
+        self._in_flight: set[str] = set()
+        self._hold: Hold | None = None
         self._lock = threading.Lock()
 
     @property
@@ -163,6 +193,13 @@ class FakeResend(LoopbackFake):
         """Answer the next requests (to either endpoint) with these, in order, instead of sending."""
         with self._lock:
             self._scripted.extend(replies)
+
+    def hold(self) -> "Hold":
+        """Keep the next request in progress (taken, not answered yet) until hold.release(); its
+        `entered` is set once it is in progress."""
+        with self._lock:
+            self._hold = Hold()
+            return self._hold
 
     def next_reply(self) -> Reply | str | None:
         with self._lock:
@@ -188,23 +225,44 @@ class FakeResend(LoopbackFake):
         except ValueError:
             raise _Refused(error(400, "validation_error", "Invalid JSON body.")) from None
 
-    def answer(self, path: str, headers: dict, body: Any, raw: bytes) -> Reply:
+    def answer(self, path: str, headers: dict, body: Any) -> Reply:
         key = headers.get("idempotency-key")
-        if key is not None:
-            if not 1 <= len(key) <= 256:
-                raise _Refused(error(400, "invalid_idempotency_key", "The key must be between 1-256 chars."))
+        if key is None:
+            return self._send(path, headers, body)
+        if not 1 <= len(key) <= 256:
+            raise _Refused(error(400, "invalid_idempotency_key", "The key must be between 1-256 chars."))
+        with self._lock:
+            seen = self._idempotent.get(key)
+            if seen is not None and time.time() - seen[0] >= KEY_KEPT_SECONDS:
+                del self._idempotent[key]  # forgotten after 24 hours
+                seen = None
+            if seen is None:
+                if key in self._in_flight:
+                    raise _Refused(error(409, "concurrent_idempotent_requests",
+                                         "Same idempotency key used while original request is still in progress."))
+                self._in_flight.add(key)
+        if seen is not None:
+            if (seen[1], seen[2]) != (path, body):  # the request as parsed, not its spacing
+                raise _Refused(error(409, "invalid_idempotent_request",
+                                     "Same idempotency key used with a different request payload."))
+            return seen[3]  # the first answer again, nothing sent twice
+        try:
             with self._lock:
-                seen = self._idempotent.get(key)
-            if seen is not None:
-                if seen[0] != raw:
-                    raise _Refused(error(409, "invalid_idempotent_request",
-                                         "Same idempotency key used with a different request payload."))
-                return seen[1]  # the first answer again, nothing sent twice
-        reply = self._send_batch(headers, body) if path == BATCH else self._send_one(body)
-        if key is not None and reply.status == 200:
+                hold, self._hold = self._hold, None
+            if hold is not None:
+                hold.entered.set()
+                hold.released.wait(30)
+            reply = self._send(path, headers, body)
+            if reply.status == 200:
+                with self._lock:
+                    self._idempotent[key] = (time.time(), path, body, reply)
+            return reply
+        finally:
             with self._lock:
-                self._idempotent[key] = (raw, reply)
-        return reply
+                self._in_flight.discard(key)
+
+    def _send(self, path: str, headers: dict, body: Any) -> Reply:
+        return self._send_batch(headers, body) if path == BATCH else self._send_one(body)
 
     def _accept(self, email: dict) -> str:
         email_id = str(uuid.UUID(int=next(self.ids)))

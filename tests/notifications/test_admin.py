@@ -8,7 +8,7 @@ import pytest
 from notifications.models import Delivery, DeliveryStatus, SuppressedAddress
 from sessions import lifecycle
 from tests.conftest import NOW
-from tests.fakes.resend_server import error
+from tests.fakes.resend_server import LOST, error
 
 from .conftest import sweep
 
@@ -69,3 +69,26 @@ def test_deliveries_are_found_by_session_or_email_and_filtered_by_kind(client, f
         assert f">{failed.id}<" in page, query
     assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?kind=reminder_1h").content.decode()
     assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?q=nobody@example.test").content.decode()
+
+
+def test_send_again_after_the_answers_were_lost_repeats_the_request_and_sends_nothing_twice(
+        client, fake_resend, awaiting, parent, coordinator, creator, settings):
+    """Issue 18 (never doubled): every attempt's answer is lost, so the delivery is given up as
+    failed though Resend sent it. The coordinator's send again repeats the kept request: Resend
+    answers its first answer and the delivery is sent, with Resend's id, and one email went."""
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    creator.is_active = False
+    creator.save()
+    fake_resend.queue(LOST, LOST)
+    lifecycle.dispute(awaiting, by=parent, reason="The tutor left early.", now=NOW)
+    sweep(NOW)
+    sweep(NOW + timedelta(minutes=1))
+    failed = Delivery.objects.get(recipient=coordinator, channel="email")
+    assert failed.status == DeliveryStatus.FAILED and failed.last_error.startswith("gave up after 2 attempts")
+    assert len(fake_resend.sent) == 1  # the first attempt went; the second was answered as a repeat
+    client.force_login(coordinator)
+    client.post("/admin/notifications/delivery/", {"action": "send_again", "_selected_action": [failed.id]})
+    sweep(NOW + timedelta(minutes=2))
+    failed.refresh_from_db()
+    assert (failed.status, failed.provider_id) == (DeliveryStatus.SENT, fake_resend.sent[0]["id"])
+    assert len(fake_resend.sent) == 1 and len(fake_resend.requests) == 3

@@ -2,16 +2,18 @@
 Resend checks. Plain text and HTML, the key in the header, subjects that fit, the one-click
 unsubscribe header on reminders, batches, and what happens on each kind of error."""
 
+import json
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail
 
 from notifications.backends import ResendBackend
-from notifications.models import Delivery, DeliveryStatus, Notification
+from notifications.models import Delivery, DeliveryStatus, EmailBatch, Notification
 from sessions import lifecycle
 from tests.conftest import NOW, make_user
-from tests.fakes.resend_server import BATCH, EMAILS, error, rate_limited, server_error
+from tests.fakes.resend_server import BATCH, EMAILS, LOST, error, rate_limited, server_error
 from tutoring.models import Role
 
 from .conftest import inbox, sweep
@@ -38,7 +40,7 @@ def test_a_notice_reaches_resend_with_the_key_both_parts_and_an_idempotency_key(
     assert request.path == BATCH
     assert request.headers["authorization"] == f"Bearer {fake_resend.api_key}"
     assert request.headers["x-batch-validation"] == "permissive"
-    assert request.headers["idempotency-key"].startswith("batch-")
+    assert request.headers["idempotency-key"].startswith("emails-")
     email = next(e for e in request.body if e["to"] == [coordinator.email])
     assert email["from"] == "Tutoring <no-reply@tutoring.example.com>"
     assert email["subject"] == "Dispute: Sam's session with Tia on Sun 15 Nov"
@@ -57,7 +59,8 @@ def test_one_email_goes_alone_with_its_own_idempotency_key(fake_resend, awaiting
     sweep(NOW)
     (request,) = fake_resend.requests
     delivery = Delivery.objects.get(recipient=tutor, channel="email")
-    assert request.path == EMAILS and request.headers["idempotency-key"] == f"delivery-{delivery.id}"
+    assert request.path == EMAILS and request.headers["idempotency-key"] == delivery.email_batch.key
+    assert json.loads(delivery.email_batch.payload) == [request.body] and delivery.email_index == 0
 
 
 def test_reminders_carry_a_one_click_unsubscribe(fake_resend, make_session, tutor, settings):
@@ -212,3 +215,100 @@ def test_a_backend_that_cannot_say_which_messages_went_sends_them_one_at_a_time(
     assert bad.status == DeliveryStatus.FAILED and "may not contain linefeed" in bad.last_error
     sweep(NOW + timedelta(hours=1))
     assert len(mail.outbox) == 2  # the coordinator's and the tutor's emails did not go again
+
+
+def test_a_retried_batch_is_the_same_request_so_resend_never_sends_it_twice(fake_resend, awaiting, parent,
+                                                                           coordinator, creator, make_session):
+    """Issue 18 (the email provider failing: never doubled). Resend takes a batch and sends it, but
+    its answer is lost (the connection drops). By the retry, reminders have become due as well and
+    are claimed with it, and a name in the email has changed: the retry repeats the first request
+    exactly (same key, same body, so Resend answers its first answer and sends nothing) and the
+    reminders go in a batch of their own. Each person gets each email once."""
+    fake_resend.queue(LOST)
+    dispute(awaiting, parent)  # the coordinator and the creator: one batch
+    sweep(NOW)
+    (first,) = fake_resend.requests
+    key = first.headers["idempotency-key"]
+    assert first.path == BATCH and len(fake_resend.sent) == 2  # Resend sent both; we never heard
+    lost = list(Delivery.objects.filter(channel="email").order_by("id"))
+    assert {(d.status, d.provider_id, d.email_batch.key) for d in lost} == {(DeliveryStatus.PENDING, "", key)}
+    retry_at = NOW + timedelta(minutes=1)
+    make_session(start=retry_at + timedelta(minutes=50))  # its reminders are due at the retry
+    creator.first_name = "Renamed"  # a new rendering would differ; the kept request does not
+    creator.save()
+    sweep(retry_at)
+    repeats = [r for r in fake_resend.requests[1:] if r.headers["idempotency-key"] == key]
+    assert len(repeats) == 1 and repeats[0].body == first.body and repeats[0].path == BATCH
+    reminders = Delivery.objects.filter(channel="email", kind__startswith="reminder")
+    assert reminders.count() >= 2 and {d.email_batch.key for d in reminders} != {key}
+    assert len(fake_resend.sent) == 2 + reminders.count()  # nothing went twice
+    sent = [(e["to"][0], e["subject"]) for e in fake_resend.sent]
+    assert len(sent) == len(set(sent))
+    ids = {e["to"][0]: e["id"] for e in fake_resend.sent[:2]}
+    for d in Delivery.objects.filter(pk__in=[d.pk for d in lost]).select_related("recipient"):
+        assert (d.status, d.attempts, d.provider_id) == (DeliveryStatus.SENT, 2, ids[d.recipient.email])
+    assert EmailBatch.objects.count() == 2
+
+
+def test_a_refused_email_leaves_its_batch_so_send_again_writes_it_anew(fake_resend, awaiting, parent,
+                                                                       coordinator):
+    """A request Resend refused (here a wrong key, 403) sent nothing and is not remembered by
+    Resend: the deliveries leave the batch, and the admin's send again forms a new one."""
+    fake_resend.queue(error(403, "invalid_api_key", "API key is invalid"))
+    dispute(awaiting, parent)
+    sweep(NOW)
+    failed = Delivery.objects.filter(channel="email")
+    assert {(d.status, d.email_batch_id) for d in failed} == {(DeliveryStatus.FAILED, None)}
+    failed.update(status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=NOW)
+    sweep(NOW)
+    assert fake_resend.requests[1].headers["idempotency-key"] != fake_resend.requests[0].headers["idempotency-key"]
+    assert {d.status for d in Delivery.objects.filter(channel="email")} == {DeliveryStatus.SENT}
+
+
+def test_resend_remembers_a_key_with_its_request(fake_resend, time_machine):
+    """What the fake checks, as Resend does: the same key and request answer the first answer and
+    send nothing; the same key with another request is a 409; a key is forgotten after 24 hours."""
+    backend = ResendBackend(api_key=fake_resend.api_key, api_url=fake_resend.url)
+    emails = [{"from": "a@example.test", "to": [f"b{i}@example.test"], "subject": "Hi", "text": "Body"}
+              for i in range(2)]
+    first = backend.send_request(emails, "emails-1")
+    assert backend.send_request(emails, "emails-1") == first and len(fake_resend.sent) == 2
+    (other,) = set(backend.send_request(emails[:1] + [{**emails[1], "subject": "Hi!"}], "emails-1"))
+    assert str(other) == ("Resend 409 invalid_idempotent_request: Same idempotency key used with a different "
+                          "request payload.") and not other.transient
+    assert len(fake_resend.sent) == 2
+    time_machine.move_to(NOW + timedelta(hours=24), tick=False)  # Resend keeps a key 24 hours
+    assert backend.send_request(emails, "emails-1") != first and len(fake_resend.sent) == 4
+
+
+def test_kept_batches_are_dropped_once_resend_has_forgotten_them(fake_resend, awaiting, parent, coordinator):
+    """Beat's dispatch_due drops kept requests two days old; the deliveries keep their state."""
+    from notifications import email
+
+    dispute(awaiting, parent)
+    sweep(NOW)
+    sent = Delivery.objects.get(recipient=coordinator, channel="email")
+    assert sent.email_batch_id and EmailBatch.objects.count() == 1
+    assert email.forget_old_batches(NOW + timedelta(days=1)) == 0
+    assert email.forget_old_batches(NOW + timedelta(days=2, minutes=1)) == 1
+    sent.refresh_from_db()
+    assert (sent.status, sent.email_batch_id) == (DeliveryStatus.SENT, None)
+    assert sent.provider_id == next(e["id"] for e in fake_resend.sent if e["to"] == [coordinator.email])
+
+
+def test_a_key_in_progress_is_a_409_that_is_tried_again(fake_resend):
+    """Two workers repeat one kept batch at once (each claimed one of its deliveries): Resend
+    answers the second 409 concurrent_idempotent_requests while the first is in progress, which is
+    worth another try; that try gets the first answer. Sent once."""
+    backend = ResendBackend(api_key=fake_resend.api_key, api_url=fake_resend.url)
+    emails = [{"from": "a@example.test", "to": [f"b{i}@example.test"], "subject": "Hi", "text": "Body"}
+              for i in range(2)]
+    hold, first = fake_resend.hold(), []
+    worker = threading.Thread(target=lambda: first.extend(backend.send_request(emails, "emails-2")))
+    worker.start()
+    assert hold.entered.wait(10)
+    (busy,) = set(backend.send_request(emails, "emails-2"))
+    assert str(busy).startswith("Resend 409 concurrent_idempotent_requests") and busy.transient
+    hold.release()
+    worker.join(10)
+    assert backend.send_request(emails, "emails-2") == first and len(fake_resend.sent) == 2

@@ -226,7 +226,8 @@ def test_coordinator_creates_sessions_and_others_cannot(client, coordinator, tut
     r = post(client, "/api/sessions", body)
     assert r.status_code == 409 and r.json()["detail"] == "The tutor already has a session at that time."
     r = post(client, "/api/sessions", body | {"end": body["start"]})
-    assert r.status_code == 422 and r.json()["detail"] == "The end must be after the start."
+    assert r.status_code == 422
+    assert r.json()["errors"] == [{"field": "end", "detail": "The end must be after the start."}]
     assert Session.objects.count() == 1
 
 

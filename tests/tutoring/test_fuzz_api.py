@@ -3,11 +3,13 @@ OpenAPI document the site serves (/api/openapi.json) for every operation and sen
 every role (parent, tutor, student, creator, coordinator), an outsider and an anonymous caller,
 through the real WSGI application on the real PostgreSQL test database. No answer is a 5xx, every
 answer conforms to its documented status, content type and schema (an action's 409 carries the
-session: ConflictOut), and input that breaks the schema is refused as input (400, 422) before
-any state check (never a 2xx or a 409; who may act is checked first: 403, or 404 unseen).
+session: ConflictOut), and input that breaks the schema is refused as input (400 unreadable, 413,
+422) before any state check: never a 2xx or a 409, and never the 403 or 404 of who may act, which
+come only for well-formed input (so the 404 of a session one may not see still hides it).
 
 Runtime is bounded: a few derandomized examples per operation (seeded, no example database)."""
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -25,7 +27,8 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, negativ
                                                response_schema_conformance, status_code_conformance)
 
 from sessions import lifecycle
-from sessions.models import Status
+from notes.models import Note
+from sessions.models import SessionEvent, Status
 from tests.conftest import NOW
 from tutoring.models import Guardianship, Match
 
@@ -36,10 +39,10 @@ CSRF = "f" * 32  # any 32-character token: the header and the cookie must only a
 
 
 # input that breaks the schema is refused as input (400, 413, 422), never accepted nor answered by
-# the state (409); who may act is checked first, as in the lifecycle (403, or 404 for a session
-# the caller may not see)
+# the state (409), nor by who asks (403, or 404 for a session the caller may not see): the input
+# is checked first, whoever sends it
 CONFIG = SchemathesisConfig.from_dict(
-    {"checks": {"negative_data_rejection": {"expected-statuses": ["400", "403", "404", "413", "422"]}}})
+    {"checks": {"negative_data_rejection": {"expected-statuses": ["400", "413", "422"]}}})
 
 
 def _schema():
@@ -226,3 +229,57 @@ def test_check_out_refuses_a_json_body_that_is_no_object(client, tutor, make_ses
     assert response.status_code == 422 and response.json()["code"] == "invalid"
     session.refresh_from_db()
     assert session.status == Status.CHECKED_IN
+
+
+def _call(client, method, url, body=None):
+    if method == "GET":
+        return client.get(url, body or {})
+    return getattr(client, method.lower())(url, json.dumps(body), content_type="application/json")
+
+
+MALFORMED_BEFORE_WHO = [
+    # (who asks, method, url, malformed input, well-formed input, what the well-formed one gets)
+    ("outsider", "POST", "/api/sessions/{awaiting}/notes", ["not an object"], {"text": "Fine."}, 404),
+    ("outsider", "POST", "/api/sessions/{awaiting}/notes", {"text": 5}, {"text": "Fine."}, 404),
+    ("outsider", "POST", "/api/sessions/{awaiting}/notes", {"text": "bad \x00 byte"}, {"text": "Fine."}, 404),
+    ("outsider", "POST", "/api/sessions/{awaiting}/notes", {"text": ""}, {"text": "Fine."}, 404),
+    ("parent", "POST", "/api/sessions/{awaiting}/notes", {"text": "y" * 20_001}, {"text": "Fine."}, 403),
+    ("parent", "GET", "/api/creators/me/sessions/upcoming",
+     {"from": "2026-11-20T10:00:00+00:00", "to": "2026-11-19T10:00:00+00:00"},
+     {"from": "2026-11-20T10:00:00+00:00", "to": "2026-11-21T10:00:00+00:00"}, 404),
+    ("parent", "GET", "/api/creators/me/sessions", {"cursor": "not-a-cursor"}, {"limit": 5}, 404),
+    ("parent", "POST", "/api/sessions", {"tutor_id": 1, "student_id": 2, "start": "2026-12-01T10:00:00+00:00",
+                                         "end": "2026-12-01T09:00:00+00:00"},
+     {"tutor_id": 1, "student_id": 2, "start": "2026-12-01T10:00:00+00:00", "end": "2026-12-01T11:00:00+00:00"}, 403),
+    ("parent", "POST", "/api/sessions/adhoc", {"sessions": []},
+     {"sessions": [{"student_id": 2, "start": "2026-11-14T10:00:00+00:00", "end": "2026-11-14T11:00:00+00:00"}]},
+     403),
+    ("parent", "POST", "/api/matches/{match}/accept",
+     {"weekdays": [0], "start_time": "16:00", "minutes": 2, "starts_on": "2026-12-01"},
+     {"weekdays": [0], "start_time": "16:00", "minutes": 60, "starts_on": "2026-12-01"}, 403),
+    ("parent", "POST", "/api/matches/{match}/accept",
+     {"weekdays": [9], "start_time": "16:00", "minutes": 60, "starts_on": "2026-12-01"},
+     {"weekdays": [0], "start_time": "16:00", "minutes": 60, "starts_on": "2026-12-01"}, 403),
+]
+
+
+@pytest.mark.parametrize(("who", "method", "url", "malformed", "fine", "fine_status"), MALFORMED_BEFORE_WHO,
+                         ids=[f"{c[0]} {c[1]} {c[2]} {i}" for i, c in enumerate(MALFORMED_BEFORE_WHO)])
+def test_malformed_input_is_a_422_before_who_asks_is_looked_at(client, time_machine, awaiting, tutor, student,
+                                                              parent, outsider, who, method, url, malformed, fine,
+                                                              fine_status):
+    """Issue 18 item 3: malformed input is a 422 with `errors` whoever sends it (these callers may
+    not act here, or not even see the session: that 404 or 403 comes only for well-formed input,
+    so the 422 tells nothing about the session). Nothing is written either way."""
+    time_machine.move_to(NOW, tick=False)
+    match = Match.objects.get(tutor=tutor, student=student)  # the family's match (conftest)
+    url = url.format(awaiting=awaiting.id, match=match.id)
+    client.force_login({"parent": parent, "outsider": outsider}[who])
+    events = SessionEvent.objects.count()
+    response = _call(client, method, url, malformed)
+    assert response.status_code == 422, response.content
+    assert response.json()["code"] and response.json()["detail"]
+    assert response.json()["errors"] and all("field" in e and e["detail"] for e in response.json()["errors"])
+    response = _call(client, method, url, fine)
+    assert response.status_code == fine_status, response.content
+    assert SessionEvent.objects.count() == events and not Note.objects.exists()
