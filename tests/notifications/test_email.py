@@ -225,11 +225,11 @@ def test_a_retried_batch_is_the_same_request_so_resend_never_sends_it_twice(fake
     exactly (same key, same body, so Resend answers its first answer and sends nothing) and the
     reminders go in a batch of their own. Each person gets each email once."""
     fake_resend.queue(LOST)
-    dispute(awaiting, parent)  # the coordinator and the creator: one batch
+    dispute(awaiting, parent)  # the coordinator, the creator and the session's tutor: one batch
     sweep(NOW)
     (first,) = fake_resend.requests
     key = first.headers["idempotency-key"]
-    assert first.path == BATCH and len(fake_resend.sent) == 2  # Resend sent both; we never heard
+    assert first.path == BATCH and len(fake_resend.sent) == 3  # Resend sent all three; we never heard
     lost = list(Delivery.objects.filter(channel="email").order_by("id"))
     assert {(d.status, d.provider_id, d.email_batch.key) for d in lost} == {(DeliveryStatus.PENDING, "", key)}
     retry_at = NOW + timedelta(minutes=1)
@@ -241,10 +241,10 @@ def test_a_retried_batch_is_the_same_request_so_resend_never_sends_it_twice(fake
     assert len(repeats) == 1 and repeats[0].body == first.body and repeats[0].path == BATCH
     reminders = Delivery.objects.filter(channel="email", kind__startswith="reminder")
     assert reminders.count() >= 2 and {d.email_batch.key for d in reminders} != {key}
-    assert len(fake_resend.sent) == 2 + reminders.count()  # nothing went twice
+    assert len(fake_resend.sent) == 3 + reminders.count()  # nothing went twice
     sent = [(e["to"][0], e["subject"]) for e in fake_resend.sent]
     assert len(sent) == len(set(sent))
-    ids = {e["to"][0]: e["id"] for e in fake_resend.sent[:2]}
+    ids = {e["to"][0]: e["id"] for e in fake_resend.sent[:3]}
     for d in Delivery.objects.filter(pk__in=[d.pk for d in lost]).select_related("recipient"):
         assert (d.status, d.attempts, d.provider_id) == (DeliveryStatus.SENT, 2, ids[d.recipient.email])
     assert EmailBatch.objects.count() == 2

@@ -21,7 +21,7 @@ def in_worker(task):
 
 
 def test_a_batch_whose_answer_was_lost_is_sent_once_through_the_worker(worker, fake_resend, make_session, parent,
-                                                                        coordinator, creator):
+                                                                        coordinator, creator, tutor):
     """Issue 18 (the email provider failing: retried, never lost, never doubled)."""
     start = timezone.now() - timedelta(hours=3)
     finished = make_session(start=start, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
@@ -31,9 +31,9 @@ def test_a_batch_whose_answer_was_lost_is_sent_once_through_the_worker(worker, f
     in_worker(tasks.dispatch_due)  # the solo worker runs in order: the commit hook's relay ran before
     (first,) = fake_resend.requests
     assert first.path == BATCH and sorted(e["to"][0] for e in fake_resend.sent) == sorted(
-        [coordinator.email, creator.email])
+        [coordinator.email, creator.email, tutor.email])
     lost = Delivery.objects.filter(channel="email", status=DeliveryStatus.PENDING)
-    assert lost.count() == 2
+    assert lost.count() == 3
     # the backoff has passed, and a session's reminders are due beside the retry
     lost.update(next_attempt_at=timezone.now())
     make_session(start=timezone.now() + timedelta(minutes=50))
@@ -44,4 +44,4 @@ def test_a_batch_whose_answer_was_lost_is_sent_once_through_the_worker(worker, f
     emails = Delivery.objects.filter(channel="email")
     assert {d.status for d in emails} == {DeliveryStatus.SENT}
     assert sorted(d.provider_id for d in emails) == sorted(e["id"] for e in fake_resend.sent)  # each once
-    assert len(fake_resend.sent) == emails.count() == 2 + emails.filter(kind__startswith="reminder").count()
+    assert len(fake_resend.sent) == emails.count() == 3 + emails.filter(kind__startswith="reminder").count()
