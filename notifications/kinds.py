@@ -330,7 +330,7 @@ def rescheduled(c: Ctx) -> Message:
             title=fit(f"Moved: {c.short()} is now on {c.day(c.data['proposed_start'])}", f"Moved: {c.short()}",
                       "A session was moved"),
             lines=(f"{actor} accepted: {c.session_of()} moves from {old} to {new}.",),
-            url=c.card, action="View the session")
+            url=c.card, action="View the session", quote=c.event.reason if c.event else "", quote_label="Reason")
     if kind == "reschedule_rejected":
         return Message(
             title=fit(f"Declined: moving {c.short()} on {c.day()}", f"Declined: moving {c.short()}",

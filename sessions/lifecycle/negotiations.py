@@ -216,10 +216,11 @@ def _same(role: str) -> str:
 
 
 @transaction.atomic
-def accept_reschedule(session, proposal_id, *, by: User, on_behalf: bool = False, now: datetime | None = None,
-                      channel: str = Channel.WEB) -> Session:
-    """The counterparty accepts (or a coordinator for them: on_behalf): the session moves to the
-    proposed slot."""
+def accept_reschedule(session, proposal_id, *, by: User, on_behalf: bool = False, reason: str = "",
+                      now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The counterparty accepts (or a coordinator for them, with a reason: on_behalf): the
+    session moves to the proposed slot."""
+    reason = rules.require_text(reason, "reason for accepting") if on_behalf else ""
     session, ctx, before, party = _answering(session, proposal_id, guard=rules.guard_accept_reschedule, by=by,
                                              now=now, on_behalf=on_behalf)
     proposal = ctx.open_proposal
@@ -231,7 +232,7 @@ def accept_reschedule(session, proposal_id, *, by: User, on_behalf: bool = False
     session.scheduled_start, session.scheduled_end = proposal.proposed_start, proposal.proposed_end
     _save(session, ctx.now, "scheduled_start", "scheduled_end")
     _record(session, by=by, channel=channel, kind="reschedule_accepted", from_status=before, now=ctx.now,
-            data=_proposal_data(proposal) | old | _for(party))
+            reason=reason, data=_proposal_data(proposal) | old | _for(party))
     return session
 
 

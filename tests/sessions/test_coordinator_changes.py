@@ -135,15 +135,19 @@ def test_a_coordinator_accepts_for_the_parent(proposal, session, coordinator, pa
     """L39: the answer is the counterparty's (the parent's, for the tutor's proposal), recorded as
     given by the coordinator on their behalf; both sides hear of it."""
     with django_capture_on_commit_callbacks(execute=True):
-        s = lifecycle.accept_reschedule(session.pk, proposal.pk, by=coordinator, on_behalf=True, now=NOW + H)
+        s = lifecycle.accept_reschedule(session.pk, proposal.pk, by=coordinator, on_behalf=True,
+                                        reason="The parent agreed by phone", now=NOW + H)
     assert (s.scheduled_start, s.scheduled_end) == (NEW, NEW + H)
     event = s.events.get(kind="reschedule_accepted")
-    assert (event.actor, event.data["on_behalf_of"]) == (coordinator, "parent")
+    assert (event.actor, event.reason, event.data["on_behalf_of"]) == (coordinator, "The parent agreed by phone",
+                                                                       "parent")
     proposal.refresh_from_db()
     assert proposal.status == ProposalStatus.ACCEPTED and proposal.answered_by == coordinator
     told = {n.recipient: n.text for n in Notification.objects.filter(kind="reschedule_accepted")}
     assert {parent, tutor} <= set(told) and coordinator not in told
     assert "Coco, a coordinator, for the parent, accepted" in told[tutor]
+    with pytest.raises(Refused, match="reason for accepting"):
+        lifecycle.accept_reschedule(session.pk, proposal.pk, by=coordinator, on_behalf=True, now=NOW + H)
 
 
 def test_a_coordinator_rejects_for_the_tutor_with_a_reason(session, parent, coordinator, reasons):
@@ -172,7 +176,8 @@ def test_a_coordinator_withdraws_a_stuck_request_for_its_proposer(proposal, sess
 def test_only_a_coordinator_answers_on_behalf(request, proposal, session, who):
     before = snapshot(session.pk)
     with pytest.raises(Refused, match="Only a coordinator can answer for someone else.") as exc:
-        lifecycle.accept_reschedule(session.pk, proposal.pk, by=request.getfixturevalue(who), on_behalf=True, now=NOW)
+        lifecycle.accept_reschedule(session.pk, proposal.pk, by=request.getfixturevalue(who), on_behalf=True,
+                                    reason="ok", now=NOW)
     assert exc.value.status == 403 and snapshot(session.pk) == before
 
 
@@ -189,7 +194,8 @@ def test_on_behalf_answers_keep_the_expiry_and_staleness_rules(make_session, tut
     p = lifecycle.propose_reschedule(s, by=tutor, proposed_start=NOW + timedelta(days=1),
                                      reason_id=reasons[("tutor", "reschedule")].id, now=NOW)
     with pytest.raises(Refused, match="This proposal's time has already passed"):
-        lifecycle.accept_reschedule(s.pk, p.pk, by=coordinator, on_behalf=True, now=NOW + timedelta(days=1, hours=1))
+        lifecycle.accept_reschedule(s.pk, p.pk, by=coordinator, on_behalf=True, reason="ok",
+                                    now=NOW + timedelta(days=1, hours=1))
     with pytest.raises(Refused, match="expired at the session's start"):
         lifecycle.reject_reschedule(s.pk, p.pk, by=coordinator, reason="late", on_behalf=True,
                                     now=NOW + timedelta(days=2, minutes=1))
@@ -199,7 +205,7 @@ def test_on_behalf_answers_keep_the_expiry_and_staleness_rules(make_session, tut
 def test_an_answer_to_a_replaced_version_is_refused(proposal, session, parent, coordinator):
     lifecycle.counter_reschedule(session.pk, proposal.pk, by=parent, proposed_start=NEW + H, now=NOW)
     with pytest.raises(Refused, match="no longer open"):
-        lifecycle.accept_reschedule(session.pk, proposal.pk, by=coordinator, on_behalf=True, now=NOW)
+        lifecycle.accept_reschedule(session.pk, proposal.pk, by=coordinator, on_behalf=True, reason="ok", now=NOW)
 
 
 def test_no_open_request_to_answer(session, coordinator):
@@ -224,7 +230,8 @@ def test_the_coordinator_and_the_parent_answering_at_once_make_one_winner(make_s
             who = next(turn)
             try:
                 if who == "coordinator":
-                    lifecycle.accept_reschedule(s.pk, p.pk, by=coordinator, on_behalf=True, now=NOW)
+                    lifecycle.accept_reschedule(s.pk, p.pk, by=coordinator, on_behalf=True, reason="Agreed by phone",
+                                                now=NOW)
                 else:
                     lifecycle.reject_reschedule(s.pk, p.pk, by=parent, reason="No, thanks", now=NOW)
             except Refused:
