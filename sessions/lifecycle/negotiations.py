@@ -346,9 +346,7 @@ def move_session(session, *, by: User, start: datetime, reason: str, now: dateti
         raise Refused("The new time must be in the future.", code="start_in_past", status=INVALID)
     if start == session.scheduled_start:
         raise Refused("That is the session's current time: choose another.", code="same_time", status=INVALID)
-    rules.require_status(session, {Status.SCHEDULED}, "Only a scheduled session can be moved.")
-    if session.scheduled_start <= now:
-        raise Refused("This session has already started: mark a no-show or verify it instead.", code="started")
+    rules.guard_move(ctx)
     end = start + session.duration
     clashes = move_conflicts(session, start, end)
     if clashes:
