@@ -37,12 +37,12 @@ ANSWERS = {
 }
 
 
-class MoveForm(forms.Form):
+class MoveForm(forms.Form):  # prefix "move": the page has two forms
     start = DateTimeField(label="New start", help_text="In your time zone. The session keeps its length.")
     reason = reason_field(label="Reason for the move", required_message="Please give a reason for the move.")
 
 
-class AnswerForm(forms.Form):
+class AnswerForm(forms.Form):  # prefix "answer"
     answer = forms.ChoiceField(label="Answer", widget=forms.RadioSelect, choices=list(ANSWERS.items()),
                                error_messages={"required": "Please choose an answer."})
     reason = reason_field(label="Reason", required_message="Please give a reason for the answer.")
@@ -80,9 +80,9 @@ def move_page(modeladmin, request, object_id):
     if not str(object_id).isdigit() or len(str(object_id)) > 18:
         raise Http404("Session not found.")
     session = get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=int(object_id))
-    move_form, answer_form, status, clashes = MoveForm(), None, 200, []
+    move_form, answer_form, status, clashes = MoveForm(prefix="move"), None, 200, []
     if request.method == "POST" and MOVE in request.POST:
-        move_form = MoveForm(request.POST)
+        move_form = MoveForm(request.POST, prefix="move")
         if move_form.is_valid():
             d = move_form.cleaned_data
             try:
@@ -98,7 +98,7 @@ def move_page(modeladmin, request, object_id):
         else:
             status = 422
     elif request.method == "POST" and ANSWER in request.POST:
-        answer_form = AnswerForm(request.POST)
+        answer_form = AnswerForm(request.POST, prefix="answer")
         if answer_form.is_valid():
             d = answer_form.cleaned_data
             proposal = RescheduleProposal.objects.filter(pk=d["proposal"], thread__session=session).first()
@@ -122,7 +122,7 @@ def move_page(modeladmin, request, object_id):
         for error in answer_form.non_field_errors():  # the request closed meanwhile: no form to show it on
             messages.error(request, error)
     if proposal is not None and answer_form is None:
-        answer_form = AnswerForm(initial={"proposal": proposal.pk})
+        answer_form = AnswerForm(initial={"proposal": proposal.pk}, prefix="answer")
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": Session._meta, "title": f"Move or answer: session {session.pk}", "s": session,

@@ -34,6 +34,10 @@ def url(session) -> str:
     return f"/admin/tutoring_sessions/session/{session.pk}/move/"
 
 
+def answering(**data) -> dict:
+    return {**{f"answer-{k}": v for k, v in data.items()}, "_answer": "1"}
+
+
 def state(session):
     s = Session.objects.get(pk=session.pk)
     return (s.status, s.scheduled_start, s.scheduled_end, s.events.count(),
@@ -60,7 +64,8 @@ def test_the_session_change_page_links_to_it(desk, session):
 def test_a_move_reads_the_time_in_the_coordinators_zone_and_tells_the_family_and_the_tutor(
         desk, session, coordinator, parent, tutor, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = desk.post(url(session), {"start": "2026-11-21T08:00", "reason": "Tutor is ill", "_move": "1"})
+        response = desk.post(url(session), {"move-start": "2026-11-21T08:00", "move-reason": "Tutor is ill",
+                                            "_move": "1"})
     assert response.status_code == 302
     assert response["Location"] == f"/admin/tutoring_sessions/session/{session.pk}/change/"
     session.refresh_from_db()
@@ -83,7 +88,7 @@ def test_a_move_reads_the_time_in_the_coordinators_zone_and_tells_the_family_and
 ])
 def test_bad_input_gets_a_clear_message_and_changes_nothing(desk, session, data, status, message):
     before = state(session)
-    response = desk.post(url(session), {**data, "_move": "1"})
+    response = desk.post(url(session), {**{f"move-{k}": v for k, v in data.items()}, "_move": "1"})
     assert response.status_code == status
     assert message in response.content.decode()
     assert state(session) == before
@@ -92,7 +97,7 @@ def test_bad_input_gets_a_clear_message_and_changes_nothing(desk, session, data,
 def test_a_clash_is_refused_with_a_link_to_the_other_session(desk, session, make_session, sibling):
     clash = make_session(start=datetime(2026, 11, 21, 13, 30, tzinfo=UTC), student=sibling)
     before = state(session)
-    response = desk.post(url(session), {"start": "2026-11-21T08:00", "reason": "ok", "_move": "1"})
+    response = desk.post(url(session), {"move-start": "2026-11-21T08:00", "move-reason": "ok", "_move": "1"})
     body = response.content.decode()
     assert response.status_code == 409 and "Nothing was changed." in body
     assert f"/admin/tutoring_sessions/session/{clash.pk}/change/" in body and "tutor already has session" in body
@@ -100,8 +105,8 @@ def test_a_clash_is_refused_with_a_link_to_the_other_session(desk, session, make
 
 
 def test_an_answer_for_the_parent_goes_through_the_lifecycle(desk, session, proposal, coordinator):
-    response = desk.post(url(session), {"answer": "accept", "reason": "Parent agreed by phone",
-                                        "proposal": proposal.pk, "_answer": "1"})
+    response = desk.post(url(session), answering(answer="accept", reason="Parent agreed by phone",
+                                                 proposal=proposal.pk))
     assert response.status_code == 302
     session.refresh_from_db()
     assert session.scheduled_start == NEW
@@ -110,8 +115,8 @@ def test_an_answer_for_the_parent_goes_through_the_lifecycle(desk, session, prop
 
 
 def test_a_withdrawal_for_the_proposer_of_a_stuck_request(desk, session, proposal):
-    response = desk.post(url(session), {"answer": "withdraw", "reason": "No answer for days",
-                                        "proposal": proposal.pk, "_answer": "1"})
+    response = desk.post(url(session), answering(answer="withdraw", reason="No answer for days",
+                                                 proposal=proposal.pk))
     assert response.status_code == 302
     assert session.reschedule_threads.get().status == ThreadStatus.WITHDRAWN
 
@@ -123,7 +128,7 @@ def test_a_withdrawal_for_the_proposer_of_a_stuck_request(desk, session, proposa
 ])
 def test_bad_answers_change_nothing(desk, session, proposal, data, status, message):
     before = state(session)
-    response = desk.post(url(session), {**data, "proposal": proposal.pk, "_answer": "1"})
+    response = desk.post(url(session), answering(**data, proposal=proposal.pk))
     assert response.status_code == status and message in response.content.decode()
     assert state(session) == before
 
@@ -131,8 +136,7 @@ def test_bad_answers_change_nothing(desk, session, proposal, data, status, messa
 def test_an_answer_to_a_request_answered_meanwhile_changes_nothing(desk, session, proposal, parent):
     lifecycle.reject_reschedule(session, proposal.pk, by=parent, reason="No", now=NOW)
     before = state(session)
-    response = desk.post(url(session), {"answer": "accept", "reason": "Agreed", "proposal": proposal.pk,
-                                        "_answer": "1"})
+    response = desk.post(url(session), answering(answer="accept", reason="Agreed", proposal=proposal.pk))
     assert response.status_code == 409
     assert "There is no open reschedule request on this session. Nothing was changed." in response.content.decode()
     assert state(session) == before
@@ -141,7 +145,7 @@ def test_an_answer_to_a_request_answered_meanwhile_changes_nothing(desk, session
 def test_an_answer_naming_another_sessions_proposal_changes_nothing(desk, session, proposal, make_session):
     other = make_session(start=NOW + timedelta(days=9))
     before = state(other)
-    response = desk.post(url(other), {"answer": "accept", "reason": "x", "proposal": proposal.pk, "_answer": "1"})
+    response = desk.post(url(other), answering(answer="accept", reason="x", proposal=proposal.pk))
     assert response.status_code == 409 and state(other) == before and state(session)[4] == [ThreadStatus.OPEN]
 
 
@@ -151,9 +155,8 @@ def test_outsiders_get_403_or_a_login_and_change_nothing(client, session, propos
     for who in (outsider, parent, tutor, staff):
         client.force_login(who)
         get = client.get(url(session))
-        moved = client.post(url(session), {"start": "2026-11-21T08:00", "reason": "x", "_move": "1"})
-        answered = client.post(url(session), {"answer": "accept", "reason": "x", "proposal": proposal.pk,
-                                              "_answer": "1"})
+        moved = client.post(url(session), {"move-start": "2026-11-21T08:00", "move-reason": "x", "_move": "1"})
+        answered = client.post(url(session), answering(answer="accept", reason="x", proposal=proposal.pk))
         for response in (get, moved, answered):
             assert response.status_code in (302, 403)
             if response.status_code == 302:
