@@ -78,3 +78,12 @@ def test_the_open_requests_list_takes_the_same_queries_for_1_or_20_rows(client, 
         assert body.count('/move/"') == n
         counted.append(len(ctx.captured_queries))
     assert counted[0] == counted[1]
+
+
+def test_the_session_lists_needs_a_person_filter_has_the_open_requests_too(client, coordinator, make_session, tutor,
+                                                                          parent, reasons):
+    made = open_requests(make_session, tutor, parent, reasons, 2)
+    client.force_login(coordinator)
+    body = client.get("/admin/tutoring_sessions/session/?desk=open_requests&o=2").content.decode()
+    listed = [int(i) for i in re.findall(r'href="/admin/tutoring_sessions/session/(\d+)/change/', body)]
+    assert listed == [s.pk for s, _ in made]
