@@ -1,7 +1,7 @@
 """The desk in the admin: the "needs a person" filters on the session and package lists, the admin
 index with the desk, moving a session and answering its open request for a side (desk/moves.py),
-the legacy import (Imported sessions → Import: django-import-export's dry run, then confirm), scheduling (Matches → Accept and schedule, the weekly patterns, the session
-add page) and billing (a student's statement, the invoicing CSV, the low-balance alerts sent)."""
+the legacy import (Imported sessions → Import: django-import-export's dry run, then confirm),
+scheduling (Matches → Accept and schedule, the weekly patterns, the session add page) and billing (a student's statement, the invoicing CSV, the low-balance alerts sent)."""
 
 from datetime import datetime, timedelta
 
@@ -202,7 +202,8 @@ _session_admin_urls = SessionAdmin.get_urls
 
 def _session_urls_with_move(self):
     view = self.admin_site.admin_view(lambda request, object_id: move_page(self, request, object_id))
-    return [path("<str:object_id>/move/", view, name="tutoring_sessions_session_move"), *_session_admin_urls(self)]
+    return [path("<str:object_id>/move/", view, name="tutoring_sessions_session_move"),
+            *_session_admin_urls(self)]
 
 
 SessionAdmin.get_urls = _session_urls_with_move
@@ -211,7 +212,8 @@ RescheduleThreadAdmin.list_display = (*RescheduleThreadAdmin.list_display, OpenR
                                       OpenRequestColumns.proposed_time, OpenRequestColumns.must_answer,
                                       OpenRequestColumns.answer_link)
 _thread_queryset = RescheduleThreadAdmin.get_queryset
-RescheduleThreadAdmin.get_queryset = lambda self, request: OpenRequestColumns.annotate(_thread_queryset(self, request))
+RescheduleThreadAdmin.get_queryset = lambda self, request: OpenRequestColumns.annotate(
+    _thread_queryset(self, request))
 
 
 @admin.register(LowBalanceAlert)

@@ -24,7 +24,15 @@ from django.utils.html import format_html
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.forms import reason_field
-from sessions.models import Channel, Party, ProposalStatus, RescheduleProposal, Session, ThreadStatus, counterparty
+from sessions.models import (
+    Channel,
+    Party,
+    ProposalStatus,
+    RescheduleProposal,
+    Session,
+    ThreadStatus,
+    counterparty,
+)
 from tutoring.admin import is_admin_operator
 from tutoring.input import DateTimeField
 

@@ -63,7 +63,8 @@ __all__ = [
     "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "clashing_sessions",
     "counter_reschedule",
     "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
-    "mark_due_no_shows", "mark_no_show", "move_conflicts", "move_planned_session", "move_session", "propose_reschedule", "record_notes",
+    "mark_due_no_shows", "mark_no_show", "move_conflicts",
+    "move_planned_session", "move_session", "propose_reschedule", "record_notes",
     "reject_reschedule", "resolve_dispute", "silenced", "untouched", "verify", "waive_penalty",
     "withdraw_planned_session", "withdraw_reschedule",
 ]
