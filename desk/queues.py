@@ -1,7 +1,7 @@
 """What needs a coordinator now (issue 17 item 1; the open reschedule requests since the desk walk):
 each queue is a condition, a count and the admin changelist filtered to exactly those rows (the
-"needs a person" filters in desk/admin.py use the same conditions). All counts take three queries: one conditional aggregate over the sessions,
-one for failed summaries, one for packages.
+"needs a person" filters in desk/admin.py use the same conditions). All counts take three queries:
+one conditional aggregate over the sessions, one for failed summaries, one for packages.
 
 "Today" is the coordinator's own day, in their time zone.
 """
