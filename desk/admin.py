@@ -1,7 +1,7 @@
 """The desk in the admin: the "needs a person" filters on the session and package lists, the admin
-index with the desk, the legacy import (Imported sessions → Import: django-import-export's dry
-run, then confirm), scheduling (Matches → Accept and schedule, the weekly patterns, the session
-add page) and billing (a student's statement, the invoicing CSV, the low-balance alerts sent)."""
+index with the desk, moving a session and answering its open request for a side (desk/moves.py),
+the legacy import (Imported sessions → Import: django-import-export's dry run, then confirm),
+scheduling (Matches → Accept and schedule, the weekly patterns, the session add page) and billing (a student's statement, the invoicing CSV, the low-balance alerts sent)."""
 
 from datetime import datetime, timedelta
 
@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
-from sessions.admin import LessonPackageAdmin, SessionAdmin
+from sessions.admin import LessonPackageAdmin, RescheduleThreadAdmin, SessionAdmin
 from tutoring.admin import CoordinatorAccess, MatchAdmin, ReadOnlyAccess, is_admin_operator, person_search
 from tutoring.input import DayField, TextField
 from tutoring.models import Match, MatchState, Role, User
@@ -25,6 +25,7 @@ from tutoring.models import Match, MatchState, Role, User
 from .billing import csv_lines, export_rows, statement
 from .legacy import LegacySessionResource
 from .models import ImportedSession, LowBalanceAlert, WeeklyPattern
+from .moves import OpenRequestColumns, move_page
 from .patterns import describe
 from .queues import SESSION_QUEUES, low_packages, nearly_used_up, session_condition
 from .scheduling import add_session_page, pattern_page
@@ -192,6 +193,27 @@ class WeeklyPatternAdmin(CoordinatorAccess, admin.ModelAdmin):
 
 
 SessionAdmin.add_page = add_session_page
+
+
+# --- moving a session, answering its open request for a side (desk/moves.py) --------------------
+
+_session_admin_urls = SessionAdmin.get_urls
+
+
+def _session_urls_with_move(self):
+    view = self.admin_site.admin_view(lambda request, object_id: move_page(self, request, object_id))
+    return [path("<str:object_id>/move/", view, name="tutoring_sessions_session_move"),
+            *_session_admin_urls(self)]
+
+
+SessionAdmin.get_urls = _session_urls_with_move
+# the desk's queue of open requests: the threads' list with when each expires and who must answer
+RescheduleThreadAdmin.list_display = (*RescheduleThreadAdmin.list_display, OpenRequestColumns.expires,
+                                      OpenRequestColumns.proposed_time, OpenRequestColumns.must_answer,
+                                      OpenRequestColumns.answer_link)
+_thread_queryset = RescheduleThreadAdmin.get_queryset
+RescheduleThreadAdmin.get_queryset = lambda self, request: OpenRequestColumns.annotate(
+    _thread_queryset(self, request))
 
 
 @admin.register(LowBalanceAlert)

@@ -25,7 +25,7 @@ from notifications.outbox import notify
 
 from sessions import lifecycle, rules
 from sessions.errors import CONFLICT, FORBIDDEN, INVALID, Refused
-from sessions.models import OCCUPYING_STATUSES, Channel, PackageDeduction, Session, SessionEvent, Status
+from sessions.models import Channel, PackageDeduction, Session, SessionEvent, Status
 from tutoring.models import Guardianship, LessonPackage, Match, MatchState, User
 
 from .models import PatternSession, WeeklyPattern
@@ -139,10 +139,8 @@ def find_conflicts(slots: list[Slot], *, tutor_id: int, student_id: int, ignore:
     if not slots:
         return []
     first, last = min(s.start for s in slots), max(s.end for s in slots)
-    others = list(Session.objects.filter(Q(tutor_id=tutor_id) | Q(student_id=student_id),
-                                         status__in=OCCUPYING_STATUSES, scheduled_start__lt=last,
-                                         scheduled_end__gt=first).exclude(pk__in=ignore)
-                  .order_by("scheduled_start", "pk"))
+    others = list(lifecycle.clashing_sessions(tutor_id=tutor_id, student_id=student_id, start=first, end=last,
+                                              exclude=ignore))
     conflicts = []
     for slot in slots:
         for other in others:

@@ -1,7 +1,8 @@
-"""What needs a coordinator now (issue 17 item 1): each queue is a condition, a count and the
-admin changelist filtered to exactly those rows (the "needs a person" filters in desk/admin.py use
-the same conditions). All counts take four queries: one conditional aggregate over the sessions,
-one for failed summaries, one for packages, one for stuck notifications.
+"""What needs a coordinator now (issue 17 item 1; the open reschedule requests since the desk walk):
+each queue is a condition, a count and the admin changelist filtered to exactly those rows (the
+"needs a person" filters in desk/admin.py use the same conditions). All counts take four queries:
+one conditional aggregate over the sessions, one for failed summaries, one for packages, one for
+stuck notifications.
 
 "Today" is the coordinator's own day, in their time zone.
 """
@@ -10,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 
 from notes.models import Summary, SummaryStatus
 from sessions.admin import STUCK_AFTER, stuck_events, used_credits_subquery
-from sessions.models import NoShowParty, Session, SessionEvent, Status
+from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
@@ -43,6 +44,9 @@ def today_bounds(user, now: datetime) -> tuple[datetime, datetime]:
 
 SESSION_QUEUES = {
     "disputes": ("Disputes waiting", "Oldest first: read the parent's reason, then approve or void."),
+    "open_requests": ("Open reschedule requests",
+                      "Oldest first, each with when it expires (the session's start): answer for the side "
+                      "that must, or move the session."),
     "unacknowledged": ("Awaiting the parent for more than 3 days",
                        "Checked out over 3 days ago and not yet acknowledged or disputed."),
     "open_checkin": ("Checked in, never checked out",
@@ -55,6 +59,8 @@ SESSION_QUEUES = {
 def session_condition(key: str, user, now: datetime) -> Q:
     if key == "disputes":
         return Q(status=Status.DISPUTED)
+    if key == "open_requests":
+        return Q(Exists(RescheduleThread.objects.filter(session=OuterRef("pk"), status=ThreadStatus.OPEN)))
     if key == "unacknowledged":
         cut = now - ACK_WAIT
         return Q(status=Status.AWAITING_APPROVAL_PARENT) & (
@@ -84,13 +90,15 @@ def queues(user, now: datetime) -> list[Queue]:
     counts = Session.objects.filter(any_of).aggregate(
         **{key: Count("pk", filter=condition) for key, condition in conditions.items()})
     sessions_url = reverse("admin:tutoring_sessions_session_changelist")
-    made = [
-        # o=2: ascending by scheduled start (the second column), so the longest-waiting come first;
-        # disputes open the dispute queue (oldest first), each row the session's dispute page
-        Queue(key, label, hint, counts[key],
-              reverse("admin:desk_dispute_changelist") if key == "disputes" else f"{sessions_url}?desk={key}&o=2")
-        for key, (label, hint) in SESSION_QUEUES.items()
-    ]
+    # o=2: ascending by scheduled start (the second column), so the longest-waiting come first;
+    # disputes open the dispute queue (oldest first), each row the session's dispute page; open
+    # requests the reschedule threads' list of open ones, oldest first (o=5: opened at, ascending)
+    # with when each expires and a link to answer it (desk/moves.py)
+    urls = {"disputes": reverse("admin:desk_dispute_changelist"),
+            "open_requests": reverse("admin:tutoring_sessions_reschedulethread_changelist")
+            + f"?status__exact={ThreadStatus.OPEN}&o=5"}
+    made = [Queue(key, label, hint, counts[key], urls.get(key, f"{sessions_url}?desk={key}&o=2"))
+            for key, (label, hint) in SESSION_QUEUES.items()]
     made.append(Queue("summaries", "Summaries that failed",
                       "The AI summary could not be made: parents see sentences from the notes instead.",
                       Summary.objects.filter(status=SummaryStatus.FAILED).count(),

@@ -160,6 +160,15 @@ def _proposer(event: SessionEvent) -> str:
     return (event.data or {}).get("proposed_by_role", "")
 
 
+def _answer_audience(audience):
+    """A coordinator who answered for one side (on_behalf_of): that side hears it too."""
+    def heard(event: SessionEvent, p: People) -> list:
+        party = (event.data or {}).get("on_behalf_of")
+        return [*audience(event, p), *(p.side(party) if party else [])]
+
+    return heard
+
+
 # --- texts ------------------------------------------------------------------------------------
 
 
@@ -321,23 +330,34 @@ def proposed(c: Ctx) -> Message:
 def rescheduled(c: Ctx) -> Message:
     kind = c.delivery.kind
     new = c.when(c.data["proposed_start"])
+    party = c.data.get("on_behalf_of")
+    actor = f"{c.actor}, a coordinator, for the {party}," if party else c.actor
     if kind == "reschedule_accepted":
         old = c.when(c.data.get("old_start") or c.session.scheduled_start)
         return Message(
             title=fit(f"Moved: {c.short()} is now on {c.day(c.data['proposed_start'])}", f"Moved: {c.short()}",
                       "A session was moved"),
-            lines=(f"{c.actor} accepted: {c.session_of()} moves from {old} to {new}.",),
-            url=c.card, action="View the session")
+            lines=(f"{actor} accepted: {c.session_of()} moves from {old} to {new}.",),
+            url=c.card, action="View the session", quote=c.event.reason if c.event else "", quote_label="Reason")
     if kind == "reschedule_rejected":
         return Message(
             title=fit(f"Declined: moving {c.short()} on {c.day()}", f"Declined: moving {c.short()}",
                       "A new time was declined"),
-            lines=(f"{c.actor} declined moving {c.session_of()} to {new}; it stays on {c.when()}.",),
+            lines=(f"{actor} declined moving {c.session_of()} to {new}; it stays on {c.when()}.",),
             url=c.card, action="View the session", quote=c.event.reason, quote_label="Reason")
     return Message(  # withdrawn
         title=fit(f"Withdrawn: the request to move {c.short()}", "Withdrawn: a request to move a session"),
-        lines=(f"{c.actor} withdrew the request to move {c.session_of()} to {new}; it stays on {c.when()}.",),
-        url=c.card, action="View the session")
+        lines=(f"{actor} withdrew the request to move {c.session_of()} to {new}; it stays on {c.when()}.",),
+        url=c.card, action="View the session", quote=c.event.reason if c.event else "", quote_label="Reason")
+
+
+def moved(c: Ctx) -> Message:
+    """A coordinator moved the session directly (lifecycle.move_session)."""
+    new, old = c.data["new_start"], c.data["old_start"]
+    return Message(
+        title=fit(f"Moved: {c.short()} is now on {c.day(new)}", f"Moved: {c.short()}", "A session was moved"),
+        lines=(f"{c.actor}, a coordinator, moved {c.session_of()} from {c.when(old)} to {c.when(new)}.",),
+        url=c.card, action="View the session", quote=c.event.reason, quote_label="Reason")
 
 
 def expired(c: Ctx) -> Message:
@@ -487,10 +507,13 @@ KINDS: dict[str, Kind] = {
                                 audience=lambda e, p: p.side(counterparty(_proposer(e)))),
     "reschedule_countered": Kind(Topic.CHANGES, proposed,
                                  audience=lambda e, p: p.side(counterparty(_proposer(e)))),
-    "reschedule_accepted": Kind(Topic.CHANGES, rescheduled, audience=lambda e, p: [*p.side(_proposer(e)), p.student]),
-    "reschedule_rejected": Kind(Topic.CHANGES, rescheduled, audience=lambda e, p: p.side(_proposer(e))),
+    "reschedule_accepted": Kind(Topic.CHANGES, rescheduled,
+                                audience=_answer_audience(lambda e, p: [*p.side(_proposer(e)), p.student])),
+    "reschedule_rejected": Kind(Topic.CHANGES, rescheduled,
+                                audience=_answer_audience(lambda e, p: p.side(_proposer(e)))),
     "reschedule_withdrawn": Kind(Topic.CHANGES, rescheduled,
-                                 audience=lambda e, p: p.side(counterparty(_proposer(e)))),
+                                 audience=_answer_audience(lambda e, p: p.side(counterparty(_proposer(e))))),
+    "moved": Kind(Topic.CHANGES, moved, audience=lambda e, p: [p.tutor, *p.parents, p.student]),
     "reschedule_expired": Kind(Topic.CHANGES, expired, audience=lambda e, p: [p.tutor, *p.parents]),
     # other sources
     "message": Kind(Topic.MESSAGES, message),

@@ -90,7 +90,7 @@ class Bot:
 class Action:
     name: str
     who: frozenset  # the relations its guard lets take it, refusing anyone else (a test pins it); the
-    # admin's coordinator acts on someone's behalf (cancel on_behalf_of)
+    # admin's coordinator acts on someone's behalf (cancel on_behalf_of; answers with on_behalf)
     guard: Callable[[rules.Ctx], None]
     run: Callable | None  # the lifecycle function; None when another app's service calls it
     takes: tuple[str, ...] = ()  # the input the lifecycle function takes as keyword arguments
@@ -110,6 +110,11 @@ class Action:
         if now is not None:
             kwargs["now"] = now
         return self.run(session, *args, by=by, channel=channel, **kwargs)
+
+
+ON_BEHALF_DOC = ("A coordinator answers for the side that must (the proposer's counterpart; for withdraw, the "
+                 "proposer) with `on_behalf: true` and a `reason`; the side's own rules apply (expiry, a "
+                 "stale time) and both sides are told.")
 
 
 def _cancelled(session: Session) -> str:
@@ -208,20 +213,21 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="accept_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_accept_reschedule,
-        run=lifecycle.accept_reschedule, proposal=True, answers=True,
+        run=lifecycle.accept_reschedule, takes=("on_behalf", "reason"), proposal=True, answers=True,
         web=Web(path="reschedule/accept/", url_name="session-accept", form=forms.ProposalForm,
                 done="New time accepted: the session has moved."),
         card=Card(template="sessions/actions/accept_reschedule.html", place=60),
-        api=Api(path="/reschedule/{proposal_id}/accept"),
+        api=Api(path="/reschedule/{proposal_id}/accept", body=schemas.OnBehalfIn,
+                optional_body='{"on_behalf": true, "reason": "The parent agreed by phone"}', doc=ON_BEHALF_DOC),
         bot=(Bot(key="ac", label="Accept new time", done="Accepted: the session moves to the new time."),),
     ),
     Action(
         name="reject_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_answer_reschedule,
-        run=lifecycle.reject_reschedule, takes=("reason",), proposal=True, answers=True,
+        run=lifecycle.reject_reschedule, takes=("reason", "on_behalf"), proposal=True, answers=True,
         web=Web(path="reschedule/reject/", url_name="session-reject", form=forms.RejectForm,
                 done="Proposal declined: the session keeps its time."),
         card=Card(template="sessions/actions/reject_reschedule.html", place=70),
-        api=Api(path="/reschedule/{proposal_id}/reject", body=schemas.ReasonIn),
+        api=Api(path="/reschedule/{proposal_id}/reject", body=schemas.RejectIn, doc=ON_BEHALF_DOC),
         bot=(Bot(key="rj", label="Reject…", starts="reject", done="Declined: the session keeps its time."),),
     ),
     Action(
@@ -236,11 +242,21 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="withdraw_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_withdraw_reschedule,
-        run=lifecycle.withdraw_reschedule, proposal=True,
+        run=lifecycle.withdraw_reschedule, takes=("on_behalf", "reason"), proposal=True,
         web=Web(path="reschedule/withdraw/", url_name="session-withdraw", form=forms.ProposalForm,
                 done="Reschedule request withdrawn."),
         card=Card(template="sessions/actions/withdraw_reschedule.html", place=90),
-        api=Api(path="/reschedule/{proposal_id}/withdraw"),
+        api=Api(path="/reschedule/{proposal_id}/withdraw", body=schemas.OnBehalfIn,
+                optional_body='{"on_behalf": true, "reason": "No answer for days"}', doc=ON_BEHALF_DOC),
+    ),
+    Action(
+        # the admin's page for it is desk/moves.py (one session, its new time and the conflicts)
+        name="move", who=frozenset({COORDINATOR}), guard=rules.guard_move, run=lifecycle.move_session,
+        takes=("start", "reason"),
+        api=Api(path="/move", body=schemas.MoveIn,
+                doc="A coordinator moves the session directly for both sides (no request, no 4-hour limit): "
+                    "`start` in the future, the length kept, a `reason`; a clash with the tutor's or the "
+                    "student's other sessions answers 409 with each in `errors`. An open request is closed."),
     ),
     Action(
         # notes.services.add_notes stores the files and runs lifecycle.record_notes with this guard;

@@ -333,8 +333,8 @@ def _optional_body(request, action: Action) -> dict:
     """A body that may be left out, sent as a form, or as JSON (check-out's student_absent)."""
     schema = action.api.body
     if request.content_type != "application/json":
-        return {name: request.POST.get(name, "").lower() in ("1", "true", "on")
-                for name in schema.model_fields}
+        return {name: request.POST.get(name, "").lower() in ("1", "true", "on") if field.annotation is bool
+                else request.POST.get(name, "") for name, field in schema.model_fields.items()}
     if not request.body.strip():
         return schema().model_dump()
     try:

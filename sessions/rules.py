@@ -295,6 +295,16 @@ def guard_withdraw_reschedule(ctx: Ctx) -> None:
                       status=FORBIDDEN)
 
 
+def guard_move(ctx: Ctx) -> None:
+    """A coordinator moves a session directly: while it is scheduled and has not started (no
+    4-hour lockout; lifecycle.move_session checks the new slot)."""
+    s = ctx.session
+    require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can move a session.")
+    require_status(s, {Status.SCHEDULED}, "Only a scheduled session can be moved.")
+    if s.scheduled_start <= ctx.now:
+        raise Refused("This session has already started: mark a no-show or verify it instead.", code="started")
+
+
 def guard_add_notes(ctx: Ctx) -> None:
     """Notes follow check-out and stay open until the parent acknowledges (or disputes)."""
     require(ctx.rels, Relation.TUTOR, "Only the session's tutor can write its notes.")

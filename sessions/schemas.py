@@ -54,6 +54,22 @@ class ReasonIn(Schema):
     reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
 
 
+class MoveIn(Schema):
+    start: Moment = Field(..., description="The new start; the session keeps its length.")
+    reason: Text(rules.MAX_TEXT, min_length=1, what="reason for the move")
+
+
+class OnBehalfIn(Schema):
+    """A coordinator answers for the side that must (accept, withdraw): on_behalf with a reason."""
+
+    on_behalf: bool = False
+    reason: Text(rules.MAX_TEXT, what="reason") = ""
+
+
+class RejectIn(ReasonIn):
+    on_behalf: bool = Field(False, description="A coordinator rejects for the side that must answer.")
+
+
 class DisputeIn(Schema):
     reason: Text(rules.MAX_TEXT, min_length=rules.MIN_DISPUTE_REASON, what="reason for the dispute",
                  too_short=rules.DISPUTE_TOO_SHORT)

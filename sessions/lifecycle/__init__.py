@@ -10,14 +10,15 @@ A refusal raises errors.Refused.
 The package, one module per concern (none imports the face; see docs/lifecycle.md):
   core          the row lock, the guards' context, the event, the after-commit hook (plumbing)
   transitions   attendance and approval: check-in/out, notes, acknowledge, dispute, verify, ...
-  negotiations  cancel (the terms shown first) and the reschedule thread
+  negotiations  cancel (the terms shown first), the reschedule thread (a coordinator may answer for
+                a side), a coordinator's direct move
   sweeps        the set-based beat sweeps in raw SQL (expiry, the tutor's no-show)
   creation      scheduling a session, batch-logging ad-hoc sessions, importing past sessions,
                 moving or withdrawing a weekly pattern's untouched sessions
   waivers       a coordinator waives a cancellation's penalty (an event, no status change)
 """
 
-from .core import silenced
+from .core import clashing_sessions, silenced
 from .creation import (
     IMPORTABLE_STATUSES,
     MAX_ADHOC_ROWS,
@@ -38,6 +39,8 @@ from .negotiations import (
     cancellation_policy,
     counter_reschedule,
     expire_reschedule,
+    move_conflicts,
+    move_session,
     propose_reschedule,
     reject_reschedule,
     withdraw_reschedule,
@@ -57,9 +60,11 @@ from .waivers import waive_penalty
 
 __all__ = [
     "EXPIRED_REASON", "IMPORTABLE_STATUSES", "MAX_ADHOC_ROWS", "NO_SHOW_REASON", "PLANNED_KINDS", "accept_reschedule", "acknowledge", "adhoc_pairings",
-    "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "counter_reschedule",
+    "cancel", "cancellation_guidance", "cancellation_policy", "check_in", "check_out", "clashing_sessions",
+    "counter_reschedule",
     "create_session", "dispute", "expire_due_reschedules", "expire_reschedule", "import_past_session", "log_adhoc_sessions",
-    "mark_due_no_shows", "mark_no_show", "move_planned_session", "propose_reschedule", "record_notes",
+    "mark_due_no_shows", "mark_no_show", "move_conflicts",
+    "move_planned_session", "move_session", "propose_reschedule", "record_notes",
     "reject_reschedule", "resolve_dispute", "silenced", "untouched", "verify", "waive_penalty",
     "withdraw_planned_session", "withdraw_reschedule",
 ]

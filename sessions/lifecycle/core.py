@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from tutoring.celery import publish
@@ -148,6 +149,14 @@ def _close_thread(ctx: Ctx, thread_status: str, proposal_status: str) -> Resched
         ctx.open_proposal.save(update_fields=["status", "answered_at"])
     ctx.open_thread = ctx.open_proposal = None
     return thread
+
+
+def clashing_sessions(*, tutor_id: int, student_id: int, start: datetime, end: datetime, exclude=()):
+    """The occupying sessions of the tutor or the student that overlap [start, end), in order
+    (read-only: a coordinator's move and the weekly patterns' conflict lists, desk/patterns.py)."""
+    return (Session.objects.filter(Q(tutor_id=tutor_id) | Q(student_id=student_id), status__in=OCCUPYING_STATUSES,
+                                   scheduled_start__lt=end, scheduled_end__gt=start)
+            .exclude(pk__in=list(exclude)).order_by("scheduled_start", "pk"))
 
 
 def _ensure_slot_free(session: Session, start: datetime, end: datetime) -> None:

@@ -1,6 +1,7 @@
 """Cancel and reschedule negotiations: the cancellation terms (policy bands, the guidance shown
-before confirming), cancel, and the reschedule thread (propose, accept, reject, counter, withdraw,
-expire one)."""
+before confirming), cancel, the reschedule thread (propose, accept, reject, counter, withdraw,
+expire one; a coordinator may accept, reject or withdraw on behalf of the side that must act), and
+a coordinator's direct move of a session."""
 
 from datetime import datetime
 
@@ -25,7 +26,18 @@ from ..models import (
     counterparty,
 )
 from ..rules import Ctx
-from .core import _close_thread, _ctx, _ensure_slot_free, _lock, _now, _reason, _record, _save, _transition
+from .core import (
+    _close_thread,
+    _ctx,
+    _ensure_slot_free,
+    _lock,
+    _now,
+    _reason,
+    _record,
+    _save,
+    _transition,
+    clashing_sessions,
+)
 
 EXPIRED_REASON = "The reschedule request was not resolved before the session's start."
 
@@ -166,23 +178,51 @@ def propose_reschedule(session, *, by: User, proposed_start: datetime, reason_id
     return proposal
 
 
-def _answering(session, proposal_id, *, guard, by: User, now: datetime | None):
+def _answering(session, proposal_id, *, guard, by: User, now: datetime | None, on_behalf: bool = False,
+               side=counterparty):
     """Lock, then check that the answer names the open proposal before the guard judges the
     person against it: an answer to a version that a counter replaced a moment ago is a 409
-    ("no longer open"), not a role refusal measured against the new version."""
+    ("no longer open"), not a role refusal measured against the new version.
+
+    With `on_behalf` a coordinator acts for the side that must act now (`side` of the open
+    proposal's proposer: the counterparty answers, the proposer withdraws), and the action's own
+    guard then judges that side: the same expiry, staleness and slot rules as their own answer.
+    Returns (session, ctx, from_status, the side acted for or None)."""
+    acted_for = []
+
     def names_the_open_proposal(ctx):
+        if on_behalf:
+            rules.require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can answer for someone else.")
         if ctx.open_proposal is not None and str(ctx.open_proposal.pk) != str(proposal_id):
             raise Refused("This proposal is no longer open: a newer version replaced it or it was answered.",
                           code="proposal_not_open")
+        if on_behalf:
+            if ctx.open_proposal is None:
+                raise Refused("There is no open reschedule request on this session.", code="no_open_request")
+            party = Party(side(ctx.open_proposal.proposed_by_role))
+            ctx.rels = frozenset({Relation(party)})
+            acted_for.append(party)
 
-    return _transition(session, guard=guard, by=by, now=now, first=names_the_open_proposal)
+    session, ctx, before = _transition(session, guard=guard, by=by, now=now, first=names_the_open_proposal)
+    return session, ctx, before, (acted_for[0] if acted_for else None)
+
+
+def _for(party: str | None) -> dict:
+    return {"on_behalf_of": party} if party else {}
+
+
+def _same(role: str) -> str:
+    return role
 
 
 @transaction.atomic
-def accept_reschedule(session, proposal_id, *, by: User, now: datetime | None = None,
-                      channel: str = Channel.WEB) -> Session:
-    """The counterparty accepts: the session moves to the proposed slot."""
-    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_accept_reschedule, by=by, now=now)
+def accept_reschedule(session, proposal_id, *, by: User, on_behalf: bool = False, reason: str = "",
+                      now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The counterparty accepts (or a coordinator for them, with a reason: on_behalf): the
+    session moves to the proposed slot."""
+    reason = rules.require_text(reason, "reason for accepting") if on_behalf else ""
+    session, ctx, before, party = _answering(session, proposal_id, guard=rules.guard_accept_reschedule, by=by,
+                                             now=now, on_behalf=on_behalf)
     proposal = ctx.open_proposal
     _ensure_slot_free(session, proposal.proposed_start, proposal.proposed_end)
     old = {"old_start": session.scheduled_start.isoformat(), "old_end": session.scheduled_end.isoformat()}
@@ -192,22 +232,23 @@ def accept_reschedule(session, proposal_id, *, by: User, now: datetime | None = 
     session.scheduled_start, session.scheduled_end = proposal.proposed_start, proposal.proposed_end
     _save(session, ctx.now, "scheduled_start", "scheduled_end")
     _record(session, by=by, channel=channel, kind="reschedule_accepted", from_status=before, now=ctx.now,
-            data=_proposal_data(proposal) | old)
+            reason=reason, data=_proposal_data(proposal) | old | _for(party))
     return session
 
 
 @transaction.atomic
-def reject_reschedule(session, proposal_id, *, by: User, reason: str, now: datetime | None = None,
-                      channel: str = Channel.WEB) -> Session:
-    """The counterparty declines; the session keeps its slot."""
+def reject_reschedule(session, proposal_id, *, by: User, reason: str, on_behalf: bool = False,
+                      now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The counterparty declines (or a coordinator for them: on_behalf); the session keeps its slot."""
     reason = rules.require_text(reason, "reason for declining")
-    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by, now=now)
+    session, ctx, before, party = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by,
+                                             now=now, on_behalf=on_behalf)
     proposal = ctx.open_proposal
     proposal.answered_by, proposal.answer_note = by, reason
     proposal.save(update_fields=["answered_by", "answer_note"])
     _close_thread(ctx, ThreadStatus.REJECTED, ProposalStatus.REJECTED)
     _record(session, by=by, channel=channel, kind="reschedule_rejected", from_status=before, now=ctx.now,
-            reason=reason, data=_proposal_data(proposal))
+            reason=reason, data=_proposal_data(proposal) | _for(party))
     return session
 
 
@@ -217,7 +258,7 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
     """The counterparty proposes another slot: a new version; the other side answers it next."""
     note = rules.optional_text(note, "note")
     rules.require_moment(proposed_start, "a new start time")
-    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by, now=now)
+    session, ctx, before, _ = _answering(session, proposal_id, guard=rules.guard_answer_reschedule, by=by, now=now)
     party = counterparty(ctx.open_proposal.proposed_by_role)
     old = ctx.open_proposal
     start, end = rules.validate_proposed_start(session, proposed_start, ctx.now, current_start=old.proposed_start)
@@ -235,14 +276,17 @@ def counter_reschedule(session, proposal_id, *, by: User, proposed_start: dateti
 
 
 @transaction.atomic
-def withdraw_reschedule(session, proposal_id, *, by: User, now: datetime | None = None,
-                        channel: str = Channel.WEB) -> Session:
-    """The side whose proposal is open takes it back; the thread closes, the slot stays."""
-    session, ctx, before = _answering(session, proposal_id, guard=rules.guard_withdraw_reschedule, by=by, now=now)
+def withdraw_reschedule(session, proposal_id, *, by: User, on_behalf: bool = False, reason: str = "",
+                        now: datetime | None = None, channel: str = Channel.WEB) -> Session:
+    """The side whose proposal is open takes it back (or a coordinator for them, with a reason:
+    on_behalf, e.g. a request stuck unanswered); the thread closes, the slot stays."""
+    reason = rules.require_text(reason, "reason for withdrawing") if on_behalf else ""
+    session, ctx, before, party = _answering(session, proposal_id, guard=rules.guard_withdraw_reschedule, by=by,
+                                             now=now, on_behalf=on_behalf, side=_same)
     proposal = ctx.open_proposal
     _close_thread(ctx, ThreadStatus.WITHDRAWN, ProposalStatus.WITHDRAWN)
     _record(session, by=by, channel=channel, kind="reschedule_withdrawn", from_status=before, now=ctx.now,
-            data=_proposal_data(proposal))
+            reason=reason, data=_proposal_data(proposal) | _for(party))
     return session
 
 
@@ -261,4 +305,57 @@ def expire_reschedule(session, *, now: datetime | None = None) -> Session | None
     _save(session, now, "status")
     _record(session, by=None, channel=Channel.SYSTEM, kind="reschedule_expired", from_status=before, now=now,
             reason=EXPIRED_REASON, data={"thread_id": thread.id})
+    return session
+
+
+# --- a coordinator moves a session ------------------------------------------------------------
+
+
+def move_conflicts(session: Session, start: datetime, end: datetime) -> list[Session]:
+    """The tutor's and the student's other occupying sessions overlapping the new slot."""
+    return list(clashing_sessions(tutor_id=session.tutor_id, student_id=session.student_id, start=start, end=end,
+                                  exclude=[session.pk]).select_related("tutor", "student"))
+
+
+def _conflicts_refusal(session: Session, clashes: list[Session]) -> Refused:
+    said = "; ".join(f"the {'tutor' if c.tutor_id == session.tutor_id else 'student'} already has session {c.pk} "
+                     f"at that time" for c in clashes)
+    return Refused(f"The new time clashes with other sessions: {said}.", code="slot_taken",
+                   errors=[{"session_id": c.pk, "whose": "tutor" if c.tutor_id == session.tutor_id else "student",
+                            "start": c.scheduled_start.isoformat(), "end": c.scheduled_end.isoformat()}
+                           for c in clashes])
+
+
+@transaction.atomic
+def move_session(session, *, by: User, start: datetime, reason: str, now: datetime | None = None,
+                 channel: str = Channel.ADMIN) -> Session:
+    """A coordinator moves a scheduled session to a new start directly, for both sides (no
+    negotiation; the 4-hour self-service lockout does not apply), keeping its length (L35). The new
+    slot must be in the future and free for the tutor and for the student. An open reschedule
+    request is closed by the move (as a cancel closes it, L41). Who acts (403), the input (422),
+    then the state and the slot (409); one `moved` event with the coordinator as actor and the
+    reason tells the parents, the tutor and the student."""
+    now = _now(now)
+    session = _lock(session)
+    ctx = _ctx(session, by, now)
+    before = session.status
+    rules.require(ctx.rels, Relation.COORDINATOR, "Only a coordinator can move a session.")
+    reason = rules.require_text(reason, "reason for the move")
+    start = rules.require_moment(start, "a new start time")
+    if start <= now:
+        raise Refused("The new time must be in the future.", code="start_in_past", status=INVALID)
+    if start == session.scheduled_start:
+        raise Refused("That is the session's current time: choose another.", code="same_time", status=INVALID)
+    rules.guard_move(ctx)
+    end = start + session.duration
+    clashes = move_conflicts(session, start, end)
+    if clashes:
+        raise _conflicts_refusal(session, clashes)
+    data = {"old_start": session.scheduled_start.isoformat(), "old_end": session.scheduled_end.isoformat(),
+            "new_start": start.isoformat(), "new_end": end.isoformat()}
+    if ctx.open_thread is not None:
+        data["closed_thread_id"] = _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED).id
+    session.scheduled_start, session.scheduled_end = start, end
+    _save(session, now, "scheduled_start", "scheduled_end")
+    _record(session, by=by, channel=channel, kind="moved", from_status=before, now=now, reason=reason, data=data)
     return session

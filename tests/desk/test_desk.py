@@ -70,8 +70,8 @@ def test_the_coordinators_home_counts_each_queue_and_links_to_exactly_its_rows(c
     found = re.findall(r'data-queue="(\w+)">\s*<a href="([^"]+)"><span class="desk__count">(\d+)</span>', body)
     items = {key: (url.replace("&amp;", "&"), int(n)) for key, url, n in found}
     assert {k: n for k, (_u, n) in items.items()} == {
-        "disputes": 2, "unacknowledged": 1, "open_checkin": 1, "missed_checkin": 2, "summaries": 1, "packages": 1,
-        "notifications_stuck": 0}
+        "disputes": 2, "open_requests": 0, "unacknowledged": 1, "open_checkin": 1, "missed_checkin": 2, "summaries": 1,
+        "packages": 1, "notifications_stuck": 0}
     for key, names in EXPECTED.items():
         shown = listed_sessions(client, items[key][0])
         assert sorted(shown) == sorted(world[n].pk for n in names), key
