@@ -37,6 +37,7 @@ from sessions.views.pages import see_other
 from tutoring.input import check_day
 from tutoring.guards import role_page
 from tutoring.models import Course, Enrollment, Role, User
+from video import recordings
 
 from . import selectors
 from .forms import FILTER_KEYS, HistoryFilterForm, local_midnight
@@ -246,7 +247,7 @@ def detail_context(creator, session_id) -> dict:
     qs = (selectors.table_rows(selectors.creator_sessions(creator))
           .select_related("cancellation_reason", "notes_summary")
           .prefetch_related("assessments", *notes_prefetch(),
-                            Prefetch("recordings", queryset=selectors.playable_recordings(),
+                            Prefetch("recordings", queryset=recordings.playable_recordings(),
                                      to_attr="available_recordings")))
     try:
         session = qs.filter(pk=int(session_id)).first()
@@ -518,9 +519,9 @@ def course_page(request, course_id):
 def recording(request, session_id):
     """Play a recording: a redirect to a link valid at most 5 minutes."""
     session = get_session_for(Viewer.of(request.user), session_id)
-    found = selectors.latest_recording(session)
+    found = recordings.latest_recording(session)
     if found is None:
         raise Http404("Recording not available")
-    response = HttpResponseRedirect(selectors.recording_link(found))
+    response = HttpResponseRedirect(recordings.recording_link(found))
     response["Cache-Control"] = "private, no-store"
     return response
