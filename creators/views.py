@@ -1,6 +1,6 @@
 """The creator's Session History page (spec 000, route /dashboard/teaching/sessions): the filtered
 table (a card list on phones), the detail panel with its own URL, dispute resolution through the
-lifecycle, the upcoming calendar, the metrics with a chart, CSV export, and the simple profile and
+action registry, the upcoming calendar, the metrics with a chart, CSV export, and the simple profile and
 course pages it links to.
 
 Filters live in the URL; the filter form updates the results with htmx (and works as a plain GET
@@ -29,7 +29,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analytics.events import record
 from notes.selectors import notes_prefetch, summary_of
-from sessions import lifecycle, paging
+from sessions import actions as registry
+from sessions import paging
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
@@ -288,14 +289,15 @@ def _query(request) -> str:
 @login_required
 @require_POST
 def resolve(request, session_id):
-    """The creator resolves a dispute on their own course's session, through the lifecycle."""
+    """The creator resolves a dispute on their own course's session, through the action registry."""
     creator = creator_of(request)
     panel = detail_context(creator, session_id)
     session = panel["s"]
     decision = request.POST.get("decision", "")
     try:
-        lifecycle.resolve_dispute(session, by=creator, decision=decision, reason=request.POST.get("reason", ""),
-                                  channel=Channel.WEB)
+        registry.BY_NAME["resolve_dispute"].perform(
+            session, by=creator, channel=Channel.WEB,
+            data={"decision": decision, "reason": request.POST.get("reason", "")})
     except Refused as exc:
         context = {**panel, "query": _query(request), "resolve_error": exc.message,
                    "resolve_data": request.POST}

@@ -19,7 +19,8 @@ from django.utils import timezone
 
 from analytics.events import ROOM_PAGE, record
 from notes import storage, uploads
-from sessions import lifecycle, projections, rules
+from sessions import actions as registry
+from sessions import projections, rules
 from sessions import room_states as states
 from sessions.access import Relation
 from sessions.errors import FORBIDDEN, INVALID, Refused
@@ -54,15 +55,16 @@ def joined_user_ids(session_id: int) -> set[int]:
 
 
 def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None):
-    """None when this user may check in now (the lifecycle's own guard), else its Refused. `thread`:
-    the session's open reschedule thread (read from the database when not given)."""
+    """None when this user may check in now (the registry's check_in guard, which the lifecycle
+    runs), else its Refused. `thread`: the session's open reschedule thread (read from the database
+    when not given)."""
     if user_id != session.tutor_id:
         return Refused("Only the session's tutor can check in.", code="not_allowed", status=FORBIDDEN)
     if thread is None:
         thread = projections.open_thread(session)
     ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
                     open_proposal=projections.open_proposal(thread) if thread else None)
-    return rules.refusal(rules.guard_check_in, ctx)
+    return registry.refusal("check_in", ctx)
 
 
 @dataclass
@@ -108,8 +110,9 @@ def page_viewed(session: Session, user: User, now: datetime | None = None) -> No
 
 
 def check_in(session: Session, *, by: User, now: datetime | None = None) -> Session:
-    """One click in the room: the lifecycle's check_in (same refusals), then the room hears of it."""
-    session = lifecycle.check_in(session, by=by, now=now, channel=Channel.WEB)
+    """One click in the room: the registry's check_in (its guard, same refusals), then the room
+    hears of it."""
+    session = registry.BY_NAME["check_in"].perform(session, by=by, channel=Channel.WEB, now=now)
     transaction.on_commit(lambda: presence.broadcast(session.id, "session"))
     return session
 
