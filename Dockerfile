@@ -45,6 +45,7 @@ COPY notifications ./notifications
 COPY room ./room
 COPY calendars ./calendars
 COPY desk ./desk
+COPY demo ./demo
 COPY templates ./templates
 COPY static ./static
 

@@ -27,7 +27,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.utils import timezone
 
-from sessions.management.commands.seed_demo import DEMO_PASSWORD, ensure_pickers
+from demo.management.commands.seed_demo import DEMO_PASSWORD, ensure_pickers
 from sessions.models import ChangeKind, ChangeReason, Party, Session
 from tutoring.models import Course, Guardianship, LessonPackage, Role, User
 

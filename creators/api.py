@@ -20,6 +20,7 @@ from sessions.models import AssessmentRole, Session
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
 from tutoring.input import Moment, Text
 from tutoring.models import Role, User
+from video import recordings
 
 from . import selectors
 from .forms import END_BEFORE_START
@@ -269,8 +270,8 @@ def session_recording(request, session_id: int):
         session = get_session_for(Viewer.of(request.user), session_id)
     except Http404:
         session = None
-    found = selectors.latest_recording(session) if session is not None else None
+    found = recordings.latest_recording(session) if session is not None else None
     if found is None:
         raise Refused("Recording not available", code="no_recording", status=404)
-    return {"url": selectors.recording_link(found), "duration_seconds": found.duration_seconds,
+    return {"url": recordings.recording_link(found), "duration_seconds": found.duration_seconds,
             "expires_at": timezone.now() + timedelta(seconds=settings.NOTES_LINK_SECONDS)}

@@ -20,8 +20,9 @@ from django.db.models import (
     When,
 )
 
-from sessions.models import AssessmentRole, Recording, RecordingStatus, Session, SessionAssessment, SessionEvent
+from sessions.models import AssessmentRole, Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
+from video.recordings import playable_recordings
 
 from .metrics import COUNTS, MEASURES, MEASURES_SQL, TOTALS, add_up, evaluate
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
@@ -231,27 +232,3 @@ def header_stats(creator: User, now: datetime) -> dict:
     this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
                                        scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
     return {"total": total, "this_week": this_week}
-
-
-# --- recordings -------------------------------------------------------------------------------
-
-
-def playable_recordings() -> QuerySet[Recording]:
-    """Recordings that can be played: available and stored (the table's play icon, the detail
-    panel's player and the signed link all use this one rule), newest first."""
-    return Recording.objects.filter(status=RecordingStatus.AVAILABLE).exclude(r2_key="").order_by("-id")
-
-
-def latest_recording(session: Session) -> Recording | None:
-    return playable_recordings().filter(session=session).first()
-
-
-def recording_link(recording: Recording) -> str:
-    """A link to play the recording, valid NOTES_LINK_SECONDS (at most 5 minutes)."""
-    from notes.storage import signed_link
-
-    from video.recordings import content_type_of
-
-    extension = recording.r2_key.rsplit(".", 1)[-1] if "." in recording.r2_key else "mp4"
-    return signed_link(recording.r2_key, filename=f"session-{recording.session_id}-recording.{extension}",
-                       content_type=content_type_of(recording.r2_key), inline=True)

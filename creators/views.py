@@ -1,6 +1,6 @@
 """The creator's Session History page (spec 000, route /dashboard/teaching/sessions): the filtered
 table (a card list on phones), the detail panel with its own URL, dispute resolution through the
-lifecycle, the upcoming calendar, the metrics with a chart, CSV export, and the simple profile and
+action registry, the upcoming calendar, the metrics with a chart, CSV export, and the simple profile and
 course pages it links to.
 
 Filters live in the URL; the filter form updates the results with htmx (and works as a plain GET
@@ -29,7 +29,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from analytics.events import record
 from notes.selectors import notes_prefetch, summary_of
-from sessions import lifecycle, paging
+from sessions import actions as registry
+from sessions import paging
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
@@ -37,6 +38,7 @@ from sessions.views.pages import see_other
 from tutoring.input import check_day
 from tutoring.guards import role_page
 from tutoring.models import Course, Enrollment, Role, User
+from video import recordings
 
 from . import selectors
 from .forms import FILTER_KEYS, HistoryFilterForm, local_midnight
@@ -246,7 +248,7 @@ def detail_context(creator, session_id) -> dict:
     qs = (selectors.table_rows(selectors.creator_sessions(creator))
           .select_related("cancellation_reason", "notes_summary")
           .prefetch_related("assessments", *notes_prefetch(),
-                            Prefetch("recordings", queryset=selectors.playable_recordings(),
+                            Prefetch("recordings", queryset=recordings.playable_recordings(),
                                      to_attr="available_recordings")))
     try:
         session = qs.filter(pk=int(session_id)).first()
@@ -287,14 +289,15 @@ def _query(request) -> str:
 @login_required
 @require_POST
 def resolve(request, session_id):
-    """The creator resolves a dispute on their own course's session, through the lifecycle."""
+    """The creator resolves a dispute on their own course's session, through the action registry."""
     creator = creator_of(request)
     panel = detail_context(creator, session_id)
     session = panel["s"]
     decision = request.POST.get("decision", "")
     try:
-        lifecycle.resolve_dispute(session, by=creator, decision=decision, reason=request.POST.get("reason", ""),
-                                  channel=Channel.WEB)
+        registry.BY_NAME["resolve_dispute"].perform(
+            session, by=creator, channel=Channel.WEB,
+            data={"decision": decision, "reason": request.POST.get("reason", "")})
     except Refused as exc:
         context = {**panel, "query": _query(request), "resolve_error": exc.message,
                    "resolve_data": request.POST}
@@ -518,9 +521,9 @@ def course_page(request, course_id):
 def recording(request, session_id):
     """Play a recording: a redirect to a link valid at most 5 minutes."""
     session = get_session_for(Viewer.of(request.user), session_id)
-    found = selectors.latest_recording(session)
+    found = recordings.latest_recording(session)
     if found is None:
         raise Http404("Recording not available")
-    response = HttpResponseRedirect(selectors.recording_link(found))
+    response = HttpResponseRedirect(recordings.recording_link(found))
     response["Cache-Control"] = "private, no-store"
     return response

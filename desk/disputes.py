@@ -1,6 +1,6 @@
 """The dispute queue (issue 17 item 3): one page per disputed session with what a coordinator needs
 to decide it (the parent's reason, the tutor's notes and summary, attendance and room presence, the
-event trail), and the decision, which goes through the lifecycle (lifecycle.resolve_dispute) and so
+event trail), and the decision, which goes through the action registry (resolve_dispute) and so
 tells the parent and the tutor (its event is the notifications' outbox message)."""
 
 from dataclasses import dataclass, field
@@ -8,14 +8,15 @@ from datetime import datetime
 
 from notes.models import Note, Summary
 from notes.selectors import notes_of, summary_of
-from sessions import lifecycle
+from sessions import actions as registry
 from sessions.errors import Refused
 from sessions.models import Channel, Session, SessionEvent, Status
 from tutoring.models import User
+# the events video.presence writes when the tutor or the student enters or leaves the session's
+# room, whichever provider carries the call
+from video.presence import JOINED as ROOM_JOINED
+from video.presence import LEFT as ROOM_LEFT
 
-# Written by room.services (a feature app the desk may not import) when the tutor or the student
-# enters or leaves the session's room, whichever provider carries the call (video.attendance).
-ROOM_JOINED, ROOM_LEFT = "room_joined", "room_left"
 DECIDING = ("resolve_dispute", "verify")
 
 # What the page offers: (the lifecycle's decision, whether the family's lesson credit is waived)
@@ -92,8 +93,8 @@ def resolve(session_id: int, *, by: User, decision: str, reason: str) -> Session
         raise Refused("Choose approve, void, or approve and waive.", code="invalid_decision", status=422)
     verdict, waive = DECISIONS[decision]
     try:
-        return lifecycle.resolve_dispute(session_id, by=by, decision=verdict, waive=waive, reason=reason,
-                                         channel=Channel.ADMIN)
+        return registry.BY_NAME["resolve_dispute"].perform(
+            session_id, by=by, channel=Channel.ADMIN, data={"decision": verdict, "waive": waive, "reason": reason})
     except Refused as exc:
         if exc.code != "wrong_status":
             raise

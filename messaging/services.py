@@ -209,11 +209,14 @@ def inbox(user: User, limit: int = INBOX_LIMIT) -> list[InboxRow]:
     ]
 
 
+def unread(user: User):
+    """The user's unread messages: in their conversations, not read, not their own (the
+    navigation's badge counts these, notifications.context_processors)."""
+    return (Message.objects.filter(Q(conversation__user_low=user) | Q(conversation__user_high=user),
+                                   read_at__isnull=True)
+            .exclude(sender=user))
+
+
 def unread_total(user: User) -> int:
-    """All of the user's unread messages (for a badge elsewhere). One query."""
-    return (
-        Message.objects.filter(Q(conversation__user_low=user) | Q(conversation__user_high=user),
-                               read_at__isnull=True)
-        .exclude(sender=user)
-        .count()
-    )
+    """All of the user's unread messages. One query."""
+    return unread(user).count()

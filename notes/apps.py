@@ -3,3 +3,12 @@ from django.apps import AppConfig
 
 class NotesConfig(AppConfig):
     name = "notes"
+
+    def ready(self) -> None:
+        # the session cards show notes and their summary; sessions (a layer below) imports nothing
+        # of notes, so the notes lend the cards their reads from here
+        from sessions.views.pages import CardNotes, lend_notes
+
+        from .selectors import can_read, notes_prefetch, summary_of
+
+        lend_notes(CardNotes(can_read=can_read, summary_of=summary_of, prefetch=notes_prefetch))

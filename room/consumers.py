@@ -3,7 +3,7 @@ participants and their presence (heartbeats).
 
 Who: the socket is signed in with the Django session cookie (AuthMiddlewareStack in
 tutoring/asgi.py; the Origin must be this site's). Only the session's tutor and student are admitted,
-and only while the room is open (room.states.entry_refusal, the rule the video join also follows);
+and only while the room is open (sessions.room_states.entry_refusal, the rule the video join also follows);
 each admitted socket joins that session's group and no other.
 
 With a video provider (PlugNmeet, BigBlueButton) the call runs in the provider's client framed by
@@ -49,12 +49,14 @@ from django.db import connections
 from django.utils import timezone
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
+from sessions import room_states as states
 from sessions.access import Viewer
 from sessions.models import AssessmentRole, Session, VideoProvider
 from tutoring import limits
+from video import presence
 from video import services as video_services
 
-from . import presence, services, states
+from . import services
 
 log = logging.getLogger(__name__)
 
@@ -123,13 +125,13 @@ NOT_PARTICIPANT = Closing(4403, "not_participant", "You're not part of this sess
 
 def admission(user, session_id: int) -> tuple[Closing | None, str, bool]:
     """(None, role, watching) when this user may enter this session's room now (the one entry
-    rule, room.states.entry_refusal), else (why not, "", False). `watching`: the session's call
+    rule, sessions.room_states.entry_refusal), else (why not, "", False). `watching`: the session's call
     runs at a video provider, so this socket only follows the room's state; the provider's
     presence (video.attendance) says who is in the room, not the socket."""
     session = Session.objects.select_related("course", "tutor", "student").filter(pk=session_id).first()
     if session is None or not Viewer.of(user).relations(session):
         return NOT_FOUND, "", False
-    role = services.role_of(session, user.id)
+    role = states.role_of(session, user.id)
     other = states.other_participant(session, user.id) if role else None
     other_present = other is not None and other.id in presence.present_user_ids(session.id)
     refused = states.entry_refusal(session, user.id, timezone.now(), other_present=other_present)
@@ -195,7 +197,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         # the socket's own address on the channel layer: signaling goes straight to it, and only
         # ever to an address among this room's live connections (self.connections)
         self.connection_id = self.channel_name
-        self.group = services.group_name(self.session_id)
+        self.group = presence.group_name(self.session_id)
         self.bucket = TokenBucket(RATE_PER_SECOND, BURST)
         await self._load()
         await self.channel_layer.group_add(self.group, self.channel_name)

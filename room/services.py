@@ -1,34 +1,30 @@
-"""The session room's writes: what a presence change means (attendance events, analytics, telling
-the room's sockets), the participants' feedback, the tutor's resources, and check-in from the
-room (through the lifecycle). Each is one way in, atomic, and leaves a SessionEvent row.
+"""The session room's writes: the participants' feedback, the tutor's resources, and check-in from
+the room (through the action registry). Each is one way in, atomic, and leaves a SessionEvent row.
+What a presence change means (room_joined / room_left, the call's analytics, telling the room's
+sockets) is video.presence's, beneath the room and the video providers alike.
 
 Session events written here (none changes the session's status; none notifies anyone):
 
-    room_joined         a participant entered the room (their first connection)
-    room_left           their last connection closed or ran out (data.reason "left" / "timed_out")
     feedback_submitted  a participant rated the session (data: role, rating)
     feedback_changed    ... and changed it within 24 hours
     resources_added     the tutor uploaded resources (data: ids, names)
 """
 
-import logging
 import mimetypes
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
 from analytics.events import ROOM_PAGE, record
 from notes import storage, uploads
-from sessions import lifecycle, projections, rules
+from sessions import actions as registry
+from sessions import projections, rules
+from sessions import room_states as states
 from sessions.access import Relation
 from sessions.errors import FORBIDDEN, INVALID, Refused
 from sessions.models import (
-    AssessmentRole,
     Channel,
     ResourceType,
     Session,
@@ -37,86 +33,21 @@ from sessions.models import (
     SessionResource,
 )
 from tutoring.models import User
+from video import presence
 from video.browser_recordings import recording_now
 
-from . import presence, states
-
-log = logging.getLogger(__name__)
 
 FEEDBACK_EDIT_WINDOW = timedelta(hours=24)
 MAX_COMMENT = 2000
 MAX_RESOURCES = 50
-JOINED, LEFT = "room_joined", "room_left"
-
-
-# --- the room's group on the channel layer -------------------------------------------------------
-
-
-def group_name(session_id: int) -> str:
-    """The channel-layer group of one session's sockets (only its two participants are added)."""
-    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"room.{presence.namespace()}.{int(session_id)}")[:99]
-
-
-def broadcast(session_id: int, kind: str, **data) -> None:
-    """Tell the room's sockets ("presence": who is in now, as connections; "session": its status
-    changed, reload it). A channel layer that is down costs the sockets an update (their next
-    heartbeat brings it), never the change that was made."""
-    try:
-        async_to_sync(get_channel_layer().group_send)(group_name(session_id), {"type": f"room.{kind}", **data})
-    except Exception:  # noqa: BLE001 - the change is saved; the sockets catch up on their heartbeat
-        log.warning("room %s: could not tell the sockets (%s)", session_id, kind, exc_info=True)
 
 
 # --- presence ----------------------------------------------------------------------------------
 
 
-def role_of(session: Session, user_id: int) -> str | None:
-    if user_id == session.tutor_id:
-        return AssessmentRole.TUTOR
-    if user_id == session.student_id:
-        return AssessmentRole.STUDENT
-    return None
-
-
-def presence_changed(change: "presence.Change") -> None:
-    """Record what a presence change means, then tell the room's sockets."""
-    session = Session.objects.select_related("tutor", "student").filter(pk=change.session_id).first()
-    if session is None:
-        return
-    people = {session.tutor_id: session.tutor, session.student_id: session.student}
-    with transaction.atomic():
-        for user_id in sorted(change.joined & set(people)):
-            SessionEvent.objects.create(session=session, actor_id=user_id, channel=change.channel, kind=JOINED,
-                                        data={"role": role_of(session, user_id)}, created_at=change.now)
-            early = int((session.scheduled_start - change.now).total_seconds())
-            record("session_joined", user=people[user_id], page=ROOM_PAGE, now=change.now,
-                   data={"session_id": session.id, "time_before_start": early})
-        expired_users = {user for user, _ in change.expired.values()}
-        for user_id, when in sorted(change.left.items()):
-            if user_id not in people:
-                continue
-            timed_out = user_id in expired_users and user_id not in change.users_before
-            SessionEvent.objects.create(session=session, actor_id=user_id, channel=change.channel, kind=LEFT,
-                                        data={"role": role_of(session, user_id),
-                                              "reason": "timed_out" if timed_out else "left"},
-                                        created_at=when)
-        both = set(people)
-        if both <= change.users_after and not both <= change.users_before and presence.start_call(
-                session.id, change.now):
-            record("session_started", user=people.get(change.user_id), page=ROOM_PAGE, now=change.now,
-                   data={"session_id": session.id})
-        if not change.users_after & both:
-            started = presence.end_call(session.id)
-            if started is not None:
-                duration = max(0, int((change.now - started).total_seconds()))
-                record("session_ended", user=people.get(change.user_id), page=ROOM_PAGE, now=change.now,
-                       data={"session_id": session.id, "duration": duration})
-    broadcast(session.id, "presence", connections=change.after)
-
-
 def joined_user_ids(session_id: int) -> set[int]:
     """Everyone who has ever entered this session's room (attendance evidence)."""
-    return set(SessionEvent.objects.filter(session_id=session_id, kind=JOINED)
+    return set(SessionEvent.objects.filter(session_id=session_id, kind=presence.JOINED)
                .values_list("actor_id", flat=True).distinct())
 
 
@@ -124,15 +55,16 @@ def joined_user_ids(session_id: int) -> set[int]:
 
 
 def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None):
-    """None when this user may check in now (the lifecycle's own guard), else its Refused. `thread`:
-    the session's open reschedule thread (read from the database when not given)."""
+    """None when this user may check in now (the registry's check_in guard, which the lifecycle
+    runs), else its Refused. `thread`: the session's open reschedule thread (read from the database
+    when not given)."""
     if user_id != session.tutor_id:
         return Refused("Only the session's tutor can check in.", code="not_allowed", status=FORBIDDEN)
     if thread is None:
         thread = projections.open_thread(session)
     ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
                     open_proposal=projections.open_proposal(thread) if thread else None)
-    return rules.refusal(rules.guard_check_in, ctx)
+    return registry.refusal("check_in", ctx)
 
 
 @dataclass
@@ -171,16 +103,17 @@ def room_view(data: RoomData, user_id: int, connections: dict, *, now: datetime 
 
 def page_viewed(session: Session, user: User, now: datetime | None = None) -> None:
     record("page_view", user=user, page=ROOM_PAGE, now=now,
-           data={"session_id": session.id, "user_role": role_of(session, user.id)})
+           data={"session_id": session.id, "user_role": states.role_of(session, user.id)})
 
 
 # --- check-in from the room --------------------------------------------------------------------
 
 
 def check_in(session: Session, *, by: User, now: datetime | None = None) -> Session:
-    """One click in the room: the lifecycle's check_in (same refusals), then the room hears of it."""
-    session = lifecycle.check_in(session, by=by, now=now, channel=Channel.WEB)
-    transaction.on_commit(lambda: broadcast(session.id, "session"))
+    """One click in the room: the registry's check_in (its guard, same refusals), then the room
+    hears of it."""
+    session = registry.BY_NAME["check_in"].perform(session, by=by, channel=Channel.WEB, now=now)
+    transaction.on_commit(lambda: presence.broadcast(session.id, "session"))
     return session
 
 
@@ -213,7 +146,7 @@ def clean_rating(rating) -> int:
 
 def feedback_refusal(session: Session, user_id: int, now: datetime) -> Refused | None:
     """Why this user may not rate the session now (None: they may)."""
-    if role_of(session, user_id) is None:
+    if states.role_of(session, user_id) is None:
         return Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
     if session.status in states.CANCELLED or session.status == "not_completed":
         return Refused("A session that did not take place cannot be rated.", code="not_rateable")
@@ -237,7 +170,7 @@ def save_feedback(session: Session, *, by: User, rating, comment: str = "", now:
     if refused is not None:
         raise refused
     rating, comment = clean_rating(rating), clean_comment(comment)
-    role = role_of(session, by.id)
+    role = states.role_of(session, by.id)
     assessment = SessionAssessment.objects.filter(session=session, author_role=role).first()
     if assessment is None:
         assessment = SessionAssessment.objects.create(session=session, author=by, author_role=role, rating=rating,

@@ -25,17 +25,17 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from sessions import projections, rules
+from sessions import room_states as states
 from sessions.access import Relation, Viewer
 from sessions.errors import Refused
-from creators.selectors import latest_recording as playable_recording
 from sessions.models import RecordingStatus, Session, SessionAssessment, VideoProvider
 from sessions.views.pages import see_other
 from tutoring.csp import allow_frames
-from video import browser_recordings
+from video import browser_recordings, presence, recordings
 from video import services as video_services
 from video.models import configured_providers
 
-from . import presence, services, states
+from . import services
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def participant_session(user, session_id) -> tuple[Session, str]:
     session = Session.objects.select_related("course", "tutor", "student").filter(pk=pk).first()
     if session is None or not Viewer.of(user).relations(session):
         raise NotAllowed(404, NOT_FOUND)
-    role = services.role_of(session, user.id)
+    role = states.role_of(session, user.id)
     if role is None:
         raise NotAllowed(403, NOT_PARTICIPANT)
     return session, role
@@ -186,7 +186,7 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "provider_mode": provider != VideoProvider.P2P, "provider_label": VideoProvider(provider).label,
         "provider_origin": video_services.client_origin(provider),
         "recorded": recorded, "recording_now": recording_now,
-        "recording": playable_recording(session) if post else None,
+        "recording": recordings.latest_recording(session) if post else None,
         "recording_pending": post and session.recordings.filter(status=RecordingStatus.PROCESSING).exists(),
         "reschedule": reschedule_offer(session, user, now) if not post else {},
         "resources": list(session.resources.order_by("created_at", "id")),

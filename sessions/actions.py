@@ -175,7 +175,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="resolve_dispute", who=frozenset({COORDINATOR, CREATOR}), guard=rules.guard_resolve_dispute,
-        run=lifecycle.resolve_dispute, takes=("decision", "reason"),
+        run=lifecycle.resolve_dispute, takes=("decision", "reason", "waive"),
         api=Api(path="/resolve-dispute", body=schemas.ResolveIn),
         admin=Admin(name="resolve_disputes", title="Resolve dispute", form=forms.ResolveDisputeForm,
                     done="Resolved the dispute of {n}.",

@@ -14,10 +14,3 @@ def expire_reschedules() -> int:
 def mark_no_shows() -> int:
     return lifecycle.mark_due_no_shows()
 
-
-@shared_task
-def notify_events(event_ids: list[int]) -> int:
-    """Kept for tasks queued before the outbox (notifications.tasks.relay_events) took over."""
-    from notifications.tasks import relay_events
-
-    return relay_events(event_ids)

@@ -6,6 +6,7 @@ from .views import actions, pages
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("role/", views.switch_role, name="switch_role"),
     path("family/", pages.family, name="family"),
     path("teach/", pages.teach, name="teach"),
     path("teach/adhoc/", pages.teach_adhoc, name="teach-adhoc"),

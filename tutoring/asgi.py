@@ -15,8 +15,11 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.utils.module_loading import import_string  # noqa: E402
 
-from room.routing import websocket_urlpatterns  # noqa: E402
+# the room's WebSocket routes, mounted by dotted name as urls.py includes each app's urls and
+# api.py its routers: the project package imports no app
+websocket_urlpatterns = import_string("room.routing.websocket_urlpatterns")
 
 if not settings.PRODUCTION:
     # production serves static files with WhiteNoise (a middleware); development and the tests'

@@ -110,6 +110,7 @@ INSTALLED_APPS = [
     "room",
     "calendars",
     "desk",
+    "demo",  # the demo world (manage.py seed_demo), above every app it composes
     "import_export",
 ]
 

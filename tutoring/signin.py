@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from . import limits
 
-DEMO_PASSWORD = "demo"  # seed_demo's accounts' password (sessions/management/commands/seed_demo.py)
+DEMO_PASSWORD = "demo"  # seed_demo's accounts' password (demo/management/commands/seed_demo.py)
 
 
 class NoDemoLoginsBackend:

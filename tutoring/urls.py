@@ -7,7 +7,6 @@ from django.urls import include, path
 from django.views import defaults
 
 from tutoring.api import RETRY_AFTER_SECONDS, SERVER_ERROR, UNAVAILABLE, api, database_unavailable
-from sessions.views import switch_role
 
 from . import signin
 
@@ -59,7 +58,6 @@ urlpatterns = [
     path("accounts/reset/<uidb64>/<token>/", signin.PasswordResetConfirmView.as_view(),
          name="password_reset_confirm"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("role/", switch_role, name="switch_role"),
     path("api/", api.urls),
     path("", include("notes.urls")),
     path("", include("creators.urls")),

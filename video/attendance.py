@@ -1,5 +1,5 @@
 """Presence from the providers: who is in a PlugNmeet or BigBlueButton room feeds the same presence
-the built-in room's sockets feed (room.presence), so Waiting, In Progress, No Show, the room_joined /
+the built-in room's sockets feed (video.presence), so Waiting, In Progress, No Show, the room_joined /
 room_left events and the session_joined / session_started / session_ended analytics come out the
 same whichever provider carries the call.
 
@@ -26,11 +26,10 @@ from datetime import datetime, timedelta
 import redis
 from django.conf import settings
 
-from room import presence
-from room.states import LIVE
+from sessions.room_states import LIVE
 from sessions.models import Session, VideoProvider
 
-from . import services
+from . import presence, services
 from .errors import VideoUnavailable
 from .models import ProviderEvent, ProviderEventKind, VideoRoom
 

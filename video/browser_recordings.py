@@ -10,7 +10,7 @@ taken, the whole checked at the end (size and multipart ETag). What the server c
 browser is not trusted:
 
 - who: the session's tutor only (the student's parents, coordinators and creators watch it later);
-  start only while the room may be entered (room.states.entry_refusal) and the session records;
+  start only while the room may be entered (sessions.room_states.entry_refusal) and the session records;
 - parts: in order, numbered from 1, each exactly RECORDING_PART_BYTES except the last (R2 wants
   equal parts), at most RECORDING_BROWSER_MAX_MB in all; a part sent again after a lost answer is
   recognised by its MD5 and not stored twice;
@@ -32,7 +32,7 @@ from django.utils import timezone
 from sessions.errors import FORBIDDEN, INVALID, Refused
 from sessions.models import Recording, RecordingStatus, Session, VideoProvider
 
-from . import recordings, services
+from . import presence, recordings, services
 from .models import CopyStatus, RecordingCopy
 
 log = logging.getLogger("video")
@@ -233,6 +233,4 @@ def close_abandoned(*, now: datetime | None = None) -> dict:
 
 def _tell_room(session_id: int) -> None:
     """The room's sockets reload: both participants see the recording indicator come and go."""
-    from room.services import broadcast
-
-    broadcast(session_id, "session")
+    presence.broadcast(session_id, "session")

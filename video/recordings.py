@@ -26,11 +26,11 @@ import httpx
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from notes.storage import attachment_storage, is_object_store
-from sessions.models import Recording, RecordingStatus, VideoProvider
+from notes.storage import attachment_storage, is_object_store, signed_link
+from sessions.models import Recording, RecordingStatus, Session, VideoProvider
 
 from .errors import NotAtProvider, NotYetAtProvider, ProviderDown, VideoUnavailable
 from .models import CopyStatus, RecordingCopy
@@ -324,3 +324,23 @@ class LocalSink:
             os.remove(self.partial)
         except FileNotFoundError:
             pass
+
+
+# --- playable recordings (the room's post-session screen, the creator's pages) ---------------
+
+
+def playable_recordings() -> QuerySet[Recording]:
+    """Recordings that can be played: available and stored (the table's play icon, the detail
+    panel's player and the signed link all use this one rule), newest first."""
+    return Recording.objects.filter(status=RecordingStatus.AVAILABLE).exclude(r2_key="").order_by("-id")
+
+
+def latest_recording(session: Session) -> Recording | None:
+    return playable_recordings().filter(session=session).first()
+
+
+def recording_link(recording: Recording) -> str:
+    """A link to play the recording, valid NOTES_LINK_SECONDS (at most 5 minutes)."""
+    extension = recording.r2_key.rsplit(".", 1)[-1] if "." in recording.r2_key else "mp4"
+    return signed_link(recording.r2_key, filename=f"session-{recording.session_id}-recording.{extension}",
+                       content_type=content_type_of(recording.r2_key), inline=True)

@@ -18,12 +18,13 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from room import presence, states
+from sessions import room_states as states
 from sessions.errors import FORBIDDEN, Refused
 from sessions.models import Recording, RecordingStatus, Session, VideoProvider
+from tutoring.celery import publish
 from tutoring.csp import origin_of
 
-from . import incidents
+from . import incidents, presence
 from .errors import CredentialsRejected
 from .models import CourseVideo, RecordingCopy, VideoRoom, configured_providers
 from .providers import JoinInfo, Role, RoomSpec, RoomStatus, SourceRecording, get_provider
@@ -102,7 +103,7 @@ def role_of(session: Session, user) -> Role:
 
 
 def require_entry(session: Session, user, now) -> None:
-    """The room's one entry rule (room.states.entry_refusal): a join URL or token is never handed
+    """The room's one entry rule (sessions.room_states.entry_refusal): a join URL or token is never handed
     out to anyone else, nor before the room opens, nor once the session is over."""
     other = session.student_id if user.pk == session.tutor_id else session.tutor_id
     try:
@@ -154,10 +155,8 @@ def end_room_after_commit(session_id: int) -> None:
     """The tutor left the provider's room, or the session was checked out: once the change commits,
     a worker ends the provider's room (video.tasks.end_room; never inside the transaction). Only a
     room still open is ended; one that already ended, or the built-in room, costs nothing."""
-    from .tasks import end_room as end_room_task
-
     if _open_provider_rooms(session_id).exists():  # the built-in room, or none: nothing to end
-        transaction.on_commit(lambda: _enqueue(end_room_task, session_id))
+        transaction.on_commit(lambda: publish("video.tasks.end_room", session_id))
 
 
 def _open_provider_rooms(session_id: int):
@@ -217,9 +216,8 @@ def register_recording(*, provider: str, room_id: str, recording_id: str, size: 
                                                 storage_key=storage_key(session.pk, provider, recording_id))
     except IntegrityError:  # a concurrent delivery registered it first
         return RecordingCopy.objects.get(provider=provider, provider_recording_id=recording_id), False
-    from .tasks import copy_recording
-
-    transaction.on_commit(lambda: _enqueue(copy_recording, copy.pk))
+    # a broker that is down must not fail the request: the recordings sweep enqueues the copy later
+    transaction.on_commit(lambda: publish("video.tasks.copy_recording", copy.pk))
     return copy, True
 
 
@@ -247,14 +245,6 @@ def source_of(copy: RecordingCopy) -> SourceRecording:
 
 
 # --- helpers --------------------------------------------------------------------------------------
-
-
-def _enqueue(task, *args) -> None:
-    """A broker that is down must not fail the request: the beat sweep enqueues the copy later."""
-    try:
-        task.delay(*args)
-    except Exception:  # noqa: BLE001 - kombu raises several types when the broker is unreachable
-        log.exception("could not enqueue %s%r; the recordings sweep will", task.name, args)
 
 
 def _title(session: Session) -> str:

@@ -5,6 +5,7 @@ Each list page runs a fixed number of queries (the viewer, the session rows with
 the open threads with their proposals and reasons, the reason pickers) whatever the number of
 sessions, and shows at most PAGE_SIZE cards per tab."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -17,8 +18,6 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from notes import selectors as notes_selectors
-from room.states import join_link
 from tutoring.guards import role_page
 from tutoring.models import Guardianship, Role
 
@@ -28,6 +27,7 @@ from ..access import Relation, Viewer, get_session_for
 from ..errors import Refused
 from ..forms import AdhocFormSet
 from ..models import Channel, Party, ProposalStatus, Session, Status
+from ..room_states import join_link
 
 PAGE_SIZE = selectors.PAGE_SIZE
 # Refusals that only say "not your action" or "not in this state": no reason to explain a missing button.
@@ -38,6 +38,25 @@ EXPLAIN_WAIT = timedelta(hours=12)
 # The card's forms (the registry's entries with a Web part, in their places on the card); the
 # coordinator's actions (verify, resolve, no-show) live in the admin.
 CARD_FORMS = registry.CARD_FORMS
+
+
+@dataclass(frozen=True)
+class CardNotes:
+    """The notes' reads a card needs: who reads them, a session's summary, the prefetch of a list's
+    notes. The notes app lies above sessions, so it lends them from NotesConfig.ready
+    (lend_notes); until then a card shows no notes."""
+
+    can_read: Callable[[frozenset], bool] = lambda rels: False
+    summary_of: Callable[[Session], object] = lambda session: None
+    prefetch: Callable[[], list] = list
+
+
+NOTES = CardNotes()
+
+
+def lend_notes(notes: CardNotes) -> None:
+    global NOTES
+    NOTES = notes
 
 
 @dataclass
@@ -61,7 +80,7 @@ class Card:
     notes_due: bool = False  # the tutor may add notes now (the lifecycle's add_notes guard)
     cancel_reasons: list = field(default_factory=list)
     reschedule_reasons: list = field(default_factory=list)
-    join: dict | None = None  # the session room's Join link, or when it opens (room.states.join_link)
+    join: dict | None = None  # the session room's Join link, or when it opens (sessions.room_states.join_link)
     outcomes: list = field(default_factory=list)  # what was decided, by whom, why (projections.outcomes)
     coordinator: object = None  # whom to message when online changes have closed (4 hours before)
     write_to: list = field(default_factory=list)  # "Message the tutor" / "Message the parent" links
@@ -117,7 +136,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         locked = locked or refused.code == "locked"
         lockouts.append(refused.message)
     pickers = pickers or {}
-    reads_notes = notes_selectors.can_read(ctx.rels)  # not the student alone
+    reads_notes = NOTES.can_read(ctx.rels)  # not the student alone
     return Card(
         session=session,
         label=projections.status_label(session, ctx.rels),
@@ -135,7 +154,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         reschedule_reasons=pickers.get(f"{role}_reschedule", []),
         notes_due=role == Party.TUTOR and registry.refusal("add_notes", ctx) is None,
         notes=list(session.notes.all()) if reads_notes else [],
-        summary=notes_selectors.summary_of(session) if reads_notes else None,
+        summary=NOTES.summary_of(session) if reads_notes else None,
         join=join_link(session, viewer.user, now),
         outcomes=projections.outcomes(session, viewer.user, private=reads_notes),
         coordinator=coordinator_for(viewer) if locked else None,
@@ -203,7 +222,7 @@ def card_queryset(qs=None, *, with_notes: bool = True):
         qs = qs.prefetch_related(Prefetch("student__guardian_links", to_attr="guardians",
                                           queryset=Guardianship.objects.select_related("parent")
                                           .order_by("parent__name", "parent_id")))
-    return qs.prefetch_related(*notes_selectors.notes_prefetch()) if with_notes else qs
+    return qs.prefetch_related(*NOTES.prefetch()) if with_notes else qs
 
 
 MAX_PAGE = 100_000  # 5,000,000 sessions deep; a larger ?page= shows the last empty page, not a 500

@@ -11,7 +11,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from analytics.models import Event
-from room import presence
+from video import presence
 from sessions.models import SessionAssessment, SessionEvent, Status
 from tests.browser.conftest import VIEWPORTS, check_page, signed_in
 

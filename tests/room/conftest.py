@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from room import presence
+from video import presence
 
 
 @pytest.fixture(autouse=True)

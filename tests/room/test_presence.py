@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import Event
-from room import presence
+from video import presence
 from room.services import joined_user_ids
 from sessions.models import SessionEvent
 

@@ -11,7 +11,7 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from django.test import Client
 
-from room import presence
+from video import presence
 from sessions.models import SessionEvent, Status
 from tests.conftest import make_user
 from tutoring.asgi import application

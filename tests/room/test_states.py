@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from room.states import State, can_enter, join_link, room_state
+from sessions.room_states import State, can_enter, join_link, room_state
 from sessions.models import Status
 from tests.conftest import NOW
 

@@ -3,8 +3,10 @@ Every surface is made from it and has no action of its own: the web card's URLs,
 routes, the admin's actions, the card's parts and the Telegram bot's buttons; each entry's `who` is
 what its guard enforces, and its lifecycle function runs the same guard."""
 
+import ast
 import inspect
 import re
+import tomllib
 from datetime import timedelta
 from pathlib import Path
 
@@ -116,3 +118,67 @@ def test_allowed_actions_list_the_registry_in_its_order():
     allowed = registry.allowed_in(ctx)
     assert allowed == [a.name for a in registry.ACTIONS if a.name in allowed]
     assert {"cancel", "reschedule"} <= set(allowed)
+
+
+# --- no surface calls a registered action's lifecycle function but through the registry ------------
+
+APPS = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())["tool"]["importlinter"]["root_packages"]
+# the lifecycle itself and the registry that calls it; data builders that are no surface (the demo
+# world replays a history with chosen times and channels)
+NOT_SURFACES = ("sessions/lifecycle/", "sessions/actions.py", "/migrations/", "/management/commands/")
+
+
+def direct_calls(source: str, names: set[str]) -> list[str]:
+    """Where `source` reaches one of the lifecycle's `names` other than through the registry:
+    lifecycle.<name> (the package under any alias), or <name> imported from it."""
+    tree = ast.parse(source)
+    modules, functions = set(), {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):  # import sessions.lifecycle
+            modules.update(a.asname or a.name for a in node.names if a.name == "sessions.lifecycle")
+        elif isinstance(node, ast.ImportFrom):
+            source_module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                if alias.name == "lifecycle":  # from sessions import lifecycle, from .. import lifecycle
+                    modules.add(alias.asname or alias.name)
+                elif source_module.endswith("lifecycle") and alias.name in names:
+                    functions[alias.asname or alias.name] = alias.name
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in names:
+            base = ast.unparse(node.value)
+            if base in modules:
+                found.append(f"{node.lineno}: {base}.{node.attr}")
+        elif isinstance(node, ast.Name) and node.id in functions:
+            found.append(f"{node.lineno}: {node.id} (lifecycle.{functions[node.id]})")
+    return found
+
+
+def test_no_surface_calls_a_registered_actions_lifecycle_function_directly():
+    """Issue 13 item 1: every surface takes a registered action through its entry
+    (actions.BY_NAME[name].perform), so its guard, texts and effects are the registry's; the
+    room's check-in, the creator's and the desk's dispute decisions too. A new view, page or
+    service that calls lifecycle.check_in (or any other entry's function) itself fails here."""
+    names = {a.run.__name__ for a in registry.ACTIONS if a.run}
+    root = Path(settings.BASE_DIR)
+    offenders = {}
+    for app in APPS:
+        for path in sorted((root / app).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            if any(part in f"/{relative}" for part in NOT_SURFACES):
+                continue
+            if calls := direct_calls(path.read_text(), names):
+                offenders[relative] = calls
+    assert offenders == {}
+
+
+@pytest.mark.parametrize("source", [
+    "from sessions import lifecycle\nlifecycle.check_in(s, by=u, channel='web')\n",
+    "from sessions import lifecycle as lc\nf = lambda: lc.resolve_dispute(s, by=u, decision='void')\n",
+    "from sessions.lifecycle import cancel\ncancel(s, by=u)\n",
+    "from .. import lifecycle\nlifecycle.acknowledge(s, by=u)\n",
+])
+def test_the_scan_finds_a_direct_call(source):
+    names = {a.run.__name__ for a in registry.ACTIONS if a.run}
+    assert direct_calls(source, names)
+    assert not direct_calls("from sessions import actions\nactions.BY_NAME['check_in'].perform(s, by=u)\n", names)

@@ -57,7 +57,7 @@ def test_other_passwords_still_sign_in_in_production(client, settings):
 
 
 def test_the_demo_seed_uses_the_password_production_refuses():
-    from sessions.management.commands import seed_demo
+    from demo.management.commands import seed_demo
 
     assert seed_demo.DEMO_PASSWORD == signin.DEMO_PASSWORD == "demo"
 

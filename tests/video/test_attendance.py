@@ -9,7 +9,7 @@ import httpx
 import pytest
 from django.utils import timezone
 
-from room import presence
+from video import presence
 from room.services import room_data, room_view
 from tutoring.models import Role
 from tests.conftest import make_user

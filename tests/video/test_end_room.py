@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from room import presence
+from video import presence
 from sessions import lifecycle
 from sessions.models import SessionEvent, Status
 from tests.fakes.fakeserver import Reply

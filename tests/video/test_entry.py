@@ -1,4 +1,4 @@
-"""One entry rule (room.states.entry_refusal): the room page, the built-in room's socket and the
+"""One entry rule (sessions.room_states.entry_refusal): the room page, the built-in room's socket and the
 video join (which hands out a provider's join URL or token) refuse the same people at the same
 times with the same words. A refused join asks the provider nothing and changes nothing."""
 
@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import Event
-from room import presence
+from video import presence
 from room.consumers import admission
 from sessions.models import SessionEvent, Status
 from video.models import VideoRoom

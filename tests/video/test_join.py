@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from room import presence
-from room.states import ended_detail
+from video import presence
+from sessions.room_states import ended_detail
 from sessions.errors import Refused
 from sessions.models import Session, Status
 from tests.fakes.fakeserver import HANG, Reply

@@ -72,7 +72,7 @@ def test_beat_polls_provider_presence(settings, bbb, bbb_room, tutor):
     """The poll that feeds BigBlueButton's presence (and repairs PlugNmeet's) runs from beat."""
     import httpx
 
-    from room import presence
+    from video import presence
 
     entry = settings.CELERY_BEAT_SCHEDULE["poll-video-presence"]
     assert entry["task"] == "video.tasks.poll_presence"

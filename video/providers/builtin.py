@@ -20,7 +20,7 @@ class BuiltinRoom(VideoProvider):
         return None
 
     def room_status(self, room_id: str) -> RoomStatus:
-        raise NotImplementedError("the built-in room's presence is the room page's own (room.presence)")
+        raise NotImplementedError("the built-in room's presence is its sockets' own (video.presence)")
 
     def recordings(self, room_id: str) -> list[SourceRecording]:
         return []

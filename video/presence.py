@@ -1,4 +1,6 @@
-"""Who is in a session's room right now: presence kept in Redis with an expiry.
+"""Who is in a session's room right now: presence kept in Redis with an expiry, what its changes
+mean, and the room's sockets told of them. It lies beneath both the built-in room's sockets
+(room.consumers) and the video providers' webhooks and polls (video.attendance).
 
 One sorted set per session holds its connections: each member is "<user id>:<connection id>",
 scored with the moment (epoch seconds) its presence runs out. A connection is present while its
@@ -18,7 +20,7 @@ The API (the video providers' webhooks feed the same presence):
         Live connection id -> user id. Read-only.
 
 mark_present and mark_absent change Redis in one MULTI/EXEC and then apply the consequences
-(room.services.presence_changed): a user who becomes present gets a `room_joined` session event
+(presence_changed, below): a user who becomes present gets a `room_joined` session event
 and the `session_joined` analytics event, a user whose last connection leaves or expires gets
 `room_left` (stamped with the moment it expired), both participants present starts a call
 (`session_started`), the room emptying ends it (`session_ended`, with its duration), and the
@@ -29,12 +31,25 @@ Reads never write: an expired member is only removed by the next mark_* call, wh
 from __future__ import annotations
 
 import functools
+import logging
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+
+from analytics.events import ROOM_PAGE, record
+from sessions import room_states as states
+from sessions.models import Session, SessionEvent
+
+log = logging.getLogger(__name__)
+
+JOINED, LEFT = "room_joined", "room_left"
 
 
 def namespace() -> str:
@@ -137,8 +152,6 @@ def _apply(session_id: int, user_id: int, connection_id: str, now: datetime | No
         channel=channel,
     )
     if change.changed:
-        from .services import presence_changed
-
         presence_changed(change)
     return change
 
@@ -186,3 +199,60 @@ def end_call(session_id: int) -> datetime | None:
     pipe.delete(call_key(session_id))
     started, _ = pipe.execute()
     return datetime.fromtimestamp(float(started), tz=UTC) if started else None
+
+
+# --- the room's sockets: one group per session on the channel layer --------------------------------
+
+
+def group_name(session_id: int) -> str:
+    """The channel-layer group of one session's sockets (only its two participants are added)."""
+    return re.sub(r"[^A-Za-z0-9_.-]", "-", f"room.{namespace()}.{int(session_id)}")[:99]
+
+
+def broadcast(session_id: int, kind: str, **data) -> None:
+    """Tell the room's sockets ("presence": who is in now, as connections; "session": its status
+    changed, reload it). A channel layer that is down costs the sockets an update (their next
+    heartbeat brings it), never the change that was made."""
+    try:
+        async_to_sync(get_channel_layer().group_send)(group_name(session_id), {"type": f"room.{kind}", **data})
+    except Exception:  # noqa: BLE001 - the change is saved; the sockets catch up on their heartbeat
+        log.warning("room %s: could not tell the sockets (%s)", session_id, kind, exc_info=True)
+
+
+# --- what a change means -----------------------------------------------------------------------
+
+
+def presence_changed(change: Change) -> None:
+    """Record what a presence change means, then tell the room's sockets."""
+    session = Session.objects.select_related("tutor", "student").filter(pk=change.session_id).first()
+    if session is None:
+        return
+    people = {session.tutor_id: session.tutor, session.student_id: session.student}
+    with transaction.atomic():
+        for user_id in sorted(change.joined & set(people)):
+            SessionEvent.objects.create(session=session, actor_id=user_id, channel=change.channel, kind=JOINED,
+                                        data={"role": states.role_of(session, user_id)}, created_at=change.now)
+            early = int((session.scheduled_start - change.now).total_seconds())
+            record("session_joined", user=people[user_id], page=ROOM_PAGE, now=change.now,
+                   data={"session_id": session.id, "time_before_start": early})
+        expired_users = {user for user, _ in change.expired.values()}
+        for user_id, when in sorted(change.left.items()):
+            if user_id not in people:
+                continue
+            timed_out = user_id in expired_users and user_id not in change.users_before
+            SessionEvent.objects.create(session=session, actor_id=user_id, channel=change.channel, kind=LEFT,
+                                        data={"role": states.role_of(session, user_id),
+                                              "reason": "timed_out" if timed_out else "left"},
+                                        created_at=when)
+        both = set(people)
+        if both <= change.users_after and not both <= change.users_before and start_call(
+                session.id, change.now):
+            record("session_started", user=people.get(change.user_id), page=ROOM_PAGE, now=change.now,
+                   data={"session_id": session.id})
+        if not change.users_after & both:
+            started = end_call(session.id)
+            if started is not None:
+                duration = max(0, int((change.now - started).total_seconds()))
+                record("session_ended", user=people.get(change.user_id), page=ROOM_PAGE, now=change.now,
+                       data={"session_id": session.id, "duration": duration})
+    broadcast(session.id, "presence", connections=change.after)

@@ -21,7 +21,7 @@ from enum import StrEnum
 from django.conf import settings
 
 from sessions.errors import FORBIDDEN, Refused
-from sessions.models import Session, Status
+from sessions.models import AssessmentRole, Session, Status
 
 
 class State(StrEnum):
@@ -102,6 +102,14 @@ def join_link(session: Session, user, now: datetime) -> dict | None:
     opens = opens_at(session)
     return {"open": now >= opens, "url": f"/session/{session.id}", "opens": f"{opens.astimezone(user.tzinfo):%H:%M}",
             "opens_iso": opens.isoformat()}
+
+
+def role_of(session: Session, user_id: int) -> str | None:
+    if user_id == session.tutor_id:
+        return AssessmentRole.TUTOR
+    if user_id == session.student_id:
+        return AssessmentRole.STUDENT
+    return None
 
 
 def other_participant(session: Session, viewer_id: int):

@@ -12,7 +12,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from sessions import lifecycle
-from sessions.management.commands.seed_demo import LOGINS
+from demo.management.commands.seed_demo import LOGINS
 from sessions.models import (
     CancellationPolicy,
     ChangeReason,
