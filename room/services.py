@@ -163,7 +163,8 @@ def editable_until(assessment: SessionAssessment) -> datetime:
 def save_feedback(session: Session, *, by: User, rating, comment: str = "", now: datetime | None = None,
                   channel: str = Channel.WEB) -> SessionAssessment:
     """The participant's rating (1-5) and comment: once each for the student and the tutor,
-    changeable for 24 hours after it was first sent. The creator's Session History reads it."""
+    changeable for 24 hours after it was first sent (sending the same again changes and records
+    nothing). The creator's Session History reads it."""
     now = now or timezone.now()
     session = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)  # one writer at a time
     refused = feedback_refusal(session, by.id, now)
@@ -179,6 +180,8 @@ def save_feedback(session: Session, *, by: User, rating, comment: str = "", now:
     else:
         if now >= editable_until(assessment):
             raise Refused("Feedback can be changed for 24 hours after it was sent.", code="feedback_closed")
+        if (assessment.rating, assessment.comment) == (rating, comment):
+            return assessment  # the same feedback again (a double click, a resend): saved once, nothing to record
         assessment.rating, assessment.comment = rating, comment
         assessment.save(update_fields=["rating", "comment"])
         kind = "feedback_changed"

@@ -235,6 +235,9 @@ CELERY_TIMEZONE = "UTC"
 # Unit tests run tasks eagerly; the Celery integration tests start a real worker instead.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=TESTING)
 CELERY_TASK_EAGER_PROPAGATES = True
+# The queue the web and beat publish to and the workers read (several deployments may share a
+# Redis; the HTTP race test gives its server and worker a queue of their own).
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 CELERY_BEAT_SCHEDULE = {
     "expire-reschedule-threads": {"task": "sessions.tasks.expire_reschedules", "schedule": crontab()},
     "mark-no-shows": {"task": "sessions.tasks.mark_no_shows", "schedule": crontab()},

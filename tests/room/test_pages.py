@@ -190,6 +190,19 @@ def test_feedback_is_once_per_side_and_editable_for_24_hours(client, done, stude
     assert SessionAssessment.objects.get(author_role="student").rating == 5
 
 
+def test_the_same_feedback_sent_twice_is_saved_and_recorded_once(client, done, student):
+    """R08, R13: a double click sends the feedback twice; both get the same answer ("saved"), and
+    there is one assessment, one feedback_submitted session event and one analytics event (no
+    feedback_changed for a change that is none). tests/sessions/test_http_races.py sends the two
+    at the same moment."""
+    form = {"rating": "4", "comment": "Clear and patient."}
+    answers = [as_user(client, student).post(f"/session/{done.id}/feedback", form) for _ in range(2)]
+    assert [a.status_code for a in answers] == [303, 303] and answers[0]["Location"] == answers[1]["Location"]
+    assert SessionAssessment.objects.get(session=done).rating == 4
+    assert list(SessionEvent.objects.filter(session=done).values_list("kind", flat=True)) == ["feedback_submitted"]
+    assert Event.objects.filter(name="feedback_submitted").count() == 1
+
+
 @pytest.mark.parametrize(("data", "message"), [
     ({"rating": "6"}, "Choose a rating from 1 to 5 stars."),
     ({"rating": "abc"}, "Choose a rating from 1 to 5 stars."),
