@@ -8,8 +8,6 @@ form without JavaScript). A creator sees only their own courses' sessions; anyon
 Every list runs a fixed number of queries and pages by keyset, so the last page costs what the
 first does."""
 
-import csv
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import quote, urlencode, urlsplit
@@ -38,6 +36,7 @@ from sessions.views.pages import see_other
 from tutoring.input import check_day
 from tutoring.guards import role_page
 from tutoring.models import Course, Enrollment, Role, User
+from tutoring.spreadsheet import csv_lines
 from video import recordings
 
 from . import selectors
@@ -400,21 +399,6 @@ def chart(by_st: list[dict]) -> dict:
 # --- CSV export -------------------------------------------------------------------------------
 
 
-FORMULA_START = re.compile(r"[ \t\r\n]*[=+\-@]|[\t\r]")
-
-
-def _spreadsheet_safe(text: str) -> str:
-    """People's names and titles never start a formula when the CSV is opened in a spreadsheet:
-    a cell that starts with =, +, - or @ (after any spaces, tabs or line breaks, which spreadsheets
-    skip), or with a tab or carriage return, is kept as text by a leading apostrophe (OWASP)."""
-    return f"'{text}" if FORMULA_START.match(text) else text
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
 CSV_COLUMNS = ["session_id", "date", "time", "time_zone", "course", "student", "st", "scheduled_minutes",
                "actual_minutes", "status", "backend_status", "rating", "low_rating", "recording"]
 
@@ -429,11 +413,9 @@ def export_csv(request):
     form = _form(request, _page(creator, now)[1])
     tz = creator.tzinfo
     qs = form.filters(today=now.astimezone(tz).date(), tz=tz).apply(selectors.creator_sessions(creator))
-    writer = csv.writer(_Echo())
-    cell = _spreadsheet_safe
-
-    def lines():
-        yield writer.writerow(CSV_COLUMNS)
+    def rows():
+        """Every cell goes through tutoring.spreadsheet's formula guard (csv_lines)."""
+        yield CSV_COLUMNS
         cursor = None
         while True:
             chunk = list(paging.order(selectors.table_rows(paging.after_cursor(qs, cursor, newest_first=True)),
@@ -441,17 +423,17 @@ def export_csv(request):
             for s in chunk:
                 local = s.scheduled_start.astimezone(tz)
                 actual = s.actual_duration
-                yield writer.writerow([
+                yield [
                     s.id, f"{local:%Y-%m-%d}", f"{local:%H:%M}", creator.time_zone,
-                    cell(s.course.title if s.course else ""), cell(s.student.name), cell(s.tutor.name),
+                    s.course.title if s.course else "", s.student.name, s.tutor.name,
                     round(s.duration.total_seconds() / 60), round(actual.total_seconds() / 60) if actual else "",
                     STATUS_LABELS[BUCKET_OF[s.status]], s.status, s.rating or "", "yes" if s.low_rating else "",
-                    "yes" if s.has_recording else ""])
+                    "yes" if s.has_recording else ""]
             if len(chunk) < CSV_CHUNK:
                 return
             cursor = paging.cursor_of(chunk[-1])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(csv_lines(rows()), content_type="text/csv; charset=utf-8")
     stamp = timezone.now().astimezone(tz)
     response["Content-Disposition"] = f'attachment; filename="session-history-{stamp:%Y%m%d-%H%M}.csv"'
     return response

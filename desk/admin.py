@@ -21,8 +21,9 @@ from sessions.admin import LessonPackageAdmin, RescheduleThreadAdmin, SessionAdm
 from tutoring.admin import CoordinatorAccess, MatchAdmin, ReadOnlyAccess, is_admin_operator, person_search
 from tutoring.input import DayField, TextField
 from tutoring.models import Match, MatchState, Role, User
+from tutoring.spreadsheet import csv_lines
 
-from .billing import csv_lines, export_rows, statement
+from .billing import export_rows, statement
 from .legacy import LegacySessionResource
 from .models import ImportedSession, LowBalanceAlert, WeeklyPattern
 from .moves import OpenRequestColumns, move_page

@@ -3,7 +3,6 @@ and the deduction ledger, add-on sessions totalled separately: spec 004 L30), th
 of a period (approved sessions, add-ons and cancellation penalties, in the viewer's zone), and the
 low-balance alert, sent once per package to the student's parents and the coordinators."""
 
-import csv
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -128,24 +127,6 @@ def export_rows(first: date, last: date, tz):
     plurals = {"session": "sessions", "add-on": "add-ons", "penalty": "penalties"}
     for kind, (count, credits) in totals.items():
         yield [f"total {plurals[kind]}", count, "", "", "", "", "", "", "", f"{credits.normalize():f}", "", "", ""]
-
-
-class Echo:
-    def write(self, value):
-        return value
-
-
-def csv_lines(rows):
-    writer = csv.writer(Echo())
-    for row in rows:
-        yield writer.writerow([_safe(v) for v in row])
-
-
-def _safe(value):
-    """Spreadsheets run a cell that starts with = + - @ as a formula: such text is quoted with '."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 # --- the low-balance alert --------------------------------------------------------------------

@@ -1,15 +1,13 @@
 from django import forms
 
-from .services import clean_body
+from tutoring.input import TextField
+
+from .models import MAX_BODY
 
 
 class MessageForm(forms.Form):
-    """The template draws the textarea itself (maxlength MAX_BODY); the checks are clean_body's."""
+    """The template draws the textarea itself (maxlength MAX_BODY); the checks are the shared text
+    type's (tutoring.input: control characters refused, the length stated)."""
 
-    body = forms.CharField(required=False, strip=False)
-
-    def clean_body(self):
-        body, error = clean_body(self.cleaned_data.get("body", ""))
-        if error:
-            raise forms.ValidationError(error)
-        return body
+    body = TextField(max_length=MAX_BODY, what="message",
+                     error_messages={"required": "Write a message before sending."})

@@ -13,7 +13,7 @@ from notifications.outbox import notify
 from sessions.models import Session
 from tutoring.models import Course, Enrollment, Guardianship, Role, User
 
-from .models import MAX_BODY, Conversation, Message
+from .models import Conversation, Message
 
 THREAD_LIMIT = 200  # the thread page shows the last 200 messages
 INBOX_LIMIT = 200  # and the inbox the 200 most recent conversations
@@ -95,6 +95,11 @@ def _existing(low: User, high: User) -> Conversation | None:
     return Conversation.objects.filter(user_low=low, user_high=high).first()
 
 
+def existing_conversation(a: User, b: User) -> Conversation | None:
+    """The pair's conversation if one was started (by a first message); never makes one."""
+    return _existing(*ordered_pair(a, b))
+
+
 def conversation_between(a: User, b: User) -> tuple[Conversation, bool]:
     """The one conversation of this pair, made if there is none yet: (conversation, created).
     Safe when two requests start the same pair at once: the unique index lets one insert win and
@@ -125,16 +130,6 @@ def conversation_for(user: User, conversation_id) -> Conversation:
 
 def thread_url(conversation: Conversation) -> str:
     return reverse("messages-thread", args=[conversation.id])
-
-
-def clean_body(text: str) -> tuple[str, str | None]:
-    """(the body to store, an error message or None): surrounding whitespace goes, the rest is kept."""
-    body = (text or "").replace("\r\n", "\n").strip()  # browsers send line breaks as CRLF
-    if not body:
-        return body, "Write a message before sending."
-    if len(body) > MAX_BODY:
-        return body, f"A message can be at most {MAX_BODY:,} characters; this one has {len(body):,}."
-    return body, None
 
 
 def first_line(text: str, limit: int = PREVIEW_CHARS) -> str:

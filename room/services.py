@@ -32,6 +32,7 @@ from sessions.models import (
     SessionEvent,
     SessionResource,
 )
+from tutoring.input import InvalidInput, clean_text
 from tutoring.models import User
 from video import presence
 from video.browser_recordings import recording_now
@@ -121,17 +122,12 @@ def check_in(session: Session, *, by: User, now: datetime | None = None) -> Sess
 
 
 def clean_comment(comment: str | None) -> str:
-    comment = (comment or "").replace("\r\n", "\n").strip()
-    if len(comment) > MAX_COMMENT:
-        raise Refused(f"The comment is too long (at most {MAX_COMMENT:,} characters).", code="too_long",
-                      status=INVALID)
+    """The comment as stored, through the shared text type (tutoring.input: control characters and
+    NUL refused, at most MAX_COMMENT characters, both said plainly); else a 422 Refused."""
     try:
-        comment.encode("utf-8")
-    except UnicodeEncodeError:
-        comment = "\x00"
-    if "\x00" in comment:
-        raise Refused("The comment contains characters that cannot be saved.", code="invalid_text", status=INVALID)
-    return comment
+        return clean_text(comment, max_length=MAX_COMMENT, what="comment")
+    except InvalidInput as exc:
+        raise Refused(str(exc), code=exc.code, status=INVALID) from None
 
 
 def clean_rating(rating) -> int:

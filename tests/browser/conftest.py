@@ -3,7 +3,8 @@ against pytest-django's live_server, at a phone viewport and a desktop one.
 
 Helpers: `signed_in(page, user)` signs in through the real form, `screenshot(page, name)` saves to
 test-artifacts/, `assert_accessible(page)` runs the vendored axe-core and wants zero violations,
-`assert_fits_phone(page)` wants no horizontal scrolling at 375 px.
+`assert_fits_phone(page)` wants no horizontal scrolling at 375 px, `assert_no_word_breaks(page)` no
+text broken inside a word; `check_page` runs them all.
 """
 
 import os
@@ -27,6 +28,43 @@ AXE_SOURCE = AXE.read_text()
 ARTIFACTS = ROOT / "test-artifacts"
 PASSWORD = "pw"  # what tests.conftest.make_user gives everyone
 PHONE_WIDTH = 375
+
+# The words of the text elements that wrap inside a word (a URL has no words; hidden text is skipped).
+WORD_BREAKS = """(selector) => {
+  const broken = [];
+  const seen = new Set();
+  for (const el of document.querySelectorAll(selector)) {
+    if (!el.getClientRects().length) continue;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walker.nextNode())) {
+      if (seen.has(node)) continue;
+      seen.add(node);
+      const holder = node.parentElement;
+      if (holder.closest(".url") || /^\\s*https?:\\/\\//.test(node.textContent)) continue;  // a URL has no words
+      const closed = holder.closest("details:not([open])");
+      if (closed && !holder.closest("summary")) continue;  // not laid out until opened
+      const box = holder.getBoundingClientRect();
+      const style = getComputedStyle(holder);
+      if (box.width < 4 || style.visibility === "hidden" || style.position === "absolute" && style.clip !== "auto")
+        continue;  // visually hidden text for screen readers is not laid out for reading
+      const words = /[^\\s\\-\\u2010-\\u2015\\/]{2,}/g;
+      let m;
+      while ((m = words.exec(node.textContent))) {
+        const range = document.createRange();
+        range.setStart(node, m.index);
+        range.setEnd(node, m.index + m[0].length);
+        const rects = [...range.getClientRects()].filter(r => r.width > 0 && r.height > 0);
+        if (rects.length < 2) continue;
+        const tops = rects.map(r => r.top);
+        if (Math.max(...tops) - Math.min(...tops) > rects[0].height / 2)
+          broken.push(`"${m[0]}" in ${holder.outerHTML.slice(0, 160)} (in ${el.parentElement.tagName.toLowerCase()}.${el.parentElement.className})`);
+      }
+    }
+  }
+  return broken;
+}"""
+TEXT_ELEMENTS = "h1, h2, h3, h4, h5, h6, label, button, a, summary, th, .label, .pill, .role-badge, dt"
 
 VIEWPORTS = {
     "phone": {"viewport": {"width": PHONE_WIDTH, "height": 812}, "is_mobile": True, "has_touch": True,
@@ -145,8 +183,26 @@ def assert_fits_phone(page):
         assert scroll_width <= width, f"{page.url} is {scroll_width} px wide at a {width} px viewport"
 
 
+def settled(page):
+    """Wait until htmx has nothing in flight (a request fades its target to 60 %, which axe would
+    measure as low contrast) and every hx-trigger="load" piece has arrived."""
+    page.wait_for_function("() => !document.querySelector("
+                           "'.htmx-request, .htmx-swapping, .htmx-settling, [hx-trigger=\"load\"]')")
+
+
+def assert_no_word_breaks(page):
+    """Issue 10 item 2: no heading, label, button, link, pill or table header wraps inside a word
+    at the page's current width."""
+    broken = page.evaluate(WORD_BREAKS, TEXT_ELEMENTS)
+    assert not broken, f"{page.url} at {page.viewport_size['width']} px: text breaks inside a word:\n" + "\n".join(
+        f"- {b}" for b in broken)
+
+
 def check_page(page, name):
-    """What every page owes: a screenshot, no axe violation, no horizontal scroll on a phone."""
+    """What every page owes: a screenshot, no axe violation, no horizontal scroll on a phone, no
+    word broken across lines."""
+    settled(page)
     screenshot(page, name)
     assert_fits_phone(page)
+    assert_no_word_breaks(page)
     assert_accessible(page)

@@ -331,7 +331,8 @@ def test_dates_without_a_custom_range_are_not_a_filter(as_creator, rated):
     assert "Clear filters" not in page
 
 
-@pytest.mark.parametrize("name", [" =1+1", "\t=1+1", "  \t@SUM(A1)", "\n-2+3", " +cmd"], ids=repr)
+@pytest.mark.parametrize("name", [" =1+1", "\t=1+1", "  \t@SUM(A1)", "\n-2+3", " +cmd", "\t@SUM(1)", "+1", "-1",
+                                  "@x"], ids=repr)
 def test_the_csv_neutralises_a_formula_after_spaces_or_tabs(as_creator, make_session, student, name):
     """Issue 11.6: spreadsheets skip leading spaces and tabs, so " =1+1" is a formula too."""
     student.name = name

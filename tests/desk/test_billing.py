@@ -90,6 +90,19 @@ def test_the_csv_lists_a_months_approved_sessions_add_ons_and_penalties_in_the_v
     assert rows[5][9] == "1" and rows[7][9] == "1"
 
 
+@pytest.mark.parametrize("text", [" =1+1", "\t@SUM(1)", "+1", "-1", "@x", "\r=2"], ids=repr)
+def test_the_csv_neutralises_formulas_even_after_spaces_or_tabs(client, new_yorker, october, student, tutor, text):
+    """Issue 11 item 6: spreadsheets skip leading spaces and tabs, so " =1+1" is a formula too; the
+    invoicing CSV uses the same guard as every CSV (tutoring.spreadsheet)."""
+    student.name, tutor.name = text, text
+    student.save()
+    tutor.save()
+    client.force_login(new_yorker)
+    rows = export(client, month="2026-10")
+    for row in rows[1:5]:
+        assert row[5:7] == ["'" + text, "'" + text], row
+
+
 def test_a_waived_penalty_is_listed_as_owing_nothing(client, new_yorker, october):
     """Issue 17 items 4 and 5: after lifecycle.waive_penalty the invoicing CSV keeps the row (what
     happened) but charges no credit and no amount, and says it was waived."""

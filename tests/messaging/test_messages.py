@@ -243,22 +243,50 @@ def test_the_inbox_shows_only_the_viewers_conversations(client, parent, tutor, c
 # --- opening a conversation with someone ------------------------------------------------------------
 
 def test_with_makes_the_conversation_once_and_redirects_to_it(client, tutor, creator, session):
+    """Issue 11 item 6: GET /messages/with/{id}/ has no side effect. With no conversation yet it
+    is an empty compose form (no row made); the first message's POST makes the conversation;
+    afterwards the GET (from either side) redirects to it."""
     signed_in(client, creator)
     response = client.get(f"/messages/with/{tutor.id}/")
+    body = response.content.decode()
+    assert response.status_code == 200 and not Conversation.objects.exists()
+    assert "<h1>Messages with Tia</h1>" in body and "No messages yet." in body
+    assert f'action="/messages/with/{tutor.id}/"' in body and '<label for="message-body">Message to Tia</label>' in body
+    empty = client.post(f"/messages/with/{tutor.id}/", {"body": "  "})
+    assert empty.status_code == 422 and "Write a message before sending." in empty.content.decode()
+    assert not Conversation.objects.exists() and not Message.objects.exists()
+    sent = client.post(f"/messages/with/{tutor.id}/", {"body": "Hello Tia"})
     conversation = Conversation.objects.get()
-    assert response.status_code == 302 and response["Location"] == f"/messages/{conversation.id}/"
-    again = client.post(f"/messages/with/{tutor.id}/")
-    assert again.status_code == 303 and again["Location"] == f"/messages/{conversation.id}/"
-    assert Conversation.objects.count() == 1
+    assert sent.status_code == 303 and sent["Location"] == f"/messages/{conversation.id}/"
+    assert Message.objects.get().body == "Hello Tia"
+    again = client.get(f"/messages/with/{tutor.id}/")
+    assert again.status_code == 302 and again["Location"] == f"/messages/{conversation.id}/"
+    more = client.post(f"/messages/with/{tutor.id}/", {"body": "And again"})
+    assert more.status_code == 303 and more["Location"] == f"/messages/{conversation.id}/"
+    assert Conversation.objects.count() == 1 and Message.objects.count() == 2
     signed_in(client, tutor)
     assert client.get(f"/messages/with/{creator.id}/")["Location"] == f"/messages/{conversation.id}/"
+
+
+def test_the_first_message_with_htmx_makes_the_conversation_and_answers_its_panel(client, tutor, creator,
+                                                                                  session):
+    signed_in(client, creator)
+    response = client.post(f"/messages/with/{tutor.id}/", {"body": "Via htmx"}, HTTP_HX_REQUEST="true")
+    conversation = Conversation.objects.get()
+    body = response.content.decode()
+    assert response.status_code == 200 and body.lstrip().startswith('<div id="chat-panel"')
+    assert "Via htmx" in body and f'hx-post="/messages/{conversation.id}/"' in body
+    assert response["HX-Replace-Url"] == f"/messages/{conversation.id}/"
 
 
 def test_with_keeps_a_local_next_for_the_back_link(client, tutor, creator, session):
     signed_in(client, creator)
     back = f"/sessions/{session.id}/?tab=past"
+    compose = client.get(f"/messages/with/{tutor.id}/", {"next": back}).content.decode()
+    assert f'<a href="/sessions/{session.id}/?tab=past">Back</a>' in compose
+    assert f'action="/messages/with/{tutor.id}/?next=' in compose
+    conversation = start(creator, tutor)
     response = client.get(f"/messages/with/{tutor.id}/", {"next": back})
-    conversation = Conversation.objects.get()
     thread = f"/messages/{conversation.id}/"
     assert response["Location"] == f"{thread}?next=%2Fsessions%2F{session.id}%2F%3Ftab%3Dpast"
     page = client.get(response["Location"]).content.decode()
@@ -270,8 +298,10 @@ def test_with_keeps_a_local_next_for_the_back_link(client, tutor, creator, sessi
                                  "javascript:alert(1)", "relative/"])
 def test_with_drops_a_next_that_leaves_the_site(client, tutor, creator, session, bad):
     signed_in(client, creator)
+    compose = client.get(f"/messages/with/{tutor.id}/", {"next": bad}).content.decode()
+    assert ">Back</a>" not in compose and "evil" not in compose
+    conversation = start(creator, tutor)
     response = client.get(f"/messages/with/{tutor.id}/", {"next": bad})
-    conversation = Conversation.objects.get()
     assert response["Location"] == f"/messages/{conversation.id}/"
     page = client.get(f"/messages/{conversation.id}/", {"next": bad}).content.decode()
     assert ">Back</a>" not in page and "evil" not in page
@@ -287,7 +317,9 @@ def test_with_someone_unconnected_is_404_and_makes_nothing(client, outsider, stu
 
 def test_a_coordinator_may_open_a_conversation_with_anyone(client, coordinator, outsider):
     response = signed_in(client, coordinator).get(f"/messages/with/{outsider.id}/")
-    assert response.status_code == 302 and Conversation.objects.count() == 1
+    assert response.status_code == 200 and not Conversation.objects.exists()
+    response = client.post(f"/messages/with/{outsider.id}/", {"body": "Welcome"})
+    assert response.status_code == 303 and Conversation.objects.count() == 1
 
 
 # --- one conversation -------------------------------------------------------------------------------
@@ -347,7 +379,9 @@ def test_no_notification_without_a_commit(client, tutor, creator, django_capture
 @pytest.mark.parametrize(("text", "error"), [
     ("", "Write a message before sending."),
     ("   \r\n  ", "Write a message before sending."),
-    ("x" * (MAX_BODY + 1), "A message can be at most 5,000 characters; this one has 5,001."),
+    ("x" * (MAX_BODY + 1), "The message must be at most 5,000 characters long (this is 5,001)."),
+    ("Hi\x00there", "There is a character in the message that cannot be saved (U+0000, a control or broken "
+                    "character): remove it and try again."),
 ])
 def test_an_empty_or_too_long_message_gets_the_form_again_with_the_text(client, tutor, creator, text, error):
     conversation = start(creator, tutor)

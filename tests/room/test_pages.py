@@ -207,8 +207,11 @@ def test_the_same_feedback_sent_twice_is_saved_and_recorded_once(client, done, s
     ({"rating": "6"}, "Choose a rating from 1 to 5 stars."),
     ({"rating": "abc"}, "Choose a rating from 1 to 5 stars."),
     ({}, "Choose a rating from 1 to 5 stars."),
-    ({"rating": "3", "comment": "x" * 2001}, "The comment is too long (at most 2,000 characters)."),
-    ({"rating": "3", "comment": "bad\x00byte"}, "The comment contains characters that cannot be saved."),
+    ({"rating": "3", "comment": "x" * 2001}, "The comment must be at most 2,000 characters long (this is 2,001)."),
+    ({"rating": "3", "comment": "bad\x00byte"}, "There is a character in the comment that cannot be saved (U+0000"),
+    # issue 11.3: the shared text type refuses every control character, not only NUL
+    ({"rating": "3", "comment": "bad\x1bbyte"}, "There is a character in the comment that cannot be saved (U+001B"),
+    ({"rating": "3", "comment": "bell\x07"}, "There is a character in the comment that cannot be saved (U+0007"),
 ])
 def test_bad_feedback_is_refused_and_kept_in_the_form(client, done, student, data, message):
     response = as_user(client, student).post(f"/session/{done.id}/feedback", data)

@@ -342,7 +342,7 @@ def test_nobody_reaches_or_changes_what_is_theirs(request, settings, theirs, cal
         for method, template, data in probes:
             if caller == "coordinator" and (method != "GET" or pattern == "messages/with/<int:user_id>/"):
                 # coordinators may act on any session (their writes are tested where they act) and
-                # message anyone (the link makes the conversation on first use)
+                # message anyone (the first message makes the conversation)
                 continue
             url = fill(template, theirs)
             first = quick()

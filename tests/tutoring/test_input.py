@@ -25,8 +25,6 @@ from tutoring.input import (
 )
 
 OUR_APPS = ("tutoring", "sessions", "creators", "notes", "messaging", "analytics", "telegram_bot", "desk")
-# Fields another helper's branch owns and changes at merge (not an exemption: the lead switches it).
-PENDING = {"messaging.forms.MessageForm.body": "helper i10 owns messaging/ (issue 10); switch to TextField"}
 
 
 # --- the text type ---------------------------------------------------------------------------
@@ -139,7 +137,7 @@ def test_every_form_field_uses_the_shared_text_and_date_types():
                                                                and not isinstance(field, TextField))
             plain_date = isinstance(field, forms.DateField | forms.DateTimeField) and not isinstance(
                 field, DayField | DateTimeField)
-            if (plain_text or plain_date) and where not in PENDING:
+            if (plain_text or plain_date):
                 wrong.append(where)
     assert checked > 20
     assert not wrong, f"fields that skip tutoring.input's checks: {wrong}"

@@ -176,3 +176,102 @@ def test_the_admins_titles_and_history_name_sessions_in_the_coordinators_zone(cl
     thread = s.reschedule_threads.get()
     page = client.get(f"/admin/tutoring_sessions/reschedulethread/{thread.pk}/change/").content.decode()
     assert f"v1 {local(FUTURE[1], zone):%Y-%m-%d %H:%M} ({zone}) (Open)" in page
+
+
+# --- the role pages, the room, notifications, the desk's statement and the iCal feed ------------
+
+
+@pytest.fixture
+def far(make_session):
+    """Approved sessions before NOW and scheduled ones in 2027, across the DST changes of both zones."""
+    past = [make_session(start=s, status=Status.APPROVED, checked_in_at=s, checked_out_at=s + timedelta(hours=1))
+            for s in PAST]
+    return past, [make_session(start=s) for s in FUTURE]
+
+
+def in_zone(user, zone):
+    user.time_zone = zone
+    user.save(update_fields=["time_zone"])
+    return user
+
+
+def test_the_family_teach_and_learn_pages_are_in_the_viewers_zone(client, parent, tutor, student, far, zone):
+    """Issue 10 item 1: each role's session cards (/family/, /teach/, /learn/, and their htmx
+    answers) show every session's start in the viewer's own zone, across DST changes."""
+    pages = [(parent, "/family/", {"future": FUTURE, "past": PAST}),
+             (tutor, "/teach/", {"upcoming": FUTURE, "past": PAST}),
+             (student, "/learn/", {None: FUTURE + PAST})]
+    for user, url, tabs in pages:
+        client.force_login(in_zone(user, zone))
+        for tab, starts in tabs.items():
+            query = {"tab": tab} if tab else {}
+            for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+                answer = client.get(url, query, **headers)
+                assert answer.status_code == 200, (url, tab)
+                assert_times_local(answer.content.decode(), zone, starts)
+
+
+def test_the_room_page_is_in_the_viewers_zone(client, tutor, student, far, zone):
+    """The session room (/session/{id}) names the start in its viewer's zone before the lesson, and
+    says which (after the lesson the room shows the feedback, no time)."""
+    past, future = far
+    for user in (tutor, student):
+        client.force_login(in_zone(user, zone))
+        for s in future:
+            page = client.get(f"/session/{s.id}").content.decode()
+            assert_times_local(page, zone, [s.scheduled_start])
+            assert f"({zone})" in page
+
+
+def test_the_notifications_list_is_in_the_recipients_zone(client, parent, tutor, make_session, reasons, zone):
+    """A reschedule proposal's notice, in the parent's list: the times in the parent's zone,
+    never the server's UTC."""
+    in_zone(parent, zone)
+    s = make_session(start=FUTURE[0])
+    lifecycle.propose_reschedule(s, by=tutor, proposed_start=FUTURE[3], reason_id=reasons[("tutor", "reschedule")].id,
+                                 now=NOW)
+    outbox.relay(now=NOW)
+    dispatch.dispatch(now=NOW)
+    client.force_login(parent)
+    page = client.get("/notifications/").content.decode()
+    assert_times_local(page, zone, [])
+    for moment in (FUTURE[0], FUTURE[3]):
+        assert f"{local(moment, zone):%H:%M}" in page
+    assert f"{FUTURE[3]:%H:%M}" not in page  # 20:00 UTC is neither zone's wall clock
+
+
+def test_the_desks_student_statement_is_in_the_coordinators_zone(client, coordinator, student, far, zone):
+    """The billing statement's session dates (ledger and add-ons) in the coordinator's zone."""
+    from datetime import date
+
+    from sessions.models import PackageDeduction
+    from tutoring.models import LessonPackage
+
+    past, future = far
+    package = LessonPackage.objects.create(student=student, credits=10, expires_on=date(2027, 6, 30))
+    for s in past:
+        PackageDeduction.objects.create(package=package, session=s, created_at=s.scheduled_start)
+    for s in future:
+        s.billed_as_addon = True
+        s.save(update_fields=["billed_as_addon"])
+    client.force_login(in_zone(coordinator, zone))
+    page = client.get(f"/admin/desk/billing/student/{student.pk}/").content.decode()
+    assert_times_local(page, zone, PAST + FUTURE)
+    assert zone in page
+
+
+def test_the_ical_feed_is_in_the_owners_zone(client, tutor, far, zone):
+    """The calendar feed (calendars/) gives each event's start as the owner's wall clock with its
+    TZID, which names the same instant as the session's start."""
+    from icalendar import Calendar
+
+    from calendars.models import CalendarFeed
+
+    past, future = far
+    feed = CalendarFeed.objects.create(user=in_zone(tutor, zone))
+    body = client.get(f"/calendar/{feed.token}.ics").content.decode()
+    events = {e["uid"].split("@")[0]: e for e in Calendar.from_ical(body).walk("VEVENT")}
+    for s in past + future:
+        start = local(s.scheduled_start, zone)
+        assert f"DTSTART;TZID={zone}:{start:%Y%m%dT%H%M%S}" in body, (s.id, zone)
+        assert events[f"session-{s.id}"].decoded("dtstart") == s.scheduled_start
