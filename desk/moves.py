@@ -1,7 +1,7 @@
 """A coordinator moves a session or answers its open reschedule request (issue 17: running a week
 from the desk and the admin). One admin page per session (Sessions → a session → Move or answer):
 the move (a new start in the coordinator's zone, the length kept, a required reason) through
-lifecycle.move_session, which refuses a past time and any clash with the tutor's or the student's
+the registry's `move` (lifecycle.move_session), which refuses a past time and any clash with the tutor's or the student's
 other sessions; and, while a request is open, the answer of the side that must answer (accept or
 reject; or the proposer's withdrawal of a stuck one), with a reason, through the lifecycle's
 on-behalf answers: the same rules as the side's own answer. Each is one event with the coordinator
@@ -21,7 +21,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sessions import lifecycle
+from sessions import actions
 from sessions.errors import Refused
 from sessions.forms import reason_field
 from sessions.models import (
@@ -64,14 +64,10 @@ def open_proposal(session: Session) -> RescheduleProposal | None:
 
 
 def answer(session_id: int, proposal_id: int, *, by, answer: str, reason: str) -> Session:
-    if answer == "accept":
-        return lifecycle.accept_reschedule(session_id, proposal_id, by=by, on_behalf=True, reason=reason,
-                                           channel=Channel.ADMIN)
-    if answer == "reject":
-        return lifecycle.reject_reschedule(session_id, proposal_id, by=by, on_behalf=True, reason=reason,
-                                           channel=Channel.ADMIN)
-    return lifecycle.withdraw_reschedule(session_id, proposal_id, by=by, on_behalf=True, reason=reason,
-                                         channel=Channel.ADMIN)
+    """The side's answer, given by a coordinator: the registry's accept, reject or withdraw entry."""
+    return actions.BY_NAME[f"{answer}_reschedule"].perform(
+        session_id, by=by, channel=Channel.ADMIN,
+        data={"proposal_id": proposal_id, "on_behalf": True, "reason": reason})
 
 
 ANSWERED = {"accept": "New time accepted for the {side}: the session has moved.",
@@ -94,8 +90,8 @@ def move_page(modeladmin, request, object_id):
         if move_form.is_valid():
             d = move_form.cleaned_data
             try:
-                lifecycle.move_session(session.pk, by=request.user, start=d["start"], reason=d["reason"],
-                                       channel=Channel.ADMIN)
+                actions.BY_NAME["move"].perform(session.pk, by=request.user, channel=Channel.ADMIN,
+                                                data={"start": d["start"], "reason": d["reason"]})
             except Refused as exc:
                 move_form.add_error(None, f"{exc.message} Nothing was changed.")
                 clashes, status = exc.errors or [], exc.status
