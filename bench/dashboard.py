@@ -503,7 +503,7 @@ def throughput(args, cookie: str) -> list[WrkRow]:
     print(f"gunicorn tutoring.asgi -k uvicorn_worker.UvicornWorker -w 2 on 127.0.0.1:{port} "
           "(the production server; DJANGO_ENV=development, DEBUG off)", flush=True)
     proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
-                             "-w", "2", "-b", f"127.0.0.1:{port}"], cwd=ROOT,
+                             "-w", "2", "-b", f"127.0.0.1:{port}", "--no-control-socket"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     rows = []
     try:

@@ -385,7 +385,9 @@ def main(argv=None) -> int:
         port = free_port()
         gunicorn = Path(sys.executable).parent / "gunicorn"
         web, web_log = start([str(gunicorn), "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
-                              "-w", "2", "-b", f"127.0.0.1:{port}"], env, "gunicorn")
+                              "-w", "2", "-b", f"127.0.0.1:{port}",
+                              # not the control socket at ~/.gunicorn, which every other gunicorn here shares
+                              "--no-control-socket"], env, "gunicorn")
         worker, worker_log = start([sys.executable, "-m", "celery", "-A", "tutoring", "worker", "--loglevel",
                                     "WARNING", "--concurrency", "1"], env, "worker")
         try:

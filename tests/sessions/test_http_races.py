@@ -141,7 +141,11 @@ def environment(transactional_db, telegram, queue):
                 TELEGRAM_BOT_USERNAME=BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET=SECRET,
                 TELEGRAM_API_BASE_URL=telegram.base_url, TELEGRAM_FILE_BASE_URL=telegram.base_file_url,
                 # each round's tutor sends its update twice; the limit per Telegram user is tested elsewhere
-                TELEGRAM_UPDATES_PER_MINUTE="1000000")
+                TELEGRAM_UPDATES_PER_MINUTE="1000000",
+                # a race, not an overload: a worker holds a connection for each request in flight
+                # (IN_FLIGHT rounds of up to 4, over two workers) and a slow machine waits rather than
+                # answer 503 (the overload answer is tests/reliability's)
+                DB_POOL_MAX_SIZE=str(IN_FLIGHT * 2 + 4), DB_POOL_TIMEOUT="60")
 
 
 def _start(command, env, name, **kwargs):
