@@ -74,6 +74,8 @@ PROBES: dict[str, list[tuple[str, str, dict | None]]] = {
     "api/sessions/<session_id>/dispute": [("POST", "/api/sessions/{awaiting}/dispute",
                                            {"reason": "The lesson did not happen at all."})],
     "api/sessions/<session_id>/verify": [("POST", "/api/sessions/{awaiting}/verify", {"reason": "It happened."})],
+    "api/sessions/<session_id>/move": [("POST", f"/api/sessions/{S}/move",
+                                        {"start": "2026-11-27T10:00:00+00:00", "reason": "The tutor is ill."})],
     "api/sessions/<session_id>/resolve-dispute": [("POST", "/api/sessions/{awaiting}/resolve-dispute",
                                                    {"decision": "approve", "reason": "fine"})],
     "api/sessions/<session_id>/cancel": [("POST", f"/api/sessions/{S}/cancel",
