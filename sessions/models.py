@@ -165,6 +165,52 @@ class Session(models.Model):
         return not (self.attendance_exempt or self.billed_as_addon or self.is_trial)
 
 
+# What each kind of SessionEvent means, in words: the audit trails, the dispute page and the session
+# admin show these, never the internal codes (issue 17); sessions.projections re-exports them. A kind
+# missing here reads as its words.
+EVENT_LABELS = {
+    "created": "Scheduled",
+    "adhoc_logged": "Ad-hoc session logged",
+    "imported": "Imported",
+    "pattern_moved": "Moved by the weekly pattern",
+    "pattern_withdrawn": "Withdrawn by the weekly pattern",
+    "check_in": "Checked in",
+    "check_out": "Checked out",
+    "no_show": "Recorded as a no-show",
+    "notes_added": "Notes added",
+    "acknowledge": "Acknowledged by the parent",
+    "dispute": "Disputed by the parent",
+    "verify": "Approved by a coordinator's override",
+    "resolve_dispute": "Dispute decided",
+    "cancel": "Cancelled",
+    "penalty_waived": "Cancellation penalty waived",
+    "reschedule_proposed": "New time proposed",
+    "reschedule_accepted": "New time accepted",
+    "reschedule_rejected": "New time declined",
+    "reschedule_countered": "Another time proposed",
+    "reschedule_withdrawn": "Reschedule request withdrawn",
+    "reschedule_expired": "Reschedule request expired",
+    "room_joined": "Joined the session room",
+    "room_left": "Left the session room",
+    "feedback_submitted": "Feedback given",
+    "feedback_changed": "Feedback changed",
+    "resources_added": "Resources uploaded",
+}
+
+
+def event_label(kind: str) -> str:
+    """"check_in" → "Checked in"; an unknown kind reads as its words ("some_kind" → "Some kind")."""
+    return EVENT_LABELS.get(kind) or kind.replace("_", " ").strip().capitalize() or "—"
+
+
+def status_name(status: str) -> str:
+    """A status in the admin's words, its choice label ("awaiting_approval_parent" → "Awaiting parent
+    acknowledgement"); empty stays empty."""
+    if not status:
+        return ""
+    return Status(status).label if status in Status.values else status.replace("_", " ").capitalize()
+
+
 class SessionEvent(models.Model):
     """Append-only audit row for every change of a session (a DB trigger refuses UPDATE/DELETE).
     It is also the outbox: `notified_at` is empty until the notifications relay has turned the
@@ -190,7 +236,8 @@ class SessionEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.from_status or '-'} → {self.to_status or '-'}"
+        """In words, as the admin's trail shows it: "Checked in: Scheduled → Checked in"."""
+        return f"{event_label(self.kind)}: {status_name(self.from_status) or '-'} → {status_name(self.to_status) or '-'}"
 
 
 class ChangeKind(models.TextChoices):

@@ -22,6 +22,8 @@ from .models import (
     SessionEvent,
     Status,
     ThreadStatus,
+    event_label,
+    status_name,
 )
 
 # Labels by status for each audience (spec 004: the UI derives them; the backend status is lowercase).
@@ -60,6 +62,11 @@ LABELS = {
         Status.NO_SHOW: "No-show",
     },
 }
+
+# Events and statuses in words for the admin and the audit trails (issue 17): event_label and
+# status_name, imported above from beside the model (SessionEvent.__str__ reads them too).
+EVENT_WORDS = (event_label, status_name)
+
 
 def audience(rels) -> str:
     """Which label set a viewer reads: their closest relation to the session."""

@@ -3,7 +3,9 @@ viewer's zone, a page at a time, in a fixed number of queries), the penalty waiv
 audit page, and the penalty sheet and reason lists edited by coordinators with their history kept;
 the guidance people see comes from the sheet as it is now."""
 
+import re
 from datetime import UTC, timedelta
+from html import unescape
 
 import pytest
 from django.utils import formats, timezone
@@ -249,3 +251,39 @@ def test_the_session_audit_reads_in_a_fixed_number_of_queries(client, coordinato
         counts.append(len(ctx.captured_queries))
         assert body.count('data-kind="room_joined"') == min(n, PAGE_SIZE)
     assert counts[0] == counts[1]
+
+
+def visible_text(html: str) -> str:
+    """The words a person reads: no tags, attributes, scripts or styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_trails_show_what_happened_in_words_not_internal_codes(client, coordinator, tutor, parent, make_session):
+    """Issue 17 item 4: the session audit, the person audit, the dispute page, the session's admin page
+    and the event list read "Checked in", "Recorded as a no-show", "In progress", never check_in,
+    no_show or checked_in (one table of labels: sessions.projections)."""
+    start = NOW - timedelta(days=2)
+    s = make_session(start=start, status=Status.DISPUTED, checked_in_at=start, checked_out_at=start + H)
+    trail = [("check_in", Status.SCHEDULED, Status.CHECKED_IN, tutor),
+             ("no_show", Status.CHECKED_IN, Status.CHECKED_IN, tutor),
+             ("check_out", Status.CHECKED_IN, Status.AWAITING_APPROVAL_PARENT, tutor),
+             ("dispute", Status.AWAITING_APPROVAL_PARENT, Status.DISPUTED, parent)]
+    for n, (kind, before, after, actor) in enumerate(trail):
+        SessionEvent.objects.create(session=s, actor=actor, channel="web", kind=kind, from_status=before,
+                                    to_status=after, created_at=start + n * H, reason="The lesson was short.",
+                                    notified_at=NOW)
+    client.force_login(coordinator)
+    pages = [audit_url(s), person_url(tutor), f"/admin/desk/dispute/{s.pk}/change/",
+             f"/admin/tutoring_sessions/session/{s.pk}/change/", "/admin/tutoring_sessions/sessionevent/"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = visible_text(response.content.decode())
+        for code in ("check_in", "no_show", "check_out", "checked_in", "awaiting_approval_parent"):
+            m = re.search(rf"\b{code}\b", text)
+            assert not m, f"{url} shows {code}: {text[m.start() - 200:m.end() + 100]!r}"
+        if url != pages[3]:  # the session's change page lists the trail in its inline
+            assert "Recorded as a no-show" in text and "Checked in" in text, url
+    inline = visible_text(client.get(pages[3]).content.decode())
+    assert "Recorded as a no-show" in inline and "Checked in → Awaiting parent acknowledgement" in inline
