@@ -144,20 +144,25 @@ class ScheduledMatchAdmin(MatchAdmin):
             raise PermissionDenied
         match = get_object_or_404(Match.objects.select_related("tutor", "student", "course"), pk=match_id)
         pattern = WeeklyPattern.objects.filter(match=match).first()
-        if pattern is not None:
+        if pattern is not None:  # accepted already: its pattern is changed or ended, not accepted again
+            (messages.error if request.method == "POST" else messages.info)(
+                request, "This match is already accepted and has a weekly pattern: change or end it here."
+                + (" Nothing was changed." if request.method == "POST" else ""))
             return HttpResponseRedirect(reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
         return pattern_page(self, request, match=match)
 
     @admin.display(description="schedule")
     def schedule(self, obj):
+        """Accept and schedule only a proposed match; an accepted one has its pattern changed or ended
+        (or, made before patterns, gets one)."""
         pattern = getattr(obj, "pattern", None)
         if pattern is not None:
-            return format_html('<a href="{}">Weekly pattern</a>',
+            return format_html('<a href="{}">Change or end the pattern</a>',
                                reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
         if obj.state == MatchState.ENDED:
             return "—"
-        return format_html('<a href="{}">Accept and schedule</a>', reverse("admin:tutoring_match_accept",
-                                                                          args=[obj.pk]))
+        label = "Accept and schedule" if obj.state == MatchState.PROPOSED else "Set a weekly pattern"
+        return format_html('<a href="{}">{}</a>', reverse("admin:tutoring_match_accept", args=[obj.pk]), label)
 
 
 admin.site.unregister(Match)

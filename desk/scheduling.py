@@ -17,7 +17,7 @@ from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Channel, Session
 from tutoring.input import DateTimeField, DayField, TextField
-from tutoring.models import Course, Role, User
+from tutoring.models import Course, MatchState, Role, User
 
 from . import patterns
 from .models import WeeklyPattern
@@ -91,7 +91,8 @@ def pattern_page(modeladmin, request, *, match=None, pattern=None):
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.opts,
-        "title": (f"Accept and schedule: {match}" if pattern is None else f"Weekly pattern: {match}"),
+        "title": (f"Weekly pattern: {match}" if pattern is not None else f"Accept and schedule: {match}"
+                  if match.state == MatchState.PROPOSED else f"Set a weekly pattern: {match}"),
         "match": match, "pattern": pattern, "form": form, "plan": plan,
         "tutor_zone": pattern.time_zone if pattern else match.tutor.time_zone,
         "sessions": (pattern.links.select_related("session").order_by("session__scheduled_start", "session__pk")
@@ -115,9 +116,10 @@ def _confirm(request, form, *, match, pattern, now):
     if unseen:
         raise Refused("New conflicts.", code="conflicts")
     if pattern is None:
-        pattern, created, plan = patterns.accept_match(match.pk, by=request.user, spec=form.spec(), confirm=True,
-                                                       now=now)
-        text = f"Match accepted: {len(created)} sessions scheduled"
+        accepting = match.state == MatchState.PROPOSED
+        pattern, created, plan = (patterns.accept_match if accepting else patterns.set_pattern)(
+            match.pk, by=request.user, spec=form.spec(), confirm=True, now=now)
+        text = f"{'Match accepted' if accepting else 'Weekly pattern set'}: {len(created)} sessions scheduled"
     else:
         outcome = patterns.change_pattern(pattern.pk, by=request.user, spec=form.spec(), confirm=True, now=now)
         text = (f"Pattern changed: {len(outcome.moved)} sessions moved, {len(outcome.created)} added, "
