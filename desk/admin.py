@@ -156,13 +156,20 @@ class ScheduledMatchAdmin(MatchAdmin):
         """Accept and schedule only a proposed match; an accepted one has its pattern changed or ended
         (or, made before patterns, gets one)."""
         pattern = getattr(obj, "pattern", None)
-        if pattern is not None:
-            return format_html('<a href="{}">Change or end the pattern</a>',
-                               reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
         if obj.state == MatchState.ENDED:
             return "—"
-        label = "Accept and schedule" if obj.state == MatchState.PROPOSED else "Set a weekly pattern"
-        return format_html('<a href="{}">{}</a>', reverse("admin:tutoring_match_accept", args=[obj.pk]), label)
+        if obj.state == MatchState.PROPOSED and pattern is None:
+            return format_html('<a href="{}">Accept and schedule</a>',
+                               reverse("admin:tutoring_match_accept", args=[obj.pk]))
+        if pattern is not None:
+            first = format_html('<a href="{}">Change or end the pattern</a>',
+                                reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
+        else:
+            first = format_html('<a href="{}">Set a weekly pattern</a>',
+                                reverse("admin:tutoring_match_accept", args=[obj.pk]))
+        pair = f"tutor={obj.tutor_id}&student={obj.student_id}" + (f"&course={obj.course_id}" if obj.course_id else "")
+        return format_html('{} · <a href="{}?{}">Add one session</a>', first,
+                           reverse("admin:tutoring_sessions_session_add"), pair)
 
 
 admin.site.unregister(Match)

@@ -143,7 +143,10 @@ class SessionAddForm(forms.Form):
     student = PersonChoice(queryset=User.objects.filter(roles__contains=[Role.STUDENT], is_active=True)
                            .order_by("name"))
     course = forms.ModelChoiceField(queryset=Course.objects.order_by("title"), required=False,
-                                    help_text="Optional; the student must be enrolled in it.")
+                                    empty_label="The course of their match",
+                                    help_text="The student must be enrolled in it. Left as “The course of their "
+                                              "match”: the course of the tutor's match with this student "
+                                              "(none when they have no match with a course).")
     start = DateTimeField(help_text="In your time zone.")
     minutes = forms.IntegerField(label="Length (minutes)", min_value=patterns.MIN_MINUTES, max_value=8 * 60,
                                  initial=60)
@@ -152,7 +155,9 @@ class SessionAddForm(forms.Form):
 
 def add_session_page(modeladmin, request):
     """The session admin's add page: a form whose save is lifecycle.create_session (channel admin)."""
-    form = SessionAddForm(request.POST if request.method == "POST" else None)
+    # ?tutor=&student=&course= preselect (the match list's "Add one session" link passes its pair)
+    initial = {k: v for k, v in request.GET.items() if k in ("tutor", "student", "course") and v.isdigit()}
+    form = SessionAddForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:

@@ -445,3 +445,31 @@ def test_accept_and_schedule_is_offered_for_proposed_matches_only(client, propos
     legacy.refresh_from_db()
     assert legacy.state == MatchState.ACCEPTED and legacy.accepted_at == earlier
     assert WeeklyPattern.objects.filter(match=legacy).exists()
+
+
+def test_a_single_session_takes_the_course_of_the_pairs_match(client, coordinator, prague_tutor, student, course,
+                                                               time_machine):
+    """Issue 17 item 2: the add page leaves no session without its course when the tutor's match with the
+    student implies one: the match list's "Add one session" preselects the pair and the course, the
+    field says what an empty choice means, and an empty choice takes the match's course."""
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    match = Match.objects.create(tutor=prague_tutor, student=student, course=course)
+    client.force_login(coordinator)
+    listing = client.get("/admin/tutoring/match/").content.decode()
+    link = f"/admin/tutoring_sessions/session/add/?tutor={prague_tutor.pk}&amp;student={student.pk}&amp;course={course.pk}"
+    assert f'<a href="{link}">Add one session</a>' in listing
+    page = client.get(link.replace("&amp;", "&")).content.decode()
+    assert f'<option value="{course.pk}" selected>Algebra I</option>' in page
+    assert f'<option value="{prague_tutor.pk}" selected>' in page
+    assert "The course of their match" in page and "the course of the tutor&#x27;s match with this student" in page
+    form = {"tutor": prague_tutor.pk, "student": student.pk, "course": "", "start": "2027-03-20T10:00",
+            "minutes": "45"}
+    assert client.post("/admin/tutoring_sessions/session/add/", form).status_code == 302
+    assert Session.objects.get(tutor=prague_tutor).course == course
+    # a pair with no match with a course: no course is guessed
+    loner = make_user("lou", Role.TUTOR)
+    Match.objects.create(tutor=loner, student=student)
+    form = {**form, "tutor": loner.pk, "start": "2027-03-21T10:00"}
+    assert client.post("/admin/tutoring_sessions/session/add/", form).status_code == 302
+    assert Session.objects.get(tutor=loner).course is None
+    assert match.course == course
