@@ -18,7 +18,14 @@ from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
 from sessions.admin import LessonPackageAdmin, SessionAdmin
-from tutoring.admin import CoordinatorAccess, MatchAdmin, ReadOnlyAccess, is_admin_operator, person_search
+from tutoring.admin import (
+    CoordinatorAccess,
+    MatchAdmin,
+    ReadOnlyAccess,
+    UserAdmin,
+    is_admin_operator,
+    person_search,
+)
 from tutoring.input import DayField, TextField
 from tutoring.models import Match, MatchState, Role, User
 
@@ -294,6 +301,8 @@ def student_statement(obj):
 
 
 LessonPackageAdmin.list_display = (*LessonPackageAdmin.list_display, student_statement)
+# A person's admin page links to their audit and, for a student, their statement (the desk's pages).
+UserAdmin.change_form_template = "admin/desk/user_change_form.html"
 
 
 # The dispute queue, the audit views and the policies' history (issue 17 items 3 and 4).

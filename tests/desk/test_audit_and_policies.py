@@ -287,3 +287,17 @@ def test_trails_show_what_happened_in_words_not_internal_codes(client, coordinat
             assert "Recorded as a no-show" in text and "Checked in" in text, url
     inline = visible_text(client.get(pages[3]).content.decode())
     assert "Recorded as a no-show" in inline and "Checked in → Awaiting parent acknowledgement" in inline
+
+
+def test_a_persons_admin_page_links_to_their_audit_and_a_students_statement(client, coordinator, student, tutor,
+                                                                           parent):
+    """Issue 17 items 4 and 5: from a person's admin page the coordinator reaches their audit, and for a
+    student their billing statement; each link leads to a page that exists."""
+    client.force_login(coordinator)
+    for person in (student, tutor, parent):
+        page = client.get(f"/admin/tutoring/user/{person.pk}/change/").content.decode()
+        assert f'<a href="{person_url(person)}">Audit</a>' in page
+        statement = f"/admin/desk/billing/student/{person.pk}/"
+        assert (f'<a href="{statement}">Billing statement</a>' in page) == (person == student)
+        assert client.get(person_url(person)).status_code == 200
+    assert client.get(f"/admin/desk/billing/student/{student.pk}/").status_code == 200
