@@ -4,9 +4,12 @@ Only the sessions/lifecycle/ package changes Session.status (and the slot, atten
 see docs/lifecycle.md for the state machine as built.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Func, Q
@@ -265,6 +268,8 @@ class ChangeReason(models.Model):
 
 
 FREE_PENALTIES = ("no charge", "no penalty", "free", "none", "nothing")
+# words that tell people a cancellation costs nothing (a band that charges must not use them)
+FREE_WORDS = re.compile(r"\b(free|no charge|no penalty|not charged|without charge|costs nothing)\b", re.I)
 
 
 class CancellationPolicy(models.Model):
@@ -296,6 +301,24 @@ class CancellationPolicy(models.Model):
             models.UniqueConstraint(fields=["role", "min_hours_before"], name="policy_band_unique"),
             models.CheckConstraint(condition=Q(charge_percent__lte=100), name="policy_charge_percent_max"),
         ]
+
+    def clean(self):
+        """The words must not contradict the number people are charged (issue 17 item 4): a percent
+        written in the penalty or the guidance is the band's charge_percent, and a band that charges
+        is not called free ("Free cancellation" with 60% is refused)."""
+        super().clean()
+        errors = {}
+        for field in ("penalty", "guidance"):
+            text = getattr(self, field) or ""
+            stated = {int(n) for n in re.findall(r"(\d{1,3})\s*%", text)}
+            if stated - {self.charge_percent}:
+                errors[field] = (f"This says {', '.join(f'{n}%' for n in sorted(stated))} but the charge is "
+                                 f"{self.charge_percent}%: make them agree.")
+            elif self.charge_percent and FREE_WORDS.search(text):
+                errors[field] = (f"This says the cancellation is free but the charge is {self.charge_percent}%: "
+                                 "make them agree.")
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def charges(self) -> bool:

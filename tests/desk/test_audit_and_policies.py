@@ -301,3 +301,51 @@ def test_a_persons_admin_page_links_to_their_audit_and_a_students_statement(clie
         assert (f'<a href="{statement}">Billing statement</a>' in page) == (person == student)
         assert client.get(person_url(person)).status_code == 200
     assert client.get(f"/admin/desk/billing/student/{student.pk}/").status_code == 200
+
+
+def test_a_band_whose_words_contradict_its_charge_is_refused(client, coordinator, policies):
+    """Issue 17 item 4 (L37: the guidance shown comes from the sheet): a band's penalty and guidance
+    may not tell people something its charge_percent contradicts; the form says so, nothing is saved."""
+    client.force_login(coordinator)
+    add = "/admin/tutoring_sessions/cancellationpolicy/add/"
+    band = {"role": "parent", "min_hours_before": 2, "max_hours_before": 4, "applies_to_trials": "on"}
+    before = CancellationPolicy.objects.count()
+    free = client.post(add, {**band, "penalty": "Free cancellation", "charge_percent": 60,
+                             "guidance": "Cancel whenever you like."})
+    assert free.status_code == 200
+    assert "This says the cancellation is free but the charge is 60%: make them agree." in unescape(
+        free.content.decode())
+    other = client.post(add, {**band, "penalty": "50% of the lesson", "charge_percent": 60,
+                              "guidance": "Half the lesson is charged."})
+    assert "This says 50% but the charge is 60%: make them agree." in unescape(other.content.decode())
+    zero = client.post(add, {**band, "penalty": "No charge", "charge_percent": 0,
+                             "guidance": "A 30% fee applies."})
+    assert "This says 30% but the charge is 0%: make them agree." in unescape(zero.content.decode())
+    assert CancellationPolicy.objects.count() == before and not PolicyChange.objects.exists()
+    fine = client.post(add, {**band, "penalty": "60% of the lesson", "charge_percent": 60,
+                             "guidance": "Cancelling 2 to 4 hours ahead is charged at 60% of the lesson."})
+    assert fine.status_code == 302 and CancellationPolicy.objects.count() == before + 1
+
+
+def test_a_charged_cancellation_is_guidance_and_deducts_no_credit(client, coordinator, parent, student, make_session,
+                                                                 reasons, policies, package):
+    """L37 ("Cancellation panels show the current sheet-based penalty guidance and the
+    coordinator-waiver reminder before confirming"): the sheet's charge is guidance, and only approval
+    deducts a credit (DESIGN: "Approval deducts from the student's lesson package"). So the parent is
+    never told a credit is taken: the panel says the charge is invoiced with no credit deducted, and
+    after the cancel the student's statement shows the package untouched."""
+    s = make_session(start=NOW + 30 * H)
+    client.force_login(parent)
+    panel = visible_text(client.get(f"/sessions/{s.id}/cancel/?as_role=parent",
+                                    HTTP_HX_REQUEST="true").content.decode())
+    panel = " ".join(panel.split())
+    assert "costs" not in panel and "from the 10-lesson package" not in panel
+    assert "no credit deducted from the package" in panel
+    client.post(f"/sessions/{s.id}/cancel/", {"reason_id": reasons[("parent", "cancel")].id,
+                                               "policy_id": policies["parent_half"].id, "confirm": "1",
+                                               "as_role": "parent"}, HTTP_HX_REQUEST="true")
+    s.refresh_from_db()
+    assert s.status == Status.CANCELLED_BY_PARENT
+    client.force_login(coordinator)
+    statement = client.get(f"/admin/desk/billing/student/{student.pk}/").content.decode()
+    assert '<span class="used">0</span>' in statement and '<span class="remaining">10</span>' in statement
