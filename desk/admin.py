@@ -174,7 +174,9 @@ class ScheduledMatchAdmin(MatchAdmin):
         else:
             first = format_html('<a href="{}">Set a weekly pattern</a>',
                                 reverse("admin:tutoring_match_accept", args=[obj.pk]))
-        pair = f"tutor={obj.tutor_id}&student={obj.student_id}" + (f"&course={obj.course_id}" if obj.course_id else "")
+        pair = f"tutor={obj.tutor_id}&student={obj.student_id}"
+        if obj.course_id:
+            pair += f"&course={obj.course_id}"
         return format_html('{} · <a href="{}?{}">Add one session</a>', first,
                            reverse("admin:tutoring_sessions_session_add"), pair)
 

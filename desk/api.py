@@ -113,8 +113,8 @@ def change_pattern(request, match_id: int, payload: AcceptIn):
     if (Match.objects.filter(pk=match_id, state=MatchState.ACCEPTED).exists()
             and not WeeklyPattern.objects.filter(match_id=match_id).exists()):
         # an accepted match without a pattern (made before patterns) gets its first one
-        pattern, created, plan = patterns.set_pattern(match_id, by=request.user, spec=spec, confirm=payload.confirm,
-                                                      channel=Channel.API)
+        pattern, created, plan = patterns.set_pattern(match_id, by=request.user, spec=spec,
+                                                      confirm=payload.confirm, channel=Channel.API)
         return {"pattern_id": pattern.pk, "moved": [], "created": _slots(created), "withdrawn": [],
                 "skipped": [c.as_dict() for c in plan.conflicts]}
     pattern_id = _pattern_of(match_id, request.user)

@@ -228,7 +228,8 @@ def accept_match(match_id, *, by: User, spec: PatternInput, confirm: bool = Fals
                  channel: str = Channel.ADMIN) -> tuple[WeeklyPattern, list[Session], Plan]:
     """Accept the match and create its sessions. Conflicts refuse (409, listed in `errors`)
     unless `confirm`, which schedules the free dates only."""
-    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel, accepting=True)
+    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel,
+                          accepting=True)
 
 
 @transaction.atomic
@@ -236,7 +237,8 @@ def set_pattern(match_id, *, by: User, spec: PatternInput, confirm: bool = False
                 channel: str = Channel.ADMIN) -> tuple[WeeklyPattern, list[Session], Plan]:
     """Give an accepted match without a pattern (one made before patterns, or outside the admin) its
     weekly pattern and sessions; the match stays accepted as it was. Conflicts as accept_match."""
-    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel, accepting=False)
+    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel,
+                          accepting=False)
 
 
 def _first_pattern(match_id, *, by, spec, confirm, now, channel, accepting):

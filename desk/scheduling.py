@@ -144,9 +144,9 @@ class SessionAddForm(forms.Form):
                            .order_by("name"))
     course = forms.ModelChoiceField(queryset=Course.objects.order_by("title"), required=False,
                                     empty_label="The course of their match",
-                                    help_text="The student must be enrolled in it. Left as “The course of their "
-                                              "match”: the course of the tutor's match with this student "
-                                              "(none when they have no match with a course).")
+                                    help_text="The student must be enrolled in it. Left as “The course of "
+                                              "their match”: the course of the tutor's match with this "
+                                              "student (none when they have no match with a course).")
     start = DateTimeField(help_text="In your time zone.")
     minutes = forms.IntegerField(label="Length (minutes)", min_value=patterns.MIN_MINUTES, max_value=8 * 60,
                                  initial=60)

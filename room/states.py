@@ -161,7 +161,8 @@ def room_state(session: Session, *, viewer_id: int, present: set[int], joined: s
         return RoomView(State.NO_SHOW, f"{other.name} has not joined {minutes} minutes after the start.", there)
     if here:
         again = session.status == Status.CHECKED_IN and other.id in joined
-        return RoomView(State.WAITING, f"Waiting for {other.name} to {'come back' if again else 'join'}.", there)
+        verb = "come back" if again else "join"
+        return RoomView(State.WAITING, f"Waiting for {other.name} to {verb}.", there)
     if session.status == Status.CHECKED_IN:
         # the session is under way and the viewer left the room: not the pre-session Joinable (R10)
         if there:

@@ -240,7 +240,8 @@ class SessionEvent(models.Model):
 
     def __str__(self) -> str:
         """In words, as the admin's trail shows it: "Checked in: Scheduled → Checked in"."""
-        return f"{event_label(self.kind)}: {status_name(self.from_status) or '-'} → {status_name(self.to_status) or '-'}"
+        before, after = status_name(self.from_status) or "-", status_name(self.to_status) or "-"
+        return f"{event_label(self.kind)}: {before} → {after}"
 
 
 class ChangeKind(models.TextChoices):
@@ -315,8 +316,8 @@ class CancellationPolicy(models.Model):
                 errors[field] = (f"This says {', '.join(f'{n}%' for n in sorted(stated))} but the charge is "
                                  f"{self.charge_percent}%: make them agree.")
             elif self.charge_percent and FREE_WORDS.search(text):
-                errors[field] = (f"This says the cancellation is free but the charge is {self.charge_percent}%: "
-                                 "make them agree.")
+                errors[field] = ("This says the cancellation is free but the charge is "
+                                 f"{self.charge_percent}%: make them agree.")
         if errors:
             raise ValidationError(errors)
 

@@ -132,7 +132,8 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
             lines.append(f"{who[:1].upper()}{who[1:]} declined the new time{when} on {on}{quoted}")
         elif e.kind == "cancel":
             waived = any(w.kind == "penalty_waived" for w in session.outcome_events)
-            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge_text(e.data, waived=waived)}.")
+            charge = charge_text(e.data, waived=waived)
+            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge}.")
         elif e.kind == "penalty_waived":
             lines.append(f"Cancellation penalty waived by {who} on {on}{quoted}")
         elif e.kind == "no_show":
