@@ -28,7 +28,7 @@ from django.views.decorators.http import require_GET, require_POST
 from analytics.events import record
 from notes.selectors import notes_prefetch, summary_of
 from sessions import actions as registry
-from sessions import paging
+from sessions import paging, projections
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
@@ -256,6 +256,9 @@ def detail_context(creator, session_id) -> dict:
     if session is None:
         raise Http404("Not found.")
     _decorate([session], creator.tzinfo)
+    # one label for the panel, the status as it is now ("In progress", "Awaiting parent acknowledgement"):
+    # the bucket of the filters is the table's column
+    session.status_text = projections.status_label(session, frozenset())
     return {
         "s": session,
         "student_feedback": selectors.feedback(session, AssessmentRole.STUDENT),

@@ -18,7 +18,14 @@ from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
 from sessions.admin import LessonPackageAdmin, RescheduleThreadAdmin, SessionAdmin
-from tutoring.admin import CoordinatorAccess, MatchAdmin, ReadOnlyAccess, is_admin_operator, person_search
+from tutoring.admin import (
+    CoordinatorAccess,
+    MatchAdmin,
+    ReadOnlyAccess,
+    UserAdmin,
+    is_admin_operator,
+    person_search,
+)
 from tutoring.input import DayField, TextField
 from tutoring.models import Match, MatchState, Role, User
 from tutoring.spreadsheet import csv_lines
@@ -35,6 +42,7 @@ from .scheduling import add_session_page, pattern_page
 @admin.register(ImportedSession)
 class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
     resource_classes = (LegacySessionResource,)
+    import_template_name = "admin/desk/import.html"  # with desk-admin.css: the dry run fits a phone
     import_formats = (CSV,)
     list_display = ("external_id", "session_link", "source", "start", "imported_at", "imported_by")
     list_select_related = ("session", "imported_by")
@@ -145,20 +153,34 @@ class ScheduledMatchAdmin(MatchAdmin):
             raise PermissionDenied
         match = get_object_or_404(Match.objects.select_related("tutor", "student", "course"), pk=match_id)
         pattern = WeeklyPattern.objects.filter(match=match).first()
-        if pattern is not None:
+        if pattern is not None:  # accepted already: its pattern is changed or ended, not accepted again
+            (messages.error if request.method == "POST" else messages.info)(
+                request, "This match is already accepted and has a weekly pattern: change or end it here."
+                + (" Nothing was changed." if request.method == "POST" else ""))
             return HttpResponseRedirect(reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
         return pattern_page(self, request, match=match)
 
     @admin.display(description="schedule")
     def schedule(self, obj):
+        """Accept and schedule only a proposed match; an accepted one has its pattern changed or ended
+        (or, made before patterns, gets one)."""
         pattern = getattr(obj, "pattern", None)
-        if pattern is not None:
-            return format_html('<a href="{}">Weekly pattern</a>',
-                               reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
         if obj.state == MatchState.ENDED:
             return "—"
-        return format_html('<a href="{}">Accept and schedule</a>', reverse("admin:tutoring_match_accept",
-                                                                          args=[obj.pk]))
+        if obj.state == MatchState.PROPOSED and pattern is None:
+            return format_html('<a href="{}">Accept and schedule</a>',
+                               reverse("admin:tutoring_match_accept", args=[obj.pk]))
+        if pattern is not None:
+            first = format_html('<a href="{}">Change or end the pattern</a>',
+                                reverse("admin:desk_weeklypattern_change", args=[pattern.pk]))
+        else:
+            first = format_html('<a href="{}">Set a weekly pattern</a>',
+                                reverse("admin:tutoring_match_accept", args=[obj.pk]))
+        pair = f"tutor={obj.tutor_id}&student={obj.student_id}"
+        if obj.course_id:
+            pair += f"&course={obj.course_id}"
+        return format_html('{} · <a href="{}?{}">Add one session</a>', first,
+                           reverse("admin:tutoring_sessions_session_add"), pair)
 
 
 admin.site.unregister(Match)
@@ -304,6 +326,8 @@ def student_statement(obj):
 
 
 LessonPackageAdmin.list_display = (*LessonPackageAdmin.list_display, student_statement)
+# A person's admin page links to their audit and, for a student, their statement (the desk's pages).
+UserAdmin.change_form_template = "admin/desk/user_change_form.html"
 
 
 # The dispute queue, the audit views and the policies' history (issue 17 items 3 and 4).

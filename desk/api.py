@@ -13,6 +13,7 @@ from sessions.models import Channel
 from sessions.rules import MAX_SESSION_LENGTH
 from sessions.schemas import ErrorOut
 from tutoring.input import Day
+from tutoring.models import Match, MatchState
 
 from . import patterns
 from .models import WeeklyPattern
@@ -113,9 +114,18 @@ def _slots(sessions) -> list[dict]:
 def change_pattern(request, match_id: int, payload: AcceptIn):
     """Change the match's weekly pattern: its untouched future sessions move to the new dates, extra
     dates get sessions, surplus ones are withdrawn; sessions somebody acted on stay. Conflicts: 409
-    unless `confirm`."""
+    unless `confirm`. An accepted match without a pattern gets its first one here (accepting it
+    again is refused)."""
     spec = patterns.PatternInput(weekdays=tuple(payload.weekdays), start_time=payload.start_time,
                                  minutes=payload.minutes, starts_on=payload.starts_on, weeks=payload.weeks)
+    patterns.require_coordinator(request.user)
+    if (Match.objects.filter(pk=match_id, state=MatchState.ACCEPTED).exists()
+            and not WeeklyPattern.objects.filter(match_id=match_id).exists()):
+        # an accepted match without a pattern (made before patterns) gets its first one
+        pattern, created, plan = patterns.set_pattern(match_id, by=request.user, spec=spec,
+                                                      confirm=payload.confirm, channel=Channel.API)
+        return {"pattern_id": pattern.pk, "moved": [], "created": _slots(created), "withdrawn": [],
+                "skipped": [c.as_dict() for c in plan.conflicts]}
     pattern_id = _pattern_of(match_id, request.user)
     outcome = patterns.change_pattern(pattern_id, by=request.user, spec=spec, confirm=payload.confirm,
                                       channel=Channel.API)

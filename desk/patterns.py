@@ -201,15 +201,24 @@ def preview(match_id, *, by: User, spec: PatternInput, now: datetime | None = No
     now = now or timezone.now()
     require_coordinator(by)
     match = _match(match_id)
-    _acceptable(match)
+    _acceptable(match, accepting=match.state == MatchState.PROPOSED)
     return plan_for_match(match, spec.check(), now)
 
 
-def _acceptable(match: Match) -> None:
+def _acceptable(match: Match, *, accepting: bool) -> None:
+    """Accepting is for a proposed match; an accepted one without a pattern may be given one
+    (set_pattern); one with a pattern has it changed or ended instead."""
     if match.state == MatchState.ENDED:
         raise Refused("This match has ended.", code="match_ended")
     if WeeklyPattern.objects.filter(match=match).exists():
-        raise Refused("This match already has a weekly pattern: change that instead.", code="has_pattern")
+        raise Refused("This match is already accepted and has a weekly pattern: change or end that instead.",
+                      code="has_pattern")
+    if accepting and match.state != MatchState.PROPOSED:
+        raise Refused("This match is already accepted: give it a weekly pattern instead "
+                      "(PUT /api/matches/{id}/pattern, or Set a weekly pattern in the admin).",
+                      code="already_accepted")
+    if not accepting and match.state != MatchState.ACCEPTED:
+        raise Refused("This match is not accepted yet: accept it with a pattern.", code="not_accepted")
 
 
 @transaction.atomic
@@ -217,11 +226,25 @@ def accept_match(match_id, *, by: User, spec: PatternInput, confirm: bool = Fals
                  channel: str = Channel.ADMIN) -> tuple[WeeklyPattern, list[Session], Plan]:
     """Accept the match and create its sessions. Conflicts refuse (409, listed in `errors`)
     unless `confirm`, which schedules the free dates only."""
+    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel,
+                          accepting=True)
+
+
+@transaction.atomic
+def set_pattern(match_id, *, by: User, spec: PatternInput, confirm: bool = False, now: datetime | None = None,
+                channel: str = Channel.ADMIN) -> tuple[WeeklyPattern, list[Session], Plan]:
+    """Give an accepted match without a pattern (one made before patterns, or outside the admin) its
+    weekly pattern and sessions; the match stays accepted as it was. Conflicts as accept_match."""
+    return _first_pattern(match_id, by=by, spec=spec, confirm=confirm, now=now, channel=channel,
+                          accepting=False)
+
+
+def _first_pattern(match_id, *, by, spec, confirm, now, channel, accepting):
     now = now or timezone.now()
     require_coordinator(by)
     spec = spec.check()
     match = _match(match_id, lock=True)
-    _acceptable(match)
+    _acceptable(match, accepting=accepting)
     plan = plan_for_match(match, spec, now)
     if plan.conflicts and not confirm:
         raise conflicts_refusal(plan)
@@ -230,8 +253,9 @@ def accept_match(match_id, *, by: User, spec: PatternInput, confirm: bool = Fals
         time_zone=match.tutor.time_zone, starts_on=spec.starts_on, weeks=spec.weeks, created_at=now,
         updated_at=now, created_by=by)
     created = [_create(pattern, slot, by=by, now=now, channel=channel) for slot in plan.free]
-    match.state, match.accepted_at, match.active = MatchState.ACCEPTED, now, True
-    match.save(update_fields=["state", "accepted_at", "active"])
+    if accepting:
+        match.state, match.accepted_at, match.active = MatchState.ACCEPTED, now, True
+        match.save(update_fields=["state", "accepted_at", "active"])
     _tell(pattern, "set", now=now)
     return pattern, created, plan
 

@@ -17,7 +17,7 @@ from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Channel, Session
 from tutoring.input import DateTimeField, DayField, TextField
-from tutoring.models import Course, Role, User
+from tutoring.models import Course, MatchState, Role, User
 
 from . import patterns
 from .models import WeeklyPattern
@@ -91,7 +91,8 @@ def pattern_page(modeladmin, request, *, match=None, pattern=None):
     context = {
         **modeladmin.admin_site.each_context(request),
         "opts": modeladmin.opts,
-        "title": (f"Accept and schedule: {match}" if pattern is None else f"Weekly pattern: {match}"),
+        "title": (f"Weekly pattern: {match}" if pattern is not None else f"Accept and schedule: {match}"
+                  if match.state == MatchState.PROPOSED else f"Set a weekly pattern: {match}"),
         "match": match, "pattern": pattern, "form": form, "plan": plan,
         "tutor_zone": pattern.time_zone if pattern else match.tutor.time_zone,
         "sessions": (pattern.links.select_related("session").order_by("session__scheduled_start", "session__pk")
@@ -115,9 +116,10 @@ def _confirm(request, form, *, match, pattern, now):
     if unseen:
         raise Refused("New conflicts.", code="conflicts")
     if pattern is None:
-        pattern, created, plan = patterns.accept_match(match.pk, by=request.user, spec=form.spec(), confirm=True,
-                                                       now=now)
-        text = f"Match accepted: {len(created)} sessions scheduled"
+        accepting = match.state == MatchState.PROPOSED
+        pattern, created, plan = (patterns.accept_match if accepting else patterns.set_pattern)(
+            match.pk, by=request.user, spec=form.spec(), confirm=True, now=now)
+        text = f"{'Match accepted' if accepting else 'Weekly pattern set'}: {len(created)} sessions scheduled"
     else:
         outcome = patterns.change_pattern(pattern.pk, by=request.user, spec=form.spec(), confirm=True, now=now)
         text = (f"Pattern changed: {len(outcome.moved)} sessions moved, {len(outcome.created)} added, "
@@ -141,7 +143,10 @@ class SessionAddForm(forms.Form):
     student = PersonChoice(queryset=User.objects.filter(roles__contains=[Role.STUDENT], is_active=True)
                            .order_by("name"))
     course = forms.ModelChoiceField(queryset=Course.objects.order_by("title"), required=False,
-                                    help_text="Optional; the student must be enrolled in it.")
+                                    empty_label="The course of their match",
+                                    help_text="The student must be enrolled in it. Left as “The course of "
+                                              "their match”: the course of the tutor's match with this "
+                                              "student (none when they have no match with a course).")
     start = DateTimeField(help_text="In your time zone.")
     minutes = forms.IntegerField(label="Length (minutes)", min_value=patterns.MIN_MINUTES, max_value=8 * 60,
                                  initial=60)
@@ -150,7 +155,9 @@ class SessionAddForm(forms.Form):
 
 def add_session_page(modeladmin, request):
     """The session admin's add page: a form whose save is lifecycle.create_session (channel admin)."""
-    form = SessionAddForm(request.POST if request.method == "POST" else None)
+    # ?tutor=&student=&course= preselect (the match list's "Add one session" link passes its pair)
+    initial = {k: v for k, v in request.GET.items() if k in ("tutor", "student", "course") and v.isdigit()}
+    form = SessionAddForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data
         try:

@@ -47,6 +47,8 @@ from .models import (
     SessionResource,
     Source,
     ThreadStatus,
+    event_label,
+    status_name,
 )
 
 # A lifecycle action locks and writes each session in its own transaction: keep a batch small
@@ -151,11 +153,25 @@ def lifecycle_admin_action(action: Action):
 # --- sessions ---------------------------------------------------------------------------------
 
 
-class SessionEventInline(ReadOnlyAccess, admin.TabularInline):
+class EventWords:
+    """An event's kind and status change in words (projections.event_label), not internal codes."""
+
+    @admin.display(description="what")
+    def what(self, obj):
+        return event_label(obj.kind)
+
+    @admin.display(description="status")
+    def status_change(self, obj):
+        if obj.from_status != obj.to_status:
+            return f"{status_name(obj.from_status) or '—'} → {status_name(obj.to_status)}"
+        return status_name(obj.to_status) or "—"
+
+
+class SessionEventInline(EventWords, ReadOnlyAccess, admin.TabularInline):
     """The audit trail, append-only in the database too (a trigger refuses UPDATE and DELETE)."""
 
     model = SessionEvent
-    fields = ("created_at", "kind", "from_status", "to_status", "actor", "channel", "reason", "data")
+    fields = ("created_at", "what", "status_change", "actor", "channel", "reason", "data")
     readonly_fields = fields
     ordering = ("id",)
     extra = 0
@@ -338,9 +354,8 @@ class NotifiedFilter(admin.SimpleListFilter):
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(ReadOnlyAccess, LargeTableAdmin):
-    list_display = ("id", "session_ref", "kind", "from_status", "to_status", "channel", "actor", "created_at",
-                    "notified_at")
+class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
+    list_display = ("id", "session_ref", "what", "status_change", "channel", "actor", "created_at", "notified_at")
     list_select_related = ("actor",)
     list_filter = ("channel", NotifiedFilter)
     sortable_by = ("id",)

@@ -134,8 +134,10 @@ class GuidanceOut(Schema):
     guidance: str
     charged: bool = Field(description="Whether a penalty applies: show waiver_reminder only then.")
     charge_percent: int = Field(description="Share of one lesson charged to the student's package, 0–100.")
-    cost: str | None = Field(description="What cancelling now costs, e.g. \"Cancelling now costs 0.5 of a "
-                                         "credit (€20.00) from the 10-lesson package.\" (null: nothing).")
+    cost: str | None = Field(description="The sheet's charge for cancelling now, e.g. \"Penalty "
+                                         "guidance: cancelling now is charged 0.5 of a credit (€20.00) of the "
+                                         "10-lesson package, invoiced separately, no credit deducted from the "
+                                         "package.\" (null: nothing). Guidance only: nothing is deducted.")
     cost_credits: str | None = Field(description="The credits it costs, as a decimal string (\"0.5\").")
     cost_amount: str | None = Field(description="The amount, where the package has a price (\"€20.00\").")
     waiver_reminder: str

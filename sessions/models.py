@@ -4,9 +4,12 @@ Only the sessions/lifecycle/ package changes Session.status (and the slot, atten
 see docs/lifecycle.md for the state machine as built.
 """
 
+import re
+
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateTimeRangeField, RangeOperators
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Func, Q
@@ -165,6 +168,52 @@ class Session(models.Model):
         return not (self.attendance_exempt or self.billed_as_addon or self.is_trial)
 
 
+# What each kind of SessionEvent means, in words: the audit trails, the dispute page and the session
+# admin show these, never the internal codes (issue 17); sessions.projections re-exports them. A kind
+# missing here reads as its words.
+EVENT_LABELS = {
+    "created": "Scheduled",
+    "adhoc_logged": "Ad-hoc session logged",
+    "imported": "Imported",
+    "pattern_moved": "Moved by the weekly pattern",
+    "pattern_withdrawn": "Withdrawn by the weekly pattern",
+    "check_in": "Checked in",
+    "check_out": "Checked out",
+    "no_show": "Recorded as a no-show",
+    "notes_added": "Notes added",
+    "acknowledge": "Acknowledged by the parent",
+    "dispute": "Disputed by the parent",
+    "verify": "Approved by a coordinator's override",
+    "resolve_dispute": "Dispute decided",
+    "cancel": "Cancelled",
+    "penalty_waived": "Cancellation penalty waived",
+    "reschedule_proposed": "New time proposed",
+    "reschedule_accepted": "New time accepted",
+    "reschedule_rejected": "New time declined",
+    "reschedule_countered": "Another time proposed",
+    "reschedule_withdrawn": "Reschedule request withdrawn",
+    "reschedule_expired": "Reschedule request expired",
+    "room_joined": "Joined the session room",
+    "room_left": "Left the session room",
+    "feedback_submitted": "Feedback given",
+    "feedback_changed": "Feedback changed",
+    "resources_added": "Resources uploaded",
+}
+
+
+def event_label(kind: str) -> str:
+    """"check_in" → "Checked in"; an unknown kind reads as its words ("some_kind" → "Some kind")."""
+    return EVENT_LABELS.get(kind) or kind.replace("_", " ").strip().capitalize() or "—"
+
+
+def status_name(status: str) -> str:
+    """A status in the admin's words, its choice label ("awaiting_approval_parent" → "Awaiting parent
+    acknowledgement"); empty stays empty."""
+    if not status:
+        return ""
+    return Status(status).label if status in Status.values else status.replace("_", " ").capitalize()
+
+
 class SessionEvent(models.Model):
     """Append-only audit row for every change of a session (a DB trigger refuses UPDATE/DELETE).
     It is also the outbox: `notified_at` is empty until the notifications relay has turned the
@@ -190,7 +239,9 @@ class SessionEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind}: {self.from_status or '-'} → {self.to_status or '-'}"
+        """In words, as the admin's trail shows it: "Checked in: Scheduled → Checked in"."""
+        before, after = status_name(self.from_status) or "-", status_name(self.to_status) or "-"
+        return f"{event_label(self.kind)}: {before} → {after}"
 
 
 class ChangeKind(models.TextChoices):
@@ -218,6 +269,8 @@ class ChangeReason(models.Model):
 
 
 FREE_PENALTIES = ("no charge", "no penalty", "free", "none", "nothing")
+# words that tell people a cancellation costs nothing (a band that charges must not use them)
+FREE_WORDS = re.compile(r"\b(free|no charge|no penalty|not charged|without charge|costs nothing)\b", re.I)
 
 
 class CancellationPolicy(models.Model):
@@ -249,6 +302,24 @@ class CancellationPolicy(models.Model):
             models.UniqueConstraint(fields=["role", "min_hours_before"], name="policy_band_unique"),
             models.CheckConstraint(condition=Q(charge_percent__lte=100), name="policy_charge_percent_max"),
         ]
+
+    def clean(self):
+        """The words must not contradict the number people are charged (issue 17 item 4): a percent
+        written in the penalty or the guidance is the band's charge_percent, and a band that charges
+        is not called free ("Free cancellation" with 60% is refused)."""
+        super().clean()
+        errors = {}
+        for field in ("penalty", "guidance"):
+            text = getattr(self, field) or ""
+            stated = {int(n) for n in re.findall(r"(\d{1,3})\s*%", text)}
+            if stated - {self.charge_percent}:
+                errors[field] = (f"This says {', '.join(f'{n}%' for n in sorted(stated))} but the charge is "
+                                 f"{self.charge_percent}%: make them agree.")
+            elif self.charge_percent and FREE_WORDS.search(text):
+                errors[field] = ("This says the cancellation is free but the charge is "
+                                 f"{self.charge_percent}%: make them agree.")
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def charges(self) -> bool:

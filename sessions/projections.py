@@ -22,6 +22,8 @@ from .models import (
     SessionEvent,
     Status,
     ThreadStatus,
+    event_label,
+    status_name,
 )
 
 # Labels by status for each audience (spec 004: the UI derives them; the backend status is lowercase).
@@ -60,6 +62,11 @@ LABELS = {
         Status.NO_SHOW: "No-show",
     },
 }
+
+# Events and statuses in words for the admin and the audit trails (issue 17): event_label and
+# status_name, imported above from beside the model (SessionEvent.__str__ reads them too).
+EVENT_WORDS = (event_label, status_name)
+
 
 def audience(rels) -> str:
     """Which label set a viewer reads: their closest relation to the session."""
@@ -125,8 +132,8 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
             lines.append(f"{who[:1].upper()}{who[1:]} declined the new time{when} on {on}{quoted}")
         elif e.kind == "cancel":
             waived = any(w.kind == "penalty_waived" for w in session.outcome_events)
-            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge_text(e.data)}"
-                         f"{' (waived)' if waived else ''}.")
+            charge = charge_text(e.data, waived=waived)
+            lines.append(f"Cancelled by {who} on {on} ({e.reason}). Charge: {charge}.")
         elif e.kind == "penalty_waived":
             lines.append(f"Cancellation penalty waived by {who} on {on}{quoted}")
         elif e.kind == "no_show":
@@ -206,10 +213,16 @@ def package_for(session: Session) -> LessonPackage | None:
     return (with_credit or packages or [None])[0]
 
 
+# The sheet's charges are guidance (spec 004 L37: "penalty guidance"; only approval deducts a
+# credit): the words say the charge is invoiced and never that a credit is taken from the package.
+NOT_DEDUCTED = "invoiced separately, no credit deducted from the package"
+
+
 def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict:
-    """What cancelling in `band` costs the student's package, as the guidance says it:
-    "Cancelling now costs 0.5 of a credit (€20.00) from the 10-lesson package." `cost` is None
-    when the band charges nothing to the package (or the session never uses a credit)."""
+    """What the sheet charges for cancelling in `band`, measured in the student's package, as the
+    guidance says it: "Penalty guidance: cancelling now is charged 0.5 of a credit (€20.00) of the
+    10-lesson package, invoiced separately, no credit deducted from the package." `cost` is None
+    when the band charges nothing (or the session never uses a credit)."""
     percent = band.charge_percent if band else 0
     if not percent or not session.deducts_credit:
         return {"charge_percent": percent, "cost": None, "cost_credits": None, "cost_amount": None,
@@ -217,15 +230,16 @@ def cancellation_cost(session: Session, band: CancellationPolicy | None) -> dict
     credits = Decimal(percent) / 100
     package = package_for(session)
     amount = None
+    lead = f"Penalty guidance: cancelling now is charged {credits_text(credits)}"
     if package is None:
-        sentence = f"Cancelling now costs {credits_text(credits)} from the student's lesson package."
+        sentence = f"{lead} of a lesson package, {NOT_DEDUCTED}."
     else:
         where = f"the {package.credits}-lesson package"
         if package.credit_price is not None:
             amount = money(package.credit_price * credits, package.currency)
-            sentence = f"Cancelling now costs {credits_text(credits)} ({amount}) from {where}."
+            sentence = f"{lead} ({amount}) of {where}, {NOT_DEDUCTED}."
         else:
-            sentence = f"Cancelling now costs {credits_text(credits)} from {where}."
+            sentence = f"{lead} of {where}, {NOT_DEDUCTED}."
     return {"charge_percent": percent, "cost": sentence, "cost_credits": f"{credits.normalize():f}",
             "cost_amount": amount, "cost_package_id": package.pk if package else None}
 
@@ -249,14 +263,14 @@ def penalty_charged(data: dict) -> bool:
     return bool(data.get("charge_percent")) or bool(penalty and not penalty.startswith(FREE_PENALTIES))
 
 
-def charge_text(data: dict) -> str:
-    """The charge a cancel event recorded, for its confirmation and its outcome line:
-    "50% of the lesson: 0.5 of a credit (€20.00)"."""
+def charge_text(data: dict, *, waived: bool = False) -> str:
+    """The charge a cancel event recorded, for its confirmation and its outcome line: "50% of the
+    lesson: 0.5 of a credit (€20.00), invoiced separately, no credit deducted from the package"."""
     penalty = data.get("penalty") or "No charge"
     credits = data.get("cost_credits")
     if not credits:
-        return penalty
+        return f"{penalty} (waived)" if waived else penalty
     cost = credits_text(Decimal(credits))
     if data.get("cost_amount"):
         cost += f" ({data['cost_amount']})"
-    return f"{penalty}: {cost}"
+    return f"{penalty}: {cost} (waived)" if waived else f"{penalty}: {cost}, {NOT_DEDUCTED}"

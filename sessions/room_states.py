@@ -3,9 +3,11 @@ presence: nothing here writes, and the room never changes a session's status (th
 transitions and sweeps do).
 
     Early        more than ROOM_OPENS_BEFORE (15 minutes) before the start: not joinable yet
-    Joinable     the room is open; the pre-join screen
-    Waiting      the viewer is in the room, the other participant is not
-    In Progress  both are in the room
+    Joinable     the room is open; the pre-join screen (before the session is under way)
+    Waiting      one participant is in the room, the other is not (also the other waiting for a
+                 viewer who left a checked-in session)
+    In Progress  both are in the room; or the session is checked in (under way) and the viewer,
+                 who left, sees neither of them in it
     No Show      the other participant has not joined ROOM_NO_SHOW_GRACE after the start
                  (or the session was recorded as a no-show)
     Ended        the session is over (checked out, acknowledged, past its end with the call
@@ -166,7 +168,14 @@ def room_state(session: Session, *, viewer_id: int, present: set[int], joined: s
         minutes = int(settings.ROOM_NO_SHOW_GRACE.total_seconds() // 60)
         return RoomView(State.NO_SHOW, f"{other.name} has not joined {minutes} minutes after the start.", there)
     if here:
-        return RoomView(State.WAITING, f"Waiting for {other.name} to join.", there)
+        again = session.status == Status.CHECKED_IN and other.id in joined
+        verb = "come back" if again else "join"
+        return RoomView(State.WAITING, f"Waiting for {other.name} to {verb}.", there)
+    if session.status == Status.CHECKED_IN:
+        # the session is under way and the viewer left the room: not the pre-session Joinable (R10)
+        if there:
+            return RoomView(State.WAITING, f"{other.name} is in the room, waiting for you.", True)
+        return RoomView(State.IN_PROGRESS, "The session is under way: join again to continue.", False)
     if there:
         return RoomView(State.JOINABLE, f"{other.name} is in the room.", True)
     return RoomView(State.JOINABLE, f"{other.name} has not joined yet.", False)

@@ -1,6 +1,7 @@
 from django import template
 from django.utils import timezone
 
+from sessions import projections
 from tutoring.admin import is_admin_operator
 
 from ..queues import queues
@@ -17,3 +18,15 @@ def desk_panel(context, admin_style=False):
         return {"queues": None}
     items = queues(user, timezone.now())
     return {"queues": items, "admin_style": admin_style, "waiting": sum(q.count for q in items)}
+
+
+@register.filter
+def event_label(kind: str) -> str:
+    """A SessionEvent kind in words (sessions.projections.EVENT_LABELS): "check_in" → "Checked in"."""
+    return projections.event_label(kind or "")
+
+
+@register.filter
+def status_name(status: str) -> str:
+    """A session status in the coordinators' words (sessions.projections.status_name)."""
+    return projections.status_name(status or "")

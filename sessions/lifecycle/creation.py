@@ -22,9 +22,20 @@ def _user_with_role(user_id, role: str, what: str) -> User:
         raise Refused(f"No {what} with that id.", code=f"unknown_{role}", status=INVALID) from None
 
 
-def _course_for(course_id, student: User) -> Course | None:
+def _matched_course(tutor: User, student: User) -> Course | None:
+    """The course the pair's match implies: the one course of their active matches in which the
+    student is enrolled (None when they have none, or several)."""
+    courses = list(Course.objects.filter(
+        matches__tutor=tutor, matches__student=student, matches__active=True,
+        enrollments__student=student).distinct()[:2])
+    return courses[0] if len(courses) == 1 else None
+
+
+def _course_for(course_id, student: User, tutor: User | None = None) -> Course | None:
+    """The given course (the student must be enrolled in it); none given: the course of the tutor's
+    match with the student, when it implies one."""
     if course_id in (None, ""):
-        return None
+        return _matched_course(tutor, student) if tutor is not None else None
     try:
         course = Course.objects.get(pk=int(course_id))
     except (TypeError, ValueError, Course.DoesNotExist):
@@ -49,7 +60,8 @@ def _validate_slot(start, end, max_length) -> None:
 @transaction.atomic
 def create_session(*, by: User, tutor_id, student_id, start: datetime, end: datetime, course_id=None,
                    is_trial: bool = False, now: datetime | None = None, channel: str = Channel.API) -> Session:
-    """A coordinator schedules a session (what match acceptance does automatically)."""
+    """A coordinator schedules a session (what match acceptance does automatically). Without a course,
+    the course of the tutor's match with the student is used when it implies one."""
     now = _now(now)
     if not by.is_coordinator:
         raise Refused("Only a coordinator can schedule sessions.", code="not_allowed", status=FORBIDDEN)
@@ -60,7 +72,7 @@ def create_session(*, by: User, tutor_id, student_id, start: datetime, end: date
     _validate_slot(start, end, rules.MAX_SESSION_LENGTH)
     if start <= now:
         raise Refused("A new session must start in the future.", code="start_in_past", status=INVALID)
-    course = _course_for(course_id, student)
+    course = _course_for(course_id, student, tutor)
     session = Session(tutor=tutor, student=student, course=course, scheduled_start=start, scheduled_end=end,
                       is_trial=bool(is_trial), created_at=now, updated_at=now)
     _ensure_slot_free(session, start, end)

@@ -67,6 +67,10 @@ def test_a_band_of_the_penalty_sheet_edited_and_its_history(page, coordinator, p
     page.goto(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/change/")
     page.get_by_label("Penalty").fill("25% of the lesson")
     page.get_by_role("button", name="Save", exact=True).click()
+    # the words must agree with the charge (issue 17 item 4): 25% written, 50% charged is refused
+    expect(page.locator(".errorlist")).to_contain_text("This says 25% but the charge is 50%: make them agree.")
+    page.get_by_label("Charge percent").fill("25")
+    page.get_by_role("button", name="Save", exact=True).click()
     expect(page.locator(".messagelist")).to_contain_text("was changed successfully")
     page.goto(f"/admin/tutoring_sessions/cancellationpolicy/{half.pk}/history/")
     expect(page.locator(".policy-changes")).to_contain_text("penalty: 25% of the lesson")

@@ -393,3 +393,16 @@ def test_the_selects_use_the_ready_made_option_lists(as_creator, rated, tutor, c
     assert (f'<select name="course" id="f-course"><option value="" selected>All courses</option>'
             f'<option value="{course.id}">Algebra I</option></select>') in page
     assert '<option value="completed" selected>Completed</option>' in page
+
+
+@pytest.mark.parametrize(("status", "label"), [(Status.CHECKED_IN, "In progress"), (Status.SCHEDULED, "Scheduled"),
+                                               (Status.AWAITING_APPROVAL_PARENT, "Awaiting parent acknowledgement")])
+def test_the_detail_panel_shows_one_status_label(as_creator, make_session, status, label):
+    """H14 (issue 10 item 6): the panel's status is one label for the status as it is, not the filter's
+    bucket beside the status ("Scheduled (Checked in)")."""
+    start = NOW - timedelta(minutes=20)
+    s = make_session(start=start, status=status, checked_in_at=start if status != Status.SCHEDULED else None)
+    page = html(as_creator.get(f"{URL}/{s.id}/"))
+    shown = page[page.index('data-testid="detail-status">') + len('data-testid="detail-status">'):]
+    rest = shown[shown.index("</span>"):shown.index("</dd>")]
+    assert shown[:shown.index("</span>")] == label and rest == "</span>"

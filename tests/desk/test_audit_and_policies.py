@@ -3,7 +3,9 @@ viewer's zone, a page at a time, in a fixed number of queries), the penalty waiv
 audit page, and the penalty sheet and reason lists edited by coordinators with their history kept;
 the guidance people see comes from the sheet as it is now."""
 
+import re
 from datetime import UTC, timedelta
+from html import unescape
 
 import pytest
 from django.utils import formats, timezone
@@ -249,3 +251,101 @@ def test_the_session_audit_reads_in_a_fixed_number_of_queries(client, coordinato
         counts.append(len(ctx.captured_queries))
         assert body.count('data-kind="room_joined"') == min(n, PAGE_SIZE)
     assert counts[0] == counts[1]
+
+
+def visible_text(html: str) -> str:
+    """The words a person reads: no tags, attributes, scripts or styles."""
+    html = re.sub(r"<(script|style)\b.*?</\1>", " ", html, flags=re.S)
+    return unescape(re.sub(r"<[^>]+>", " ", html))
+
+
+def test_trails_show_what_happened_in_words_not_internal_codes(client, coordinator, tutor, parent, make_session):
+    """Issue 17 item 4: the session audit, the person audit, the dispute page, the session's admin page
+    and the event list read "Checked in", "Recorded as a no-show", "In progress", never check_in,
+    no_show or checked_in (one table of labels: sessions.projections)."""
+    start = NOW - timedelta(days=2)
+    s = make_session(start=start, status=Status.DISPUTED, checked_in_at=start, checked_out_at=start + H)
+    trail = [("check_in", Status.SCHEDULED, Status.CHECKED_IN, tutor),
+             ("no_show", Status.CHECKED_IN, Status.CHECKED_IN, tutor),
+             ("check_out", Status.CHECKED_IN, Status.AWAITING_APPROVAL_PARENT, tutor),
+             ("dispute", Status.AWAITING_APPROVAL_PARENT, Status.DISPUTED, parent)]
+    for n, (kind, before, after, actor) in enumerate(trail):
+        SessionEvent.objects.create(session=s, actor=actor, channel="web", kind=kind, from_status=before,
+                                    to_status=after, created_at=start + n * H, reason="The lesson was short.",
+                                    notified_at=NOW)
+    client.force_login(coordinator)
+    pages = [audit_url(s), person_url(tutor), f"/admin/desk/dispute/{s.pk}/change/",
+             f"/admin/tutoring_sessions/session/{s.pk}/change/", "/admin/tutoring_sessions/sessionevent/"]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        text = visible_text(response.content.decode())
+        for code in ("check_in", "no_show", "check_out", "checked_in", "awaiting_approval_parent"):
+            m = re.search(rf"\b{code}\b", text)
+            assert not m, f"{url} shows {code}: {text[m.start() - 200:m.end() + 100]!r}"
+        if url != pages[3]:  # the session's change page lists the trail in its inline
+            assert "Recorded as a no-show" in text and "Checked in" in text, url
+    inline = visible_text(client.get(pages[3]).content.decode())
+    assert "Recorded as a no-show" in inline and "Checked in → Awaiting parent acknowledgement" in inline
+
+
+def test_a_persons_admin_page_links_to_their_audit_and_a_students_statement(client, coordinator, student, tutor,
+                                                                           parent):
+    """Issue 17 items 4 and 5: from a person's admin page the coordinator reaches their audit, and for a
+    student their billing statement; each link leads to a page that exists."""
+    client.force_login(coordinator)
+    for person in (student, tutor, parent):
+        page = client.get(f"/admin/tutoring/user/{person.pk}/change/").content.decode()
+        assert f'<a href="{person_url(person)}">Audit</a>' in page
+        statement = f"/admin/desk/billing/student/{person.pk}/"
+        assert (f'<a href="{statement}">Billing statement</a>' in page) == (person == student)
+        assert client.get(person_url(person)).status_code == 200
+    assert client.get(f"/admin/desk/billing/student/{student.pk}/").status_code == 200
+
+
+def test_a_band_whose_words_contradict_its_charge_is_refused(client, coordinator, policies):
+    """Issue 17 item 4 (L37: the guidance shown comes from the sheet): a band's penalty and guidance
+    may not tell people something its charge_percent contradicts; the form says so, nothing is saved."""
+    client.force_login(coordinator)
+    add = "/admin/tutoring_sessions/cancellationpolicy/add/"
+    band = {"role": "parent", "min_hours_before": 2, "max_hours_before": 4, "applies_to_trials": "on"}
+    before = CancellationPolicy.objects.count()
+    free = client.post(add, {**band, "penalty": "Free cancellation", "charge_percent": 60,
+                             "guidance": "Cancel whenever you like."})
+    assert free.status_code == 200
+    assert "This says the cancellation is free but the charge is 60%: make them agree." in unescape(
+        free.content.decode())
+    other = client.post(add, {**band, "penalty": "50% of the lesson", "charge_percent": 60,
+                              "guidance": "Half the lesson is charged."})
+    assert "This says 50% but the charge is 60%: make them agree." in unescape(other.content.decode())
+    zero = client.post(add, {**band, "penalty": "No charge", "charge_percent": 0,
+                             "guidance": "A 30% fee applies."})
+    assert "This says 30% but the charge is 0%: make them agree." in unescape(zero.content.decode())
+    assert CancellationPolicy.objects.count() == before and not PolicyChange.objects.exists()
+    fine = client.post(add, {**band, "penalty": "60% of the lesson", "charge_percent": 60,
+                             "guidance": "Cancelling 2 to 4 hours ahead is charged at 60% of the lesson."})
+    assert fine.status_code == 302 and CancellationPolicy.objects.count() == before + 1
+
+
+def test_a_charged_cancellation_is_guidance_and_deducts_no_credit(client, coordinator, parent, student, make_session,
+                                                                 reasons, policies, package):
+    """L37 ("Cancellation panels show the current sheet-based penalty guidance and the
+    coordinator-waiver reminder before confirming"): the sheet's charge is guidance, and only approval
+    deducts a credit (DESIGN: "Approval deducts from the student's lesson package"). So the parent is
+    never told a credit is taken: the panel says the charge is invoiced with no credit deducted, and
+    after the cancel the student's statement shows the package untouched."""
+    s = make_session(start=NOW + 30 * H)
+    client.force_login(parent)
+    panel = visible_text(client.get(f"/sessions/{s.id}/cancel/?as_role=parent",
+                                    HTTP_HX_REQUEST="true").content.decode())
+    panel = " ".join(panel.split())
+    assert "costs" not in panel and "from the 10-lesson package" not in panel
+    assert "no credit deducted from the package" in panel
+    client.post(f"/sessions/{s.id}/cancel/", {"reason_id": reasons[("parent", "cancel")].id,
+                                               "policy_id": policies["parent_half"].id, "confirm": "1",
+                                               "as_role": "parent"}, HTTP_HX_REQUEST="true")
+    s.refresh_from_db()
+    assert s.status == Status.CANCELLED_BY_PARENT
+    client.force_login(coordinator)
+    statement = client.get(f"/admin/desk/billing/student/{student.pk}/").content.decode()
+    assert '<span class="used">0</span>' in statement and '<span class="remaining">10</span>' in statement

@@ -401,3 +401,75 @@ def test_a_start_in_the_skipped_spring_hour_is_read_with_the_offset_before_the_c
     assert slot.start.astimezone(prague).strftime("%H:%M %Z") == "03:30 CEST"
     autumn = patterns.local_slot(date(2026, 10, 25), time(2, 30), 60, prague)  # ambiguous: the first one
     assert autumn.start == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+
+
+def test_accept_and_schedule_is_offered_for_proposed_matches_only(client, proposed, coordinator, student,
+                                                                   time_machine):
+    """Issue 17 item 2: a proposed match offers "Accept and schedule"; an accepted one with a pattern
+    offers changing or ending it; an accepted one made before patterns offers setting one (it stays
+    accepted as it was). Accepting an accepted match again, in the admin or the API, says so and
+    changes nothing."""
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    earlier = BEFORE_SPRING - timedelta(days=40)
+    legacy = Match.objects.create(tutor=make_user("lena", Role.TUTOR, tz="Europe/Prague"), student=student,
+                                  accepted_at=earlier)
+    patterned = Match.objects.create(tutor=make_user("otto", Role.TUTOR, tz="Europe/Prague"), student=student,
+                                     state=MatchState.PROPOSED, accepted_at=None, active=False)
+    pattern, _, _ = patterns.accept_match(patterned.pk, by=coordinator, spec=mondays(date(2027, 3, 15), 2),
+                                          now=BEFORE_SPRING)
+    client.force_login(coordinator)
+    listing = client.get("/admin/tutoring/match/").content.decode()
+    accept = "/admin/tutoring/match/{}/accept/"
+    assert f'<a href="{accept.format(proposed.pk)}">Accept and schedule</a>' in listing
+    assert f'<a href="{accept.format(legacy.pk)}">Set a weekly pattern</a>' in listing
+    assert (f'<a href="/admin/desk/weeklypattern/{pattern.pk}/change/">Change or end the pattern</a>'
+            in listing)
+    assert listing.count("Accept and schedule") == 1
+
+    sessions_before = Session.objects.count()
+    again = client.post(accept.format(patterned.pk), pattern_post(_confirm="1"), follow=True)
+    assert "already accepted and has a weekly pattern" in again.content.decode()
+    assert "Nothing was changed." in again.content.decode()
+    answer = post_json(client, f"/api/matches/{patterned.pk}/accept", ACCEPT)
+    assert answer.status_code == 409 and answer.json()["code"] == "has_pattern"
+    answer = post_json(client, f"/api/matches/{legacy.pk}/accept", ACCEPT)
+    assert answer.status_code == 409 and answer.json()["code"] == "already_accepted"
+    assert "already accepted" in answer.json()["detail"]
+    assert Session.objects.count() == sessions_before
+    assert WeeklyPattern.objects.filter(match__in=[legacy, patterned]).count() == 1
+
+    page = client.get(accept.format(legacy.pk)).content.decode()
+    assert "Set a weekly pattern" in page and "Accept and schedule" not in page
+    done = client.post(accept.format(legacy.pk), pattern_post(start_time="18:00", _confirm="1"), follow=True)
+    assert "Weekly pattern set: 3 sessions scheduled" in done.content.decode()
+    legacy.refresh_from_db()
+    assert legacy.state == MatchState.ACCEPTED and legacy.accepted_at == earlier
+    assert WeeklyPattern.objects.filter(match=legacy).exists()
+
+
+def test_a_single_session_takes_the_course_of_the_pairs_match(client, coordinator, prague_tutor, student, course,
+                                                               time_machine):
+    """Issue 17 item 2: the add page leaves no session without its course when the tutor's match with the
+    student implies one: the match list's "Add one session" preselects the pair and the course, the
+    field says what an empty choice means, and an empty choice takes the match's course."""
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    match = Match.objects.create(tutor=prague_tutor, student=student, course=course)
+    client.force_login(coordinator)
+    listing = client.get("/admin/tutoring/match/").content.decode()
+    link = f"/admin/tutoring_sessions/session/add/?tutor={prague_tutor.pk}&amp;student={student.pk}&amp;course={course.pk}"
+    assert f'<a href="{link}">Add one session</a>' in listing
+    page = client.get(link.replace("&amp;", "&")).content.decode()
+    assert f'<option value="{course.pk}" selected>Algebra I</option>' in page
+    assert f'<option value="{prague_tutor.pk}" selected>' in page
+    assert "The course of their match" in page and "the course of the tutor&#x27;s match with this student" in page
+    form = {"tutor": prague_tutor.pk, "student": student.pk, "course": "", "start": "2027-03-20T10:00",
+            "minutes": "45"}
+    assert client.post("/admin/tutoring_sessions/session/add/", form).status_code == 302
+    assert Session.objects.get(tutor=prague_tutor).course == course
+    # a pair with no match with a course: no course is guessed
+    loner = make_user("lou", Role.TUTOR)
+    Match.objects.create(tutor=loner, student=student)
+    form = {**form, "tutor": loner.pk, "start": "2027-03-21T10:00"}
+    assert client.post("/admin/tutoring_sessions/session/add/", form).status_code == 302
+    assert Session.objects.get(tutor=loner).course is None
+    assert match.course == course

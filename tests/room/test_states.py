@@ -98,3 +98,19 @@ def test_join_link_opens_15_minutes_before_in_the_viewers_zone(s, student, tutor
     assert join_link(s, student, s.scheduled_start - timedelta(minutes=15))["open"] is True
     assert join_link(s, parent, NOW) is None
     assert join_link(s, student, s.scheduled_end) is None
+
+
+def test_leaving_a_checked_in_session_is_not_joinable_again(make_session, student, tutor):
+    """R10 (issue 17): once the session is checked in it is under way: a participant who left sees
+    Waiting while the other waits in the room, In Progress when neither is in it, never the
+    pre-session Joinable; the one who stayed waits for the other to come back."""
+    start = NOW - timedelta(minutes=20)
+    checked = make_session(start=start, status=Status.CHECKED_IN, checked_in_at=start)
+    both = {student.id, tutor.id}
+    view = state(checked, tutor, present={student.id}, joined=both)
+    assert (view.state, view.label, view.detail) == (State.WAITING, "Waiting", "Sam is in the room, waiting for you.")
+    assert view.enterable
+    view = state(checked, tutor, joined=both)
+    assert (view.state, view.label) == (State.IN_PROGRESS, "In Progress") and view.enterable
+    view = state(checked, student, present={student.id}, joined=both)
+    assert (view.state, view.detail) == (State.WAITING, "Waiting for Tia to come back.")

@@ -334,7 +334,7 @@ def test_the_change_form_shows_events_threads_and_the_open_request(coco, session
     page = coco.get(change_url(session)).content.decode()
 
     assert "Opened by the Parent" in page and "v1 by Pat (Parent)" in page
-    assert "reschedule_proposed" in page
+    assert "New time proposed" in page and "reschedule_proposed" not in page  # the event in words
     assert 'name="events-0-kind"' not in page  # read-only rows: no inputs
 
 

@@ -17,6 +17,7 @@ from tests.conftest import NOW
 from tutoring.models import LessonPackage
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+NOT_DEDUCTED = ", invoiced separately, no credit deducted from the package"
 
 
 @pytest.fixture(autouse=True)
@@ -42,23 +43,25 @@ def test_the_card_says_what_cancelling_costs_in_credits_and_money(client, parent
     """L37: the half-lesson band costs half a credit of the 10-lesson package priced €400."""
     half = make_session(start=NOW + timedelta(hours=30))
     body = card(client, parent, half)
-    assert "If you cancel now: 50% of the lesson. Cancelling now costs 0.5 of a credit (€20.00) from the " \
-           "10-lesson package." in body
+    assert "If you cancel now: 50% of the lesson. Penalty guidance: cancelling now is charged 0.5 of a credit " \
+           "(€20.00) of the 10-lesson package, invoiced separately, no credit deducted from the package." in body
     assert settings.COORDINATOR_WAIVER_REMINDER in body
     full = make_session(start=NOW + timedelta(hours=10))
-    assert "Cancelling now costs 1 credit (€40.00) from the 10-lesson package." in card(client, parent, full)
+    assert ("Penalty guidance: cancelling now is charged 1 credit (€40.00) of the 10-lesson package, invoiced "
+            "separately, no credit deducted from the package.") in card(client, parent, full)
 
 
 def test_an_unpriced_package_shows_credits_only(client, parent, make_session, policies, package):
     body = card(client, parent, make_session(start=NOW + timedelta(hours=30)))
-    assert "Cancelling now costs 0.5 of a credit from the 10-lesson package." in body
+    assert ("Penalty guidance: cancelling now is charged 0.5 of a credit of the 10-lesson package, invoiced "
+            "separately, no credit deducted from the package.") in body
     assert "€" not in body
 
 
 def test_no_charge_says_no_cost_and_no_waiver(client, parent, make_session, policies, priced, settings):
     body = card(client, parent, make_session(start=NOW + timedelta(days=5)))
     assert "If you cancel now: No charge." in body
-    assert "Cancelling now costs" not in body and settings.COORDINATOR_WAIVER_REMINDER not in body
+    assert "Penalty guidance" not in body and settings.COORDINATOR_WAIVER_REMINDER not in body
 
 
 def test_the_package_is_the_one_approval_would_use(parent, make_session, policies, priced, student):
@@ -66,7 +69,8 @@ def test_the_package_is_the_one_approval_would_use(parent, make_session, policie
     LessonPackage.objects.create(student=student, credits=5, price=Decimal("150"), currency="GBP",
                                  expires_on=(NOW + timedelta(days=30)).date())
     g = lifecycle.cancellation_guidance(make_session(start=NOW + timedelta(hours=30)), by=parent, now=NOW)
-    assert g["cost"] == "Cancelling now costs 0.5 of a credit (£15.00) from the 5-lesson package."
+    assert g["cost"] == ("Penalty guidance: cancelling now is charged 0.5 of a credit (£15.00) of the 5-lesson "
+                         "package, invoiced separately, no credit deducted from the package.")
     assert (g["charge_percent"], g["cost_credits"], g["cost_amount"]) == (50, "0.5", "£15.00")
 
 
@@ -77,7 +81,8 @@ def test_a_tutors_strike_is_a_penalty_but_no_cost_to_the_package(tutor, make_ses
 
 def test_without_a_package_the_cost_is_still_said_in_credits(parent, make_session, policies):
     g = lifecycle.cancellation_guidance(make_session(start=NOW + timedelta(hours=30)), by=parent, now=NOW)
-    assert g["cost"] == "Cancelling now costs 0.5 of a credit from the student's lesson package."
+    assert g["cost"] == ("Penalty guidance: cancelling now is charged 0.5 of a credit of a lesson package, "
+                         "invoiced separately, no credit deducted from the package.")
 
 
 def test_the_confirmation_and_the_outcome_line_restate_the_cost(client, parent, make_session, reasons, policies,
@@ -88,8 +93,8 @@ def test_the_confirmation_and_the_outcome_line_restate_the_cost(client, parent, 
                                                   "policy_id": policies["parent_half"].id, "confirm": "1",
                                                   "as_role": "parent"}, **HTMX)
     body = unescape(r.content.decode())
-    assert "Session cancelled. Charge: 50% of the lesson: 0.5 of a credit (€20.00)." in body
-    assert "(Schedule conflict). Charge: 50% of the lesson: 0.5 of a credit (€20.00)." in body
+    assert f"Session cancelled. Charge: 50% of the lesson: 0.5 of a credit (€20.00){NOT_DEDUCTED}." in body
+    assert f"(Schedule conflict). Charge: 50% of the lesson: 0.5 of a credit (€20.00){NOT_DEDUCTED}." in body
 
 
 def test_the_api_guidance_has_the_cost_fields(client, parent, make_session, policies, priced):
@@ -97,7 +102,8 @@ def test_the_api_guidance_has_the_cost_fields(client, parent, make_session, poli
     client.force_login(parent)
     g = client.get(f"/api/sessions/{s.id}/cancellation-guidance").json()
     assert g["charged"] is True and g["charge_percent"] == 50
-    assert g["cost"] == "Cancelling now costs 0.5 of a credit (€20.00) from the 10-lesson package."
+    assert g["cost"] == ("Penalty guidance: cancelling now is charged 0.5 of a credit (€20.00) of the 10-lesson "
+                         "package, invoiced separately, no credit deducted from the package.")
     assert (g["cost_credits"], g["cost_amount"]) == ("0.5", "€20.00")
     free = client.get(f"/api/sessions/{make_session(start=NOW + timedelta(days=5)).id}/cancellation-guidance").json()
     assert (free["charged"], free["cost"], free["cost_amount"]) == (False, None, None)

@@ -64,7 +64,8 @@ def test_the_cancel_confirmation_says_what_it_costs_as_the_web_does(client, link
     send(press(f"r:{reasons[('tutor', 'cancel')].id}"))
     lines = tg.calls("editMessageText")[-1]["text"].split("\n")
     assert lines[1:] == ["If you cancel now: 50% of the lesson.",
-                         "Cancelling now costs 0.5 of a credit (€20.00) from the 10-lesson package. "
+                         "Penalty guidance: cancelling now is charged 0.5 of a credit (€20.00) of the 10-lesson "
+                         "package, invoiced separately, no credit deducted from the package. "
                          "Half the lesson is charged.",
                          settings.COORDINATOR_WAIVER_REMINDER]
     client.force_login(tutor)
