@@ -176,6 +176,7 @@ EVENT_LABELS = {
     "adhoc_logged": "Ad-hoc session logged",
     "imported": "Imported",
     "pattern_moved": "Moved by the weekly pattern",
+    "moved": "Moved by a coordinator",
     "pattern_withdrawn": "Withdrawn by the weekly pattern",
     "check_in": "Checked in",
     "check_out": "Checked out",
