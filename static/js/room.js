@@ -247,8 +247,8 @@
   }
 
   function openJoin() {
-    if (el.join.textContent === "Join") return;
-    el.join.textContent = "Join";
+    if (el.join.textContent === "Join Session") return;
+    el.join.textContent = "Join Session";
     el.join.disabled = el.join.hasAttribute("data-blocked") || !!(state && state.final);
   }
 

@@ -81,7 +81,7 @@ def starting(make_session):
 
 
 def join(page):
-    page.get_by_role("button", name="Join", exact=True).click()
+    page.get_by_role("button", name="Join Session", exact=True).click()
     expect(page.locator("#call")).to_be_visible()
 
 
@@ -101,7 +101,7 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     session = starting(5)
     sam = person(student)
     expect(sam).to_have_url(re.compile(r"/learn/$"))
-    sam.get_by_role("link", name="Join").click()
+    sam.get_by_role("link", name="Join Session", exact=True).click()
     expect(sam).to_have_url(re.compile(rf"/session/{session.id}$"))
     expect(sam.locator("#room-status")).to_have_text("Joinable")
     expect(sam.locator("#pick-camera")).to_be_enabled()  # the camera answered: the device check runs
@@ -112,7 +112,7 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
 
     tia = person(tutor)
     tia.goto("/teach/")
-    tia.get_by_role("link", name="Join").click()
+    tia.get_by_role("link", name="Join Session", exact=True).click()
     join(tia)
     for page in (sam, tia):
         expect(page.locator("#call-status")).to_have_text("In Progress")

@@ -61,7 +61,7 @@ def beat_poll() -> dict:
 def enter(page, session):
     page.goto(f"/session/{session.id}")
     expect(page.locator("#pick-camera")).to_be_enabled()  # the pre-join device check runs as ever
-    page.get_by_role("button", name="Join", exact=True).click()
+    page.get_by_role("button", name="Join Session", exact=True).click()
     expect(page.locator("#call")).to_be_visible()
 
 
@@ -79,7 +79,7 @@ def test_plugnmeet_in_the_room_for_tutor_and_student(person, starting, plugnmeet
     sam.goto(f"/session/{session.id}")
     expect(sam.locator("#room-status")).to_have_text("Joinable")
     check_page(sam, "room-plugnmeet-prejoin")
-    sam.get_by_role("button", name="Join", exact=True).click()
+    sam.get_by_role("button", name="Join Session", exact=True).click()
     client_says(sam, "Sam (participant)")
     expect(sam.locator("#call-status")).to_have_text("Waiting")
 

@@ -140,7 +140,7 @@ def test_the_student_sees_a_join_link(page, student, soon):
     later = soon(timedelta(days=1))
     signed_in(page, student)
     expect(page).to_have_url(re.compile(r"/learn/$"))
-    expect(page.get_by_role("link", name="Join")).to_have_attribute("href", f"/session/{s.id}")
+    expect(page.get_by_role("link", name="Join Session", exact=True)).to_have_attribute("href", f"/session/{s.id}")
     opens = (later.scheduled_start - timedelta(minutes=15)).astimezone(student.tzinfo)
     expect(page.locator(f"#session-{later.id}")).to_contain_text(f"Opens at {opens:%H:%M}")
     check_page(page, "learn")

@@ -78,7 +78,7 @@ def test_the_pre_join_screen_has_info_device_check_actions_and_tips(client, live
     status; the time in the viewer's zone."""
     page = text(as_user(client, student).get(f"/session/{live.id}"))
     for part in ("Algebra I", "Tia", "Check your camera and microphone", 'id="mic-meter"', 'id="pick-camera"',
-                 'id="pick-speaker"', "Play a test sound", ">Join<", "Tips", 'id="room-status"', "Joinable",
+                 'id="pick-speaker"', "Play a test sound", ">Join Session<", "Tips", 'id="room-status"', "Joinable",
                  "Please allow camera/microphone access.", "Back to Dashboard"):
         assert part in page, part
     start = live.scheduled_start.astimezone(student.tzinfo)
