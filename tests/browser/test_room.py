@@ -12,8 +12,10 @@ from playwright.sync_api import expect
 
 from analytics.models import Event
 from room import presence
+from room import services as room_services
 from sessions.models import SessionAssessment, SessionEvent, Status
 from tests.browser.conftest import VIEWPORTS, check_page, signed_in
+from tests.notes.files import uploaded
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +26,15 @@ WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = tru
     const stats = await pc.getStats(); let frames = 0;
     stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = Math.max(frames, s.framesDecoded || 0); });
     window.__frames = frames; }, 200); }"""
+
+# keeps a page's inbound audio in window.__samples (samples received) and window.__energy (their
+# total energy: above 0 once a sound, not silence, came through; the fake microphone beeps)
+WATCH_AUDIO = """() => { if (window.__hearing) return; window.__hearing = true; window.__samples = 0; window.__energy = 0;
+  setInterval(async () => { const pc = window.room && window.room.pc; if (!pc) { window.__samples = 0; return; }
+    const stats = await pc.getStats(); let samples = 0, energy = 0;
+    stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') {
+      samples = Math.max(samples, s.totalSamplesReceived || 0); energy = Math.max(energy, s.totalAudioEnergy || 0); } });
+    window.__samples = samples; window.__energy = energy; }, 200); }"""
 
 # holds the page's getUserMedia until window.__releaseCamera() (a camera permission still pending)
 CAMERA_GATE = """(() => { const media = navigator.mediaDevices, real = media.getUserMedia.bind(media);
@@ -94,11 +105,22 @@ def frames(page):
     return page.evaluate("() => window.__frames")
 
 
+def hears_audio(page):
+    """The other side's sound arrives and keeps arriving: samples received grow, and not silence."""
+    page.evaluate(WATCH_AUDIO)
+    page.wait_for_function("() => window.__samples > 0 && window.__energy > 0", timeout=45_000)
+    before = page.evaluate("() => window.__samples")
+    page.wait_for_function("(n) => window.__samples > n", arg=before, timeout=20_000)
+
+
 def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor, viewport):
     """R01, R02, R05-R08, R09 (US-S042, US-S043, US-V001, US-V006, US-T007), R10, R11, R14, R18: Join
     from /learn/ and /teach/, the pre-join check, Waiting, In Progress with each side decoding the
-    other's frames, the phone layout, check-in, leaving, feedback."""
+    other's frames and hearing the other's sound, the phone layout; R06 in the call: the side panel
+    lists the tutor's resource and its link downloads it, the session timer runs, switching the
+    camera keeps the call going, picture-in-picture; check-in, leaving, feedback."""
     session = starting(5)
+    room_services.add_resources(session, by=tutor, files=[uploaded("pdf")])  # shared before the call
     sam = person(student)
     expect(sam).to_have_url(re.compile(r"/learn/$"))
     sam.get_by_role("link", name="Join Session", exact=True).click()
@@ -118,6 +140,8 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
         expect(page.locator("#call-status")).to_have_text("In Progress")
     receives_video(sam)
     receives_video(tia)
+    hears_audio(sam)  # see and hear: each side's sound reaches the other
+    hears_audio(tia)
     check_page(tia, "room-call")
 
     # R11: full-screen video; portrait phones stack the videos, wider screens put them side by side;
@@ -144,6 +168,46 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     expect(tia.locator("#check-in")).to_be_hidden()
     session.refresh_from_db()
     assert session.status == Status.CHECKED_IN
+
+    # R06: the session timer counts (before the start: down to it) in m:ss
+    timer = sam.locator("#timer")
+    expect(timer).to_have_text(re.compile(r"^(Starts in \d+:\d\d|\d+:\d\d of \d+:\d\d)$"))
+    expect(timer).not_to_have_text(timer.text_content(), timeout=5_000)
+
+    # R06: the side panel lists the resource the tutor shared; its link downloads the file
+    sam.locator("#videos").click()  # on a phone the controls come back with a touch
+    sam.get_by_role("button", name="Resources").click()
+    expect(sam.locator("#toggle-side")).to_have_attribute("aria-expanded", "true")
+    with sam.expect_download() as download:
+        sam.locator("#side-panel").get_by_role("link", name="worksheet.pdf").click()
+    assert download.value.suggested_filename == "worksheet.pdf"
+    with open(download.value.path(), "rb") as file:
+        assert file.read().startswith(b"%PDF")
+    sam.locator("#side-title").click()  # a touch on the panel (over the videos on a phone) wakes the controls
+    sam.get_by_role("button", name="Resources").click()
+    expect(sam.locator("#side-panel")).to_be_hidden()
+
+    # R06: switching the camera sends the other one on the same call; Tia keeps decoding it
+    camera = "() => window.room.pc.getSenders().map(s => s.track && s.track.label).filter(l => l && l.startsWith('fake_device'))[0]"
+    first = sam.evaluate(camera)
+    seen = frames(tia)
+    sam.locator("#videos").click()
+    sam.get_by_role("button", name="Switch camera").click()
+    sam.wait_for_function(f"() => ({camera})() && ({camera})() !== {first!r}")
+    receives_video(tia, more_than=seen)
+    expect(tia.locator("#call-status")).to_have_text("In Progress")
+    assert sam.evaluate("() => window.room.pc.connectionState") == "connected"
+
+    # R11: picture-in-picture where the browser has it
+    if sam.evaluate("() => document.pictureInPictureEnabled"):
+        sam.locator("#videos").click()
+        sam.get_by_role("button", name="Picture in picture").click()
+        sam.wait_for_function("() => document.pictureInPictureElement === document.getElementById('remote-video')")
+        sam.locator("#videos").click()
+        sam.get_by_role("button", name="Picture in picture").click()
+        sam.wait_for_function("() => !document.pictureInPictureElement")
+    else:
+        expect(sam.locator("#pip")).to_be_hidden()
 
     sam.locator("#videos").click()  # on a phone the controls come back with a touch
     sam.get_by_role("button", name="Leave the session").click()
@@ -202,13 +266,16 @@ def test_no_show_when_the_other_never_comes(person, starting, tutor, viewport):
 
 @pytest.mark.parametrize("viewport", ["desktop"])
 def test_an_ended_session_shows_the_post_session_screen(person, starting, student, viewport):
-    """R10 Ended, R12 "This session has ended."."""
+    """R10 Ended, R12 "This session has ended.", R03 Back to Dashboard and Back to Course."""
     session = starting(-120, status=Status.AWAITING_APPROVAL_PARENT)
     sam = person(student)
     sam.goto(f"/session/{session.id}")
     expect(sam.get_by_role("heading", name="Session Ended")).to_be_visible()
     expect(sam.get_by_text("This session has ended.")).to_be_visible()
     expect(sam.get_by_role("link", name="Back to Dashboard")).to_have_attribute("href", "/learn/")
+    sam.get_by_role("link", name="Back to Course").click()  # R03: spec 002's CCNT, the course's page
+    expect(sam).to_have_url(re.compile(rf"/learn/courses/{session.course_id}/$"))
+    expect(sam.locator(f"#session-{session.id}")).to_be_visible()
 
 
 @pytest.mark.parametrize("viewport", ["desktop"])
