@@ -164,6 +164,27 @@ def test_the_post_session_screen(client, done, request, who, home):
     assert ("Upload resources" in page) == (who == "tutor")
 
 
+@pytest.mark.parametrize(("who", "course_page"), [("student", "/learn/courses/{}/"), ("tutor", "/teach/courses/{}/")])
+@pytest.mark.parametrize("screen", ["pre-join", "post-session"])
+def test_back_to_course_leads_to_the_viewers_course_page(client, live, done, request, who, course_page, screen):
+    """R03: "Back to Course" (spec 002 Outgoing CCNT) on the pre-join and post-session screens, to
+    the course's page of the viewer's role, which opens for them."""
+    session = live if screen == "pre-join" else done
+    user = as_user(client, request.getfixturevalue(who))
+    page = text(user.get(f"/session/{session.id}"))
+    href = course_page.format(session.course_id)
+    assert f'<a href="{href}">Back to Course</a>' in page or f'<a class="button" href="{href}">Back to Course</a>' in page
+    assert ("Session Ended" in page) == (screen == "post-session")
+    course = user.get(href)
+    assert course.status_code == 200 and f'id="session-{session.id}"' in text(course)
+
+
+def test_a_session_without_a_course_has_no_back_to_course(client, make_session, student):
+    session = make_session(start=timezone.now() + timedelta(minutes=5), course=None)
+    page = text(as_user(client, student).get(f"/session/{session.id}"))
+    assert "Back to Course" not in page and "Back to Dashboard" in page
+
+
 def test_student_feedback_reaches_the_creators_history(client, done, student, creator):
     """US-V006, H23: the student's rating is the session's stars, average and low-rating flag."""
     response = as_user(client, student).post(f"/session/{done.id}/feedback", {"rating": "2", "comment": "Too fast."})
