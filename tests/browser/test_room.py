@@ -29,11 +29,14 @@ WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = tru
 
 # keeps a page's inbound audio in window.__samples (samples received) and window.__energy (their
 # total energy: above 0 once a sound, not silence, came through; the fake microphone beeps)
-WATCH_AUDIO = """() => { if (window.__hearing) return; window.__hearing = true; window.__samples = 0; window.__energy = 0;
-  setInterval(async () => { const pc = window.room && window.room.pc; if (!pc) { window.__samples = 0; return; }
+WATCH_AUDIO = """() => { if (window.__hearing) return; window.__hearing = true;
+  window.__samples = 0; window.__energy = 0;
+  setInterval(async () => { const pc = window.room && window.room.pc;
+    if (!pc) { window.__samples = 0; return; }
     const stats = await pc.getStats(); let samples = 0, energy = 0;
     stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      samples = Math.max(samples, s.totalSamplesReceived || 0); energy = Math.max(energy, s.totalAudioEnergy || 0); } });
+      samples = Math.max(samples, s.totalSamplesReceived || 0);
+      energy = Math.max(energy, s.totalAudioEnergy || 0); } });
     window.__samples = samples; window.__energy = energy; }, 200); }"""
 
 # holds the page's getUserMedia until window.__releaseCamera() (a camera permission still pending)
@@ -188,7 +191,8 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     expect(sam.locator("#side-panel")).to_be_hidden()
 
     # R06: switching the camera sends the other one on the same call; Tia keeps decoding it
-    camera = "() => window.room.pc.getSenders().map(s => s.track && s.track.label).filter(l => l && l.startsWith('fake_device'))[0]"
+    camera = ("() => window.room.pc.getSenders().map(s => s.track && s.track.label)"
+              ".filter(l => l && l.startsWith('fake_device'))[0]")
     first = sam.evaluate(camera)
     seen = frames(tia)
     sam.locator("#videos").click()
@@ -202,7 +206,8 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     if sam.evaluate("() => document.pictureInPictureEnabled"):
         sam.locator("#videos").click()
         sam.get_by_role("button", name="Picture in picture").click()
-        sam.wait_for_function("() => document.pictureInPictureElement === document.getElementById('remote-video')")
+        in_pip = "() => document.pictureInPictureElement === document.querySelector('#remote-video')"
+        sam.wait_for_function(in_pip)
         sam.locator("#videos").click()
         sam.get_by_role("button", name="Picture in picture").click()
         sam.wait_for_function("() => !document.pictureInPictureElement")

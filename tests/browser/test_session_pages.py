@@ -155,7 +155,8 @@ def test_the_course_page_of_the_student_and_of_the_tutor(page, student, tutor, c
         page.goto(path)
         expect(page.get_by_role("heading", level=1)).to_have_text("Algebra I")
         expect(page.get_by_text("Course by Cleo")).to_be_visible()
-        expect(page.get_by_role("link", name="Join Session", exact=True)).to_have_attribute("href", f"/session/{s.id}")
+        join = page.get_by_role("link", name="Join Session", exact=True)
+        expect(join).to_have_attribute("href", f"/session/{s.id}")
         check_page(page, f"{path.split('/')[1]}-course")
         page.context.clear_cookies()
 

@@ -41,7 +41,8 @@ def test_the_student_sees_the_course_and_their_sessions_in_it(client, student, c
     response, body = page(client, student, f"/learn/courses/{course.id}/")
     assert response.status_code == 200
     assert "<h1>Algebra I</h1>" in body and "Course by Cleo" in body and "times in America/New_York" in body
-    upcoming, past = body[body.index('id="upcoming-title"'):body.index('id="past-title"')], body[body.index('id="past-title"'):]
+    split = body.index('id="past-title"')
+    upcoming, past = body[body.index('id="upcoming-title"'):split], body[split:]
     assert f'id="session-{open_now.id}"' in upcoming and f'href="/session/{open_now.id}"' in upcoming
     assert ">Join Session<" in upcoming
     assert f'id="session-{later.id}"' in upcoming and f'href="/session/{later.id}"' not in body
@@ -51,7 +52,8 @@ def test_the_student_sees_the_course_and_their_sessions_in_it(client, student, c
     assert 'href="/learn/"' in body
 
 
-def test_the_tutor_sees_the_course_and_their_sessions_in_it(client, tutor, course, make_session, other_course):
+def test_the_tutor_sees_the_course_and_their_sessions_in_it(client, tutor, course, make_session,
+                                                            other_course):
     """R03: the tutor's way back to the course, with Join Session when the room is open."""
     open_now = make_session(start=NOW + timedelta(minutes=10))
     elsewhere = make_session(start=NOW + timedelta(hours=3), course=other_course)
@@ -87,7 +89,8 @@ def test_an_enrolled_student_sees_it_before_any_session(client, student, other_c
 def test_everyone_else_is_refused(client, request, course, session, who, path, status, sibling, outsider):
     if who == "ended_match":
         user = make_user("ted", Role.TUTOR)
-        Match.objects.create(tutor=user, student=request.getfixturevalue("student"), course=course, active=False)
+        student = request.getfixturevalue("student")
+        Match.objects.create(tutor=user, student=student, course=course, active=False)
     else:
         user = request.getfixturevalue(who)
     response, body = page(client, user, path.format(id=course.id))
@@ -102,8 +105,8 @@ def test_a_visitor_who_is_not_signed_in_goes_to_sign_in(client, course):
 
 @pytest.mark.parametrize("n", [5, 300])
 @pytest.mark.parametrize("who", ["student", "tutor"])
-def test_it_runs_the_same_number_of_queries_for_5_or_300_sessions(client, request, who, n, tutor, student, course,
-                                                                    django_assert_num_queries):
+def test_it_runs_the_same_number_of_queries_for_5_or_300_sessions(client, request, who, n, tutor, student,
+                                                                    course, django_assert_num_queries):
     rows = []
     for i in range(n):
         start = NOW + timedelta(hours=1 + 2 * i) if i % 2 else NOW - timedelta(hours=2 + 2 * i)
@@ -118,4 +121,5 @@ def test_it_runs_the_same_number_of_queries_for_5_or_300_sessions(client, reques
         assert client.get(path).status_code == 200
 
 
-QUERIES = {"student": 12, "tutor": 17}  # the same for any number of sessions: the /learn/ and /teach/ cards plus the course and its guard
+# the same for any number of sessions: the cards of /learn/ and /teach/, the course and its guard
+QUERIES = {"student": 12, "tutor": 17}
