@@ -27,17 +27,25 @@ WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = tru
     stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = Math.max(frames, s.framesDecoded || 0); });
     window.__frames = frames; }, 200); }"""
 
-# keeps a page's inbound audio in window.__samples (samples received) and window.__energy (their
-# total energy: above 0 once a sound, not silence, came through; the fake microphone beeps)
+# keeps a page's inbound audio in window.__samples (samples received) and window.__loudest (the
+# highest mean power, audio energy over duration, of any 200 ms between two readings): a sound, the
+# fake microphone's beep, is far above what silence or comfort noise gives (a muted microphone:
+# about 1e-9 here, against 0.5 for the beep)
 WATCH_AUDIO = """() => { if (window.__hearing) return; window.__hearing = true;
-  window.__samples = 0; window.__energy = 0;
+  window.__samples = 0; window.__loudest = 0; let last = null;
   setInterval(async () => { const pc = window.room && window.room.pc;
-    if (!pc) { window.__samples = 0; return; }
-    const stats = await pc.getStats(); let samples = 0, energy = 0;
-    stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'audio') {
-      samples = Math.max(samples, s.totalSamplesReceived || 0);
-      energy = Math.max(energy, s.totalAudioEnergy || 0); } });
-    window.__samples = samples; window.__energy = energy; }, 200); }"""
+    if (!pc) { window.__samples = 0; last = null; return; }
+    const stats = await pc.getStats(); let now = null;
+    stats.forEach(s => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+      if (now && s.totalSamplesReceived <= now.samples) return;
+      now = { samples: s.totalSamplesReceived || 0, energy: s.totalAudioEnergy || 0,
+              duration: s.totalSamplesDuration || 0 }; });
+    if (!now) return;
+    if (last && now.duration > last.duration) {
+      const power = (now.energy - last.energy) / (now.duration - last.duration);
+      window.__loudest = Math.max(window.__loudest, power); }
+    window.__samples = now.samples; last = now; }, 200); }"""
 
 # holds the page's getUserMedia until window.__releaseCamera() (a camera permission still pending)
 CAMERA_GATE = """(() => { const media = navigator.mediaDevices, real = media.getUserMedia.bind(media);
@@ -111,7 +119,7 @@ def frames(page):
 def hears_audio(page):
     """The other side's sound arrives and keeps arriving: samples received grow, and not silence."""
     page.evaluate(WATCH_AUDIO)
-    page.wait_for_function("() => window.__samples > 0 && window.__energy > 0", timeout=45_000)
+    page.wait_for_function("() => window.__samples > 0 && window.__loudest > 1e-3", timeout=45_000)
     before = page.evaluate("() => window.__samples")
     page.wait_for_function("(n) => window.__samples > n", arg=before, timeout=20_000)
 
