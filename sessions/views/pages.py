@@ -380,13 +380,17 @@ def _course_or_404(course_id: int, may_see) -> Course:
 
 
 def _course_page(request, course: Course, base, *, as_role: str | None):
+    """The course's title and creator, then the viewer's sessions in it as on /learn/ (the tutor's
+    cards with their forms and reason pickers, as on /teach/)."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
     upcoming, past = selectors.learn_lists(base.filter(course=course), now)
+    pickers = selectors.reason_pickers([as_role]) if as_role else None
     return render(request, "sessions/course.html", {
-        "course": course, "zone": request.user.time_zone,
+        "course": course, "zone": request.user.time_zone, "next": request.get_full_path(),
         "dashboard": "/learn/" if as_role is None else "/teach/",
-        "upcoming": _cards(upcoming, viewer, now, as_role), "past": _cards(past, viewer, now, as_role),
+        "upcoming": _cards(upcoming, viewer, now, as_role, pickers),
+        "past": _cards(past, viewer, now, as_role, pickers),
     })
 
 

@@ -65,6 +65,14 @@ def test_the_tutor_sees_the_course_and_their_sessions_in_it(client, tutor, cours
     assert "No past sessions in this course yet." in body and 'href="/teach/"' in body
 
 
+def test_the_tutors_cards_keep_their_actions_and_come_back_here(client, tutor, course, make_session, reasons):
+    """The tutor's cards work as on /teach/: Cancel and Reschedule, returning to this page."""
+    far = make_session(start=NOW + timedelta(days=3))
+    response, body = page(client, tutor, f"/teach/courses/{course.id}/")
+    assert f"/sessions/{far.id}/cancel/?as_role=tutor&amp;next=/teach/courses/{course.id}/" in body
+    assert f'action="/sessions/{far.id}/reschedule/"' in body
+
+
 def test_a_tutor_matched_in_the_course_sees_it_before_any_session(client, tutor, student, other_course):
     Match.objects.create(tutor=tutor, student=student, course=other_course)
     response, body = page(client, tutor, f"/teach/courses/{other_course.id}/")
@@ -122,4 +130,4 @@ def test_it_runs_the_same_number_of_queries_for_5_or_300_sessions(client, reques
 
 
 # the same for any number of sessions: the cards of /learn/ and /teach/, the course and its guard
-QUERIES = {"student": 12, "tutor": 17}
+QUERIES = {"student": 12, "tutor": 18}
