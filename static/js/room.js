@@ -780,6 +780,8 @@
 
   window.room = { pc: null, recording: null, state: function () { return state; }, socket: function () { return ws; } };
   el.join.addEventListener("click", join);
+  // the page comes with Join disabled: a click before this script ran would do nothing
+  if (el.join.hasAttribute("data-enterable")) el.join.disabled = false;
   el.leave.addEventListener("click", leave);
   el.retry.addEventListener("click", retry);
   el.checkIn.addEventListener("click", checkIn);

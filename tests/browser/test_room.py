@@ -253,6 +253,22 @@ def test_a_denied_camera_says_how_to_fix_it_and_still_lets_you_join(person, star
     expect(sam.locator("#call-status")).to_have_text("Waiting")
 
 
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_join_is_enabled_by_the_rooms_script_only(person, starting, student, viewport):
+    """Join is never a dead button: before the room's script runs (or when it fails to load) it is
+    disabled; the script enables it (a click on the server's enabled button did nothing)."""
+    session = starting(5)
+    sam = person(student)
+    sam.route(re.compile(r".*/static/js/room\.js.*"), lambda route: route.fulfill(status=404, body=""))
+    sam.goto(f"/session/{session.id}")
+    expect(sam.locator("#join")).to_have_text("Join Session")
+    expect(sam.locator("#join")).to_be_disabled()
+    sam.unroute_all()
+    sam.reload()
+    expect(sam.locator("#join")).to_be_enabled()
+    join(sam)
+
+
 @pytest.mark.parametrize("viewport", ["phone"])
 def test_an_early_room_counts_down(person, starting, student, viewport):
     """R10 Early: more than 15 minutes before, Join is not possible yet."""
