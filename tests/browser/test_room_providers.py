@@ -129,8 +129,8 @@ def test_bigbluebutton_in_the_room_for_tutor_and_student(person, starting, bbb, 
 
 
 @pytest.mark.parametrize("viewport", ["desktop"])
-def test_a_socket_that_connects_after_the_provider_failed_keeps_its_words(person, starting, student, plugnmeet,
-                                                                          viewport):
+def test_a_socket_that_connects_after_the_provider_failed_keeps_its_words(person, starting, student,
+                                                                          plugnmeet, viewport):
     """The room's socket may connect after the provider's refusal came back (a loaded machine): its
     welcome must not hide "Video service unavailable. Try again." and its Retry, nor the state's words."""
     plugnmeet.queue("/auth/room/create", Reply(500, b"<html>oops</html>", "text/html"))
