@@ -20,6 +20,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -45,6 +46,7 @@ CAMERA_DENIED = "Please allow camera/microphone access."
 CONNECTION_FAILED = "Unable to connect."
 PROVIDER_ERROR = "Video service unavailable. Try again."
 DASHBOARDS = {"tutor": "/teach/", "student": "/learn/"}
+COURSE_PAGES = {"tutor": "teach-course", "student": "learn-course"}  # "Back to Course" (spec 002, R03)
 
 
 class NotAllowed(Exception):
@@ -181,6 +183,7 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "opens_at": _local(states.opens_at(session), user, "%H:%M"),
         "ends_at": _local(session.scheduled_end, user, "%H:%M"),
         "dashboard": DASHBOARDS[role],
+        "course_url": reverse(COURSE_PAGES[role], args=[session.course_id]) if session.course_id else "",
         "can_rejoin": states.entry_refusal(session, user.id, now, other_present=other.id in present) is None,
         "provider_ok": provider_ok, "presence_ok": presence_ok,
         "provider_mode": provider != VideoProvider.P2P, "provider_label": VideoProvider(provider).label,

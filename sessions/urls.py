@@ -11,6 +11,8 @@ urlpatterns = [
     path("teach/", pages.teach, name="teach"),
     path("teach/adhoc/", pages.teach_adhoc, name="teach-adhoc"),
     path("learn/", pages.learn, name="learn"),
+    path("learn/courses/<int:course_id>/", pages.learn_course, name="learn-course"),
+    path("teach/courses/<int:course_id>/", pages.teach_course, name="teach-course"),
     path("sessions/<int:session_id>/", pages.session_page, name="session"),
     # the session actions: one URL per entry of the action registry with a Web part
     *(path(f"sessions/<int:session_id>/{a.web.path}", actions.VIEWS[a.name], name=a.web.url_name)

@@ -12,6 +12,7 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Prefetch
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -19,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from tutoring.guards import role_page
-from tutoring.models import Guardianship, Role
+from tutoring.models import Course, Enrollment, Guardianship, Match, Role
 
 from .. import actions as registry
 from .. import lifecycle, projections, rules, selectors
@@ -385,6 +386,55 @@ def learn(request):
     return render(request, "sessions/learn.html", {
         "upcoming": _cards(upcoming, viewer, now, None), "past": _cards(past, viewer, now, None),
     })
+
+
+# --- a course, for its student or tutor (spec 002 "Back to Course") ------------------------------
+
+
+def _course_or_404(course_id: int, may_see) -> Course:
+    course = Course.objects.select_related("creator").filter(pk=course_id).first()
+    if course is None or not may_see(course):
+        raise Http404("Course not found.")
+    return course
+
+
+def _course_page(request, course: Course, base, *, as_role: str | None):
+    """The course's title and creator, then the viewer's sessions in it as on /learn/ (the tutor's
+    cards with their forms and reason pickers, as on /teach/)."""
+    viewer = Viewer.of(request.user)
+    now = timezone.now()
+    upcoming, past = selectors.learn_lists(base.filter(course=course), now)
+    pickers = selectors.reason_pickers([as_role]) if as_role else None
+    return render(request, "sessions/course.html", {
+        "course": course, "zone": request.user.time_zone, "next": request.get_full_path(),
+        "dashboard": "/learn/" if as_role is None else "/teach/",
+        "upcoming": _cards(upcoming, viewer, now, as_role, pickers),
+        "past": _cards(past, viewer, now, as_role, pickers),
+    })
+
+
+@never_cache
+@role_page(Role.STUDENT)
+def learn_course(request, course_id):
+    """A course of the student's (enrolled, or with a session in it): its title, its creator and the
+    student's sessions in it, upcoming (Join Session once the room opens) then past."""
+    user = request.user
+    course = _course_or_404(course_id, lambda c: Enrollment.objects.filter(course=c, student=user).exists()
+                            or Session.objects.filter(course=c, student=user).exists())
+    base = card_queryset(selectors.students_sessions([user.id]), with_notes=False)
+    return _course_page(request, course, base, as_role=None)
+
+
+@never_cache
+@role_page(Role.TUTOR)
+def teach_course(request, course_id):
+    """A course the tutor teaches (an active match in it, or a session): its title, its creator and
+    the tutor's sessions in it, upcoming (Join Session once the room opens) then past."""
+    user = request.user
+    course = _course_or_404(course_id, lambda c: Session.objects.filter(course=c, tutor=user).exists()
+                            or Match.objects.filter(course=c, tutor=user, active=True).exists())
+    base = card_queryset(selectors.tutors_sessions(user.id))
+    return _course_page(request, course, base, as_role=Party.TUTOR)
 
 
 # --- one session -------------------------------------------------------------------------------

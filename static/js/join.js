@@ -1,4 +1,4 @@
-// Session cards: "Opens at 17:45" turns into the Join link at that moment, without a reload.
+// Session cards: "Opens at 17:45" turns into the Join Session link at that moment, without a reload.
 // Included once per waiting card; runs once per page.
 (function () {
   "use strict";
@@ -10,7 +10,7 @@
       var link = document.createElement("a");
       link.className = "button button--primary";
       link.href = span.dataset.url;
-      link.textContent = "Join";
+      link.textContent = "Join Session";
       span.replaceWith(link);
     });
   }

@@ -40,7 +40,7 @@
   var pc = null, peerId = null, myId = null, ws = null;
   var makingOffer = false, ignoreOffer = false;
   var inCall = false, leaving = false, failures = 0, heartbeatTimer = null, reconnectTimer = null;
-  var iceTimer = null, lastError = null, state = cfg.state;
+  var iceTimer = null, lastError = null, state = cfg.state, providerFailed = false;
   var audioCtx = null, meterFrame = null, reported = {};
 
   // --- small helpers -----------------------------------------------------------------------------
@@ -217,6 +217,7 @@
     if (el.peerNote) el.peerNote.textContent = s.detail;
     show(el.peerNote, s.state !== "in_progress" || !pc || pc.connectionState !== "connected");
     show(el.checkIn, !!s.can_check_in);
+    if (providerFailed) technical();  // the provider's refusal stands until Retry, whatever the socket says
     if (s.status_label) el.sessionStatus.textContent = "· " + s.status_label;
     showRecording();
     document.getElementById("room").dataset.state = s.state;
@@ -247,8 +248,8 @@
   }
 
   function openJoin() {
-    if (el.join.textContent === "Join") return;
-    el.join.textContent = "Join";
+    if (el.join.textContent === "Join Session") return;
+    el.join.textContent = "Join Session";
     el.join.disabled = el.join.hasAttribute("data-blocked") || !!(state && state.final);
   }
 
@@ -323,7 +324,7 @@
         if (myId && myId !== msg.connection_id) closePeer();
         myId = msg.connection_id;
         failures = 0;
-        show(el.alert, false);
+        if (!providerFailed) show(el.alert, false);  // the socket's own trouble is over, not the provider's
         clearInterval(heartbeatTimer);
         heartbeatTimer = setInterval(function () { send({ type: "heartbeat" }); }, (msg.heartbeat || 10) * 1000);
         if (!viaProvider) sendMedia();
@@ -516,6 +517,7 @@
   }
 
   function requestJoin() {
+    providerFailed = false;
     show(el.alert, false);
     show(el.providerNote, true);
     post(cfg.joinUrl).then(function (result) {
@@ -535,6 +537,7 @@
   }
 
   function providerTrouble(detail, retryable) {  // R12 "Video service unavailable. Try again."
+    providerFailed = true;
     technical();
     alertWith(detail || cfg.texts.provider, retryable ? "Retry" : null);
     if (retryable) report("provider_unavailable");
@@ -780,6 +783,8 @@
 
   window.room = { pc: null, recording: null, state: function () { return state; }, socket: function () { return ws; } };
   el.join.addEventListener("click", join);
+  // the page comes with Join disabled: a click before this script ran would do nothing
+  if (el.join.hasAttribute("data-enterable")) el.join.disabled = false;
   el.leave.addEventListener("click", leave);
   el.retry.addEventListener("click", retry);
   el.checkIn.addEventListener("click", checkIn);

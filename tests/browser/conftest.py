@@ -111,7 +111,8 @@ def asgi_server(django_db_setup, django_db_blocker):
 @pytest.fixture(scope="session")
 def media_browser(playwright, browser_type_launch_args):
     """Chromium with a fake camera and microphone; a context grants or withholds permission."""
-    args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream",
+    # two fake cameras (fake_device_0 and _1): the call's "Switch camera" has one to switch to
+    args = [*browser_type_launch_args["args"], "--use-fake-device-for-media-stream=device-count=2",
             "--autoplay-policy=no-user-gesture-required",
             # two people's pages share one browser: neither may be throttled as a background page
             # (timers, decoding) while the other has the focus

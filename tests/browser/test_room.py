@@ -11,9 +11,11 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from analytics.models import Event
+from room import services as room_services
 from video import presence
 from sessions.models import SessionAssessment, SessionEvent, Status
 from tests.browser.conftest import VIEWPORTS, check_page, signed_in
+from tests.notes.files import uploaded
 
 pytestmark = pytest.mark.browser
 
@@ -24,6 +26,26 @@ WATCH_FRAMES = """() => { if (window.__watching) return; window.__watching = tru
     const stats = await pc.getStats(); let frames = 0;
     stats.forEach(s => { if (s.type === 'inbound-rtp' && s.kind === 'video') frames = Math.max(frames, s.framesDecoded || 0); });
     window.__frames = frames; }, 200); }"""
+
+# keeps a page's inbound audio in window.__samples (samples received) and window.__loudest (the
+# highest mean power, audio energy over duration, of any 200 ms between two readings): a sound, the
+# fake microphone's beep, is far above what silence or comfort noise gives (a muted microphone:
+# about 1e-9 here, against 0.5 for the beep)
+WATCH_AUDIO = """() => { if (window.__hearing) return; window.__hearing = true;
+  window.__samples = 0; window.__loudest = 0; let last = null;
+  setInterval(async () => { const pc = window.room && window.room.pc;
+    if (!pc) { window.__samples = 0; last = null; return; }
+    const stats = await pc.getStats(); let now = null;
+    stats.forEach(s => {
+      if (s.type !== 'inbound-rtp' || s.kind !== 'audio') return;
+      if (now && s.totalSamplesReceived <= now.samples) return;
+      now = { samples: s.totalSamplesReceived || 0, energy: s.totalAudioEnergy || 0,
+              duration: s.totalSamplesDuration || 0 }; });
+    if (!now) return;
+    if (last && now.duration > last.duration) {
+      const power = (now.energy - last.energy) / (now.duration - last.duration);
+      window.__loudest = Math.max(window.__loudest, power); }
+    window.__samples = now.samples; last = now; }, 200); }"""
 
 # holds the page's getUserMedia until window.__releaseCamera() (a camera permission still pending)
 CAMERA_GATE = """(() => { const media = navigator.mediaDevices, real = media.getUserMedia.bind(media);
@@ -81,7 +103,7 @@ def starting(make_session):
 
 
 def join(page):
-    page.get_by_role("button", name="Join", exact=True).click()
+    page.get_by_role("button", name="Join Session", exact=True).click()
     expect(page.locator("#call")).to_be_visible()
 
 
@@ -94,14 +116,25 @@ def frames(page):
     return page.evaluate("() => window.__frames")
 
 
+def hears_audio(page):
+    """The other side's sound arrives and keeps arriving: samples received grow, and not silence."""
+    page.evaluate(WATCH_AUDIO)
+    page.wait_for_function("() => window.__samples > 0 && window.__loudest > 1e-3", timeout=45_000)
+    before = page.evaluate("() => window.__samples")
+    page.wait_for_function("(n) => window.__samples > n", arg=before, timeout=20_000)
+
+
 def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starting, student, tutor, viewport):
     """R01, R02, R05-R08, R09 (US-S042, US-S043, US-V001, US-V006, US-T007), R10, R11, R14, R18: Join
     from /learn/ and /teach/, the pre-join check, Waiting, In Progress with each side decoding the
-    other's frames, the phone layout, check-in, leaving, feedback."""
+    other's frames and hearing the other's sound, the phone layout; R06 in the call: the side panel
+    lists the tutor's resource and its link downloads it, the session timer runs, switching the
+    camera keeps the call going, picture-in-picture; check-in, leaving, feedback."""
     session = starting(5)
+    room_services.add_resources(session, by=tutor, files=[uploaded("pdf")])  # shared before the call
     sam = person(student)
     expect(sam).to_have_url(re.compile(r"/learn/$"))
-    sam.get_by_role("link", name="Join").click()
+    sam.get_by_role("link", name="Join Session", exact=True).click()
     expect(sam).to_have_url(re.compile(rf"/session/{session.id}$"))
     expect(sam.locator("#room-status")).to_have_text("Joinable")
     expect(sam.locator("#pick-camera")).to_be_enabled()  # the camera answered: the device check runs
@@ -112,12 +145,14 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
 
     tia = person(tutor)
     tia.goto("/teach/")
-    tia.get_by_role("link", name="Join").click()
+    tia.get_by_role("link", name="Join Session", exact=True).click()
     join(tia)
     for page in (sam, tia):
         expect(page.locator("#call-status")).to_have_text("In Progress")
     receives_video(sam)
     receives_video(tia)
+    hears_audio(sam)  # see and hear: each side's sound reaches the other
+    hears_audio(tia)
     check_page(tia, "room-call")
 
     # R11: full-screen video; portrait phones stack the videos, wider screens put them side by side;
@@ -144,6 +179,48 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     expect(tia.locator("#check-in")).to_be_hidden()
     session.refresh_from_db()
     assert session.status == Status.CHECKED_IN
+
+    # R06: the session timer counts (before the start: down to it) in m:ss
+    timer = sam.locator("#timer")
+    expect(timer).to_have_text(re.compile(r"^(Starts in \d+:\d\d|\d+:\d\d of \d+:\d\d)$"))
+    expect(timer).not_to_have_text(timer.text_content(), timeout=5_000)
+
+    # R06: the side panel lists the resource the tutor shared; its link downloads the file
+    sam.locator("#videos").click()  # on a phone the controls come back with a touch
+    sam.get_by_role("button", name="Resources").click()
+    expect(sam.locator("#toggle-side")).to_have_attribute("aria-expanded", "true")
+    with sam.expect_download() as download:
+        sam.locator("#side-panel").get_by_role("link", name="worksheet.pdf").click()
+    assert download.value.suggested_filename == "worksheet.pdf"
+    with open(download.value.path(), "rb") as file:
+        assert file.read().startswith(b"%PDF")
+    sam.locator("#side-title").click()  # a touch on the panel (over the videos on a phone) wakes the controls
+    sam.get_by_role("button", name="Resources").click()
+    expect(sam.locator("#side-panel")).to_be_hidden()
+
+    # R06: switching the camera sends the other one on the same call; Tia keeps decoding it
+    camera = ("() => window.room.pc.getSenders().map(s => s.track && s.track.label)"
+              ".filter(l => l && l.startsWith('fake_device'))[0]")
+    first = sam.evaluate(camera)
+    seen = frames(tia)
+    sam.locator("#videos").click()
+    sam.get_by_role("button", name="Switch camera").click()
+    sam.wait_for_function(f"() => ({camera})() && ({camera})() !== {first!r}")
+    receives_video(tia, more_than=seen)
+    expect(tia.locator("#call-status")).to_have_text("In Progress")
+    assert sam.evaluate("() => window.room.pc.connectionState") == "connected"
+
+    # R11: picture-in-picture where the browser has it
+    if sam.evaluate("() => document.pictureInPictureEnabled"):
+        sam.locator("#videos").click()
+        sam.get_by_role("button", name="Picture in picture").click()
+        in_pip = "() => document.pictureInPictureElement === document.querySelector('#remote-video')"
+        sam.wait_for_function(in_pip)
+        sam.locator("#videos").click()
+        sam.get_by_role("button", name="Picture in picture").click()
+        sam.wait_for_function("() => !document.pictureInPictureElement")
+    else:
+        expect(sam.locator("#pip")).to_be_hidden()
 
     sam.locator("#videos").click()  # on a phone the controls come back with a touch
     sam.get_by_role("button", name="Leave the session").click()
@@ -176,6 +253,22 @@ def test_a_denied_camera_says_how_to_fix_it_and_still_lets_you_join(person, star
     expect(sam.locator("#call-status")).to_have_text("Waiting")
 
 
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_join_is_enabled_by_the_rooms_script_only(person, starting, student, viewport):
+    """Join is never a dead button: before the room's script runs (or when it fails to load) it is
+    disabled; the script enables it (a click on the server's enabled button did nothing)."""
+    session = starting(5)
+    sam = person(student)
+    sam.route(re.compile(r".*/static/js/room\.js.*"), lambda route: route.fulfill(status=404, body=""))
+    sam.goto(f"/session/{session.id}")
+    expect(sam.locator("#join")).to_have_text("Join Session")
+    expect(sam.locator("#join")).to_be_disabled()
+    sam.unroute_all()
+    sam.reload()
+    expect(sam.locator("#join")).to_be_enabled()
+    join(sam)
+
+
 @pytest.mark.parametrize("viewport", ["phone"])
 def test_an_early_room_counts_down(person, starting, student, viewport):
     """R10 Early: more than 15 minutes before, Join is not possible yet."""
@@ -202,13 +295,16 @@ def test_no_show_when_the_other_never_comes(person, starting, tutor, viewport):
 
 @pytest.mark.parametrize("viewport", ["desktop"])
 def test_an_ended_session_shows_the_post_session_screen(person, starting, student, viewport):
-    """R10 Ended, R12 "This session has ended."."""
+    """R10 Ended, R12 "This session has ended.", R03 Back to Dashboard and Back to Course."""
     session = starting(-120, status=Status.AWAITING_APPROVAL_PARENT)
     sam = person(student)
     sam.goto(f"/session/{session.id}")
     expect(sam.get_by_role("heading", name="Session Ended")).to_be_visible()
     expect(sam.get_by_text("This session has ended.")).to_be_visible()
     expect(sam.get_by_role("link", name="Back to Dashboard")).to_have_attribute("href", "/learn/")
+    sam.get_by_role("link", name="Back to Course").click()  # R03: spec 002's CCNT, the course's page
+    expect(sam).to_have_url(re.compile(rf"/learn/courses/{session.course_id}/$"))
+    expect(sam.locator(f"#session-{session.id}")).to_be_visible()
 
 
 @pytest.mark.parametrize("viewport", ["desktop"])

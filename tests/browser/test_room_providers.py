@@ -61,7 +61,7 @@ def beat_poll() -> dict:
 def enter(page, session):
     page.goto(f"/session/{session.id}")
     expect(page.locator("#pick-camera")).to_be_enabled()  # the pre-join device check runs as ever
-    page.get_by_role("button", name="Join", exact=True).click()
+    page.get_by_role("button", name="Join Session", exact=True).click()
     expect(page.locator("#call")).to_be_visible()
 
 
@@ -79,7 +79,7 @@ def test_plugnmeet_in_the_room_for_tutor_and_student(person, starting, plugnmeet
     sam.goto(f"/session/{session.id}")
     expect(sam.locator("#room-status")).to_have_text("Joinable")
     check_page(sam, "room-plugnmeet-prejoin")
-    sam.get_by_role("button", name="Join", exact=True).click()
+    sam.get_by_role("button", name="Join Session", exact=True).click()
     client_says(sam, "Sam (participant)")
     expect(sam.locator("#call-status")).to_have_text("Waiting")
 
@@ -126,6 +126,25 @@ def test_bigbluebutton_in_the_room_for_tutor_and_student(person, starting, bbb, 
     assert VideoRoom.objects.get(session=session).ended_at is not None
     sam.get_by_role("button", name="Leave the session").click()
     expect(sam.get_by_role("heading", name="You left the session")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", ["desktop"])
+def test_a_socket_that_connects_after_the_provider_failed_keeps_its_words(person, starting, student,
+                                                                          plugnmeet, viewport):
+    """The room's socket may connect after the provider's refusal came back (a loaded machine): its
+    welcome must not hide "Video service unavailable. Try again." and its Retry, nor the state's words."""
+    plugnmeet.queue("/auth/room/create", Reply(500, b"<html>oops</html>", "text/html"))
+    session = starting(5)
+    sam = person(student)
+    held = []
+    sam.route_web_socket(re.compile(r".*/ws/session/.*"), lambda ws: held.append(ws))  # the socket waits
+    enter(sam, session)
+    expect(sam.get_by_text("Video service unavailable. Try again.")).to_be_visible()
+    held[0].connect_to_server()
+    sam.wait_for_function("() => window.room.socket() && window.room.socket().readyState === 1")
+    expect(sam.get_by_role("button", name="Retry")).to_be_visible()
+    expect(sam.locator("#call-status")).to_have_text("Technical Issues")
+    expect(sam.get_by_text("Video service unavailable. Try again.")).to_be_visible()
 
 
 @pytest.mark.parametrize("provider", ["plugnmeet", "bbb"])

@@ -140,10 +140,25 @@ def test_the_student_sees_a_join_link(page, student, soon):
     later = soon(timedelta(days=1))
     signed_in(page, student)
     expect(page).to_have_url(re.compile(r"/learn/$"))
-    expect(page.get_by_role("link", name="Join")).to_have_attribute("href", f"/session/{s.id}")
+    expect(page.get_by_role("link", name="Join Session", exact=True)).to_have_attribute("href", f"/session/{s.id}")
     opens = (later.scheduled_start - timedelta(minutes=15)).astimezone(student.tzinfo)
     expect(page.locator(f"#session-{later.id}")).to_contain_text(f"Opens at {opens:%H:%M}")
     check_page(page, "learn")
+
+
+def test_the_course_page_of_the_student_and_of_the_tutor(page, student, tutor, course, soon):
+    """R03: the course page "Back to Course" leads to, phone-first: the course, its creator, the
+    viewer's sessions in it with Join Session once the room is open."""
+    s = soon(timedelta(minutes=10))
+    for user, path in ((student, f"/learn/courses/{course.id}/"), (tutor, f"/teach/courses/{course.id}/")):
+        signed_in(page, user)
+        page.goto(path)
+        expect(page.get_by_role("heading", level=1)).to_have_text("Algebra I")
+        expect(page.get_by_text("Course by Cleo")).to_be_visible()
+        join = page.get_by_role("link", name="Join Session", exact=True)
+        expect(join).to_have_attribute("href", f"/session/{s.id}")
+        check_page(page, f"{path.split('/')[1]}-course")
+        page.context.clear_cookies()
 
 
 def test_a_notification_link_opens_the_session_card(page, tutor, parent, soon, reasons):

@@ -3,6 +3,7 @@
 with feedback (R09 US-V006) that the creator's Session History reads (H23), and resources."""
 
 import html
+import re
 from datetime import timedelta
 
 import pytest
@@ -78,7 +79,7 @@ def test_the_pre_join_screen_has_info_device_check_actions_and_tips(client, live
     status; the time in the viewer's zone."""
     page = text(as_user(client, student).get(f"/session/{live.id}"))
     for part in ("Algebra I", "Tia", "Check your camera and microphone", 'id="mic-meter"', 'id="pick-camera"',
-                 'id="pick-speaker"', "Play a test sound", ">Join<", "Tips", 'id="room-status"', "Joinable",
+                 'id="pick-speaker"', "Play a test sound", ">Join Session<", "Tips", 'id="room-status"', "Joinable",
                  "Please allow camera/microphone access.", "Back to Dashboard"):
         assert part in page, part
     start = live.scheduled_start.astimezone(student.tzinfo)
@@ -162,6 +163,29 @@ def test_the_post_session_screen(client, done, request, who, home):
                  "Session resources"):
         assert part in page, part
     assert ("Upload resources" in page) == (who == "tutor")
+
+
+@pytest.mark.parametrize(("who", "course_page"), [("student", "/learn/courses/{}/"),
+                                                   ("tutor", "/teach/courses/{}/")])
+@pytest.mark.parametrize("screen", ["pre-join", "post-session"])
+def test_back_to_course_leads_to_the_viewers_course_page(client, live, done, request, who, course_page,
+                                                          screen):
+    """R03: "Back to Course" (spec 002 Outgoing CCNT) on the pre-join and post-session screens, to
+    the course's page of the viewer's role, which opens for them."""
+    session = live if screen == "pre-join" else done
+    user = as_user(client, request.getfixturevalue(who))
+    page = text(user.get(f"/session/{session.id}"))
+    href = course_page.format(session.course_id)
+    assert re.search(rf'<a (class="button" )?href="{href}">Back to Course</a>', page)
+    assert ("Session Ended" in page) == (screen == "post-session")
+    course = user.get(href)
+    assert course.status_code == 200 and f'id="session-{session.id}"' in text(course)
+
+
+def test_a_session_without_a_course_has_no_back_to_course(client, make_session, student):
+    session = make_session(start=timezone.now() + timedelta(minutes=5), course=None)
+    page = text(as_user(client, student).get(f"/session/{session.id}"))
+    assert "Back to Course" not in page and "Back to Dashboard" in page
 
 
 def test_student_feedback_reaches_the_creators_history(client, done, student, creator):

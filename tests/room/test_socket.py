@@ -289,3 +289,37 @@ def test_with_a_provider_the_socket_watches_the_presence_the_provider_feeds(live
     assert (tutor_in["state"], tutor_in["detail"]) == ("joinable", "Tia is in the room.")
     assert both_in["state"] == beat["state"] == "in_progress"
     assert presence.connections(live.id) == {"plugnmeet:PA_t1": tutor.id, "plugnmeet:PA_s1": student.id}
+
+
+def test_a_signal_addressed_to_another_rooms_connection_is_never_delivered(live, make_session, student, tutor):
+    """R14, R01: signaling stays inside its room. A participant who learned a connection id of
+    another session's room (a leaked log, a guess) cannot reach it: the offer and the ICE candidate
+    are dropped, and that room's own signaling still arrives, in order."""
+    other_tutor, other_student = make_user("otto-tutor", Role.TUTOR), make_user("olga", Role.STUDENT)
+    elsewhere = make_session(start=live.scheduled_start, tutor=other_tutor, student=other_student)
+    mine, victim, victims_tutor = socket(live.id, student), socket(elsewhere.id, other_student), \
+        socket(elsewhere.id, other_tutor)
+
+    async def scenario():
+        await welcome(mine)
+        target = (await welcome(victim))["connection_id"]
+        partner = (await welcome(victims_tutor))["connection_id"]
+        await mine.send_json_to({"type": "offer", "to": target, "sdp": "v=0 intruder"})
+        candidate = {"candidate": "candidate:1 1 udp 1 10.0.0.9 9 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+        await mine.send_json_to({"type": "ice", "to": target, "candidate": candidate})
+        # the socket closes once its consumer has handled (and relayed, were it allowed) all before it
+        await mine.send_json_to({"type": "bye"})
+        while (await mine.receive_output(timeout=WAIT))["type"] != "websocket.close":
+            pass
+        await victims_tutor.send_json_to({"type": "offer", "to": target, "sdp": "v=0 the room's own"})
+        received = [await next_of(victim, "offer")]
+        await victim.send_json_to({"type": "heartbeat"})
+        while (message := await victim.receive_json_from(timeout=WAIT))["type"] != "state":
+            received.append(message)
+        for comm in (victim, victims_tutor):
+            await comm.disconnect(timeout=WAIT)
+        return partner, received
+    partner, received = run(scenario)
+    assert [m.get("sdp") for m in received if m["type"] == "offer"] == ["v=0 the room's own"]
+    assert received[0]["from"] == partner
+    assert not [m for m in received if m["type"] == "ice"]

@@ -23,7 +23,7 @@ def test_a_lesson_whose_room_is_open_has_a_join_link(sam, make_session):
     """R02: Join appears from 15 minutes before the start."""
     s = make_session(start=NOW + timedelta(minutes=15))
     body = sam.get("/learn/").content.decode()
-    assert f'href="/session/{s.id}"' in body and ">Join<" in body
+    assert f'href="/session/{s.id}"' in body and ">Join Session<" in body
 
 
 def test_a_later_lesson_says_when_its_room_opens_instead(sam, make_session):

@@ -123,6 +123,8 @@ PROBES: dict[str, list[tuple[str, str, dict | None]]] = {
     "people/<int:person_id>/": [("GET", "/people/{fin}/", None), ("GET", "/people/{tom}/", None),
                                 ("GET", "/people/{cora}/", None)],
     "courses/<int:course_id>/": [("GET", "/courses/{course}/", None)],
+    "learn/courses/<int:course_id>/": [("GET", "/learn/courses/{course}/", None)],
+    "teach/courses/<int:course_id>/": [("GET", "/teach/courses/{course}/", None)],
     "sessions/<int:session_id>/recording/": [("GET", "/sessions/{awaiting}/recording/", None)],
     # messages and notifications
     "messages/": [("GET", "/messages/", None)],
