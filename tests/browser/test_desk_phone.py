@@ -12,6 +12,7 @@ HEADER = "external_id,tutor,student,start,end,course,status,source\n"
 
 
 def fits(page):
+    page.wait_for_load_state("load")  # the page's stylesheets applied (the heading may show before the last one)
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= PHONE_WIDTH, f"{page.url} is {width} px wide at {PHONE_WIDTH} px"
 
