@@ -188,9 +188,7 @@ def creator_upcoming(request, from_: Moment | None = Query(None, alias="from"), 
         message = "Choose a range of at most 62 days, ending after it starts."
         raise Refused(message, code="invalid", status=422, errors=[{"field": "to", "detail": message}])
     creator = _creator(request)
-    qs = selectors.creator_sessions(creator).filter(
-        status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start, scheduled_start__lt=end)
-    return [_row(s) for s in selectors.table_rows(qs).order_by("scheduled_start", "pk")[:500]]
+    return [_row(s) for s in selectors.table_rows(selectors.scheduled_between(creator, start, end))[:500]]
 
 
 @creators_router.get("/me/sessions/stats", response={200: StatsOut, **ERRORS})

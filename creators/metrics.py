@@ -1,8 +1,9 @@
 """The Session History metrics (H16), defined once.
 
 Every metric is a sum of per-session measures over some statuses, or a ratio of two such sums.
-The measures of one session are MEASURES_SQL (the only place that says what a session counts);
-they are summed
+What one session counts is MEASURES_SQL with the one rating that counts (`counted_review`: the
+student's), both read through `measured` (the only place that says what a session counts, and
+`review_measured` for a rating added or removed on its own); they are summed
 
 - by the rollup triggers and their recount (creators/rollups.py) into one row per
   (course, tutor, status),
@@ -15,7 +16,7 @@ those into the COUNTS and RATIOS. No other code states a numerator or a denomina
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sessions.models import Status
+from sessions.models import AssessmentRole, Session, SessionAssessment, Status
 
 # The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
 # tutor checked out: awaiting acknowledgement, approved, or disputed (it happened; the parent
@@ -29,21 +30,53 @@ STATUS_BUCKETS = {
 }
 BUCKET_OF = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}
 
-# What one session contributes, given a row alias `s` and its student's rating `rating` (NULL when
-# the student gave none; the tutor's own rating is not a rating of the session):
+# Which rating is a rating of the session: the student's (the tutor's rating of the student is not).
+RATED_BY = AssessmentRole.STUDENT
+ASSESSMENT = SessionAssessment._meta.db_table
+
+
+def counted_review(review: str) -> str:
+    """SQL: the assessment row `review` is the rating the metrics count."""
+    return f"{review}.author_role = '{RATED_BY}'"
+
+
+# What one session `s` contributes, given its counted review `review` (NULL when there is none):
 # - sessions: 1;
 # - actual_us, actual_n: checked_out_at - checked_in_at in microseconds, and whether both times
 #   exist (imported or legacy sessions without attendance add 0 to both);
 # - rating_sum, rating_n: the student's rating, and whether there is one.
-MEASURES = ("sessions", "actual_us", "actual_n", "rating_sum", "rating_n")
-MEASURES_SQL = """
-    s.course_id, s.tutor_id, s.status,
-    1 AS sessions,
-    COALESCE((EXTRACT(EPOCH FROM (s.checked_out_at - s.checked_in_at)) * 1000000)::bigint, 0) AS actual_us,
-    (s.checked_in_at IS NOT NULL AND s.checked_out_at IS NOT NULL)::int AS actual_n,
-    COALESCE(rating, 0) AS rating_sum,
-    (rating IS NOT NULL)::int AS rating_n
-"""
+# The session measures read only the session's KEYS and READS; the review measures only the review.
+KEYS = ("course_id", "tutor_id", "status")  # what the rollups are grouped by
+READS = ("checked_in_at", "checked_out_at")
+SESSION_MEASURES = {
+    "sessions": "1",
+    "actual_us": "COALESCE((EXTRACT(EPOCH FROM (s.checked_out_at - s.checked_in_at)) * 1000000)::bigint, 0)",
+    "actual_n": "(s.checked_in_at IS NOT NULL AND s.checked_out_at IS NOT NULL)::int",
+}
+REVIEW_MEASURES = {
+    "rating_sum": "COALESCE(review.rating, 0)",
+    "rating_n": "(review.rating IS NOT NULL)::int",
+}
+MEASURES = (*SESSION_MEASURES, *REVIEW_MEASURES)
+MEASURES_SQL = ", ".join([*(f"s.{key}" for key in KEYS),
+                          *(f"{sql} AS {name}" for name, sql in (SESSION_MEASURES | REVIEW_MEASURES).items())])
+
+
+def measured(sessions: str, where: str) -> str:
+    """SQL: the KEYS and MEASURES of each session of `sessions` (a table, or a subquery in
+    parentheses) that meets `where`, its counted review joined (one at most: an assessment per
+    role)."""
+    return (f"SELECT {MEASURES_SQL} FROM {sessions} s LEFT JOIN {ASSESSMENT} review "
+            f"ON review.session_id = s.id AND {counted_review('review')} WHERE {where}")
+
+
+def review_measured(reviews: str, where: str) -> str:
+    """SQL: what each assessment of `reviews` (a table) that counts and whose session meets `where`
+    adds to its session's MEASURES: the REVIEW_MEASURES, and 0 to the session measures."""
+    columns = [*(f"s.{key}" for key in KEYS), *(f"0 AS {name}" for name in SESSION_MEASURES),
+               *(f"{sql} AS {name}" for name, sql in REVIEW_MEASURES.items())]
+    return (f"SELECT {', '.join(columns)} FROM {reviews} review JOIN {Session._meta.db_table} s "
+            f"ON s.id = review.session_id WHERE {counted_review('review')} AND {where}")
 
 
 @dataclass(frozen=True)

@@ -8,75 +8,77 @@ same order). A session without a course belongs to no creator and is not counted
 
 from django.db import connection
 
-from .metrics import MEASURES_SQL
+from . import metrics
+from .metrics import KEYS, MEASURES, READS
 from .models import SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
 SESSION = "tutoring_sessions_session"
-ASSESSMENT = "tutoring_sessions_sessionassessment"
+ASSESSMENT = metrics.ASSESSMENT
 
-# What one session contributes (the one definition: creators/metrics.py).
-_CONTRIB = MEASURES_SQL
-_RATING = f"(SELECT a.rating FROM {ASSESSMENT} a WHERE a.session_id = s.id AND a.author_role = 'student')"
+_KEYS = ", ".join(KEYS)
+_COLUMNS = ", ".join((*KEYS, *MEASURES))  # a rollup row's, in order
 
-_APPLY = f"""
-    INSERT INTO {ROLLUP} AS r (course_id, tutor_id, status, sessions, actual_us, actual_n, rating_sum, rating_n)
-    SELECT course_id, tutor_id, status, SUM(sign * sessions), SUM(sign * actual_us), SUM(sign * actual_n),
-           SUM(sign * rating_sum), SUM(sign * rating_n)
-    FROM (%s) AS delta
-    GROUP BY course_id, tutor_id, status
-    ORDER BY course_id, tutor_id, status
-    ON CONFLICT (course_id, tutor_id, status) DO UPDATE SET
-        sessions = r.sessions + EXCLUDED.sessions, actual_us = r.actual_us + EXCLUDED.actual_us,
-        actual_n = r.actual_n + EXCLUDED.actual_n, rating_sum = r.rating_sum + EXCLUDED.rating_sum,
-        rating_n = r.rating_n + EXCLUDED.rating_n;
+
+def _apply(delta: str) -> str:
+    """Add the signed measures of `delta` (SQL: rows of sign, KEYS and MEASURES) to the rollup
+    rows of their keys, in key order."""
+    return f"""
+    INSERT INTO {ROLLUP} AS r ({_COLUMNS})
+    SELECT {_KEYS}, {", ".join(f"SUM(sign * {m})" for m in MEASURES)}
+    FROM ({delta}) AS delta
+    GROUP BY {_KEYS}
+    ORDER BY {_KEYS}
+    ON CONFLICT ({_KEYS}) DO UPDATE SET
+        {", ".join(f"{m} = r.{m} + EXCLUDED.{m}" for m in MEASURES)};
 """
 
 
+def _signed(sign: int, rows: str) -> str:
+    return f"SELECT {sign} AS sign, m.* FROM ({rows}) m"
+
+
 def _rows(table: str, sign: int, where: str = "") -> str:
-    return (f"SELECT {sign} AS sign, {_CONTRIB} FROM {table} s "
-            f"LEFT JOIN LATERAL (SELECT {_RATING} AS rating) rt ON true "
-            f"WHERE s.course_id IS NOT NULL {where}")
+    """What the sessions of `table` count (metrics.measured), times `sign`. A session without a
+    course belongs to no creator."""
+    return _signed(sign, metrics.measured(table, f"s.course_id IS NOT NULL {where}"))
 
 
-# an UPDATE counts only rows whose counted columns changed
-_CHANGED = ("AND EXISTS (SELECT 1 FROM {other} x WHERE x.id = s.id AND (x.course_id, x.tutor_id, x.status, "
-            "x.checked_in_at, x.checked_out_at) IS DISTINCT FROM (s.course_id, s.tutor_id, s.status, "
-            "s.checked_in_at, s.checked_out_at))")
+# an UPDATE counts only rows whose counted columns (the keys and what the measures read) changed
+_COUNTED = ", ".join(f"{{alias}}.{column}" for column in (*KEYS, *READS))
+_CHANGED = (f"AND EXISTS (SELECT 1 FROM {{other}} x WHERE x.id = s.id AND ({_COUNTED.format(alias='x')}) "
+            f"IS DISTINCT FROM ({_COUNTED.format(alias='s')}))")
 
 SESSION_TRIGGER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION creators_rollup_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_APPLY % _rows('new_rows', 1)}
+        {_apply(_rows('new_rows', 1))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_APPLY % _rows('old_rows', -1)}
+        {_apply(_rows('old_rows', -1))}
     ELSE
-        {_APPLY % (_rows('old_rows', -1, _CHANGED.format(other='new_rows')) + ' UNION ALL '
-                   + _rows('new_rows', 1, _CHANGED.format(other='old_rows')))}
+        {_apply(_rows('old_rows', -1, _CHANGED.format(other='new_rows')) + ' UNION ALL '
+                + _rows('new_rows', 1, _CHANGED.format(other='old_rows')))}
     END IF;
     RETURN NULL;
 END $$;
 """
 
-# A student's rating added, changed or removed: move rating_sum/rating_n of the session's bucket.
-_RATING_DELTA = f"""
-    SELECT s.course_id, s.tutor_id, s.status, 0 AS sessions, 0 AS actual_us, 0 AS actual_n,
-           %(sign)s * a.rating AS rating_sum, %(sign)s AS rating_n, 1 AS sign
-    FROM %(table)s a JOIN {SESSION} s ON s.id = a.session_id
-    WHERE a.author_role = 'student' AND s.course_id IS NOT NULL
-"""
+
+def _ratings(table: str, sign: int) -> str:
+    """A counted rating added (sign 1) or removed (-1): its measures move in its session's row."""
+    return _signed(sign, metrics.review_measured(table, "s.course_id IS NOT NULL"))
+
 
 ASSESSMENT_TRIGGER_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION creators_rollup_assessments() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_APPLY % (_RATING_DELTA % {'sign': 1, 'table': 'new_rows'})}
+        {_apply(_ratings('new_rows', 1))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_APPLY % (_RATING_DELTA % {'sign': -1, 'table': 'old_rows'})}
+        {_apply(_ratings('old_rows', -1))}
     ELSE
-        {_APPLY % ((_RATING_DELTA % {'sign': -1, 'table': 'old_rows'}) + ' UNION ALL '
-                   + (_RATING_DELTA % {'sign': 1, 'table': 'new_rows'}))}
+        {_apply(_ratings('old_rows', -1) + ' UNION ALL ' + _ratings('new_rows', 1))}
     END IF;
     RETURN NULL;
 END $$;
@@ -97,18 +99,20 @@ CREATE TRIGGER {prefix}_del AFTER DELETE ON {table} REFERENCING OLD TABLE AS old
 
 
 # TRUNCATE has no transition tables: emptying sessions empties the rollups; emptying the
-# assessments clears the rating sums (added with the change stamps, migration 0003)
-TRUNCATE_SQL = f"""
+# assessments clears what the ratings counted (added with the change stamps, migration 0003)
+TRUNCATE_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION creators_rollup_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_TABLE_NAME = '{SESSION}' THEN
         DELETE FROM {ROLLUP};
     ELSE
-        UPDATE {ROLLUP} SET rating_sum = 0, rating_n = 0 WHERE rating_n <> 0 OR rating_sum <> 0;
+        UPDATE {ROLLUP} SET {", ".join(f"{m} = 0" for m in metrics.REVIEW_MEASURES)}
+        WHERE {" OR ".join(f"{m} <> 0" for m in metrics.REVIEW_MEASURES)};
     END IF;
     RETURN NULL;
 END $$;
-CREATE TRIGGER creators_rollup_s_trunc AFTER TRUNCATE ON {SESSION}
+"""
+TRUNCATE_SQL = TRUNCATE_FUNCTION + f"""CREATE TRIGGER creators_rollup_s_trunc AFTER TRUNCATE ON {SESSION}
     FOR EACH STATEMENT EXECUTE FUNCTION creators_rollup_truncate();
 CREATE TRIGGER creators_rollup_a_trunc AFTER TRUNCATE ON {ASSESSMENT}
     FOR EACH STATEMENT EXECUTE FUNCTION creators_rollup_truncate();
@@ -120,17 +124,16 @@ DROP FUNCTION IF EXISTS creators_rollup_truncate();
 """
 
 RECOUNT = f"""
-    SELECT course_id, tutor_id, status, SUM(sessions) AS sessions, SUM(actual_us) AS actual_us,
-           SUM(actual_n) AS actual_n, SUM(rating_sum) AS rating_sum, SUM(rating_n) AS rating_n
+    SELECT {_KEYS}, {", ".join(f"SUM({m}) AS {m}" for m in MEASURES)}
     FROM ({_rows(SESSION, 1)}) AS every_session
-    GROUP BY course_id, tutor_id, status
+    GROUP BY {_KEYS}
 """
+_INSERT_RECOUNT = f"INSERT INTO {ROLLUP} ({_COLUMNS}) SELECT * FROM ({RECOUNT}) recount"
 
 INSTALL = (SESSION_TRIGGER_FUNCTION + ASSESSMENT_TRIGGER_FUNCTION
            + statement_triggers(SESSION, "creators_rollup_sessions", "creators_rollup_s")
            + statement_triggers(ASSESSMENT, "creators_rollup_assessments", "creators_rollup_a")
-           + f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, rating_sum, "
-             f"rating_n) SELECT * FROM ({RECOUNT}) recount;")
+           + _INSERT_RECOUNT + ";")
 
 UNINSTALL = f"""
 DROP TRIGGER IF EXISTS creators_rollup_s_ins ON {SESSION};
@@ -145,18 +148,17 @@ DROP FUNCTION IF EXISTS creators_rollup_assessments();
 
 
 def differences() -> list[tuple]:
-    """Rows where the rollup and a full recount disagree (empty when they agree). Rollup rows
-    brought down to zero are kept and count as zero."""
+    """Rows where the rollup and a full recount disagree (empty when they agree): the keys, then
+    each measure's rollup and recount figures. Rollup rows brought down to zero are kept and count
+    as zero."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            SELECT COALESCE(r.course_id, c.course_id), COALESCE(r.tutor_id, c.tutor_id),
-                   COALESCE(r.status, c.status), r.sessions, c.sessions, r.actual_us, c.actual_us,
-                   r.rating_sum, c.rating_sum
-            FROM (SELECT * FROM {ROLLUP} WHERE sessions <> 0 OR actual_us <> 0 OR actual_n <> 0
-                  OR rating_sum <> 0 OR rating_n <> 0) r
-            FULL JOIN ({RECOUNT}) c USING (course_id, tutor_id, status)
-            WHERE (r.sessions, r.actual_us, r.actual_n, r.rating_sum, r.rating_n)
-                  IS DISTINCT FROM (c.sessions, c.actual_us, c.actual_n, c.rating_sum, c.rating_n)
+            SELECT {", ".join(f"COALESCE(r.{k}, c.{k})" for k in KEYS)},
+                   {", ".join(f"r.{m}, c.{m}" for m in MEASURES)}
+            FROM (SELECT * FROM {ROLLUP} WHERE {" OR ".join(f"{m} <> 0" for m in MEASURES)}) r
+            FULL JOIN ({RECOUNT}) c USING ({_KEYS})
+            WHERE ({", ".join(f"r.{m}" for m in MEASURES)})
+                  IS DISTINCT FROM ({", ".join(f"c.{m}" for m in MEASURES)})
         """)
         return cursor.fetchall()
 
@@ -168,5 +170,4 @@ def recount() -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
-        cursor.execute(f"INSERT INTO {ROLLUP} (course_id, tutor_id, status, sessions, actual_us, actual_n, "
-                       f"rating_sum, rating_n) SELECT * FROM ({RECOUNT}) recount")
+        cursor.execute(_INSERT_RECOUNT)

@@ -2,7 +2,7 @@
 rows, and the metrics summed over the sessions or over the rollups (their definitions and the
 status buckets: creators/metrics.py)."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
 from django.db import connection
@@ -20,11 +20,12 @@ from django.db.models import (
     When,
 )
 
-from sessions.models import AssessmentRole, Session, SessionAssessment, SessionEvent
+from sessions import paging
+from sessions.models import Session, SessionEvent
 from tutoring.models import Course, Role, User
 from video.recordings import playable_recordings
 
-from .metrics import COUNTS, MEASURES, MEASURES_SQL, TOTALS, add_up, evaluate
+from .metrics import COUNTS, MEASURES, RATED_BY, TOTALS, add_up, evaluate, measured
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
 from .models import SessionRollup
 
@@ -51,25 +52,35 @@ class Filters:
     end: datetime | None = None
     low_rated: bool = False
 
-    def apply(self, qs: QuerySet[Session]) -> QuerySet[Session]:
+    def on_keys(self) -> Q:
+        """The filters on a rollup's keys (course, tutor, status), which sessions and rollup rows
+        share by name: the rollup path applies these alone (see uses_rollups)."""
+        q = Q()
         if self.course_id:
-            qs = qs.filter(course_id=self.course_id)
+            q &= Q(course_id=self.course_id)
         if self.tutor_id:
-            qs = qs.filter(tutor_id=self.tutor_id)
+            q &= Q(tutor_id=self.tutor_id)
+        if self.bucket:
+            q &= Q(status__in=STATUS_BUCKETS[self.bucket])
+        return q
+
+    def apply(self, qs: QuerySet[Session]) -> QuerySet[Session]:
+        qs = qs.filter(self.on_keys())
         if self.student:
             qs = qs.filter(student__name__icontains=self.student)
         if self.student_id:
             qs = qs.filter(student_id=self.student_id)
-        if self.bucket:
-            qs = qs.filter(status__in=STATUS_BUCKETS[self.bucket])
         if self.start:
             qs = qs.filter(scheduled_start__gte=self.start)
         if self.end:
             qs = qs.filter(scheduled_start__lt=self.end)
         if self.low_rated:
-            qs = qs.filter(pk__in=Session.objects.filter(assessments__author_role=AssessmentRole.STUDENT,
+            qs = qs.filter(pk__in=Session.objects.filter(assessments__author_role=RATED_BY,
                                                          assessments__rating__lte=LOW_RATING).values("pk"))
         return qs
+
+
+ON_KEYS = ("course_id", "tutor_id", "bucket")  # the fields Filters.on_keys reads
 
 
 def week_start(now: datetime, user: User) -> datetime:
@@ -80,9 +91,10 @@ def week_start(now: datetime, user: User) -> datetime:
 
 
 def with_student_review(qs: QuerySet[Session]) -> QuerySet[Session]:
-    """Join the student's assessment only: at most one per session, so no row is doubled."""
+    """Join the student's assessment only (the rating the metrics count, metrics.RATED_BY): at most
+    one per session, so no row is doubled."""
     return qs.annotate(student_review=FilteredRelation(
-        "assessments", condition=Q(assessments__author_role=AssessmentRole.STUDENT)))
+        "assessments", condition=Q(assessments__author_role=RATED_BY)))
 
 
 def table_rows(qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -101,8 +113,6 @@ def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | N
     """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor. With several courses,
     each course's newest rows are found on its own (course, scheduled_start) index and merged, so
     the cost follows the page, not the creator's share of all sessions."""
-    from sessions import paging
-
     qs = paging.after_cursor(qs, cursor, newest_first=True)
     if len(course_ids) > 1:
         parts = [paging.order(qs.filter(course_id=c), newest_first=True).values_list("pk", flat=True)[:limit + 1]
@@ -142,12 +152,9 @@ def _sums(source: tuple[str, list], *, by_tutor: bool) -> list[dict]:
 
 
 def _sessions(qs: QuerySet[Session]) -> tuple[str, list]:
-    """Each session of `qs` with its measures (metrics.MEASURES_SQL, as in the rollups)."""
+    """Each session of `qs` with its measures (metrics.measured, as in the rollups)."""
     ids_sql, params = qs.values("pk").query.sql_with_params()
-    return (f"""SELECT {MEASURES_SQL} FROM {Session._meta.db_table} s
-                LEFT JOIN {SessionAssessment._meta.db_table} review
-                  ON review.session_id = s.id AND review.author_role = %s
-                WHERE s.id IN ({ids_sql})""", [AssessmentRole.STUDENT, *params])
+    return measured(Session._meta.db_table, f"s.id IN ({ids_sql})"), list(params)
 
 
 def _per_tutor(rows: list[dict]) -> list[dict]:
@@ -167,9 +174,9 @@ def metrics_by_tutor(qs: QuerySet[Session]) -> list[dict]:
 
 
 def uses_rollups(f: Filters) -> bool:
-    """The rollups hold whole histories by course, ST and status: a date range, a student or the
-    low-rating flag needs the sessions themselves."""
-    return not (f.start or f.end or f.student or f.student_id or f.low_rated)
+    """The rollups hold whole histories by course, ST and status: any other filter (a date range,
+    a student, the low-rating flag) needs the sessions themselves."""
+    return not any(getattr(f, field.name) for field in fields(Filters) if field.name not in ON_KEYS)
 
 
 def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
@@ -179,17 +186,18 @@ def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
     if not uses_rollups(f):
         qs = f.apply(creator_sessions(creator))
         return metrics(qs), metrics_by_tutor(qs)
-    rows = SessionRollup.objects.filter(course__creator=creator)
-    if f.course_id:
-        rows = rows.filter(course_id=f.course_id)
-    if f.tutor_id:
-        rows = rows.filter(tutor_id=f.tutor_id)
-    if f.bucket:
-        rows = rows.filter(status__in=STATUS_BUCKETS[f.bucket])
+    rows = SessionRollup.objects.filter(f.on_keys(), course__creator=creator)
     sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()
     per_tutor = _sums((sql, list(params)), by_tutor=True)
     # the whole: the per-ST sums added up (one query for both)
     return evaluate(add_up(per_tutor)), _per_tutor(per_tutor)
+
+
+def scheduled_between(creator: User, start: datetime, end: datetime) -> QuerySet[Session]:
+    """The calendar (H15): the creator's sessions still scheduled (or in progress) that start in
+    [start, end), soonest first."""
+    return (Filters(bucket="scheduled", start=start, end=end).apply(creator_sessions(creator))
+            .order_by("scheduled_start", "pk"))
 
 
 def creator_courses(creator: User) -> QuerySet[Course]:

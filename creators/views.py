@@ -352,10 +352,8 @@ def calendar(request, creator):
     start, end = local_midnight(days[0], tz), local_midnight(days[-1] + timedelta(days=1), tz)
     error = False
     try:
-        sessions = list(selectors.creator_sessions(creator)
-                        .filter(status__in=selectors.STATUS_BUCKETS["scheduled"], scheduled_start__gte=start,
-                                scheduled_start__lt=end)
-                        .select_related("tutor", "student", "course").order_by("scheduled_start", "pk")[:1000])
+        sessions = list(selectors.scheduled_between(creator, start, end)
+                        .select_related("tutor", "student", "course")[:1000])
     except DatabaseError:
         sessions, error = [], True
     by_day: dict[date, list] = {day: [] for day in days}

@@ -86,16 +86,58 @@ from creators.selectors import Filters  # noqa: E402
 from sessions import lifecycle  # noqa: E402
 
 
-@pytest.mark.parametrize("f", [Filters(), Filters(bucket="completed"), Filters(bucket="no_show"),
-                               Filters(tutor_id=-1), Filters(course_id=-1)], ids=repr)
-def test_the_rollups_give_the_same_metrics_as_the_sessions(history, creator, tutor, course, f):
-    """The metrics from the maintained rollups equal the live aggregate over the sessions."""
-    f = Filters(**{**f.__dict__, **({"tutor_id": tutor.id} if f.tutor_id else {}),
-                   **({"course_id": course.id} if f.course_id else {})})
-    assert selectors.uses_rollups(f)
-    qs = f.apply(selectors.creator_sessions(creator))
-    assert selectors.creator_metrics(creator, f) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs))
+@pytest.fixture
+def varied(history, creator, tutor, student, course, make_session):
+    """`history` plus a second course and a second ST, each with sessions in every bucket: timed
+    and untimed, rated by the student, by the tutor only, or not at all."""
+    from itertools import cycle
+
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    theo = make_user("theo", Role.TUTOR)
+    statuses = cycle(Status.values)
+    for day, (where, who) in enumerate([(c, t) for c in (course, geometry) for t in (tutor, theo)] * 5, start=20):
+        start = NOW - timedelta(days=day)
+        timed = day % 3 != 0
+        s = make_session(start=start, status=next(statuses), course=where, tutor=who,
+                         checked_in_at=start if timed else None,
+                         checked_out_at=start + timedelta(minutes=30 + day) if timed else None)
+        if day % 2:
+            SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=1 + day % 5)
+        if day % 4 == 0:
+            SessionAssessment.objects.create(session=s, author=who, author_role="tutor", rating=5)
+    return {"courses": [course, geometry], "tutors": [tutor, theo]}
+
+
+def test_the_rollups_give_the_same_metrics_as_the_sessions(varied, creator):
+    """H16, issue 13 item 5 (one definition of each metric): for every filter the rollup path
+    takes (each course, ST and status bucket, alone and combined), every metric and the per-ST
+    breakdown from the maintained rollups equal the same metrics aggregated over the sessions."""
+    from itertools import product
+
+    whole = selectors.metrics(selectors.creator_sessions(creator))
+    assert all(whole[name] for name in whole), whole  # the data leaves no metric empty or zero
+    checked = 0
+    for course, tutor, bucket in product([None, *varied["courses"]], [None, *varied["tutors"]],
+                                         ["", *selectors.STATUS_BUCKETS]):
+        f = Filters(course_id=course and course.id, tutor_id=tutor and tutor.id, bucket=bucket)
+        assert selectors.uses_rollups(f)
+        qs = f.apply(selectors.creator_sessions(creator))
+        assert selectors.creator_metrics(creator, f) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs)), f
+        checked += 1
+    assert checked == 3 * 3 * 5
     assert rollups.differences() == []
+
+
+def test_only_the_rollups_keys_are_read_from_the_rollups():
+    """H16: the rollups know course, ST and status; every other filter sends the metrics to the
+    sessions (a filter added later does too, until it is one of the keys)."""
+    from dataclasses import fields
+
+    others = {"student": "Sam", "student_id": 1, "start": NOW, "end": NOW, "low_rated": True}
+    assert {f.name for f in fields(Filters)} == {*selectors.ON_KEYS, *others}
+    for name, value in others.items():
+        assert not selectors.uses_rollups(Filters(**{name: value})), name
+    assert selectors.uses_rollups(Filters(course_id=1, tutor_id=2, bucket="completed"))
 
 
 def test_every_kind_of_write_keeps_the_rollups_equal_to_a_recount(history, creator, tutor, student, parent,
@@ -170,4 +212,42 @@ def test_each_metric_is_one_ratio_of_summed_measures():
     assert figures == {"total": 10, "completed": 3, "cancelled": 1, "no_show": 1, "scheduled": 5,
                        "average_duration_minutes": 60.0, "completion_rate": 0.6, "no_show_rate": 0.25,
                        "average_rating": 4.0, "ratings": 10}
-    assert rollups._CONTRIB is metrics.MEASURES_SQL  # the triggers count what the selectors count
+
+
+def test_the_sessions_the_rollups_and_the_recount_carry_exactly_the_measures(history, creator):
+    """Issue 13 item 5: the rollup table, the rows its triggers and recount add up, and the rows
+    the filtered metrics add up all have the columns metrics.KEYS + metrics.MEASURES (in that order,
+    but for the table's own)."""
+    from django.db import connection
+
+    from creators import metrics
+    from creators.models import SessionRollup
+
+    def columns(sql, params=()):
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM ({sql}) x LIMIT 0", params)
+            return tuple(c.name for c in cursor.description)
+
+    expected = (*metrics.KEYS, *metrics.MEASURES)
+    assert tuple(f.column for f in SessionRollup._meta.concrete_fields) == ("id", *expected)
+    assert sorted(columns(f"SELECT * FROM {rollups.ROLLUP}")) == sorted(("id", *expected))  # in any order
+    assert columns(rollups.RECOUNT) == expected
+    assert columns(*selectors._sessions(selectors.creator_sessions(creator))) == expected
+    assert columns(metrics.review_measured(rollups.ASSESSMENT, "true")) == expected
+
+
+def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
+    """Issue 13 item 5: the trigger functions in the database (installed by the migrations) are
+    exactly what creators/rollups.py generates from creators/metrics.py, so a changed definition
+    fails here until a migration installs it."""
+    import re
+
+    from django.db import connection
+
+    generated = dict(re.findall(r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
+                                rollups.SESSION_TRIGGER_FUNCTION + rollups.ASSESSMENT_TRIGGER_FUNCTION
+                                + rollups.TRUNCATE_FUNCTION, re.S))
+    assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments", "creators_rollup_truncate"}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(generated)])
+        assert dict(cursor.fetchall()) == generated
