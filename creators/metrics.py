@@ -47,7 +47,7 @@ def counted_review(review: str) -> str:
 # - rating_sum, rating_n: the student's rating, and whether there is one.
 # The session measures read only the session's KEYS and READS; the review measures only the review.
 KEYS = ("course_id", "tutor_id", "status")  # what the rollups are grouped by
-READS = ("checked_in_at", "checked_out_at")
+READS = ("checked_in_at", "checked_out_at")  # an update that changes neither, nor a key, counts the same
 SESSION_MEASURES = {
     "sessions": "1",
     "actual_us": "COALESCE((EXTRACT(EPOCH FROM (s.checked_out_at - s.checked_in_at)) * 1000000)::bigint, 0)",
@@ -57,9 +57,10 @@ REVIEW_MEASURES = {
     "rating_sum": "COALESCE(review.rating, 0)",
     "rating_n": "(review.rating IS NOT NULL)::int",
 }
-MEASURES = (*SESSION_MEASURES, *REVIEW_MEASURES)
+_EVERY_MEASURE = {**SESSION_MEASURES, **REVIEW_MEASURES}
+MEASURES = tuple(_EVERY_MEASURE)
 MEASURES_SQL = ", ".join([*(f"s.{key}" for key in KEYS),
-                          *(f"{sql} AS {name}" for name, sql in (SESSION_MEASURES | REVIEW_MEASURES).items())])
+                          *(f"{sql} AS {name}" for name, sql in _EVERY_MEASURE.items())])
 
 
 def measured(sessions: str, where: str) -> str:

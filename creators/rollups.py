@@ -49,20 +49,29 @@ _COUNTED = ", ".join(f"{{alias}}.{column}" for column in (*KEYS, *READS))
 _CHANGED = (f"AND EXISTS (SELECT 1 FROM {{other}} x WHERE x.id = s.id AND ({_COUNTED.format(alias='x')}) "
             f"IS DISTINCT FROM ({_COUNTED.format(alias='s')}))")
 
-SESSION_TRIGGER_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION creators_rollup_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+
+def _trigger_function(name: str, rows) -> str:
+    """A trigger function adding what inserted rows count, subtracting what deleted rows counted,
+    and both for an update; rows(table, sign, other) is the SQL of `table`'s rows times `sign`,
+    `other` the transition table an updated row is compared with (None on insert and delete)."""
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_apply(_rows('new_rows', 1))}
+        {_apply(rows('new_rows', 1, None))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_apply(_rows('old_rows', -1))}
+        {_apply(rows('old_rows', -1, None))}
     ELSE
-        {_apply(_rows('old_rows', -1, _CHANGED.format(other='new_rows')) + ' UNION ALL '
-                + _rows('new_rows', 1, _CHANGED.format(other='old_rows')))}
+        {_apply(rows('old_rows', -1, 'new_rows') + ' UNION ALL ' + rows('new_rows', 1, 'old_rows'))}
     END IF;
     RETURN NULL;
 END $$;
 """
+
+
+SESSION_TRIGGER_FUNCTION = _trigger_function(
+    "creators_rollup_sessions",
+    lambda table, sign, other: _rows(table, sign, _CHANGED.format(other=other) if other else ""))
 
 
 def _ratings(table: str, sign: int) -> str:
@@ -70,19 +79,9 @@ def _ratings(table: str, sign: int) -> str:
     return _signed(sign, metrics.review_measured(table, "s.course_id IS NOT NULL"))
 
 
-ASSESSMENT_TRIGGER_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION creators_rollup_assessments() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_apply(_ratings('new_rows', 1))}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_apply(_ratings('old_rows', -1))}
-    ELSE
-        {_apply(_ratings('old_rows', -1) + ' UNION ALL ' + _ratings('new_rows', 1))}
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+# any change of an assessment may change what it counts: no filter on updates
+ASSESSMENT_TRIGGER_FUNCTION = _trigger_function(
+    "creators_rollup_assessments", lambda table, sign, other: _ratings(table, sign))
 
 
 def statement_triggers(table: str, function: str, prefix: str) -> str:

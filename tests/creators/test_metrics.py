@@ -95,14 +95,16 @@ def varied(history, creator, tutor, student, course, make_session):
     geometry = Course.objects.create(creator=creator, title="Geometry")
     theo = make_user("theo", Role.TUTOR)
     statuses = cycle(Status.values)
-    for day, (where, who) in enumerate([(c, t) for c in (course, geometry) for t in (tutor, theo)] * 5, start=20):
+    pairs = [(c, t) for c in (course, geometry) for t in (tutor, theo)]
+    for day, (where, who) in enumerate(pairs * 5, start=20):
         start = NOW - timedelta(days=day)
         timed = day % 3 != 0
         s = make_session(start=start, status=next(statuses), course=where, tutor=who,
                          checked_in_at=start if timed else None,
                          checked_out_at=start + timedelta(minutes=30 + day) if timed else None)
         if day % 2:
-            SessionAssessment.objects.create(session=s, author=student, author_role="student", rating=1 + day % 5)
+            SessionAssessment.objects.create(session=s, author=student, author_role="student",
+                                             rating=1 + day % 5)
         if day % 4 == 0:
             SessionAssessment.objects.create(session=s, author=who, author_role="tutor", rating=5)
     return {"courses": [course, geometry], "tutors": [tutor, theo]}
@@ -122,7 +124,8 @@ def test_the_rollups_give_the_same_metrics_as_the_sessions(varied, creator):
         f = Filters(course_id=course and course.id, tutor_id=tutor and tutor.id, bucket=bucket)
         assert selectors.uses_rollups(f)
         qs = f.apply(selectors.creator_sessions(creator))
-        assert selectors.creator_metrics(creator, f) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs)), f
+        from_sessions = selectors.metrics(qs), selectors.metrics_by_tutor(qs)
+        assert selectors.creator_metrics(creator, f) == from_sessions, f
         checked += 1
     assert checked == 3 * 3 * 5
     assert rollups.differences() == []
@@ -247,7 +250,8 @@ def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
     generated = dict(re.findall(r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
                                 rollups.SESSION_TRIGGER_FUNCTION + rollups.ASSESSMENT_TRIGGER_FUNCTION
                                 + rollups.TRUNCATE_FUNCTION, re.S))
-    assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments", "creators_rollup_truncate"}
+    assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments",
+                              "creators_rollup_truncate"}
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(generated)])
         assert dict(cursor.fetchall()) == generated
