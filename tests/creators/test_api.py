@@ -82,6 +82,23 @@ def test_upcoming_calendar_lists_scheduled_sessions(as_creator, make_session, ra
     assert [r["id"] for r in as_creator.get("/api/creators/me/sessions/upcoming").json()] == [sooner.id, later.id]
 
 
+def test_the_calendar_and_the_upcoming_list_read_one_selection(as_creator, creator, make_session):
+    """H15: the sessions still scheduled or in progress, of the creator's courses, starting in
+    [from, to), soonest first: selectors.scheduled_between, which the page's calendar reads too."""
+    from creators import selectors
+
+    start, end = NOW + timedelta(days=1), NOW + timedelta(days=3)
+    later = make_session(start=start + timedelta(hours=5), status=Status.CHECKED_IN)
+    first = make_session(start=start)
+    make_session(start=start - timedelta(hours=1, seconds=1))                # before the range
+    make_session(start=end)                                                  # the end is not in it
+    make_session(start=start + timedelta(hours=1), status=Status.CANCELLED_BY_PARENT)
+    make_session(start=start + timedelta(hours=2), course=None)              # nobody's
+    assert list(selectors.scheduled_between(creator, start, end)) == [first, later]
+    listed = as_creator.get("/api/creators/me/sessions/upcoming", {"from": start.isoformat(), "to": end.isoformat()})
+    assert [r["id"] for r in listed.json()] == [first.id, later.id]
+
+
 def test_courses_and_student_teachers_for_the_filters(as_creator, rated, creator, outsider):
     Course.objects.create(creator=outsider, title="Not mine")
     assert [c["title"] for c in as_creator.get("/api/creators/me/courses").json()] == ["Algebra I"]
