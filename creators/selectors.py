@@ -41,6 +41,15 @@ def creator_sessions(creator: User) -> QuerySet[Session]:
     return Session.objects.filter(course__creator=creator)
 
 
+# The filters on a rollup's keys (course, tutor, status), as lookups that sessions and rollup rows
+# share by name: the rollup path applies these alone (see uses_rollups).
+ON_KEYS = {
+    "course_id": lambda course_id: Q(course_id=course_id),
+    "tutor_id": lambda tutor_id: Q(tutor_id=tutor_id),
+    "bucket": lambda bucket: Q(status__in=STATUS_BUCKETS[bucket]),
+}
+
+
 @dataclass(frozen=True)
 class Filters:
     course_id: int | None = None
@@ -53,15 +62,11 @@ class Filters:
     low_rated: bool = False
 
     def on_keys(self) -> Q:
-        """The filters on a rollup's keys (course, tutor, status), which sessions and rollup rows
-        share by name: the rollup path applies these alone (see uses_rollups)."""
+        """The filters of ON_KEYS that are set, for sessions or rollup rows alike."""
         q = Q()
-        if self.course_id:
-            q &= Q(course_id=self.course_id)
-        if self.tutor_id:
-            q &= Q(tutor_id=self.tutor_id)
-        if self.bucket:
-            q &= Q(status__in=STATUS_BUCKETS[self.bucket])
+        for name, lookup in ON_KEYS.items():
+            if value := getattr(self, name):
+                q &= lookup(value)
         return q
 
     def apply(self, qs: QuerySet[Session]) -> QuerySet[Session]:
@@ -78,9 +83,6 @@ class Filters:
             qs = qs.filter(pk__in=Session.objects.filter(assessments__author_role=RATED_BY,
                                                          assessments__rating__lte=LOW_RATING).values("pk"))
         return qs
-
-
-ON_KEYS = ("course_id", "tutor_id", "bucket")  # the fields Filters.on_keys reads
 
 
 def week_start(now: datetime, user: User) -> datetime:
