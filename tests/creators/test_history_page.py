@@ -155,6 +155,15 @@ def test_the_metrics_summary_with_its_chart(as_creator, rated, make_session, dja
 
 
 
+
+def test_a_disputed_row_has_one_label(as_creator, disputed):
+    """H13 H17 (US-C046): a disputed session's row says once what it is, "Disputed: needs a
+    decision" (its bucket, Completed, would contradict it)."""
+    page = html(as_creator.get(URL))
+    row = page[page.index(f'id="row-{disputed.id}"'):]
+    status = row[row.index('data-label="Status"'):row.index('data-label="Rating"')]
+    assert status.count('class="label') == 1 and "Disputed: needs a decision" in status
+
 def test_the_per_st_table(as_creator, rated, make_session, tutor):
     """H16 (breakdown by ST): one row per ST, its name escaped and linked to its profile, its
     sessions, average duration, completion rate, average rating and no-show rate, "–" where a
