@@ -15,13 +15,13 @@ from django.db.models import (
     OuterRef,
     Q,
     QuerySet,
-    Sum,
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 
 from sessions import paging
-from sessions.models import Session, SessionEvent
+from sessions.models import Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
 from video.recordings import playable_recordings
 
@@ -111,16 +111,101 @@ def table_rows(qs: QuerySet[Session]) -> QuerySet[Session]:
                                       default=Value(False), output_field=BooleanField())))
 
 
-def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | None, limit: int) -> list[Session]:
-    """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor. With several courses,
-    each course's newest rows are found on its own (course, scheduled_start) index and merged, so
-    the cost follows the page, not the creator's share of all sessions."""
+@dataclass(frozen=True)
+class Person:
+    """A tutor or a student as a table row shows them."""
+    id: int
+    name: str
+    avatar_url: str
+
+
+@dataclass(frozen=True)
+class CourseRef:
+    id: int
+    title: str
+
+
+@dataclass
+class Row:
+    """One row of the table (the page, the API list): the session's own columns, its course and
+    people, the student's rating and whether a recording can be played, as `table_rows` has them."""
+    id: int
+    scheduled_start: datetime
+    scheduled_end: datetime
+    status: str
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    is_trial: bool
+    billed_as_addon: bool
+    course: CourseRef | None
+    student: Person
+    tutor: Person
+    rating: int | None
+    has_recording: bool
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    @property
+    def actual_duration(self) -> timedelta | None:
+        if self.checked_in_at and self.checked_out_at:
+            return self.checked_out_at - self.checked_in_at
+        return None
+
+    @property
+    def low_rating(self) -> bool:
+        return self.rating is not None and self.rating <= LOW_RATING
+
+
+def _row_parts() -> tuple[str, str, list]:
+    """The per-row reads of `table_rows` as SQL over a session aliased `s`, made by the ORM from
+    the same definitions (the counted assessment, metrics.RATED_BY, and `playable_recordings`):
+    the rating, then the recording test, and their parameters."""
+    rating = (SessionAssessment.objects.filter(session_id=RawSQL("s.id", []), author_role=RATED_BY)
+              .values("rating"))
+    recording = playable_recordings().filter(session_id=RawSQL("s.id", [])).order_by().values("pk")
+    rating_sql, rating_params = rating.query.sql_with_params()
+    recording_sql, recording_params = recording.query.sql_with_params()
+    return f"({rating_sql})", f"EXISTS ({recording_sql})", [*rating_params, *recording_params]
+
+
+_ROW_COLUMNS = ("s.id, s.scheduled_start, s.scheduled_end, s.status, s.checked_in_at, s.checked_out_at, "
+                "s.is_trial, s.billed_as_addon, c.id, c.title, st.id, st.name, st.avatar_url, "
+                "tu.id, tu.name, tu.avatar_url")
+
+
+def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | None, limit: int) -> list[Row]:
+    """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor, in one statement.
+    With `course_ids`, each course's newest rows are read from its own (course, scheduled_start)
+    index (a LATERAL join over the ids) and merged, so the cost follows the page, not the
+    creator's share of all sessions; without, `qs` is paged as it is (a tutor's own sessions).
+    Only the page's rows are then joined to their course, people, rating and recording. `qs`
+    carries the filters (Filters.apply), and the ORM writes that part of the statement."""
     qs = paging.after_cursor(qs, cursor, newest_first=True)
-    if len(course_ids) > 1:
-        parts = [paging.order(qs.filter(course_id=c), newest_first=True).values_list("pk", flat=True)[:limit + 1]
-                 for c in course_ids]
-        qs = Session.objects.filter(pk__in=list(parts[0].union(*parts[1:], all=True)))
-    return list(paging.order(table_rows(qs), newest_first=True)[:limit + 1])
+    if course_ids:
+        per_course = paging.order(qs.filter(course_id=RawSQL("k.id", [])), newest_first=True)
+        inner_sql, inner_params = per_course.values("pk", "scheduled_start")[:limit + 1].query.sql_with_params()
+        page_sql = f"""SELECT x.pk FROM unnest(%s::bigint[]) AS k(id) CROSS JOIN LATERAL ({inner_sql}) x
+                       ORDER BY x.scheduled_start DESC, x.pk DESC LIMIT %s"""
+        page_params = [list(course_ids), *inner_params, limit + 1]
+    else:  # one index serves the whole set (a tutor's own sessions)
+        page_sql, page_params = (paging.order(qs, newest_first=True).values("pk")[:limit + 1]
+                                 .query.sql_with_params())
+    rating_sql, recording_sql, row_params = _row_parts()
+    sql = f"""
+        WITH page AS ({page_sql})
+        SELECT {_ROW_COLUMNS}, {rating_sql}, {recording_sql}
+        FROM page JOIN {Session._meta.db_table} s ON s.id = page.pk
+        LEFT JOIN {Course._meta.db_table} c ON c.id = s.course_id
+        JOIN {User._meta.db_table} st ON st.id = s.student_id
+        JOIN {User._meta.db_table} tu ON tu.id = s.tutor_id
+        ORDER BY s.scheduled_start DESC, s.id DESC"""
+    with connection.cursor() as db:
+        db.execute(sql, [*page_params, *row_params])
+        return [Row(*r[:8], course=CourseRef(r[8], r[9]) if r[8] is not None else None,
+                    student=Person(*r[10:13]), tutor=Person(*r[13:16]), rating=r[16], has_recording=r[17])
+                for r in db.fetchall()]
 
 
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --
@@ -206,11 +291,24 @@ def creator_courses(creator: User) -> QuerySet[Course]:
     return Course.objects.filter(creator=creator).order_by("title", "id")
 
 
-def creator_tutors(creator: User) -> QuerySet[User]:
-    """The Student-Teachers who teach the creator's courses (have sessions in them), read from the
-    rollups: a few thousand rows instead of every session."""
-    ids = SessionRollup.objects.filter(course__creator=creator, sessions__gt=0).values("tutor_id")
-    return User.objects.filter(pk__in=ids).order_by("name", "id")
+def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
+    """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
+    with their number of sessions there: one pass over the rollups (a few thousand rows, not every
+    session) serves the ST filter's choices and the creator's total."""
+    sql = f"""
+        SELECT u.id, u.name, u.avatar_url, t.n
+        FROM (SELECT r.tutor_id, SUM(r.sessions) AS n
+              FROM {SessionRollup._meta.db_table} r JOIN {Course._meta.db_table} c ON c.id = r.course_id
+              WHERE c.creator_id = %s GROUP BY r.tutor_id HAVING SUM(r.sessions) > 0) t
+        JOIN {User._meta.db_table} u ON u.id = t.tutor_id
+        ORDER BY u.name, u.id"""
+    with connection.cursor() as db:
+        db.execute(sql, [creator.pk])
+        return [(Person(*row[:3]), row[3]) for row in db.fetchall()]
+
+
+def creator_tutors(creator: User) -> list[Person]:
+    return [tutor for tutor, _ in tutors_with_sessions(creator)]
 
 
 def feedback(session: Session, role: str) -> dict | None:
@@ -234,11 +332,10 @@ def dispute_of(session: Session) -> dict | None:
             "resolution_reason": resolved.reason if resolved else None}
 
 
-def header_stats(creator: User, now: datetime) -> dict:
-    """H06 "X total sessions, Y this week": the total from the rollups, this week's count from the
-    (course, scheduled_start) index (two small queries)."""
+def header_stats(creator: User, now: datetime, *, total: int) -> dict:
+    """H06 "X total sessions, Y this week": the total (from `tutors_with_sessions`) and this week's
+    count from the (course, scheduled_start) index."""
     week = week_start(now, creator)
-    total = SessionRollup.objects.filter(course__creator=creator).aggregate(n=Sum("sessions"))["n"] or 0
     this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
                                        scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
     return {"total": total, "this_week": this_week}

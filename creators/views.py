@@ -70,9 +70,12 @@ def _frame(creator, page: PageCache, now) -> dict:
     STs who teach them) with their <option> lists, and the header figures. One cached piece."""
     def build() -> Built:
         courses = list(selectors.creator_courses(creator).values_list("id", "title"))
-        tutors = list(selectors.creator_tutors(creator).values_list("id", "name"))
+        with_sessions = selectors.tutors_with_sessions(creator)
+        tutors = [(tutor.id, tutor.name) for tutor, _ in with_sessions]
+        total = sum(n for _, n in with_sessions)
         blank = HistoryFilterForm(None, courses=courses, tutors=tutors)
-        return Built({"courses": courses, "tutors": tutors, "stats": selectors.header_stats(creator, now),
+        return Built({"courses": courses, "tutors": tutors,
+                      "stats": selectors.header_stats(creator, now, total=total),
                       "options": {name: option_list(blank.fields[name].choices) for name in ("course", "st")}})
 
     return page.get(("frame",), build, frame=True)

@@ -154,6 +154,30 @@ def test_the_metrics_summary_with_its_chart(as_creator, rated, make_session, dja
     assert "<h1>Session summary</h1>" in filtered and "for these filters" in filtered and "100%" in filtered
 
 
+
+
+def test_a_disputed_row_has_one_label(as_creator, disputed):
+    """H13 H17 (US-C046): a disputed session's row says once what it is, "Disputed: needs a
+    decision" (its bucket, Completed, would contradict it)."""
+    page = html(as_creator.get(URL))
+    row = page[page.index(f'id="row-{disputed.id}"'):]
+    status = row[row.index('data-label="Status"'):row.index('data-label="Rating"')]
+    assert status.count('class="label') == 1 and "Disputed: needs a decision" in status
+
+def test_the_per_st_table(as_creator, rated, make_session, tutor):
+    """H16 (breakdown by ST): one row per ST, its name escaped and linked to its profile, its
+    sessions, average duration, completion rate, average rating and no-show rate, "–" where a
+    figure has nothing to go on (built in Python, not a template loop: it must say the same)."""
+    tutor.name = '<b>Tia</b> & "Co"'
+    tutor.save()
+    make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW)
+    panel = html(as_creator.get(f"{URL}/metrics", headers={"HX-Request": "true"}))
+    row = (f'<tr><th scope="row"><a href="/people/{tutor.id}/">&lt;b&gt;Tia&lt;/b&gt; &amp; &quot;Co&quot;</a></th>'
+           "<td>2</td><td>55.0 min</td><td>50%</td><td>2.0</td><td>50%</td></tr>")
+    assert row in panel
+    unrated = html(as_creator.get(f"{URL}/metrics", {"status": "no_show"}, headers={"HX-Request": "true"}))
+    assert "<td>1</td><td>–</td><td>0%</td><td>–</td><td>100%</td></tr>" in unrated
+
 def test_the_detail_panel_has_its_own_url(as_creator, rated, creator):
     """H14 H18 (detail open) H21 (session_viewed): info, both feedbacks, recording, notes."""
     page = html(as_creator.get(f"{URL}/{rated.id}/"))
