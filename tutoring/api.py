@@ -13,6 +13,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
+from ninja.parser import Parser
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import SessionAuth
 
@@ -39,7 +40,20 @@ class SignedIn(SessionAuth):
                           "cookie.", code="csrf_failed", status=FORBIDDEN) from None
 
 
-api = NinjaAPI(title="Tutoring platform API", version="1", auth=SignedIn(), urls_namespace="api")
+class ObjectBodies(Parser):
+    """JSON bodies are objects. Ninja's schemas also read attributes off any other value, so a body
+    of "x", [] or null would pass as an empty object and reach the role and state checks; here it
+    is unreadable input instead (ninja answers 400 "Cannot parse request body")."""
+
+    def parse_body(self, request):
+        body = super().parse_body(request)
+        if not isinstance(body, dict):
+            raise ValueError("The body must be a JSON object.")
+        return body
+
+
+api = NinjaAPI(title="Tutoring platform API", version="1", auth=SignedIn(), urls_namespace="api",
+               parser=ObjectBodies())
 
 
 # --- errors -----------------------------------------------------------------------------------

@@ -473,3 +473,17 @@ def test_a_single_session_takes_the_course_of_the_pairs_match(client, coordinato
     assert client.post("/admin/tutoring_sessions/session/add/", form).status_code == 302
     assert Session.objects.get(tutor=loner).course is None
     assert match.course == course
+
+
+@pytest.mark.parametrize(("body", "status"), [('"x"', 400), ("[]", 400), ("1", 400), ("null", 400),
+                                              ('{"end_match": "maybe"}', 422)])
+def test_a_malformed_end_body_is_refused_before_who_asks(client, proposed, outsider, body, status):
+    """Issue 11: a body that is not a JSON object is unreadable (400), one whose field is wrong is
+    invalid (422), for anyone, before the role check (an outsider would get 403), changing nothing.
+    Ninja's schemas read attributes off any value, so "x" or null used to pass as {}."""
+    client.force_login(outsider)
+    answer = client.post(f"/api/matches/{proposed.pk}/pattern/end", body, content_type="application/json")
+    assert answer.status_code == status, (body, answer.status_code, answer.content)
+    assert answer.json()["code"] in ("malformed", "invalid")
+    proposed.refresh_from_db()
+    assert proposed.state != MatchState.ENDED
