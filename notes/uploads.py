@@ -523,7 +523,8 @@ def _small_zip_directory(f, size: int) -> bool:
     if tail[at - 20:at - 16] == b"PK\x06\x07" if at >= 20 else tail_len < size:
         return False
     entries, directory_size = struct.unpack_from("<HI", tail, at + 10)
-    return entries <= settings.NOTES_ZIP_MAX_ENTRIES and directory_size <= settings.NOTES_ZIP_MAX_DIRECTORY_BYTES
+    return (entries <= settings.NOTES_ZIP_MAX_ENTRIES
+            and directory_size <= settings.NOTES_ZIP_MAX_DIRECTORY_BYTES)
 
 
 def _heif(head: bytes) -> str | None:
