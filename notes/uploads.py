@@ -123,8 +123,6 @@ _HEIF_BRANDS = frozenset({"heic", "heix", "heim", "heis", "hevc", "hevx", "hevm"
 HEAD_BYTES = 8 * KB  # what filetype looks at
 TEXT_HEAD_BYTES = 64 * KB  # what the .txt/.csv check looks at
 CHUNK_BYTES = 64 * KB  # reading for the hash
-MAX_ZIP_ENTRIES = 10_000  # a real office document has tens to a few thousand entries
-MAX_ZIP_DIRECTORY = 2 * MB  # ... and a central directory of kilobytes
 _MAX_ZIP_PART = 1 * MB  # [Content_Types].xml / mimetype are read at most this far
 MAX_NAME_CHARS = 200
 
@@ -511,8 +509,9 @@ def _read_member(archive: zipfile.ZipFile, name: str) -> bytes:
 
 def _small_zip_directory(f, size: int) -> bool:
     """Whether the end-of-central-directory record describes a plain (not zip64) zip with at most
-    MAX_ZIP_ENTRIES entries in at most MAX_ZIP_DIRECTORY bytes: checked before zipfile reads and
-    lists the directory, so a zip of a hundred thousand empty entries is never listed."""
+    settings.NOTES_ZIP_MAX_ENTRIES entries in at most settings.NOTES_ZIP_MAX_DIRECTORY_BYTES bytes:
+    checked before zipfile reads and lists the directory, so a zip of a hundred thousand empty
+    entries is never listed."""
     tail_len = min(size, 22 + 0xFFFF)
     f.seek(size - tail_len)
     tail = f.read(tail_len)
@@ -524,7 +523,8 @@ def _small_zip_directory(f, size: int) -> bool:
     if tail[at - 20:at - 16] == b"PK\x06\x07" if at >= 20 else tail_len < size:
         return False
     entries, directory_size = struct.unpack_from("<HI", tail, at + 10)
-    return entries <= MAX_ZIP_ENTRIES and directory_size <= MAX_ZIP_DIRECTORY
+    return (entries <= settings.NOTES_ZIP_MAX_ENTRIES
+            and directory_size <= settings.NOTES_ZIP_MAX_DIRECTORY_BYTES)
 
 
 def _heif(head: bytes) -> str | None:

@@ -14,6 +14,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
@@ -51,9 +52,6 @@ from .models import (
     status_name,
 )
 
-# A lifecycle action locks and writes each session in its own transaction: keep a batch small
-# enough to finish within one request.
-MAX_ACTION_SESSIONS = 100
 APPLY = "_lifecycle_apply"
 
 
@@ -74,7 +72,11 @@ def plural_sessions(n: int) -> str:
 
 
 def selected_ids(queryset) -> list[int]:
-    return list(queryset.order_by("pk").values_list("pk", flat=True)[: MAX_ACTION_SESSIONS + 1])
+    """At most one more than settings.SESSIONS_ADMIN_MAX_ACTION_SESSIONS of the selected ids: a
+    lifecycle action locks and writes each session in its own transaction, so a batch stays small
+    enough to finish within one request."""
+    most = settings.SESSIONS_ADMIN_MAX_ACTION_SESSIONS
+    return list(queryset.order_by("pk").values_list("pk", flat=True)[: most + 1])
 
 
 def action_field_name(request) -> str:
@@ -88,8 +90,8 @@ def run_lifecycle_action(modeladmin, request, queryset, *, action: Action):
     once per session; each call is its own transaction, so a refusal leaves that session as it was."""
     spec = action.admin
     ids = selected_ids(queryset)
-    if len(ids) > MAX_ACTION_SESSIONS:
-        modeladmin.message_user(request, f"Select at most {MAX_ACTION_SESSIONS} sessions for “{spec.title}”. "
+    if len(ids) > (most := settings.SESSIONS_ADMIN_MAX_ACTION_SESSIONS):
+        modeladmin.message_user(request, f"Select at most {most} sessions for “{spec.title}”. "
                                 "Nothing was changed.", messages.ERROR)
         return None
     form = spec.form(request.POST if APPLY in request.POST else None)
@@ -206,15 +208,14 @@ class SessionForm(forms.ModelForm):
         return course
 
 
-# A search term matching more people than this is broad: the sessions are filtered by a subquery
-# while walking the start index (matches are frequent), instead of by an id list.
-MAX_SEARCH_PEOPLE = 500
-
-
 def matching_people(term: str):
+    """The people a search term matches: their ids, or, when more than
+    settings.SESSIONS_ADMIN_MAX_SEARCH_PEOPLE match (a broad term), a subquery, so the sessions are
+    filtered while walking the start index (matches are frequent) instead of by a long id list."""
+    most = settings.SESSIONS_ADMIN_MAX_SEARCH_PEOPLE
     people = User.objects.filter(Q(name__icontains=term) | Q(username__icontains=term)).values("pk")
-    ids = list(people.values_list("pk", flat=True)[: MAX_SEARCH_PEOPLE + 1])
-    return people if len(ids) > MAX_SEARCH_PEOPLE else ids
+    ids = list(people.values_list("pk", flat=True)[: most + 1])
+    return people if len(ids) > most else ids
 
 
 # Fields a coordinator may correct by hand: none of them is a state, a time or attendance.

@@ -288,7 +288,8 @@ class LargeTableAdmin(admin.ModelAdmin):
     only columns they can sort by an index in `sortable_by`."""
 
     paginator = EstimatedCountPaginator
-    change_list_template = "admin/tutoring_sessions/large_table_change_list.html"  # rows from result_table
+    # rows from result_table, "about" before an estimated count (tutoring/templates/admin/large_table/)
+    change_list_template = "admin/large_table/change_list.html"
     show_full_result_count = False  # the second COUNT(*) of the whole table
     show_facets = admin.ShowFacets.NEVER  # facet counts are one COUNT per filter choice
     list_per_page = 100

@@ -334,6 +334,11 @@ MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 # view through signed, expiring links. Either way no attachment is ever public.
 NOTES_MAX_UPLOAD_BYTES = env_int("NOTES_MAX_UPLOAD_MB", 10) * 1024 * 1024
 NOTES_MAX_FILES = env_int("NOTES_MAX_FILES", 20)
+# Fixed safety limits, not read from the environment (tests override them with override_settings):
+# an office document (docx, xlsx, odt...) whose zip end record announces more entries or a larger
+# central directory than this is refused before zipfile lists it (notes.uploads).
+NOTES_ZIP_MAX_ENTRIES = 10_000  # a real office document has tens to a few thousand entries
+NOTES_ZIP_MAX_DIRECTORY_BYTES = 2 * 1024 * 1024  # ... and a central directory of kilobytes
 NOTES_LINK_SECONDS = env_int("NOTES_LINK_SECONDS", 300)
 if not 1 <= NOTES_LINK_SECONDS <= 300:
     raise ImproperlyConfigured("NOTES_LINK_SECONDS must be between 1 and 300 (links live at most 5 minutes)")
@@ -655,3 +660,11 @@ COORDINATOR_WAIVER_REMINDER = env_str(
 ADHOC_MAX_AGE = timedelta(days=env_int("ADHOC_MAX_AGE_DAYS", 30))
 # a package with this many credits left, or fewer, sends its low-balance alert (once)
 LOW_BALANCE_CREDITS = env_int("LOW_BALANCE_CREDITS", 2)
+
+# --- the sessions admin: fixed limits, not read from the environment ------------------------
+# A lifecycle action locks and writes each session in its own transaction: a batch of more
+# sessions than this is refused, so it finishes within one request (sessions.admin).
+SESSIONS_ADMIN_MAX_ACTION_SESSIONS = 100
+# A search term matching more people than this is broad: the changelist filters the sessions by a
+# subquery while walking the start index, instead of by an id list.
+SESSIONS_ADMIN_MAX_SEARCH_PEOPLE = 500

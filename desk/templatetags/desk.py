@@ -22,11 +22,13 @@ def desk_panel(context, admin_style=False):
 
 @register.filter
 def event_label(kind: str) -> str:
-    """A SessionEvent kind in words (sessions.projections.EVENT_LABELS): "check_in" → "Checked in"."""
+    """A SessionEvent kind in words (sessions.models.EVENT_LABELS, through sessions.projections):
+    "check_in" → "Checked in"."""
     return projections.event_label(kind or "")
 
 
 @register.filter
 def status_name(status: str) -> str:
-    """A session status in the coordinators' words (sessions.projections.status_name)."""
+    """A session status in the coordinators' words (sessions.models.status_name, through
+    sessions.projections)."""
     return projections.status_name(status or "")

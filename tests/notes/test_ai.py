@@ -35,7 +35,7 @@ def failure(call, *args) -> ai.AIError:
 def test_summary_comes_back_validated_and_labelled(fake):
     result = ai.summarize(NOTES, ["He said fractions felt easier today.", "Mum asked about the test."])
     assert result == ai.SummaryResult(data=DEFAULT_SUMMARY, source="openai", model="gpt-4.1-mini")
-    ai.Summary.model_validate(result.data)
+    assert ai.Summary.model_validate(result.data).model_dump() == result.data  # the schema takes it unchanged
 
 
 def test_summary_request_is_what_the_api_expects(fake):
@@ -222,7 +222,7 @@ def test_local_summary_quotes_the_right_sentences():
         "learning_patterns": ["He often forgets to carry the one."],
         "next_steps": ["He should practise the seven times table.", "Next week we will review remainders."],
     }
-    ai.Summary.model_validate(data)
+    assert ai.Summary.model_validate(data).model_dump() == data  # the schema takes it unchanged
 
 
 def test_local_summary_is_deterministic():
@@ -261,7 +261,7 @@ def test_local_summary_of_very_long_notes_stays_within_the_schema():
     sentence = "He was focused, confident, often careless, and should review algebra. "
     long_one = "He was engaged " + "and engaged " * 400 + "all hour."
     data = ai.local_summary(sentence * 3000 + long_one).data
-    ai.Summary.model_validate(data)
+    assert ai.Summary.model_validate(data).model_dump() == data  # the schema takes it unchanged
     assert len(data["engagement"]) <= ai.MAX_TEXT and len(data["confidence_notes"]) <= ai.MAX_TEXT
     assert len(data["learning_patterns"]) == len(data["next_steps"]) == ai.MAX_ITEMS
     assert data["engagement"].startswith(sentence.strip())
@@ -273,5 +273,5 @@ def test_local_summary_of_very_long_notes_stays_within_the_schema():
 @given(st.text(), st.lists(st.text(), max_size=3))
 def test_local_summary_always_validates(text, transcripts):
     data = ai.local_summary(text, transcripts).data
-    ai.Summary.model_validate(data)
+    assert ai.Summary.model_validate(data).model_dump() == data  # the schema takes it unchanged
     assert data["engagement"].strip() and data["confidence_notes"].strip()

@@ -200,6 +200,7 @@ def test_delete_removes_the_object(s3_storage, stored):
     status, _, body = fetch(link)
     assert (status, error_code(body)) == (404, "NoSuchKey")
     s3_storage.delete(stored)  # deleting what is gone is not an error
+    assert not s3_storage.exists(stored)
 
 
 def test_a_name_collision_gets_a_new_name_not_an_overwrite(s3_storage):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -250,9 +251,8 @@ def test_cancel_with_other_needs_a_note(coco, session, reasons):
     assert status_of(session) == Status.SCHEDULED
 
 
-def test_too_many_sessions_for_one_action_changes_nothing(coco, awaiting, disputed, monkeypatch):
-    monkeypatch.setattr(sessions_admin, "MAX_ACTION_SESSIONS", 1)
-
+@override_settings(SESSIONS_ADMIN_MAX_ACTION_SESSIONS=1)
+def test_too_many_sessions_for_one_action_changes_nothing(coco, awaiting, disputed):
     response = coco.post(CHANGELIST, {"action": "verify_sessions", "index": 0,
                                       "_selected_action": [awaiting.pk, disputed.pk]}, follow=True)
 
@@ -413,9 +413,11 @@ def test_the_filtered_and_searched_changelists(coco, awaiting, disputed, session
     assert list(coco.get(CHANGELIST, {"q": "nobody-like-this"}).context["cl"].result_list) == []
 
 
-def test_a_broad_search_still_finds_the_sessions(coco, awaiting, disputed, monkeypatch):
-    """More matching people than MAX_SEARCH_PEOPLE: the search filters by a subquery instead."""
-    monkeypatch.setattr(sessions_admin, "MAX_SEARCH_PEOPLE", 0)
+@override_settings(SESSIONS_ADMIN_MAX_SEARCH_PEOPLE=0)
+def test_a_broad_search_still_finds_the_sessions(coco, awaiting, disputed):
+    """More matching people than SESSIONS_ADMIN_MAX_SEARCH_PEOPLE: the search filters by a subquery
+    instead of an id list."""
+    assert not isinstance(sessions_admin.matching_people("s"), list)  # the broad path is the one taken
 
     found = coco.get(CHANGELIST, {"q": "s"}).context["cl"].result_list  # Sam, Tia's username has no s
 
@@ -458,15 +460,23 @@ def test_paginator_counts_a_small_table_exactly_and_deep_pages_match_plain_slici
         assert list(paginator.page(number).object_list) == list(ordered[(number - 1) * 3:number * 3])
 
 
-def test_paginator_caps_a_filtered_count_and_then_estimates(make_session, monkeypatch):
+class SmallCapPaginator(EstimatedCountPaginator):
+    """The paginator with a filtered-count cap small enough to pass with a few rows."""
+
+    filtered_count_cap = 4
+
+
+def test_paginator_caps_a_filtered_count_and_then_estimates(make_session):
     seed(make_session, 6)
-    monkeypatch.setattr(EstimatedCountPaginator, "filtered_count_cap", 4)
     filtered = Session.objects.filter(status=Status.SCHEDULED).order_by("-scheduled_start", "-id")
 
-    paginator = EstimatedCountPaginator(filtered, 2)
+    paginator = SmallCapPaginator(filtered, 2)
 
     assert paginator.count >= 5 and paginator.is_estimate
-    assert EstimatedCountPaginator(filtered.filter(tutor__username="teacher1"), 2).count == 1
+    small = SmallCapPaginator(filtered.filter(tutor__username="teacher1"), 2)
+    assert (small.count, small.is_estimate) == (1, False)
+    uncapped = EstimatedCountPaginator(filtered, 2)  # the real cap (10,000): six rows counted exactly
+    assert (uncapped.count, uncapped.is_estimate) == (6, False)
 
 
 def test_pre_rendered_rows_are_the_markup_django_renders(coco, make_session, coordinator, rf):

@@ -6,7 +6,7 @@ from django.core import mail
 from notifications.models import Notification
 from sessions import lifecycle
 from sessions.errors import Refused
-from sessions.models import PackageDeduction, Source, Status
+from sessions.models import PackageDeduction, Session, Source, Status
 from tests.conftest import NOW
 
 END = NOW - timedelta(hours=1)
@@ -141,6 +141,7 @@ def test_the_creator_of_the_course_may_resolve_a_dispute(finished, parent, creat
     with pytest.raises(Refused):
         lifecycle.resolve_dispute(finished, by=outsider, decision="void", reason="x", now=NOW)
     lifecycle.resolve_dispute(finished, by=creator, decision="void", reason="Tutor confirmed", now=NOW)
+    assert Session.objects.get(pk=finished.pk).status == Status.NOT_COMPLETED
 
 
 def test_a_package_is_used_by_credits_not_by_rows(finished, make_session, parent, student):

@@ -4,7 +4,7 @@ import pytest
 
 from sessions import lifecycle
 from sessions.errors import Refused
-from sessions.models import ProposalStatus, Status, ThreadStatus
+from sessions.models import ProposalStatus, Session, SessionEvent, Status, ThreadStatus
 from tests.conftest import NOW
 
 
@@ -62,6 +62,8 @@ def test_a_reason_is_required_and_other_needs_a_note(session, parent, reasons):
         lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel", "other")].id, now=NOW)
     lifecycle.cancel(session, by=parent, reason_id=reasons[("parent", "cancel", "other")].id, note="Moving house",
                      now=NOW)
+    assert Session.objects.get(pk=session.pk).status == Status.CANCELLED_BY_PARENT
+    assert SessionEvent.objects.get(session=session).reason.endswith(": Moving house")
 
 
 def test_cancel_is_locked_within_4_hours(make_session, parent, reasons):
@@ -70,6 +72,7 @@ def test_cancel_is_locked_within_4_hours(make_session, parent, reasons):
     with pytest.raises(Refused, match="Online changes close 4 hours before the start: message your coordinator."):
         lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, now=NOW)
     lifecycle.cancel(s, by=parent, reason_id=reasons[("parent", "cancel")].id, now=NOW - timedelta(seconds=1))
+    assert Session.objects.get(pk=s.pk).status == Status.CANCELLED_BY_PARENT
 
 
 @pytest.mark.parametrize("status", [s for s in Status if s != Status.SCHEDULED])

@@ -4,7 +4,7 @@ import pytest
 
 from sessions import lifecycle
 from sessions.errors import Refused
-from sessions.models import SessionEvent, Status
+from sessions.models import Session, SessionEvent, Status
 from tests.conftest import NOW
 
 START = NOW + timedelta(hours=2)
@@ -63,6 +63,7 @@ def test_the_day_is_the_tutors_day_not_utc(make_session, tutor):
     with pytest.raises(Refused, match=r"Check-in closed at Wed 18 Nov 00:00 \(Asia/Tokyo\)"):
         lifecycle.check_in(s, by=tutor, now=datetime(2026, 11, 17, 15, 0, tzinfo=UTC))
     lifecycle.check_in(s, by=tutor, now=datetime(2026, 11, 17, 14, 59, tzinfo=UTC))
+    assert Session.objects.get(pk=s.pk).status == Status.CHECKED_IN
 
 
 def test_the_day_in_los_angeles_runs_past_utc_midnight(make_session, tutor):
@@ -113,6 +114,7 @@ def test_an_open_reschedule_request_blocks_check_in(make_session, tutor, parent,
         lifecycle.check_in(s, by=tutor, now=at)
     lifecycle.reject_reschedule(s, proposal.id, by=tutor, reason="Can't make it", now=NOW + timedelta(hours=1))
     lifecycle.check_in(s, by=tutor, now=at)
+    assert Session.objects.get(pk=s.pk).status == Status.CHECKED_IN
 
 
 def test_only_the_sessions_tutor_can_check_in(due, parent, outsider, coordinator):

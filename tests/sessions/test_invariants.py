@@ -11,10 +11,22 @@ from tests.conftest import NOW
 
 
 def test_the_database_forbids_overlapping_active_sessions_of_a_tutor(make_session):
-    make_session(start=NOW)
+    first = make_session(start=NOW)
     with pytest.raises(IntegrityError, match="session_tutor_no_overlap"), transaction.atomic():
         make_session(start=NOW + timedelta(minutes=59))
-    make_session(start=NOW + timedelta(minutes=60))  # back to back is fine
+    assert list(Session.objects.values_list("pk", flat=True)) == [first.pk]
+
+
+def test_back_to_back_sessions_of_a_tutor_are_allowed(make_session):
+    """The overlap constraint compares half-open ranges [start, end): a session starting when the
+    previous one ends does not overlap it (with closed ranges, [start, end], the shared instant
+    would, and the second insert would fail with session_tutor_no_overlap)."""
+    first = make_session(start=NOW)
+    second = make_session(start=NOW + timedelta(minutes=60))
+
+    assert first.scheduled_end == second.scheduled_start
+    assert list(Session.objects.order_by("scheduled_start").values_list("pk", "tutor_id", "status")) == [
+        (first.pk, first.tutor_id, Status.SCHEDULED), (second.pk, first.tutor_id, Status.SCHEDULED)]
 
 
 def test_cancelled_sessions_free_the_slot(make_session):

@@ -81,7 +81,9 @@ def test_a_tutor_matched_in_the_course_sees_it_before_any_session(client, tutor,
 
 def test_an_enrolled_student_sees_it_before_any_session(client, student, other_course):
     Enrollment.objects.create(course=other_course, student=student)
-    assert page(client, student, f"/learn/courses/{other_course.id}/")[0].status_code == 200
+    response, body = page(client, student, f"/learn/courses/{other_course.id}/")
+    assert response.status_code == 200 and "<h1>Geometry</h1>" in body
+    assert "No upcoming sessions in this course." in body
 
 
 @pytest.mark.parametrize(("who", "path", "status"), [

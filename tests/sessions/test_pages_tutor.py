@@ -147,15 +147,18 @@ def test_it_shows_the_lockout_within_4_hours(tia, make_session):
     assert f"/sessions/{s.id}/cancel/" not in body
 
 
-def test_an_open_request_explains_the_blocked_check_in(tia, make_session, parent, reasons):
-    """L16: check-in is blocked while a reschedule request is open, and the card says so."""
+def test_an_open_request_explains_the_blocked_check_in(tia, make_session, parent, reasons, time_machine):
+    """L16: check-in is blocked while a reschedule request is open, and the card says so once
+    check-in would otherwise be open (not before: then the card says when it opens)."""
     s = make_session(start=NOW + timedelta(hours=5))
     lifecycle.propose_reschedule(s, by=parent, proposed_start=NOW + timedelta(days=3),
-                                 reason_id=reasons[("parent", "reschedule")].id, now=NOW - timedelta(hours=1))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("sessions.rules.CHECK_IN_LEAD", timedelta(hours=6))
-        body = tia.get("/teach/").content.decode()
-    assert "Check-in is blocked while a reschedule request is open" in body
+                                 reason_id=reasons[("parent", "reschedule")].id, now=NOW)
+    blocked = "Check-in is blocked while a reschedule request is open"
+    assert blocked not in tia.get("/teach/").content.decode()  # 5 hours before: check-in is not open yet
+    time_machine.move_to(s.scheduled_start - timedelta(minutes=20), tick=False)
+    body = tia.get("/teach/").content.decode()
+    assert blocked in body
+    assert f"/sessions/{s.id}/check-in/" not in body
 
 
 # --- ad-hoc -----------------------------------------------------------------------------------

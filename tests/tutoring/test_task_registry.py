@@ -35,9 +35,10 @@ def test_a_web_process_knows_every_task_before_its_first_request():
 def test_publishing_an_unknown_task_is_logged_not_raised(caplog):
     """A commit hook that publishes must never raise into the request: the outbox's beat sweep
     delivers what a failed publish did not."""
+    eager = celery.app.conf.task_always_eager  # Celery's own configuration, restored after
     celery.app.conf.task_always_eager = False
     try:
         assert celery.publish("notifications.tasks.no_such_task", 1) is False
     finally:
-        celery.app.conf.task_always_eager = True
+        celery.app.conf.task_always_eager = eager
     assert "not a registered task" in caplog.text
