@@ -4,6 +4,7 @@
 
 from importlib import import_module
 from importlib.util import find_spec
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings
@@ -20,7 +21,7 @@ def routers_of_the_apps() -> dict[str, Router]:
     """Every ninja Router an app of this project defines in its api.py, by dotted name."""
     found = {}
     for config in apps.get_app_configs():
-        if not config.path.startswith(str(settings.BASE_DIR)) or find_spec(f"{config.name}.api") is None:
+        if Path(config.path).parent != Path(settings.BASE_DIR) or find_spec(f"{config.name}.api") is None:
             continue
         module = import_module(f"{config.name}.api")
         for name, value in vars(module).items():
