@@ -12,6 +12,7 @@ from sessions.admin import SessionAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
 from .models import Note, Summary
+from .services import request_summary
 
 
 class NoteInline(ReadOnlyAccess, admin.StackedInline):
@@ -71,8 +72,6 @@ class SummaryAdmin(CoordinatorAccess, admin.ModelAdmin):
     @admin.action(description="Make the summary again")
     def summarize_again(self, request, queryset):
         """A new version of each chosen summary (failed transcripts are tried again too)."""
-        from .services import request_summary
-
         ids = list(queryset.values_list("session_id", flat=True))
         with transaction.atomic():
             for session_id in ids:

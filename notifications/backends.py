@@ -2,7 +2,7 @@
 that keeps every email in the database for the outbox page.
 
 Both set `provider_id` on each message they sent; the Resend backend sets `send_error` (an
-email.SendError) on each one it did not, and raises email.SendFailed unless fail_silently.
+outcomes.SendError) on each one it did not, and raises outcomes.SendFailed unless fail_silently.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.core.mail.backends.base import BaseEmailBackend
 from resend.exceptions import ResendError
 from resend.http_client_requests import RequestsClient
 
-from .email import SendError, SendFailed
+from .models import KeptEmail
+from .outcomes import SendError, SendFailed
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,6 @@ class KeepLocallyBackend(BaseEmailBackend):
     shown at /dev/outbox/, so the demo shows what each person received."""
 
     def send_messages(self, email_messages) -> int:
-        from .models import KeptEmail
-
         count = 0
         for message in email_messages:
             message.message()  # the same header checks as a real send

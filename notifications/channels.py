@@ -2,7 +2,7 @@
 
 A channel says who it can reach (in SQL, for the set-based reminder sweep, and in Python, checked
 again just before sending) and delivers a batch of prepared messages, answering one Outcome per
-delivery. A feature app joins with its own channel class (the same members: `name`,
+delivery (outcomes.py). A feature app joins with its own channel class (the same members: `name`,
 `reachable_sql`, `unreachable`, `deliver`, optionally `preload` and `offered`) passed to
 `register` from its AppConfig.ready, as the Telegram bot does (telegram_bot/channel.py): this app
 imports no feature app. Everything else (the Channel choice, preferences, the settings page's
@@ -11,28 +11,13 @@ column, delivery records, retries) follows from the entry.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
 
+from .email import send_all
 from .models import Channel, Delivery, DeliveryStatus, Notification
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class Outcome:
-    """What happened to one delivery: sent, skipped (with why), retry (transient error, maybe with
-    the provider's retry-after), failed (permanent error) or wait (not attempted yet, until)."""
-
-    delivery: Delivery
-    status: str  # "sent", "skipped", "retry", "failed", "wait"
-    error: str = ""
-    provider_id: str = ""
-    after: datetime | float | None = None  # wait: until when; retry: seconds the provider asked for
-    recorded: bool = False  # the channel already wrote the delivery's final state itself
+from .outcomes import Outcome
 
 
 class InApp:
@@ -69,8 +54,6 @@ class Email:
         return ""
 
     def deliver(self, items: list, now: datetime) -> list[Outcome]:
-        from .email import send_all
-
         return send_all(items, now)
 
 

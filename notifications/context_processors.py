@@ -6,12 +6,12 @@ from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import SimpleLazyObject
 
+from .models import Notification
+
 BADGE_LIMIT = 100  # counted up to 100, shown as 99+
 
 
 def _unread_notifications(user) -> QuerySet:
-    from .models import Notification
-
     return Notification.objects.filter(recipient=user, read_at__isnull=True)
 
 

@@ -30,11 +30,12 @@ from sessions.models import Session, SessionEvent
 from tutoring.celery import publish_each
 from tutoring.models import Guardianship
 
-from .channels import CHANNELS, Outcome
+from .channels import CHANNELS
 from .email import KEY_KEPT
 from .kinds import KINDS, Ctx
 from .models import Delivery, DeliveryStatus
-from .outbox import Reach
+from .outbox import DISPATCH_TASK, Reach
+from .outcomes import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +231,4 @@ def deliver(ids: list[int]) -> None:
     if len(ids) <= INLINE_MAX:
         dispatch(ids)
         return
-    from . import tasks
-
-    publish_each(tasks.dispatch, [[ids[start:start + INLINE_MAX]] for start in range(0, len(ids), INLINE_MAX)])
+    publish_each(DISPATCH_TASK, [[ids[start:start + INLINE_MAX]] for start in range(0, len(ids), INLINE_MAX)])

@@ -3,9 +3,9 @@
 
 A backend that batches (`reports_each_message = True`: the Resend backend) gets requests this
 module forms and keeps (EmailBatch: the emails and their Idempotency-Key) and answers each email's
-id or its SendError; a retry repeats the kept request (send_all). Any other backend (SMTP,
-locmem, the keep-locally one) gets the messages one at a time: a message that raised nothing was
-sent, one that raised is retried.
+id or its SendError (outcomes.py); a retry repeats the kept request (send_all). Any other backend
+(SMTP, locmem, the keep-locally one) gets the messages one at a time: a message that raised nothing
+was sent, one that raised is retried.
 """
 
 from __future__ import annotations
@@ -24,29 +24,15 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from .channels import Outcome
+from .backends import BATCH_MAX
 from .kinds import KINDS, Message
 from .models import Channel, Delivery, EmailBatch, Topic
+from .outcomes import Outcome, SendError
 from .texts import absolute
 
 log = logging.getLogger(__name__)
 
 UNSUBSCRIBE_SALT = "notifications.unsubscribe"
-
-
-class SendError(Exception):
-    """One message was not sent. `transient`: worth another try (`retry_after` seconds at least,
-    when the provider said so); otherwise recorded as failed and not retried."""
-
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
-        super().__init__(message)
-        self.transient = transient
-        self.retry_after = retry_after
-
-
-class SendFailed(Exception):
-    """Raised by a backend (unless fail_silently) when some messages of a batch were not sent;
-    each of them carries its own `send_error`."""
 
 
 def unsubscribe_token(user_id: int, topic: str, channel: str = Channel.EMAIL) -> str:
@@ -156,8 +142,6 @@ def _send_batches(mailer, emails: list, kept: list, now) -> list[Outcome]:
     the new ones and, once each, those the retried deliveries were in. Only the deliveries handed
     in are answered; another member of a repeated batch gets its answer when its own turn comes
     (Resend answers the same request the same way)."""
-    from .backends import BATCH_MAX
-
     requests: dict[int, EmailBatch] = {}
     members: dict[int, list] = {}  # batch id: [(delivery, index)]
     for start in range(0, len(emails), BATCH_MAX):

@@ -31,6 +31,9 @@ from .models import Delivery, Preference, SuppressedAddress
 log = logging.getLogger(__name__)
 
 BATCH = 500
+# the task that sends deliveries (tasks.dispatch), published by name: the tasks module imports
+# this one, so this one does not import it
+DISPATCH_TASK = "notifications.tasks.dispatch"
 
 _CLAIM = """
 SELECT id FROM tutoring_sessions_sessionevent
@@ -198,9 +201,7 @@ def notify(users, *, kind: str, source: str, data: dict, session_id: int | None 
             for u in users for channel in reach.channels(u, topic, kind)]
     ids = insert(rows)
     if ids:
-        from . import tasks
-
-        transaction.on_commit(lambda: publish(tasks.dispatch, ids))
+        transaction.on_commit(lambda: publish(DISPATCH_TASK, ids))
     return ids
 
 
@@ -211,6 +212,4 @@ def summary_done(session_id: int) -> None:
                .values_list("id", flat=True))
     if ids:
         Delivery.objects.filter(pk__in=ids, status="pending").update(next_attempt_at=now, updated_at=now)
-        from . import tasks
-
-        transaction.on_commit(lambda: publish(tasks.dispatch, ids))
+        transaction.on_commit(lambda: publish(DISPATCH_TASK, ids))

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from django.conf import settings
 
-from notifications.channels import Outcome
+from notifications.outcomes import Outcome
 from notifications.models import Channel
 
 from .delivery import send_all

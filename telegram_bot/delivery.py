@@ -17,9 +17,11 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
-from notifications.channels import Outcome
+from notifications.outbox import notify
+from notifications.outcomes import Outcome
 from notifications.texts import shorten
 from sessions.models import SessionEvent
+from tutoring.models import User
 
 from .actions import ACTIONS
 from .models import ChatState, TelegramLink
@@ -97,9 +99,6 @@ async def _send(jobs) -> list:
 
 def _unlink_blocked(user_id: int, chat_id: int, now: datetime) -> None:
     """The person blocked the bot: unlink the chat and tell them in the app (once per unlinking)."""
-    from notifications.outbox import notify
-    from tutoring.models import User
-
     with transaction.atomic():
         deleted, _ = TelegramLink.objects.filter(user_id=user_id, chat_id=chat_id).delete()
         ChatState.objects.filter(chat_id=chat_id).delete()

@@ -5,6 +5,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 
 from . import bot
+from .models import ProcessedUpdate
 
 
 @shared_task(acks_late=True, autoretry_for=(DatabaseError,), retry_backoff=True, max_retries=5)
@@ -21,7 +22,5 @@ KEEP_UPDATES = timedelta(days=2)  # Telegram gives up on an update after 24 hour
 @shared_task(acks_late=True)
 def prune_updates(now=None) -> int:
     """Beat, daily: forget the update ids Telegram can no longer send again."""
-    from .models import ProcessedUpdate
-
     now = now or timezone.now()
     return ProcessedUpdate.objects.filter(received_at__lt=now - KEEP_UPDATES).delete()[0]

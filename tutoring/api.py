@@ -2,8 +2,8 @@
 it (a signed-in Django session, CSRF-checked) and its error handlers. Every error is
 {"detail": "<user-facing message>", "code": "<stable code>"}.
 
-Each app owns its routes (a ninja Router in its api.py); ROUTES mounts them by dotted name, as
-urls.py includes each app's urls, so the project package imports no app (docs/architecture.md)."""
+Each app owns its routes (a ninja Router in its api.py) and mounts them itself from its
+AppConfig.ready (`mount`), so the project package imports no app (docs/architecture.md)."""
 
 import logging
 
@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from django.http.multipartparser import MultiPartParserError
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Router
 from ninja.parser import Parser
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 from ninja.security import SessionAuth
@@ -160,15 +160,16 @@ def on_http_error(request, exc: HttpError):
 
 # --- each app's routes ------------------------------------------------------------------------
 
-ROUTES = [
-    ("", "sessions.api.root_router"),  # /me, /cancellation-reasons
-    ("/sessions", "sessions.api.router"),
-    ("/creators", "creators.api.creators_router"),
-    ("/me", "creators.api.tutor_router"),
-    ("/sessions", "notes.api.router"),
-    ("/sessions", "creators.api.recordings_router"),
-    ("/sessions", "video.api.router"),
-    ("/matches", "desk.api.router"),
-]
-for prefix, router in ROUTES:
+MOUNTED: list[tuple[str, Router]] = []  # (prefix, router), in the order the apps mounted them
+
+
+def mount(prefix: str, router: Router) -> None:
+    """Put an app's router on the API under `prefix` ("/sessions" serves /api/sessions/...); each
+    app calls this from its AppConfig.ready, before the URLconf is read. Several apps share a
+    prefix (sessions, notes, video and the creators' recording under "/sessions"), and no two
+    routers serve one path (tests/tutoring/test_api_routes.py), so the order the apps are ready in
+    changes no answer. Mounting the same router again changes nothing."""
+    if any(mounted is router for _, mounted in MOUNTED):
+        return
     api.add_router(prefix, router)
+    MOUNTED.append((prefix, router))

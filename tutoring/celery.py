@@ -3,6 +3,7 @@ import os
 from importlib import import_module
 
 from celery import Celery
+from django.conf import settings
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutoring.settings")
 
@@ -48,8 +49,6 @@ def publish_each(task, arg_lists, kwargs=None) -> int:
         log.error("could not publish %s: not a registered task (the beat sweep will pick it up)", task,
                   exc_info=True)
         return 0
-    from django.conf import settings
-
     timeout = settings.BROKER_PUBLISH_TIMEOUT
     options = {**(app.conf.broker_transport_options or {}), "socket_timeout": timeout,
                "socket_connect_timeout": timeout, "max_retries": 0}

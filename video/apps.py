@@ -8,15 +8,12 @@ class VideoConfig(AppConfig):
 
     def ready(self):
         from sessions.models import SessionEvent
+        from tutoring.api import mount
 
-        post_save.connect(_session_event_saved, sender=SessionEvent,
+        from .api import router
+        from .services import end_room_on_check_out
+
+        post_save.connect(end_room_on_check_out, sender=SessionEvent,
                           dispatch_uid="video.end_room_on_check_out")
-
-
-def _session_event_saved(sender, instance, created, **kwargs):
-    """Check-out (sessions.lifecycle writes its event in the change's transaction) ends the
-    session's provider room after commit (video.services.end_room_after_commit)."""
-    from . import services
-
-    if created and services.ends_the_room(instance):
-        services.end_room_after_commit(instance.session_id)
+        # the app mounts its own API routes on the project's API: /api/sessions/{id}/video/join
+        mount("/sessions", router)

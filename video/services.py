@@ -179,6 +179,14 @@ def ends_the_room(event) -> bool:
     return event.kind in ("check_out", "no_show")
 
 
+def end_room_on_check_out(sender, instance, created: bool, **kwargs) -> None:
+    """The post_save receiver of sessions.SessionEvent (VideoConfig.ready connects it): check-out
+    (sessions.lifecycle writes its event in the change's transaction) ends the session's provider
+    room after commit."""
+    if created and ends_the_room(instance):
+        end_room_after_commit(instance.session_id)
+
+
 def room_status(session: Session, *, now=None) -> RoomStatus | None:
     """Whether the provider's room runs and who is in it (None: no provider room)."""
     room = VideoRoom.objects.filter(session=session).first()

@@ -3,6 +3,7 @@ took place (planned row by row against the tutor's active matches, then one INSE
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from tutoring.models import Course, Enrollment, Match, Role, User
@@ -99,8 +100,6 @@ def log_adhoc_sessions(*, by: User, rows: list[dict], now: datetime | None = Non
         raise Refused("Add at least one session.", code="empty_batch", status=INVALID)
     if len(rows) > MAX_ADHOC_ROWS:
         raise Refused(f"Log at most {MAX_ADHOC_ROWS} sessions at once.", code="batch_too_large", status=INVALID)
-    from django.conf import settings
-
     matched = adhoc_pairings(by)
     errors, planned = [], []
     for index, row in enumerate(rows):

@@ -5,6 +5,7 @@ a coordinator's direct move of a session."""
 
 from datetime import datetime
 
+from django.conf import settings
 from django.db import transaction
 
 from tutoring.models import User
@@ -60,8 +61,6 @@ def cancellation_policy(party: str, session: Session, now: datetime) -> Cancella
 def cancellation_guidance(session: Session, *, by: User, as_role: str | None = None,
                           now: datetime | None = None) -> dict:
     """What the user must see before confirming a cancel (read-only)."""
-    from django.conf import settings
-
     now = _now(now)
     ctx = Ctx(session=session, rels=Viewer.of(by).relations(session), now=now)
     party = rules.acting_party(ctx, as_role)
