@@ -25,7 +25,8 @@ from django.conf import settings
 from django.test import Client
 
 from sessions.models import Status
-from tests.tutoring.test_server import ROOT, _dsn, devstack
+from tests.database import ROOT, dsn
+from tests.tutoring.test_server import devstack
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -75,7 +76,7 @@ def _copy_test_database(target_admin_uri: str, target_uri: str) -> None:
     """The suite's test database (its committed rows included) into the private server."""
     with psycopg.connect(target_admin_uri, autocommit=True) as conn:
         conn.execute('CREATE DATABASE "faults"')
-    dump = subprocess.run([_pg_binary("pg_dump"), "--no-owner", "--no-privileges", "--dbname", _dsn()],
+    dump = subprocess.run([_pg_binary("pg_dump"), "--no-owner", "--no-privileges", "--dbname", dsn()],
                           check=True, capture_output=True, timeout=120).stdout
     subprocess.run([_pg_binary("psql"), "--quiet", "--no-psqlrc", "-v", "ON_ERROR_STOP=1",
                     "--dbname", target_uri], input=dump, check=True, capture_output=True, timeout=120)

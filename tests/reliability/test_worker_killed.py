@@ -19,14 +19,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from django.conf import settings
 from django.db.models import Count
 
 from creators.models import ChangeStamp
 from sessions.lifecycle import sweeps
 from sessions.models import SessionEvent, Status
 from tests.conftest import NOW, make_user
-from tests.tutoring.test_server import ROOT, _dsn, _host
+from tests.database import ROOT, database_url, dsn
 from tutoring.models import Course, Enrollment, Role
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,14 +34,6 @@ APP_NAME = "killed-sweep-worker"
 # seconds the killed process may take to reach the held lock (it imports Django first, on a busy machine)
 WAIT = 180.0
 POLL = 0.05  # seconds between two looks at pg_stat_activity
-
-
-def _database_url() -> str:
-    db, host = settings.DATABASES["default"], _host()
-    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
-    where = f"{host}:{db['PORT'] or 5432}" if host and not host.startswith("/") else ""
-    socket_dir = f"&host={host}" if host.startswith("/") else ""
-    return f"postgresql://{auth}{where}/{db['NAME']}?application_name={APP_NAME}{socket_dir}"
 
 
 SWEEP = f"""
@@ -71,13 +62,13 @@ def test_a_sweep_killed_between_batches_is_finished_by_the_next_run_once(make_se
     held = [make_session(start=yesterday + timedelta(hours=h), course=held_course) for h in (3, 4)]
     assert ChangeStamp.objects.filter(creator=other_creator).exists()
 
-    with psycopg.connect(_dsn(), autocommit=True) as watch, psycopg.connect(_dsn()) as holder:
+    with psycopg.connect(dsn(), autocommit=True) as watch, psycopg.connect(dsn()) as holder:
         # the stamp of the second course's creator, locked as a writer would: the sweep's batches
         # for that course wait on it (SKIP LOCKED skips locked sessions, not a trigger's row)
         holder.execute("SELECT 1 FROM creators_changestamp WHERE creator_id = %s FOR UPDATE",
                        [other_creator.id])
         env = dict(os.environ, DJANGO_ENV="test", DJANGO_SETTINGS_MODULE="tutoring.settings",
-                   DATABASE_URL=_database_url())
+                   DATABASE_URL=database_url(APP_NAME))
         log = tempfile.NamedTemporaryFile(prefix="sweep-", suffix=".log", delete=False)
         proc = subprocess.Popen([sys.executable, "-c", SWEEP], cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
                                 stdout=log, stderr=subprocess.STDOUT)

@@ -20,8 +20,8 @@ from django.conf import settings
 from django.test import Client
 
 from bench.dashboard import http_status as _get
+from tests.database import ROOT, database_url, dsn
 
-ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
 devstack = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(devstack)
@@ -34,26 +34,6 @@ SERVER_CONNECTIONS = f"""
 """
 
 
-def _host() -> str:
-    db = settings.DATABASES["default"]
-    return db["HOST"] or db["OPTIONS"].get("host", "")
-
-
-def _dsn() -> str:
-    db = settings.DATABASES["default"]
-    return psycopg.conninfo.make_conninfo(dbname=db["NAME"], user=db["USER"], password=db["PASSWORD"] or None,
-                                          host=_host() or None, port=db["PORT"] or None)
-
-
-def _database_url() -> str:
-    """The test database, as DATABASE_URL for the server (a TCP host or a socket folder)."""
-    db, host = settings.DATABASES["default"], _host()
-    auth = f"{db['USER']}:{db['PASSWORD']}@" if db["USER"] else ""
-    where = f"{host}:{db['PORT'] or 5432}" if host and not host.startswith("/") else ""
-    socket_dir = f"&host={host}" if host.startswith("/") else ""
-    return f"postgresql://{auth}{where}/{db['NAME']}?application_name={APP_NAME}{socket_dir}"
-
-
 @pytest.fixture
 def server(transactional_db):
     """`make run`'s web command on a socket the test already listens on (no waiting for start-up:
@@ -62,7 +42,7 @@ def server(transactional_db):
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     port = listener.getsockname()[1]
-    env = dict(os.environ, DJANGO_ENV="development", DATABASE_URL=_database_url(), LOG_LEVEL="WARNING",
+    env = dict(os.environ, DJANGO_ENV="development", DATABASE_URL=database_url(APP_NAME), LOG_LEVEL="WARNING",
                PYTHONUNBUFFERED="1")
     log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
     proc = subprocess.Popen(devstack.web_command(sys.executable, fd=listener.fileno()), cwd=ROOT, env=env,
@@ -85,12 +65,12 @@ def test_a_burst_of_200_concurrent_requests_leaves_no_connection_behind(server, 
                 ("/accounts/login/", None), ("/static/css/site.css", None)]
     assert _get(port, "/healthz") == 200
     assert _get(port, "/api/sessions", cookie) == 200  # the pool opens with the first query
-    with psycopg.connect(_dsn(), autocommit=True) as watch:
+    with psycopg.connect(dsn(), autocommit=True) as watch:
         before = watch.execute(SERVER_CONNECTIONS).fetchone()[0]
         peak, done = [0], threading.Event()
 
         def watch_the_database():
-            with psycopg.connect(_dsn(), autocommit=True) as conn:
+            with psycopg.connect(dsn(), autocommit=True) as conn:
                 while not done.is_set():
                     peak[0] = max(peak[0], conn.execute(SERVER_CONNECTIONS).fetchone()[0])
 
