@@ -135,9 +135,7 @@ ERRORS = {401: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
 def _creator(request) -> User:
-    if not selectors.is_creator(request.user):
-        raise Http404("Not found.")
-    return request.user
+    return selectors.creator_or_404(request.user)
 
 
 def _tutor(request) -> User:
@@ -208,9 +206,7 @@ def creator_session(request, session_id: int):
     """The detail panel: full info, both feedbacks, dispute (if flagged), the notes (each
     attachment with a download link valid 5 minutes) and their summary."""
     creator = _creator(request)
-    qs = selectors.table_rows(selectors.creator_sessions(creator)).select_related("cancellation_reason", "notes_summary") \
-        .prefetch_related("assessments")
-    session = qs.filter(pk=session_id).first()
+    session = selectors.creator_session(creator, session_id)
     if session is None:
         raise Http404("Not found.")
     return _row(session) | {

@@ -13,13 +13,16 @@ from django.db.models import (
     F,
     FilteredRelation,
     OuterRef,
+    Prefetch,
     Q,
     QuerySet,
     Value,
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.http import Http404
 
+from notes.selectors import notes_prefetch
 from sessions import paging
 from sessions.models import Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
@@ -34,6 +37,13 @@ LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
 
 def is_creator(user: User) -> bool:
     return Role.CREATOR in user.roles
+
+
+def creator_or_404(user: User) -> User:
+    """The signed-in creator; anyone else is told nothing exists here (H01)."""
+    if not is_creator(user):
+        raise Http404("Not found.")
+    return user
 
 
 def creator_sessions(creator: User) -> QuerySet[Session]:
@@ -309,6 +319,21 @@ def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
 
 def creator_tutors(creator: User) -> list[Person]:
     return [tutor for tutor, _ in tutors_with_sessions(creator)]
+
+
+def creator_session(creator: User, session_id) -> Session | None:
+    """One session of the creator's courses with everything its detail shows (the page's panel and
+    the API's detail): the table's row, the cancellation reason, both feedbacks, the notes with
+    their attachments and summary, the playable recordings. None when it is not theirs."""
+    try:
+        pk = int(session_id)
+    except (TypeError, ValueError):
+        return None
+    return (table_rows(creator_sessions(creator))
+            .select_related("cancellation_reason", "notes_summary")
+            .prefetch_related("assessments", *notes_prefetch(),
+                              Prefetch("recordings", queryset=playable_recordings(), to_attr="available_recordings"))
+            .filter(pk=pk).first())
 
 
 def feedback(session: Session, role: str) -> dict | None:

@@ -15,7 +15,6 @@ from urllib.parse import quote, urlencode, urlsplit
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError
-from django.db.models import Prefetch
 from django.http import Http404, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -26,7 +25,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from analytics.events import record
-from notes.selectors import notes_prefetch, summary_of
+from notes.selectors import summary_of
 from sessions import actions as registry
 from sessions import paging, projections
 from sessions.access import Viewer, get_session_for
@@ -50,9 +49,7 @@ CSV_CHUNK = 1000
 ANALYTICS_PAGE = "CSES"  # the spec's page code
 STATUS_LABELS = {"completed": "Completed", "scheduled": "Scheduled", "cancelled": "Cancelled", "no_show": "No-show"}
 def creator_of(request) -> User:
-    if not selectors.is_creator(request.user):
-        raise Http404("Not found.")
-    return request.user
+    return selectors.creator_or_404(request.user)
 
 
 # --- the history ------------------------------------------------------------------------------
@@ -247,15 +244,7 @@ def metrics_panel(request):
 
 
 def detail_context(creator, session_id) -> dict:
-    qs = (selectors.table_rows(selectors.creator_sessions(creator))
-          .select_related("cancellation_reason", "notes_summary")
-          .prefetch_related("assessments", *notes_prefetch(),
-                            Prefetch("recordings", queryset=recordings.playable_recordings(),
-                                     to_attr="available_recordings")))
-    try:
-        session = qs.filter(pk=int(session_id)).first()
-    except (TypeError, ValueError):
-        session = None
+    session = selectors.creator_session(creator, session_id)
     if session is None:
         raise Http404("Not found.")
     _decorate([session], creator.tzinfo)
