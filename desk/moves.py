@@ -80,7 +80,7 @@ def move_page(modeladmin, request, object_id):
             d = move_form.cleaned_data
             try:
                 MOVE_ACTION.perform(session.pk, by=request.user, channel=Channel.ADMIN,
-                                                data={"start": d["start"], "reason": d["reason"]})
+                                    data={"start": d["start"], "reason": d["reason"]})
             except Refused as exc:
                 move_form.add_error(None, f"{exc.message} Nothing was changed.")
                 clashes, status = exc.errors or [], exc.status

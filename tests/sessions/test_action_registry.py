@@ -16,8 +16,8 @@ from django.contrib import admin
 from django.urls import resolve, reverse
 
 from sessions import actions as registry
-from sessions import api, rules, selectors, urls
-from sessions.access import Relation
+from sessions import api, projections, rules, selectors, urls
+from sessions.access import Relation, Viewer
 from sessions.models import Session, Status
 from sessions.views import actions as web_actions
 from sessions.views import pages
@@ -313,3 +313,20 @@ def test_the_open_request_selector_reads_fresh_or_from_the_prefetch(session, tut
     again = selectors.with_open_thread(Session.objects.filter(pk=session.pk)).get()
     with django_assert_num_queries(0):
         assert selectors.open_thread_and_proposal(again)[1] == proposal
+
+
+@pytest.mark.django_db
+def test_the_cards_pickers_and_its_notes_link_are_the_card_parts(session, make_session, tutor, parent, reasons):
+    """Issue 13: the card gives each part the reasons its Card part names (the acting side's), and
+    a part for one side (the notes link: the tutor's) only on that side's card."""
+    tutor_card = pages.build_card(session, Viewer.of(tutor), NOW, pickers=selectors.reason_pickers(["tutor"]))
+    assert tutor_card.reasons == {
+        a.name: list(selectors.change_reasons("tutor", a.card.reasons)) for a in registry.ON_CARD if a.card.reasons}
+    assert set(tutor_card.reasons) == {"cancel", "reschedule"}
+    # the parent who is also the session's tutor: the notes link on their tutor's card only
+    start = NOW - timedelta(days=1)
+    own = make_session(start=start, tutor=parent, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                       checked_out_at=start + timedelta(hours=1))
+    assert rules.refusal(rules.guard_add_notes, projections.context(own, Viewer.of(parent), NOW)) is None
+    assert "add_notes" in pages.build_card(own, Viewer.of(parent), NOW, as_role="tutor").allowed
+    assert "add_notes" not in pages.build_card(own, Viewer.of(parent), NOW, as_role="parent").allowed
