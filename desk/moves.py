@@ -4,7 +4,8 @@ the move (a new start in the coordinator's zone, the length kept, a required rea
 the registry's `move` (lifecycle.move_session), which refuses a past time and any clash with the tutor's or the student's
 other sessions; and, while a request is open, the answer of the side that must answer (accept or
 reject; or the proposer's withdrawal of a stuck one), with a reason, through the lifecycle's
-on-behalf answers: the same rules as the side's own answer. Each is one event with the coordinator
+on-behalf answers (the registry's entries with an OnBehalf part: their choices, labels and
+confirmations): the same rules as the side's own answer. Each is one event with the coordinator
 as actor, which tells the parents and the tutor (the outbox).
 
 The desk's queue of open requests is the reschedule threads' list filtered to the open ones,
@@ -13,7 +14,6 @@ oldest first, with when each expires (the session's start, L40) and a link to th
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,28 +21,16 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sessions import actions
+from sessions import actions, selectors
 from sessions.errors import Refused
 from sessions.forms import reason_field
-from sessions.models import (
-    Channel,
-    Party,
-    ProposalStatus,
-    RescheduleProposal,
-    Session,
-    ThreadStatus,
-    counterparty,
-)
+from sessions.models import Channel, Party, RescheduleProposal, Session, ThreadStatus, counterparty
 from tutoring.admin import is_admin_operator
 from tutoring.input import DateTimeField
 
 MOVE, ANSWER = "_move", "_answer"
-
-ANSWERS = {
-    "accept": "Accept the new time for them",
-    "reject": "Reject it for them: the session keeps its time",
-    "withdraw": "Withdraw it for the side that proposed it",
-}
+# the page's own action: the move (the registry's entry with the admin's page here)
+MOVE_ACTION = actions.BY_NAME["move"]
 
 
 class MoveForm(forms.Form):  # prefix "move": the page has two forms
@@ -51,28 +39,29 @@ class MoveForm(forms.Form):  # prefix "move": the page has two forms
 
 
 class AnswerForm(forms.Form):  # prefix "answer"
-    answer = forms.ChoiceField(label="Answer", widget=forms.RadioSelect, choices=list(ANSWERS.items()),
+    answer = forms.ChoiceField(label="Answer", widget=forms.RadioSelect,
+                               choices=[(choice, a.on_behalf.label) for choice, a in actions.ON_BEHALF.items()],
                                error_messages={"required": "Please choose an answer."})
     reason = reason_field(label="Reason", required_message="Please give a reason for the answer.")
     proposal = forms.IntegerField(widget=forms.HiddenInput)
 
 
 def open_proposal(session: Session) -> RescheduleProposal | None:
-    return (RescheduleProposal.objects.filter(thread__session=session, thread__status=ThreadStatus.OPEN,
-                                              status=ProposalStatus.OPEN)
-            .select_related("thread__reason", "proposed_by").first())
+    return selectors.open_thread_and_proposal(session)[1]
 
 
 def answer(session_id: int, proposal_id: int, *, by, answer: str, reason: str) -> Session:
-    """The side's answer, given by a coordinator: the registry's accept, reject or withdraw entry."""
-    return actions.BY_NAME[f"{answer}_reschedule"].perform(
+    """The side's answer, given by a coordinator: the registry's entry whose OnBehalf choice it is."""
+    return actions.ON_BEHALF[answer].perform(
         session_id, by=by, channel=Channel.ADMIN,
         data={"proposal_id": proposal_id, "on_behalf": True, "reason": reason})
 
 
-ANSWERED = {"accept": "New time accepted for the {side}: the session has moved.",
-            "reject": "Request rejected for the {side}: the session keeps its time.",
-            "withdraw": "Request withdrawn for the {side}: the session keeps its time."}
+def answered(choice: str, proposal: RescheduleProposal) -> str:
+    """The answer's confirmation, naming the side it was given for."""
+    on_behalf = actions.ON_BEHALF[choice].on_behalf
+    role = proposal.proposed_by_role if on_behalf.for_proposer else counterparty(proposal.proposed_by_role)
+    return on_behalf.done.format(side=Party(role).label.lower())
 
 
 def move_page(modeladmin, request, object_id):
@@ -90,8 +79,8 @@ def move_page(modeladmin, request, object_id):
         if move_form.is_valid():
             d = move_form.cleaned_data
             try:
-                actions.BY_NAME["move"].perform(session.pk, by=request.user, channel=Channel.ADMIN,
-                                                data={"start": d["start"], "reason": d["reason"]})
+                MOVE_ACTION.perform(session.pk, by=request.user, channel=Channel.ADMIN,
+                                    data={"start": d["start"], "reason": d["reason"]})
             except Refused as exc:
                 move_form.add_error(None, f"{exc.message} Nothing was changed.")
                 clashes, status = exc.errors or [], exc.status
@@ -105,7 +94,7 @@ def move_page(modeladmin, request, object_id):
         answer_form = AnswerForm(request.POST, prefix="answer")
         if answer_form.is_valid():
             d = answer_form.cleaned_data
-            proposal = RescheduleProposal.objects.filter(pk=d["proposal"], thread__session=session).first()
+            proposal = selectors.proposal_of(session, d["proposal"])
             try:
                 if proposal is None:
                     raise Refused("This request is no longer open.", code="proposal_not_open")
@@ -114,10 +103,7 @@ def move_page(modeladmin, request, object_id):
                 answer_form.add_error(None, f"{exc.message} Nothing was changed.")
                 status = exc.status
             else:
-                side = proposal.proposed_by_role if d["answer"] == "withdraw" else counterparty(
-                    proposal.proposed_by_role)
-                messages.success(request, ANSWERED[d["answer"]].format(side=Party(side).label.lower()) +
-                                 " The parents and the tutor are told.")
+                messages.success(request, answered(d["answer"], proposal) + " The parents and the tutor are told.")
                 return HttpResponseRedirect(reverse("admin:tutoring_sessions_session_change", args=[session.pk]))
         else:
             status = 422
@@ -145,12 +131,7 @@ class OpenRequestColumns:
     """Columns the desk adds to the reschedule threads' list (sessions/admin.py): when the request
     expires, who must answer, and a link to answer it (two subqueries and a join: no query per row)."""
 
-    @staticmethod
-    def annotate(queryset):
-        open_one = RescheduleProposal.objects.filter(thread=OuterRef("pk"), status=ProposalStatus.OPEN)
-        return queryset.select_related("session", "opened_by").annotate(
-            open_by_role=Subquery(open_one.values("proposed_by_role")[:1]),
-            open_start=Subquery(open_one.values("proposed_start")[:1]))
+    annotate = staticmethod(selectors.with_open_request)
 
     @staticmethod
     @admin.display(description="expires", ordering="session__scheduled_start")

@@ -2,20 +2,23 @@
 every surface is made from it: the web card's forms and their URLs (sessions/views/actions.py,
 sessions/urls.py; their partials on the card: Card), the JSON API's routes (sessions/api.py), the admin's actions (sessions/admin.py),
 the card's buttons and the reasons it gives for a missing one (sessions/views/pages.py), the
-Telegram bot's buttons (telegram_bot/actions.py) and the API's `allowed_actions`.
+Telegram bot's buttons and slash commands with its help (telegram_bot/actions.py, telegram_bot/core.py),
+the coordinator's answers on a side's behalf (desk/moves.py) and the API's `allowed_actions`.
 
 An entry names the action, who may take it, its guard (rules.guard_*, which the lifecycle function
 runs under the session lock and allowed_in runs to list what may be offered), the lifecycle function
 and which input it takes, and, per surface, what the surface needs: a URL and form and the
-confirmation it shows (Web), a path and body schema (Api), an intermediate form and texts (Admin),
-buttons (Bot). Adding an action is one entry here plus its lifecycle function (and, for the web card,
-its partial template).
+confirmation it shows (Web), its partial on the card and when the card keeps quiet about its
+refusal (Card), a path and body schema (Api), an intermediate form and texts (Admin), buttons (Bot)
+and a slash command (Command), a coordinator's answer for a side (OnBehalf). Adding an action is
+one entry here plus its lifecycle function (and, for the web card, its partial template).
 
-The order of ACTIONS is the order of `allowed_actions` and of the bot's buttons; the card places its
-forms by Web.place."""
+The order of ACTIONS is the order of `allowed_actions`, of the bot's buttons and of its /help's
+commands; the card places its parts by Card.place."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django import forms as django_forms
@@ -23,7 +26,8 @@ from ninja import Schema
 
 from . import forms, lifecycle, projections, rules, schemas
 from .access import Relation
-from .models import Session, Status
+from .errors import Refused
+from .models import ChangeKind, Party, Session, Status
 
 TUTOR, PARENT, COORDINATOR, CREATOR = Relation.TUTOR, Relation.PARENT, Relation.COORDINATOR, Relation.CREATOR
 
@@ -36,7 +40,9 @@ class Web:
     url_name: str
     form: type[django_forms.Form] | None
     done: str | Callable[[Session], str]  # the confirmation shown on the card
-    terms_first: bool = False  # GET shows the terms to confirm first (the cancel panel)
+    # the terms to confirm first (the cancel panel), shown on GET and again beside a refusal:
+    # terms(session, by=user, as_role=role or None) -> a dict for the action's partial ("guidance")
+    terms: Callable[..., dict] | None = None
     then: Callable[[Session], str | None] | None = None  # a page to go to after success, if any
 
 
@@ -47,6 +53,11 @@ class Card:
 
     template: str
     place: int
+    role: str = ""  # offered only on the card of this side (a Party), e.g. the tutor's notes link
+    reasons: str = ""  # the ChangeKind whose reasons its form picks from (the acting side's)
+    # a refusal the card does not explain although its code would (see `explains`):
+    # quiet(refused, ctx, role) -> True to keep quiet
+    quiet: Callable[[Refused, rules.Ctx, str], bool] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -87,6 +98,29 @@ class Bot:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Command:
+    """The bot's slash command for the action: /<name> finds the tutor's sessions whose guard allows
+    it now; one: its first button runs (or starts its conversation), unless the entry has more
+    buttons to choose from; several: a picker with every button of the entry per session; none: the
+    refusal of the nearest one worth explaining (as on the card), or "no session to <verb> now"."""
+
+    name: str  # without the slash
+    help: str  # its line in the bot's /help
+    verb: str  # "Which session do you want to <verb>?"
+
+
+@dataclass(frozen=True, kw_only=True)
+class OnBehalf:
+    """A coordinator's answer to a session's open request for the side that must give it (the
+    desk's Move-or-answer page, desk/moves.py): its choice on the form and what it says after."""
+
+    choice: str  # the form's value
+    label: str
+    done: str  # "{side}" is the side answered for
+    for_proposer: bool = False  # answered for the side that proposed (else for its counterpart)
+
+
+@dataclass(frozen=True, kw_only=True)
 class Action:
     name: str
     who: frozenset  # the relations its guard lets take it, refusing anyone else (a test pins it); the
@@ -101,6 +135,8 @@ class Action:
     api: Api | None = None
     admin: Admin | None = None
     bot: tuple[Bot, ...] = ()
+    command: Command | None = None
+    on_behalf: OnBehalf | None = None
 
     def perform(self, session: Session | int, *, by, channel: str, data: dict | None = None, now=None) -> Any:
         """Call the lifecycle function with the parsed input (only the keys it takes)."""
@@ -123,6 +159,22 @@ def _cancelled(session: Session) -> str:
     return f"Session cancelled. Charge: {projections.charge_text(event.data if event else {})}."
 
 
+def _cancel_terms(session: Session, *, by, as_role: str | None) -> dict:
+    """The cancel panel's terms: the penalty band that applies now, its waiver, the policy to confirm."""
+    return lifecycle.cancellation_guidance(session, by=by, as_role=as_role)
+
+
+def _check_in_not_open_yet(refused: Refused, ctx: rules.Ctx, role: str) -> bool:
+    """An open request blocks check-in, but that is news only once check-in would open."""
+    return refused.code == "reschedule_open" and ctx.session.scheduled_start - rules.CHECK_IN_LEAD > ctx.now
+
+
+def _proposer_waits(refused: Refused, ctx: rules.Ctx, role: str) -> bool:
+    """The proposer waits for the other side rather than reading "answer it first"."""
+    return (refused.code == "reschedule_open" and ctx.open_proposal is not None
+            and ctx.open_proposal.proposed_by_role == role)
+
+
 def _notes_page(session: Session) -> str | None:
     """"after check-out the tutor is prompted for notes" (spec 004): straight to the notes form; a
     student who did not attend needs no notes."""
@@ -133,9 +185,10 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         name="check_in", who=frozenset({TUTOR}), guard=rules.guard_check_in, run=lifecycle.check_in,
         web=Web(path="check-in/", url_name="session-check-in", form=None, done="Checked in."),
-        card=Card(template="sessions/actions/check_in.html", place=10),
+        card=Card(template="sessions/actions/check_in.html", place=10, quiet=_check_in_not_open_yet),
         api=Api(path="/check-in"),
         bot=(Bot(key="ci", label="Check in", done="Checked in."),),
+        command=Command(name="checkin", help="check in", verb="check in to"),
     ),
     Action(
         name="check_out", who=frozenset({TUTOR}), guard=rules.guard_check_out, run=lifecycle.check_out,
@@ -148,6 +201,7 @@ ACTIONS: tuple[Action, ...] = (
         bot=(Bot(key="co", label="Check out", done="Checked out.", notes_after=True),
              Bot(key="ab", label="Student did not attend", done="Checked out: the student did not attend.",
                  data={"student_absent": True})),
+        command=Command(name="checkout", help="check out", verb="check out of"),
     ),
     Action(
         name="acknowledge", who=frozenset({PARENT}), guard=rules.guard_acknowledge, run=lifecycle.acknowledge,
@@ -192,24 +246,27 @@ ACTIONS: tuple[Action, ...] = (
         name="cancel", who=frozenset({TUTOR, PARENT}), guard=rules.guard_cancel, run=lifecycle.cancel,
         takes=("reason_id", "note", "policy_id", "as_role", "on_behalf_of"),
         web=Web(path="cancel/", url_name="session-cancel", form=forms.CancelForm, done=_cancelled,
-                terms_first=True),
-        card=Card(template="sessions/actions/cancel.html", place=110),
+                terms=_cancel_terms),
+        card=Card(template="sessions/actions/cancel.html", place=110, reasons=ChangeKind.CANCEL),
         api=Api(path="/cancel", body=schemas.CancelIn),
         admin=Admin(name="cancel_on_behalf", title="Cancel on behalf of parent/tutor",
                     form=forms.CancelOnBehalfForm, done="Cancelled {n}.",
                     intro="Cancel scheduled sessions for the parent or the tutor; the other side is "
                           "notified. The 4-hour self-service limit does not apply to coordinators."),
         bot=(Bot(key="cx", label="Cancel…", starts="cancel", done="Cancelled. The family is told."),),
+        command=Command(name="cancel", help="cancel a session", verb="cancel"),
     ),
     Action(
         name="reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_propose_reschedule,
         run=lifecycle.propose_reschedule, takes=("proposed_start", "reason_id", "note", "as_role"),
         web=Web(path="reschedule/", url_name="session-reschedule", form=forms.RescheduleForm,
                 done="Reschedule request sent."),
-        card=Card(template="sessions/actions/reschedule.html", place=100),
+        card=Card(template="sessions/actions/reschedule.html", place=100, reasons=ChangeKind.RESCHEDULE,
+                  quiet=_proposer_waits),
         api=Api(path="/reschedule", body=schemas.ProposeIn, status=201),
         bot=(Bot(key="rs", label="Reschedule…", starts="reschedule",
                  done="Proposed. The parent is asked to answer."),),
+        command=Command(name="reschedule", help="propose a new time", verb="reschedule"),
     ),
     Action(
         name="accept_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_accept_reschedule,
@@ -220,6 +277,8 @@ ACTIONS: tuple[Action, ...] = (
         api=Api(path="/reschedule/{proposal_id}/accept", body=schemas.OnBehalfIn,
                 optional_body='{"on_behalf": true, "reason": "The parent agreed by phone"}', doc=ON_BEHALF_DOC),
         bot=(Bot(key="ac", label="Accept new time", done="Accepted: the session moves to the new time."),),
+        on_behalf=OnBehalf(choice="accept", label="Accept the new time for them",
+                           done="New time accepted for the {side}: the session has moved."),
     ),
     Action(
         name="reject_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_answer_reschedule,
@@ -229,6 +288,8 @@ ACTIONS: tuple[Action, ...] = (
         card=Card(template="sessions/actions/reject_reschedule.html", place=70),
         api=Api(path="/reschedule/{proposal_id}/reject", body=schemas.RejectIn, doc=ON_BEHALF_DOC),
         bot=(Bot(key="rj", label="Reject…", starts="reject", done="Declined: the session keeps its time."),),
+        on_behalf=OnBehalf(choice="reject", label="Reject it for them: the session keeps its time",
+                           done="Request rejected for the {side}: the session keeps its time."),
     ),
     Action(
         name="counter_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_answer_reschedule,
@@ -248,6 +309,8 @@ ACTIONS: tuple[Action, ...] = (
         card=Card(template="sessions/actions/withdraw_reschedule.html", place=90),
         api=Api(path="/reschedule/{proposal_id}/withdraw", body=schemas.OnBehalfIn,
                 optional_body='{"on_behalf": true, "reason": "No answer for days"}', doc=ON_BEHALF_DOC),
+        on_behalf=OnBehalf(choice="withdraw", label="Withdraw it for the side that proposed it",
+                           done="Request withdrawn for the {side}: the session keeps its time.", for_proposer=True),
     ),
     Action(
         # the admin's page for it is desk/moves.py (one session, its new time and the conflicts)
@@ -260,9 +323,9 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         # notes.services.add_notes stores the files and runs lifecycle.record_notes with this guard;
-        # the card links to the notes page (sessions/templates: notes_due), the bot takes them in the chat
+        # the card links to the notes page (its partial, for the tutor), the bot takes them in the chat
         name="add_notes", who=frozenset({TUTOR}), guard=rules.guard_add_notes, run=None,
-        card=Card(template="sessions/actions/add_notes.html", place=30),
+        card=Card(template="sessions/actions/add_notes.html", place=30, role=Party.TUTOR),
         bot=(Bot(key="nt", label="Add notes", starts="notes"),),
     ),
 )
@@ -272,6 +335,28 @@ BY_NAME: dict[str, Action] = {action.name: action for action in ACTIONS}
 # they are missing) in the same order
 ON_CARD: tuple[Action, ...] = tuple(sorted((a for a in ACTIONS if a.card), key=lambda a: a.card.place))
 CARD_FORMS: tuple[Action, ...] = tuple(a for a in ON_CARD if a.web)
+# the bot's slash commands, in registry order (its /help lists them so)
+COMMANDS: dict[str, Action] = {a.command.name: a for a in ACTIONS if a.command}
+# the coordinator's answers for a side, by the desk form's choice
+ON_BEHALF: dict[str, Action] = {a.on_behalf.choice: a for a in ACTIONS if a.on_behalf}
+
+# Refusals that only say "not your action" or "not in this state": no reason to explain a missing
+# action (on the card, or to the bot's command).
+SILENT_CODES = frozenset({"not_allowed", "wrong_status", "no_open_request", "not_counterparty",
+                          "not_proposer", "started"})
+# A window that opens more than this far ahead is not worth a line.
+EXPLAIN_WAIT = timedelta(hours=12)
+
+
+def explains(action: Action, refused: Refused, ctx: rules.Ctx, role: str) -> bool:
+    """Whether a missing action's refusal is worth telling the person acting in `role`: not a
+    silent code, not a window opening more than EXPLAIN_WAIT ahead, not one its Card keeps quiet."""
+    if refused.code in SILENT_CODES:
+        return False
+    if refused.code == "too_early" and ctx.session.scheduled_start - ctx.now > EXPLAIN_WAIT:
+        return False
+    quiet = action.card.quiet if action.card else None
+    return not (quiet and quiet(refused, ctx, role))
 
 
 def refusal(name: str, ctx: rules.Ctx):

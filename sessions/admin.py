@@ -32,6 +32,7 @@ from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, person_search
 from tutoring.admin_paging import LargeTableAdmin
 from tutoring.models import Enrollment, LessonPackage, User
 
+from . import selectors
 from .actions import ACTIONS, Action, Admin
 from .errors import Refused
 from .models import (
@@ -47,7 +48,6 @@ from .models import (
     SessionEvent,
     SessionResource,
     Source,
-    ThreadStatus,
     event_label,
     status_name,
 )
@@ -312,10 +312,10 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
 
     @admin.display(description="open request")
     def open_reschedule(self, obj):
-        thread = obj.reschedule_threads.filter(status=ThreadStatus.OPEN).select_related("reason").first()
+        thread, _ = selectors.open_thread_and_proposal(obj)
         if thread is None:
             return "None."
-        proposals = thread.proposals.select_related("proposed_by").order_by("version")
+        proposals = thread.all_proposals
         rows = format_html_join(
             "", "<li>v{} by {} ({}): {} → {} — {}</li>",
             ((p.version, p.proposed_by, p.get_proposed_by_role_display(), when(p.proposed_start),

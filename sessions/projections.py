@@ -5,23 +5,21 @@ writes; time-based changes happen only in the sweeps."""
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Q
 
 from tutoring.models import LessonPackage
 
-from . import rules
+from . import rules, selectors
 from .access import Relation, Viewer
 from .models import (
     FREE_PENALTIES,
     CancellationPolicy,
     PackageDeduction,
-    ProposalStatus,
     RescheduleProposal,
     RescheduleThread,
     Session,
     SessionEvent,
     Status,
-    ThreadStatus,
     event_label,
     status_name,
 )
@@ -79,7 +77,7 @@ def audience(rels) -> str:
 
 def status_label(session: Session, rels) -> str:
     """The audience's label; a session a coordinator approved by override says so (issue 10 item 5)
-    when its outcome events were prefetched (with_outcomes)."""
+    when its outcome events were prefetched (selectors.with_outcomes)."""
     if session.status == Status.APPROVED:
         decisive = [e for e in getattr(session, "outcome_events", []) if e.kind in ("verify", "resolve_dispute")]
         if decisive and decisive[-1].kind == "verify":
@@ -87,17 +85,6 @@ def status_label(session: Session, rels) -> str:
         if decisive:
             return "Approved after review"
     return LABELS[audience(rels)][session.status]
-
-
-# Events whose outcome the people a session concerns should read on its card (issue 10 item 5).
-OUTCOME_KINDS = ("dispute", "resolve_dispute", "verify", "reschedule_rejected", "cancel", "no_show",
-                 "penalty_waived")
-
-
-def with_outcomes(qs: QuerySet[Session]) -> QuerySet[Session]:
-    """Prefetch each session's outcome events with who made them (one query for any list)."""
-    events = SessionEvent.objects.filter(kind__in=OUTCOME_KINDS).select_related("actor").order_by("created_at", "id")
-    return qs.prefetch_related(Prefetch("events", queryset=events, to_attr="outcome_events"))
 
 
 def _who(event: SessionEvent, viewer) -> str:
@@ -141,38 +128,19 @@ def outcomes(session: Session, viewer, *, private: bool = True) -> list[str]:
     return lines
 
 
-def with_open_thread(qs: QuerySet[Session]) -> QuerySet[Session]:
-    """Prefetch each session's open thread and its open proposal (two queries for any list)."""
-    proposals = RescheduleProposal.objects.select_related("proposed_by").order_by("version")
-    return qs.prefetch_related(
-        Prefetch(
-            "reschedule_threads",
-            queryset=RescheduleThread.objects.filter(status=ThreadStatus.OPEN).prefetch_related(
-                Prefetch("proposals", queryset=proposals, to_attr="all_proposals")
-            ),
-            to_attr="open_threads",
-        )
-    )
-
-
 def open_thread(session: Session) -> RescheduleThread | None:
-    threads = getattr(session, "open_threads", None)
-    if threads is None:
-        threads = list(with_open_thread(Session.objects.filter(pk=session.pk))[0].open_threads)
-        session.open_threads = threads
-    return threads[0] if threads else None
+    """The session's open thread (selectors.open_thread_and_proposal: from the list's prefetch, else read)."""
+    return selectors.open_thread_and_proposal(session)[0]
 
 
 def open_proposal(thread: RescheduleThread | None) -> RescheduleProposal | None:
-    if thread is None:
-        return None
-    return next((p for p in thread.all_proposals if p.status == ProposalStatus.OPEN), None)
+    return selectors.open_proposal_in(thread)
 
 
 def context(session: Session, viewer: Viewer, now: datetime) -> rules.Ctx:
-    thread = open_thread(session)
+    thread, proposal = selectors.open_thread_and_proposal(session)
     return rules.Ctx(session=session, rels=viewer.relations(session), now=now, open_thread=thread,
-                     open_proposal=open_proposal(thread))
+                     open_proposal=proposal)
 
 
 # --- what a cancellation costs (issue 10 item 6) ------------------------------------------------

@@ -1,19 +1,31 @@
-"""The reads of the session pages and the sessions' JSON API: which sessions each list shows, in
-which order, and the small lookups beside them (reason pickers, a coordinator to message, a
-parent's children, a session's audit trail). Nothing here writes; the shape each page needs on
-its rows (the card's prefetches) is laid over these by the page."""
+"""The reads of the session pages, the sessions' JSON API, the lifecycle, the admin, the desk and
+the bot: which sessions each list shows, in which order, what a card prefetches, a session's open
+reschedule request (read once here: open_thread_and_proposal, and with_open_thread for a list), and
+the small lookups beside them (reason pickers, a coordinator to message, a parent's children, a
+course its student or tutor may open, a session's audit trail). Nothing here writes."""
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import Q, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from tutoring.models import Guardianship, Role, User
+from tutoring.models import Course, Enrollment, Guardianship, Match, Role, User
 
-from . import paging, projections
+from . import paging
 from .access import Viewer, visible_sessions
 from .errors import Refused
-from .models import ChangeReason, Party, ProposalStatus, Session, SessionEvent, Status
+from .models import (
+    ChangeReason,
+    Party,
+    ProposalStatus,
+    RescheduleProposal,
+    RescheduleThread,
+    Session,
+    SessionEvent,
+    Status,
+    ThreadStatus,
+)
 
 PAGE_SIZE = 50
 UPCOMING_DAYS = 7
@@ -25,6 +37,118 @@ def page_of(qs: QuerySet, page: int, size: int = PAGE_SIZE) -> tuple[list, bool]
     start = (page - 1) * size
     rows = list(qs[start:start + size + 1])
     return rows[:size], len(rows) > size
+
+
+# --- a session's open reschedule request -------------------------------------------------------
+
+
+def _proposals() -> Prefetch:
+    """A thread's proposals, oldest version first, with who proposed each (thread.all_proposals)."""
+    return Prefetch("proposals", queryset=RescheduleProposal.objects.select_related("proposed_by").order_by("version"),
+                    to_attr="all_proposals")
+
+
+def with_open_thread(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """Prefetch each session's open thread and its proposals (two queries for any list):
+    session.open_threads, read by open_thread_and_proposal."""
+    threads = RescheduleThread.objects.filter(status=ThreadStatus.OPEN).prefetch_related(_proposals())
+    return qs.prefetch_related(Prefetch("reschedule_threads", queryset=threads, to_attr="open_threads"))
+
+
+def open_proposal_in(thread: RescheduleThread | None) -> RescheduleProposal | None:
+    """The open proposal among a thread's proposals (a thread is open while its last one is)."""
+    if thread is None:
+        return None
+    return next((p for p in thread.all_proposals if p.status == ProposalStatus.OPEN), None)
+
+
+def open_thread_and_proposal(session: Session, *, fresh: bool = False
+                             ) -> tuple[RescheduleThread | None, RescheduleProposal | None]:
+    """The session's open reschedule thread (with its reason and its proposals, thread.all_proposals)
+    and its open proposal, or (None, None). From the list's prefetch (with_open_thread) when the
+    session carries it; else read now, two queries (one when nothing is open), and kept on the
+    session for its next read. `fresh` always reads and keeps nothing: the lifecycle reads it so
+    under the session's row lock (every change of a thread locks its session first, so the lock
+    covers the thread and its proposals too)."""
+    threads = None if fresh else getattr(session, "open_threads", None)
+    if threads is None:
+        threads = list(session.reschedule_threads.filter(status=ThreadStatus.OPEN).select_related("reason")
+                       .prefetch_related(_proposals()))
+        if not fresh:
+            session.open_threads = threads
+    thread = threads[0] if threads else None
+    return thread, open_proposal_in(thread)
+
+
+def proposal_of(session: Session, proposal_id: int) -> RescheduleProposal | None:
+    """One of the session's proposals by id (open or not), or None."""
+    return RescheduleProposal.objects.filter(pk=proposal_id, thread__session=session).first()
+
+
+def with_open_request(threads: QuerySet[RescheduleThread]) -> QuerySet[RescheduleThread]:
+    """Reschedule threads with their open proposal's side and time (open_by_role, open_start: two
+    subqueries and a join, no query per row; the desk's queue of open requests)."""
+    open_one = RescheduleProposal.objects.filter(thread=OuterRef("pk"), status=ProposalStatus.OPEN)
+    return threads.select_related("session", "opened_by").annotate(
+        open_by_role=Subquery(open_one.values("proposed_by_role")[:1]),
+        open_start=Subquery(open_one.values("proposed_start")[:1]))
+
+
+# --- what a session card shows ------------------------------------------------------------------
+
+# Events whose outcome the people a session concerns read on its card (issue 10 item 5;
+# projections.outcomes words them).
+OUTCOME_KINDS = ("dispute", "resolve_dispute", "verify", "reschedule_rejected", "cancel", "no_show",
+                 "penalty_waived")
+
+
+def with_outcomes(qs: QuerySet[Session]) -> QuerySet[Session]:
+    """Prefetch each session's outcome events with who made them (one query for any list):
+    session.outcome_events."""
+    events = SessionEvent.objects.filter(kind__in=OUTCOME_KINDS).select_related("actor").order_by("created_at", "id")
+    return qs.prefetch_related(Prefetch("events", queryset=events, to_attr="outcome_events"))
+
+
+def card_rows(qs: QuerySet[Session] | None = None, *, with_notes: bool = True,
+              notes: Iterable = ()) -> QuerySet[Session]:
+    """Sessions with everything a card shows: people, course, reason, the open thread and its
+    reason, the outcomes; with_notes adds the notes' summary, the student's parents to message
+    (for the tutor's cards) and the `notes` prefetches (lent by the notes app). `with_notes=False`
+    where the viewer reads no notes (a student's own page)."""
+    qs = (qs if qs is not None else Session.objects.all()).select_related(
+        "tutor", "student", "course", "cancellation_reason", *(["notes_summary"] if with_notes else []))
+    qs = with_outcomes(with_open_thread(qs).prefetch_related("open_threads__reason"))
+    if not with_notes:
+        return qs
+    qs = qs.prefetch_related(Prefetch("student__guardian_links", to_attr="guardians",
+                                      queryset=Guardianship.objects.select_related("parent")
+                                      .order_by("parent__name", "parent_id")))
+    return qs.prefetch_related(*notes)
+
+
+# --- a course, for its student or its tutor -------------------------------------------------------
+
+
+def _course(course_id: int) -> Course | None:
+    return Course.objects.select_related("creator").filter(pk=course_id).first()
+
+
+def course_for_student(course_id: int, student: User) -> Course | None:
+    """The course, if the student is enrolled in it or has a session in it."""
+    course = _course(course_id)
+    if course is None or not (Enrollment.objects.filter(course=course, student=student).exists()
+                              or Session.objects.filter(course=course, student=student).exists()):
+        return None
+    return course
+
+
+def course_for_tutor(course_id: int, tutor: User) -> Course | None:
+    """The course, if the tutor has a session in it or an active match in it."""
+    course = _course(course_id)
+    if course is None or not (Session.objects.filter(course=course, tutor=tutor).exists()
+                              or Match.objects.filter(course=course, tutor=tutor, active=True).exists()):
+        return None
+    return course
 
 
 # --- the people and pickers beside the lists -------------------------------------------------
@@ -112,6 +236,14 @@ def learn_lists(base: QuerySet[Session], now: datetime) -> tuple[list[Session], 
     return upcoming, past
 
 
+def tutors_live_sessions(tutor: User, limit: int = 20) -> list[Session]:
+    """The tutor's scheduled and checked-in sessions, by start (the bot's commands pick among them
+    by the action's guard), with the open thread prefetched."""
+    return list(with_open_thread(Session.objects.filter(tutor=tutor, status__in=LIVE)
+                                 .select_related("tutor", "student", "course"))
+                .order_by("scheduled_start", "pk")[:limit])
+
+
 def coming_sessions(viewer: Viewer, limit: int = 20) -> list[Session]:
     """The viewer's sessions still to come or under way, soonest first (the home page)."""
     return list(
@@ -128,7 +260,7 @@ def coming_sessions(viewer: Viewer, limit: int = 20) -> list[Session]:
 def detail_queryset() -> QuerySet[Session]:
     """Sessions with what the API serializes: people, course, reason, the open thread."""
     qs = Session.objects.select_related("tutor", "student", "course", "cancellation_reason")
-    return projections.with_open_thread(qs).prefetch_related("open_threads__reason")
+    return with_open_thread(qs).prefetch_related("open_threads__reason")
 
 
 def api_sessions(viewer: Viewer, *, status: str | None, start_from: datetime | None, start_to: datetime | None,
@@ -147,7 +279,7 @@ def api_sessions(viewer: Viewer, *, status: str | None, start_from: datetime | N
     if start_to:
         qs = qs.filter(scheduled_start__lt=start_to)
     qs = paging.after_cursor(qs, cursor, newest_first=False)
-    rows = list(projections.with_open_thread(paging.order(qs, newest_first=False))
+    rows = list(with_open_thread(paging.order(qs, newest_first=False))
                 .prefetch_related("open_threads__reason")[: limit + 1])
     return paging.cut(rows, limit)
 

@@ -7,13 +7,15 @@ sessions only, so a chat linked to anyone else finds "Session not found." and ch
 What: every change goes through sessions.lifecycle (channel "telegram") and notes.services,
 under their locks and time rules; a refusal is the lifecycle's own message. A button pressed after
 the session changed runs into that refusal, and the answer shows the session as it is now.
-Conversations (cancel, reschedule, reject, counter, notes) keep their step in ChatState.
+Conversations (cancel, reschedule, reject, counter, notes) keep their step in ChatState. The
+action commands and their /help lines are the registry's (sessions.actions: each entry's Command):
+a command picks among the tutor's live sessions by the action's guard alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,10 +23,10 @@ from django.utils import timezone
 from notes import services as notes_services
 from notes import uploads
 from sessions import actions as registry
-from sessions import lifecycle, projections, rules
+from sessions import lifecycle, projections, rules, selectors
 from sessions.access import Viewer
 from sessions.errors import Refused
-from sessions.models import OCCUPYING_STATUSES, ChangeKind, ChangeReason, Party, Session, Status
+from sessions.models import OCCUPYING_STATUSES, ChangeKind, Party, Session
 
 from .actions import ACTIONS, TELEGRAM, by_conversation
 from .models import ChatState, LinkCode, TelegramLink
@@ -32,9 +34,14 @@ from .models import ChatState, LinkCode, TelegramLink
 NOT_LINKED = ("Hello! This chat is not linked to a tutoring account yet. Sign in on the website, open "
               "Notification settings and choose “Link Telegram”; the link it gives you opens this chat "
               "and links it.")
-HELP = ("/sessions – today's and your next sessions, with buttons\n/checkin – check in\n/checkout – check out\n"
-        "/cancel – cancel a session\n/reschedule – propose a new time\n/done – finish notes\n"
-        "/stop – leave the current step\n/unlink – unlink this chat")
+# the bot's own commands, answered before the registry's (sessions.actions.COMMANDS: a test keeps their
+# names apart); /help lists the registry's between /sessions and the rest
+OWN_COMMANDS = ("start", "help", "unlink", "stop", "done", "sessions")
+HELP = "\n".join([
+    "/sessions – today's and your next sessions, with buttons",
+    *(f"/{name} – {action.command.help}" for name, action in registry.COMMANDS.items()),
+    "/done – finish notes", "/stop – leave the current step", "/unlink – unlink this chat",
+])
 NOT_FOUND = "Session not found."
 STALE_STEP = "That step is over. Send /sessions to see where things stand."
 DATE_FORMAT = "YYYY-MM-DD HH:MM"
@@ -220,43 +227,39 @@ def command(user, inp: Input, now: datetime) -> list[Out]:
         if not sessions:
             return [Out("You have no sessions today or coming up.")]
         return [session_out(s, user, now) for s in sessions]
-    if name == "checkin":
-        return pick(user, "ci", now, "check in to",
-                    own_sessions(user).filter(status=Status.SCHEDULED,
-                                              scheduled_start__gte=now - timedelta(days=1),
-                                              scheduled_start__lte=now + timedelta(days=1)))
-    if name == "checkout":
-        return pick(user, "co", now, "check out of",
-                    own_sessions(user).filter(status=Status.CHECKED_IN), also=("ab",))
-    if name == "cancel":
-        return pick(user, "cx", now, "cancel", own_sessions(user).filter(status=Status.SCHEDULED,
-                                                                          scheduled_start__gt=now))
-    if name == "reschedule":
-        return pick(user, "rs", now, "reschedule", own_sessions(user).filter(status=Status.SCHEDULED,
-                                                                              scheduled_start__gt=now))
+    if name in registry.COMMANDS:
+        return pick(user, registry.COMMANDS[name], now)
     return [Out(f"I do not know /{name}.\n\n{HELP}")]
 
 
-def pick(user, key: str, now: datetime, verb: str, candidates, also: tuple[str, ...] = ()) -> list[Out]:
-    """One qualifying session: do it (or start its conversation); several: a picker; none: the
-    lifecycle's refusal for the nearest candidate."""
-    action = ACTIONS[key]
-    candidates = list(candidates.order_by("scheduled_start")[:20])
+def pick(user, action: registry.Action, now: datetime) -> list[Out]:
+    """An action's command, among the tutor's live sessions (selectors.tutors_live_sessions) as its
+    guard judges them now. One allows it: its first button runs (or starts its conversation),
+    unless the entry has more buttons to choose from; several: a picker, a row of the entry's
+    buttons per session; none: the refusal of the nearest session whose refusal is worth
+    explaining, as the card explains a missing action (sessions.actions.explains)."""
+    keys = [key for key, bot_action in ACTIONS.items() if bot_action.action is action]
     viewer = Viewer.of(user)
-    qualifying = [s for s in candidates if action.action.name in registry.allowed_actions(s, viewer, now)]
+    judged = []  # (session, its guards' context, the action's refusal or None)
+    for s in selectors.tutors_live_sessions(user):
+        ctx = projections.context(s, viewer, now)
+        judged.append((s, ctx, rules.refusal(action.guard, ctx)))
+    qualifying = [(s, ctx) for s, ctx, refused in judged if refused is None]
     if not qualifying:
-        nearest = _nearest(candidates, now)
+        explained = {s: refused for s, ctx, refused in judged
+                     if refused is not None and registry.explains(action, refused, ctx, Party.TUTOR)}
+        nearest = _nearest(list(explained), now)
         if nearest is None:
-            return [Out(f"You have no session to {verb} now.")]
-        refusal = registry.refusal(action.action.name, projections.context(nearest, viewer, now))
-        return [Out(f"{describe(nearest, user)}\n{refusal.message}")]
-    if len(qualifying) == 1 and not also:
-        return run(user, key, qualifying[0], None, now, chat_id=None)
+            return [Out(f"You have no session to {action.command.verb} now.")]
+        return [Out(f"{describe(nearest, user)}\n{explained[nearest].message}")]
+    if len(qualifying) == 1 and len(keys) == 1:
+        return run(user, keys[0], qualifying[0][0], None, now, chat_id=None)
     rows = []
-    for s in qualifying:
-        rows.append([(f"{action.label}: {when(s, user)}", f"a:{key}:{s.id}")]
-                    + [(ACTIONS[k].label, f"a:{k}:{s.id}") for k in also])
-    return [Out(f"Which session do you want to {verb}?", rows)]
+    for s, ctx in qualifying:
+        tail = f":{ctx.open_proposal.id}" if action.proposal and ctx.open_proposal else ""
+        rows.append([(f"{ACTIONS[keys[0]].label}: {when(s, user)}", f"a:{keys[0]}:{s.id}{tail}")]
+                    + [(ACTIONS[k].label, f"a:{k}:{s.id}{tail}") for k in keys[1:]])
+    return [Out(f"Which session do you want to {action.command.verb}?", rows)]
 
 
 def button(user, inp: Input, now: datetime) -> list[Out]:
@@ -294,7 +297,7 @@ def run(user, key: str, session: Session, proposal_id, now: datetime, chat_id) -
         return [Out(NOTES_PROMPT.format(mb=uploads.max_upload_mb()))]
     if action.starts in ("cancel", "reschedule"):
         kind = ChangeKind.CANCEL if action.starts == "cancel" else ChangeKind.RESCHEDULE
-        reasons = list(ChangeReason.objects.filter(role=Party.TUTOR, kind=kind, active=True))
+        reasons = list(selectors.change_reasons(Party.TUTOR, kind))
         set_state(chat_id, {"step": f"{action.starts}_reason", "session": session.id})
         return [Out(f"{describe(session, user)}\nWhy do you want to {action.starts}?",
                     [[(r.label, f"r:{r.id}")] for r in reasons] + [[("Never mind", "n:0")]])]
@@ -330,8 +333,7 @@ def step_button(user, chat_id: int, kind: str, value: str, now: datetime) -> lis
         return [Out(STALE_STEP)]
     if kind == "r" and step in ("cancel_reason", "reschedule_reason"):
         change = step.split("_")[0]
-        reason = ChangeReason.objects.filter(pk=int(value) if value.isdigit() else 0, role=Party.TUTOR,
-                                             kind=change, active=True).first()
+        reason = selectors.change_reasons(Party.TUTOR, change).filter(pk=int(value) if value.isdigit() else 0).first()
         if reason is None:
             return [Out(f"Choose one of the tutor's {change} reasons.")]
         state |= {"reason": reason.id}

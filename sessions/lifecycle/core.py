@@ -14,17 +14,15 @@ from django.utils import timezone
 from tutoring.celery import publish
 from tutoring.models import User
 
-from .. import rules
+from .. import rules, selectors
 from ..access import Viewer
 from ..errors import INVALID, Refused
 from ..models import (
     OCCUPYING_STATUSES,
     ChangeReason,
-    ProposalStatus,
     RescheduleThread,
     Session,
     SessionEvent,
-    ThreadStatus,
 )
 from ..rules import Ctx
 
@@ -49,10 +47,10 @@ def _lock(session: Session | int) -> Session:
 
 
 def _ctx(session: Session, by: User | None, now: datetime) -> Ctx:
-    """Read the open thread under the session lock: every thread change locks the session first."""
+    """Read the open thread under the session lock (selectors.open_thread_and_proposal, fresh): every
+    thread change locks the session first."""
     rels = Viewer.of(by).relations(session) if by is not None else frozenset()
-    thread = session.reschedule_threads.filter(status=ThreadStatus.OPEN).first()
-    proposal = thread.proposals.filter(status=ProposalStatus.OPEN).first() if thread else None
+    thread, proposal = selectors.open_thread_and_proposal(session, fresh=True)
     return Ctx(session=session, rels=rels, now=now, open_thread=thread, open_proposal=proposal)
 
 

@@ -6,8 +6,8 @@ htmx requests get the card partial back (a refusal inline at the action, the inp
 requests are redirected back to the page they came from (303), so reload and back behave; a
 refusal re-renders the session's page with the message and the input. A second submission of
 the same action (double click, two tabs) is refused by the lifecycle and shows the current state.
-An action whose terms are confirmed first (cancel) shows them on GET: the cancel panel with the
-penalty guidance."""
+An action whose terms are confirmed first (its Web part's `terms`: cancel) shows them on GET: the
+cancel panel with the penalty guidance."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -15,7 +15,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
-from .. import lifecycle
 from ..access import Viewer, get_session_for
 from ..actions import ACTIONS, Action
 from ..errors import INVALID, Refused
@@ -43,7 +42,7 @@ def _run(request, session_id, action: Action):
         except Refused as exc:
             error = {"action": action.name, "message": exc.message}
             status = 200 if request.htmx else exc.status
-            extra = {"guidance": _guidance(request, session)} if web.terms_first else {}
+            extra = {"guidance": _terms(request, session, action)} if web.terms else {}
             return card_response(request, session.id, status=status, error=error, data=request.POST, **extra)
     done = web.done(session) if callable(web.done) else web.done
     then = web.then(result) if web.then else None
@@ -57,29 +56,30 @@ def _run(request, session_id, action: Action):
     return see_other(f"{back_to(request, session.id).split('#')[0]}#session-{session.id}")
 
 
-def _guidance(request, session) -> dict:
+def _terms(request, session, action: Action) -> dict:
+    """The action's terms for the side the viewer acts in (its Web part's `terms`), or the refusal."""
     viewer = Viewer.of(request.user)
     as_role = (request.POST.get("as_role") or request.GET.get("as_role")
                or acting_role(viewer.relations(session)))
     try:
-        return lifecycle.cancellation_guidance(session, by=request.user, as_role=as_role or None)
+        return action.web.terms(session, by=request.user, as_role=as_role or None)
     except Refused as exc:
         return {"allowed": False, "refusal": exc.message}
 
 
 def view(action: Action):
-    """The web view of one registry entry: POST runs it; with terms_first, GET shows the terms (the
+    """The web view of one registry entry: POST runs it; with `terms`, GET shows them first (the
     cancel panel: reason picker, penalty guidance, waiver reminder, confirmation) and the POST
     confirms the band that was shown (policy_id)."""
 
     def action_view(request, session_id):
         if request.method == "GET":
             session = get_session_for(Viewer.of(request.user), session_id)
-            return card_response(request, session.id, guidance=_guidance(request, session))
+            return card_response(request, session.id, guidance=_terms(request, session, action))
         return _run(request, session_id, action)
 
     action_view.__name__ = action_view.__qualname__ = action.name
-    methods = ["GET", "POST"] if action.web.terms_first else ["POST"]
+    methods = ["GET", "POST"] if action.web.terms else ["POST"]
     return login_required(require_http_methods(methods)(action_view))
 
 

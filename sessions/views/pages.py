@@ -7,11 +7,9 @@ sessions, and shows at most PAGE_SIZE cards per tab."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Prefetch
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -20,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from tutoring.guards import role_page
-from tutoring.models import Course, Enrollment, Guardianship, Match, Role
+from tutoring.models import Course, Role
 
 from .. import actions as registry
 from .. import lifecycle, projections, rules, selectors
@@ -31,11 +29,6 @@ from ..models import Channel, Party, ProposalStatus, Session, Status
 from ..room_states import join_link
 
 PAGE_SIZE = selectors.PAGE_SIZE
-# Refusals that only say "not your action" or "not in this state": no reason to explain a missing button.
-SILENT_CODES = frozenset({"not_allowed", "wrong_status", "no_open_request", "not_counterparty",
-                          "not_proposer", "started"})
-# A window that opens more than this far ahead is not worth a line on the card.
-EXPLAIN_WAIT = timedelta(hours=12)
 # The card's forms (the registry's entries with a Web part, in their places on the card); the
 # coordinator's actions (verify, resolve, no-show) live in the admin.
 CARD_FORMS = registry.CARD_FORMS
@@ -78,9 +71,7 @@ class Card:
     data: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     summary: object = None
-    notes_due: bool = False  # the tutor may add notes now (the lifecycle's add_notes guard)
-    cancel_reasons: list = field(default_factory=list)
-    reschedule_reasons: list = field(default_factory=list)
+    reasons: dict = field(default_factory=dict)  # per action, the change reasons its form picks from
     join: dict | None = None  # the session room's Join link, or when it opens (sessions.room_states.join_link)
     outcomes: list = field(default_factory=list)  # what was decided, by whom, why (projections.outcomes)
     coordinator: object = None  # whom to message when online changes have closed (4 hours before)
@@ -115,24 +106,16 @@ def acting_role(rels, preferred: str | None = None) -> str:
 def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = None, pickers=None, error=None,
                data=None) -> Card:
     ctx = projections.context(session, viewer, now)
-    allowed = set(registry.allowed_in(ctx)) & {a.name for a in CARD_FORMS}
-    lockouts, locked = [], False
     role = acting_role(ctx.rels, as_role)
+    # the card's parts the guards allow now (a part for one side only on that side's card)
+    allowed = set(registry.allowed_in(ctx)) & {a.name for a in registry.ON_CARD if a.card.role in ("", role)}
+    lockouts, locked = [], False
     proposer = ctx.open_proposal is not None and ctx.open_proposal.proposed_by_role == role
     for form in CARD_FORMS:
-        action = form.name
-        if action in allowed:
+        if form.name in allowed:
             continue
         refused = rules.refusal(form.guard, ctx)
-        if refused.code in SILENT_CODES or refused.message in lockouts:
-            continue
-        if refused.code == "too_early" and session.scheduled_start - now > EXPLAIN_WAIT:
-            continue
-        # a lockout only when the action would otherwise be possible now: check-in opens 30 minutes
-        # before the start, and the proposer waits for the other side rather than "answer it first"
-        if refused.code == "reschedule_open" and (
-                (action == "check_in" and session.scheduled_start - rules.CHECK_IN_LEAD > now)
-                or (action == "reschedule" and proposer)):
+        if refused.message in lockouts or not registry.explains(form, refused, ctx, role):
             continue
         locked = locked or refused.code == "locked"
         lockouts.append(refused.message)
@@ -151,9 +134,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
         is_student=Relation.STUDENT in ctx.rels,
         error=error,
         data=data or {},
-        cancel_reasons=pickers.get(f"{role}_cancel", []),
-        reschedule_reasons=pickers.get(f"{role}_reschedule", []),
-        notes_due=role == Party.TUTOR and registry.refusal("add_notes", ctx) is None,
+        reasons={a.name: pickers.get(f"{role}_{a.card.reasons}", []) for a in registry.ON_CARD if a.card.reasons},
         notes=list(session.notes.all()) if reads_notes else [],
         summary=NOTES.summary_of(session) if reads_notes else None,
         join=join_link(session, viewer.user, now),
@@ -167,7 +148,7 @@ def build_card(session: Session, viewer: Viewer, now, *, as_role: str | None = N
 
 def _write_to(session: Session, rels, user) -> list[tuple[str, int]]:
     """Whom the viewer may message from this card: the parent writes to the tutor, the tutor to
-    the student's parents (prefetched by card_queryset) and the student, the student to the tutor
+    the student's parents (prefetched by selectors.card_rows) and the student, the student to the tutor
     (all allowed by messaging.services.can_message: they share this session)."""
     people = []
     if ({Relation.PARENT, Relation.STUDENT} & rels) and session.tutor_id != user.id:
@@ -214,16 +195,10 @@ def _versions(thread, session: Session, user) -> list[str]:
 
 
 def card_queryset(qs=None, *, with_notes: bool = True):
-    """The cards' sessions with everything a card shows; `with_notes=False` where the viewer reads
-    no notes (a student's own page)."""
-    qs = (qs if qs is not None else Session.objects.all()).select_related(
-        "tutor", "student", "course", "cancellation_reason", *(["notes_summary"] if with_notes else []))
-    qs = projections.with_outcomes(projections.with_open_thread(qs).prefetch_related("open_threads__reason"))
-    if with_notes:  # the parents to message: for the tutor's cards (a student's page needs none)
-        qs = qs.prefetch_related(Prefetch("student__guardian_links", to_attr="guardians",
-                                          queryset=Guardianship.objects.select_related("parent")
-                                          .order_by("parent__name", "parent_id")))
-    return qs.prefetch_related(*NOTES.prefetch()) if with_notes else qs
+    """The cards' sessions with everything a card shows (selectors.card_rows, with the notes'
+    prefetches the notes app lends); `with_notes=False` where the viewer reads no notes (a
+    student's own page)."""
+    return selectors.card_rows(qs, with_notes=with_notes, notes=NOTES.prefetch() if with_notes else ())
 
 
 MAX_PAGE = 100_000  # 5,000,000 sessions deep; a larger ?page= shows the last empty page, not a 500
@@ -391,9 +366,8 @@ def learn(request):
 # --- a course, for its student or tutor (spec 002 "Back to Course") ------------------------------
 
 
-def _course_or_404(course_id: int, may_see) -> Course:
-    course = Course.objects.select_related("creator").filter(pk=course_id).first()
-    if course is None or not may_see(course):
+def _course_or_404(course: Course | None) -> Course:
+    if course is None:
         raise Http404("Course not found.")
     return course
 
@@ -419,8 +393,7 @@ def learn_course(request, course_id):
     """A course of the student's (enrolled, or with a session in it): its title, its creator and the
     student's sessions in it, upcoming (Join Session once the room opens) then past."""
     user = request.user
-    course = _course_or_404(course_id, lambda c: Enrollment.objects.filter(course=c, student=user).exists()
-                            or Session.objects.filter(course=c, student=user).exists())
+    course = _course_or_404(selectors.course_for_student(course_id, user))
     base = card_queryset(selectors.students_sessions([user.id]), with_notes=False)
     return _course_page(request, course, base, as_role=None)
 
@@ -431,8 +404,7 @@ def teach_course(request, course_id):
     """A course the tutor teaches (an active match in it, or a session): its title, its creator and
     the tutor's sessions in it, upcoming (Join Session once the room opens) then past."""
     user = request.user
-    course = _course_or_404(course_id, lambda c: Session.objects.filter(course=c, tutor=user).exists()
-                            or Match.objects.filter(course=c, tutor=user, active=True).exists())
+    course = _course_or_404(selectors.course_for_tutor(course_id, user))
     base = card_queryset(selectors.tutors_sessions(user.id))
     return _course_page(request, course, base, as_role=Party.TUTOR)
 

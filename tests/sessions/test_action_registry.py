@@ -16,12 +16,14 @@ from django.contrib import admin
 from django.urls import resolve, reverse
 
 from sessions import actions as registry
-from sessions import api, rules, urls
-from sessions.access import Relation
+from sessions import api, projections, rules, selectors, urls
+from sessions.access import Relation, Viewer
 from sessions.models import Session, Status
 from sessions.views import actions as web_actions
 from sessions.views import pages
 from telegram_bot import actions as bot_actions
+from telegram_bot import core as bot_core
+from telegram_bot.models import TelegramLink
 from tests.conftest import NOW
 
 CONVERSATIONS = {"notes", "cancel", "reschedule", "reject", "counter"}  # telegram_bot.core's steps
@@ -182,3 +184,149 @@ def test_the_scan_finds_a_direct_call(source):
     names = {a.run.__name__ for a in registry.ACTIONS if a.run}
     assert direct_calls(source, names)
     assert not direct_calls("from sessions import actions\nactions.BY_NAME['check_in'].perform(s, by=u)\n", names)
+
+
+# --- the bot's commands, the desk's answers and the card's rules are the registry's too ----------
+
+
+def test_the_bots_help_lists_the_registry_entries_commands_in_registry_order():
+    """Issue 13 item 1: /help is made from the registry: between /sessions and the bot's own
+    commands, each entry's Command line, in registry order, and nothing else."""
+    commands = [a.command for a in registry.ACTIONS if a.command]
+    assert [c.name for c in commands] == ["checkin", "checkout", "cancel", "reschedule"]
+    lines = bot_core.HELP.split("\n")
+    assert lines[1:1 + len(commands)] == [f"/{c.name} – {c.help}" for c in commands]
+    assert lines[0].startswith("/sessions – ")
+    assert [line.split(" – ")[0] for line in lines[1 + len(commands):]] == ["/done", "/stop", "/unlink"]
+    for action in registry.ACTIONS:
+        if action.command:
+            assert action.command.name not in bot_core.OWN_COMMANDS  # the bot's own never hide it
+            assert action.bot, f"/{action.command.name} has no button to run"
+            assert registry.COMMANDS[action.command.name] is action
+
+
+@pytest.mark.django_db
+def test_each_registry_command_is_dispatched_to_its_entry(tutor):
+    """Issue 13 item 1: every entry's command reaches its entry (its verb answers a tutor with no
+    session), and a name no entry has is unknown."""
+    TelegramLink.objects.create(user=tutor, chat_id=4242, linked_at=NOW)
+    for name, action in registry.COMMANDS.items():
+        outs = bot_core.handle(bot_core.Input(chat_id=4242, kind="command", command=name), now=NOW)
+        assert [o.text for o in outs] == [f"You have no session to {action.command.verb} now."]
+    outs = bot_core.handle(bot_core.Input(chat_id=4242, kind="command", command="acknowledge"), now=NOW)
+    assert outs[0].text.startswith("I do not know /acknowledge.")
+
+
+def test_the_desks_answers_are_the_registry_entries_on_behalf_parts():
+    """Issue 13: the coordinator's answers on the desk (desk/moves.py) are the entries with an
+    OnBehalf part: their choices, labels and confirmations; each answers the open proposal on a
+    side's behalf."""
+    from desk import moves
+
+    entries = [a for a in registry.ACTIONS if a.on_behalf]
+    assert [a.name for a in entries] == ["accept_reschedule", "reject_reschedule", "withdraw_reschedule"]
+    assert moves.AnswerForm.base_fields["answer"].choices == [(a.on_behalf.choice, a.on_behalf.label)
+                                                              for a in entries]
+    for action in entries:
+        assert action.proposal and "on_behalf" in action.takes and "reason" in action.takes
+        assert "{side}" in action.on_behalf.done
+        assert registry.ON_BEHALF[action.on_behalf.choice] is action
+
+
+def string_literals(path: str) -> set[str]:
+    """Every string constant in a module's source, f-strings' literal parts included."""
+    tree = ast.parse((Path(settings.BASE_DIR) / path).read_text())
+    return {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
+
+
+def test_the_card_page_the_desk_and_the_bot_name_no_action():
+    """Issue 13 item 1: the card's rules (its lockouts, its notes link, its reason pickers, the
+    terms shown first) are the registry entries' parts, so the card page names no action; the
+    desk's answers are its OnBehalf parts (the desk names only its page's own action, the move);
+    the bot names no command and no button of the registry."""
+    names = set(registry.BY_NAME)
+    assert string_literals("sessions/views/pages.py") & names == set()
+    assert string_literals("sessions/views/actions.py") & names == set()
+    desk = string_literals("desk/moves.py")
+    assert desk & names == {"move"}
+    assert not any(text.endswith("_reschedule") for text in desk)
+    bot = string_literals("telegram_bot/core.py")
+    keys = {b.key for a in registry.ACTIONS for b in a.bot}
+    conversations = {b.starts for a in registry.ACTIONS for b in a.bot}  # its steps' names ("cancel")
+    assert bot & (keys | set(registry.COMMANDS) - conversations) == set()
+    assert not [text for text in bot for name in registry.COMMANDS if f"/{name}" in text]
+
+
+@pytest.mark.django_db
+def test_only_an_entry_with_terms_shows_them_on_get(client, tutor, session):
+    """Issue 13: the terms shown first are the Web part's own (`terms`: cancel's penalty guidance):
+    its GET shows them; every other web action answers GET with 405."""
+    client.force_login(tutor)
+    for action in registry.ACTIONS:
+        if action.web:
+            response = client.get(reverse(action.web.url_name, args=[session.id]))
+            assert response.status_code == (200 if action.web.terms else 405), action.name
+            if action.web.terms:
+                assert "guidance" in response.context
+
+
+# files whose reads moved to sessions/selectors.py: no thread or proposal read of their own
+OPEN_REQUEST_READERS = ("sessions/lifecycle/core.py", "sessions/projections.py", "sessions/admin.py",
+                        "desk/moves.py", "sessions/views/pages.py", "sessions/api.py", "telegram_bot/core.py")
+# and no list of their own: reasons, courses, enrolments, matches
+LIST_READERS = ("sessions/views/pages.py", "sessions/api.py", "telegram_bot/core.py")
+
+
+def test_the_open_request_and_the_pages_lists_are_read_in_selectors():
+    """Issue 13 ("reads in selectors"): a session's open thread and proposal are read by
+    selectors.open_thread_and_proposal (for a list, selectors.with_open_thread): the lifecycle, the
+    projections, the admin, the desk, the pages, the API and the bot read no thread or proposal
+    themselves; the pages, the API and the bot read no reasons, courses, enrolments or matches."""
+    root = Path(settings.BASE_DIR)
+    threads = re.compile(r"Reschedule(?:Thread|Proposal)\.objects|reschedule_threads\.filter|proposals\.filter")
+    lists = re.compile(r"(?:ChangeReason|Course|Enrollment|Match|Guardianship)\.objects")
+    found = {path: threads.findall(root.joinpath(path).read_text()) for path in OPEN_REQUEST_READERS}
+    found |= {f"{path} (lists)": lists.findall(root.joinpath(path).read_text()) for path in LIST_READERS}
+    assert {path: hits for path, hits in found.items() if hits} == {}
+
+
+@pytest.mark.django_db
+def test_the_open_request_selector_reads_fresh_or_from_the_prefetch(session, tutor, parent, reasons,
+                                                                    django_assert_num_queries):
+    """Issue 13: one read of the open request. Read now: the thread (with its reason) and its
+    proposals, two queries; from a list's prefetch: none; `fresh` (the lifecycle, under the session
+    lock) reads again past a stale prefetch."""
+    plain = Session.objects.get(pk=session.pk)
+    with django_assert_num_queries(1):
+        assert selectors.open_thread_and_proposal(plain, fresh=True) == (None, None)
+    listed = selectors.with_open_thread(Session.objects.filter(pk=session.pk)).get()
+    registry.BY_NAME["reschedule"].perform(session.pk, by=tutor, channel="web", now=NOW, data={
+        "proposed_start": session.scheduled_start + timedelta(days=1),
+        "reason_id": reasons[("tutor", "reschedule")].id})
+    with django_assert_num_queries(0):
+        assert selectors.open_thread_and_proposal(listed) == (None, None)  # the list's, as it was read
+    with django_assert_num_queries(2):
+        thread, proposal = selectors.open_thread_and_proposal(listed, fresh=True)
+    with django_assert_num_queries(0):
+        assert (thread.reason.kind, proposal.proposed_by.username) == ("reschedule", tutor.username)
+        assert proposal.thread is thread and thread.all_proposals == [proposal]
+    again = selectors.with_open_thread(Session.objects.filter(pk=session.pk)).get()
+    with django_assert_num_queries(0):
+        assert selectors.open_thread_and_proposal(again)[1] == proposal
+
+
+@pytest.mark.django_db
+def test_the_cards_pickers_and_its_notes_link_are_the_card_parts(session, make_session, tutor, parent, reasons):
+    """Issue 13: the card gives each part the reasons its Card part names (the acting side's), and
+    a part for one side (the notes link: the tutor's) only on that side's card."""
+    tutor_card = pages.build_card(session, Viewer.of(tutor), NOW, pickers=selectors.reason_pickers(["tutor"]))
+    assert tutor_card.reasons == {
+        a.name: list(selectors.change_reasons("tutor", a.card.reasons)) for a in registry.ON_CARD if a.card.reasons}
+    assert set(tutor_card.reasons) == {"cancel", "reschedule"}
+    # the parent who is also the session's tutor: the notes link on their tutor's card only
+    start = NOW - timedelta(days=1)
+    own = make_session(start=start, tutor=parent, status=Status.AWAITING_APPROVAL_PARENT, checked_in_at=start,
+                       checked_out_at=start + timedelta(hours=1))
+    assert rules.refusal(rules.guard_add_notes, projections.context(own, Viewer.of(parent), NOW)) is None
+    assert "add_notes" in pages.build_card(own, Viewer.of(parent), NOW, as_role="tutor").allowed
+    assert "add_notes" not in pages.build_card(own, Viewer.of(parent), NOW, as_role="parent").allowed

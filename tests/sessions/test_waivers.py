@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from sessions import lifecycle, projections
+from sessions import lifecycle, projections, selectors
 from sessions.errors import Refused
 from sessions.models import PackageDeduction, Session, SessionEvent, Status
 from tests.conftest import NOW
@@ -29,7 +29,7 @@ def test_a_coordinator_waives_a_charged_cancellation_with_a_reason(late_cancel, 
                                                                       "Family emergency.", "admin")
     assert event.from_status == event.to_status == Status.CANCELLED_BY_PARENT
     assert event.data["penalty"] == "Full lesson" and event.data["role"] == "parent"
-    shown = projections.with_outcomes(Session.objects.filter(pk=late_cancel.pk)).get()
+    shown = selectors.with_outcomes(Session.objects.filter(pk=late_cancel.pk)).get()
     lines = projections.outcomes(shown, parent)
     assert any(line.endswith("Charge: Full lesson: 1 credit (waived).") for line in lines), lines
     assert any(line.startswith("Cancellation penalty waived by Coco") for line in lines), lines

@@ -156,3 +156,20 @@ def test_a_double_tapped_stale_button_is_answered_quietly(linked, today, tg, fro
     assert len(tg.calls("sendMessage")) == 1
     assert not ProcessedUpdate.objects.filter(answered_at__isnull=True).exists()
     assert SessionEvent.objects.filter(session=today).count() == 1
+
+
+def test_a_command_picks_by_its_guard_and_explains_what_the_card_would(linked, make_session, tg, frozen):
+    """L44, issue 13: a command judges the tutor's live sessions by its entry's guard alone, and
+    explains a refusal only as the card does: a checked-in session is not "in the wrong state" to
+    /checkin, nor is a session three days out "too early"; /checkout of the checked-in one says
+    when it opens."""
+    make_session(start=NOW - timedelta(minutes=10), status=Status.CHECKED_IN,
+                 checked_in_at=NOW - timedelta(minutes=10))
+    later = make_session(start=NOW + timedelta(days=3))
+    send(message(CHAT, "/checkin"))
+    assert last_text(tg) == "You have no session to check in to now."
+    send(message(CHAT, "/checkout"))
+    assert last_text(tg).endswith("Check-out opens in 20 minutes.")
+    send(message(CHAT, "/cancel"))  # the one session it allows: its conversation starts
+    assert "Why do you want to cancel?" in last_text(tg)
+    assert ChatState.objects.get(chat_id=CHAT).data == {"step": "cancel_reason", "session": later.id}
