@@ -21,7 +21,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from sessions import actions, selectors
+from sessions import actions, projections, selectors
+from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.forms import reason_field
 from sessions.models import Channel, Party, RescheduleProposal, Session, ThreadStatus, counterparty
@@ -119,7 +120,9 @@ def move_page(modeladmin, request, object_id):
         "proposal": proposal, "answering": counterparty(proposal.proposed_by_role) if proposal else "",
         "move_form": move_form, "answer_form": answer_form if proposal else None, "clashes": clashes,
         "move_name": MOVE, "answer_name": ANSWER, "zone": request.user.time_zone,
-        "movable": session.status == "scheduled" and session.scheduled_start > timezone.now(),
+        # the move's own guard decides whether the form is offered, in its words (again on POST)
+        "cannot_move": actions.refusal(MOVE_ACTION.name,
+                                       projections.context(session, Viewer.of(request.user), timezone.now())),
     }
     return TemplateResponse(request, "desk/move.html", context, status=status)
 

@@ -169,8 +169,14 @@ def test_an_unknown_session_is_404(desk):
     assert desk.get("/admin/tutoring_sessions/session/abc/move/").status_code == 404
 
 
-def test_a_session_that_cannot_move_says_so(desk, awaiting):
+def test_a_session_that_cannot_move_says_so(desk, awaiting, session, time_machine):
+    """Issue 17: the form is offered only when the move's own guard allows it, and otherwise the
+    page says why in the guard's words (rules.guard_move)."""
     body = desk.get(url(awaiting)).content.decode()
-    assert "Only a scheduled session that has not started can be moved." in body
+    assert "Only a scheduled session can be moved." in body
     assert not re.search(r'name="_move"', body)
     assert awaiting.status == Status.AWAITING_APPROVAL_PARENT
+    time_machine.move_to(session.scheduled_start + timedelta(minutes=1), tick=False)
+    started = desk.get(url(session)).content.decode()
+    assert "This session has already started: mark a no-show or verify it instead." in started
+    assert not re.search(r'name="_move"', started)
