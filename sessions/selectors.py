@@ -236,10 +236,12 @@ def learn_lists(base: QuerySet[Session], now: datetime) -> tuple[list[Session], 
     return upcoming, past
 
 
-def tutors_live_sessions(tutor: User, limit: int = 20) -> list[Session]:
-    """The tutor's scheduled and checked-in sessions, by start (the bot's commands pick among them
-    by the action's guard), with the open thread prefetched."""
-    return list(with_open_thread(Session.objects.filter(tutor=tutor, status__in=LIVE)
+def tutors_live_sessions(tutor: User, now: datetime, limit: int = 20) -> list[Session]:
+    """The tutor's checked-in sessions and those scheduled from a day ago on, by start (the bot's
+    commands pick among them by the action's guard), with the open thread prefetched. A session
+    still scheduled long after its time (awaiting the no-show sweep) does not crowd out today's."""
+    live = Q(status=Status.CHECKED_IN) | Q(status=Status.SCHEDULED, scheduled_start__gte=now - timedelta(days=1))
+    return list(with_open_thread(Session.objects.filter(live, tutor=tutor)
                                  .select_related("tutor", "student", "course"))
                 .order_by("scheduled_start", "pk")[:limit])
 

@@ -241,7 +241,7 @@ def pick(user, action: registry.Action, now: datetime) -> list[Out]:
     keys = [key for key, bot_action in ACTIONS.items() if bot_action.action is action]
     viewer = Viewer.of(user)
     judged = []  # (session, its guards' context, the action's refusal or None)
-    for s in selectors.tutors_live_sessions(user):
+    for s in selectors.tutors_live_sessions(user, now):
         ctx = projections.context(s, viewer, now)
         judged.append((s, ctx, rules.refusal(action.guard, ctx)))
     qualifying = [(s, ctx) for s, ctx, refused in judged if refused is None]

@@ -47,6 +47,17 @@ def test_checkin_command_checks_in_the_one_session_that_qualifies(linked, today,
     assert SessionEvent.objects.get(session=today, kind="check_in").channel == "telegram"
 
 
+
+def test_stale_scheduled_sessions_do_not_crowd_out_todays(linked, today, make_session, tg, frozen):
+    """L04: 25 sessions left scheduled weeks ago (awaiting the no-show sweep) come first by start,
+    but /checkin still finds today's session and checks it in."""
+    for week in range(25):
+        make_session(start=NOW - timedelta(days=30, hours=week * 3))
+    send(message(CHAT, "/checkin"))
+    assert last_text(tg).startswith("Checked in.\nAlgebra I with Sam")
+    today.refresh_from_db()
+    assert today.status == Status.CHECKED_IN
+
 def test_checkin_picker_when_several_qualify(linked, make_session, tg, frozen):
     a = make_session(start=NOW - timedelta(hours=2), minutes=30)  # earlier today, still open
     b = make_session(start=NOW + timedelta(minutes=25), minutes=30)
