@@ -16,7 +16,7 @@ from sessions.admin import CancellationPolicyAdmin, ChangeReasonAdmin
 from sessions.errors import Refused
 from sessions.models import CancellationPolicy, ChangeReason, Channel, Session, SessionEvent, Status
 from tutoring.admin import CoordinatorAccess, is_admin_operator
-from tutoring.models import User
+from tutoring.models import Role, User
 
 from . import audit, disputes, policies
 from .forms import ResolveForm, WaiveForm
@@ -140,8 +140,9 @@ class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
             raise Http404("Person not found.")
         person = get_object_or_404(User, pk=int(object_id))
         page = audit.page_of(audit.person_events(person), request.GET.get("page"))
+        roles = [Role(code).label if code in Role.values else code for code in person.roles]  # words, not codes
         return TemplateResponse(request, "admin/desk/audit.html", self.context(
-            request, title=f"Audit: {person.name or person.username}", person=person, page=page,
+            request, title=f"Audit: {person.name or person.username}", person=person, roles=roles, page=page,
             events=list(page.object_list), s=None, form=None))
 
 

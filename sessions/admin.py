@@ -11,7 +11,7 @@ The session and event changelists are built for millions of rows: see tutoring/a
 """
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django import forms
 from django.conf import settings
@@ -25,12 +25,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils import timezone
 from django.utils.timezone import localtime
 
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, person_search
 from tutoring.admin_paging import LargeTableAdmin
-from tutoring.models import Enrollment, LessonPackage, User
+from tutoring.models import Enrollment, LessonPackage, Role, User
 
 from . import selectors
 from .actions import ACTIONS, Action, Admin
@@ -169,17 +170,74 @@ class EventWords:
         return status_name(obj.to_status) or "—"
 
 
+# An event's data keys in words (what the lifecycle, the room and the desk write); a key not named
+# here is shown as it is stored. Times are ISO strings, shown in the viewer's zone.
+EVENT_DATA_LABELS = {
+    "is_trial": "trial", "billed_as_addon": "billed as an add-on", "source": "source",
+    "external_id": "legacy id", "from_start": "previous start", "from_end": "previous end",
+    "old_start": "previous start", "old_end": "previous end", "new_start": "new start", "new_end": "new end",
+    "start": "new start", "proposed_start": "proposed start", "proposed_end": "proposed end",
+    "thread_id": "reschedule thread", "proposal_id": "proposal", "version": "version",
+    "countered_proposal_id": "countered proposal", "closed_thread_id": "closed reschedule thread",
+    "on_behalf": "on someone's behalf", "on_behalf_of": "on behalf of", "role": "as",
+    "reason_id": "reason (list entry)", "reason": "reason", "policy_id": "cancellation band",
+    "penalty": "penalty", "charge_percent": "charge (% of the lesson)", "cost": "cost",
+    "cost_credits": "cost in credits", "cost_amount": "cost amount", "cost_package_id": "package charged",
+    "party": "did not attend", "student_absent": "student absent", "decision": "decision",
+    "waive": "waive the credit", "waived": "credit waived", "deduction": "credit",
+    "package_id": "package", "cancel_event_id": "cancel event", "rating": "rating",
+    "ids": "resources", "names": "files", "attachments": "attachments", "chars": "characters",
+}
+EVENT_DATA_TIMES = {"from_start", "from_end", "old_start", "old_end", "new_start", "new_end", "start",
+                    "proposed_start", "proposed_end"}
+EVENT_DATA_ROLES = {"on_behalf_of", "role", "party"}
+EVENT_DATA_WORDS = {"deducted": "deducted", "exempt": "exempt", "already": "already deducted",
+                    "no_credit": "no credit to deduct", "timed_out": "timed out", "approve": "approve",
+                    "void": "void"}
+
+
+def event_data_value(key: str, value) -> str:
+    """One data value in words: yes/no, times in the viewer's zone, roles by their labels."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(event_data_value(key, item) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {event_data_value(k, v)}" for k, v in value.items()) or "—"
+    if key in EVENT_DATA_TIMES and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+        return when(moment) if timezone.is_aware(moment) else localize(moment)
+    if key in EVENT_DATA_ROLES and value in Role.values:
+        return Role(value).label
+    if isinstance(value, str):
+        return EVENT_DATA_WORDS.get(value, value)
+    return str(value)
+
+
 class SessionEventInline(EventWords, ReadOnlyAccess, admin.TabularInline):
-    """The audit trail, append-only in the database too (a trigger refuses UPDATE and DELETE)."""
+    """The audit trail, append-only in the database too (a trigger refuses UPDATE and DELETE); each
+    event's data in words, a "label: value" line per key."""
 
     model = SessionEvent
-    fields = ("created_at", "what", "status_change", "actor", "channel", "reason", "data")
+    fields = ("created_at", "what", "status_change", "actor", "channel", "reason", "details")
     readonly_fields = fields
     ordering = ("id",)
     extra = 0
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
+
+    @admin.display(description="details")
+    def details(self, obj):
+        if not obj.data or not isinstance(obj.data, dict):
+            return event_data_value("", obj.data)
+        return format_html_join(mark_safe("<br>"), "{}: {}", (
+            (EVENT_DATA_LABELS.get(key, key), event_data_value(key, value)) for key, value in obj.data.items()))
 
 
 class RescheduleThreadInline(ReadOnlyAccess, admin.TabularInline):

@@ -27,7 +27,7 @@
     local: $("local-video"), remote: $("remote-video"), peerNote: $("peer-note"), remoteMuted: $("remote-muted"),
     alert: $("call-alert"), alertText: $("call-alert-text"), retry: $("call-retry"), controls: $("controls"),
     mic_btn: $("toggle-mic"), cam_btn: $("toggle-camera"), switchBtn: $("switch-device"), pip: $("pip"),
-    side: $("side-panel"), sideBtn: $("toggle-side"), leave: $("leave"),
+    side: $("side-panel"), sideBtn: $("toggle-side"), sideClose: $("close-side"), leave: $("leave"),
     frame: $("provider-frame"), providerNote: $("provider-note"), recIndicator: $("rec-indicator"),
   };
   var viaProvider = !!cfg.provider && cfg.provider !== "p2p";
@@ -754,10 +754,20 @@
     else if (el.remote.srcObject) el.remote.requestPictureInPicture().catch(function () {});
   }
 
+  // the side panel; on a phone it lies over the videos and has a close button of its own, which
+  // takes focus when it opens; closing it (that button or Escape) gives focus back to the opener
   function toggleSide() {
-    var open = el.side.hidden;
-    show(el.side, open);
-    el.sideBtn.setAttribute("aria-expanded", open ? "true" : "false");
+    if (el.side.hidden) openSide(); else closeSide();
+  }
+  function openSide() {
+    show(el.side, true);
+    el.sideBtn.setAttribute("aria-expanded", "true");
+    if (el.sideClose.offsetParent !== null) el.sideClose.focus();  // only where it is shown
+  }
+  function closeSide() {
+    show(el.side, false);
+    el.sideBtn.setAttribute("aria-expanded", "false");
+    el.sideBtn.focus();
   }
 
   // Phones: the controls hide after a few seconds without a touch, and come back on any touch,
@@ -801,6 +811,10 @@
     show(el.pip, !!document.pictureInPictureEnabled);
   }
   el.sideBtn.addEventListener("click", toggleSide);
+  el.sideClose.addEventListener("click", closeSide);
+  document.addEventListener("keydown", function (e) {
+    if (e.key === "Escape" && !el.side.hidden) { e.preventDefault(); closeSide(); }
+  });
   ["pointerdown", "keydown", "focusin", "mousemove"].forEach(function (e) { el.call.addEventListener(e, wake); });
   document.addEventListener("keydown", function (e) {
     if (!inCall || !e.altKey || viaProvider) return;

@@ -195,7 +195,7 @@ def test_two_people_meet_from_their_dashboards_and_see_each_other(person, starti
     with open(download.value.path(), "rb") as file:
         assert file.read().startswith(b"%PDF")
     sam.locator("#side-title").click()  # a touch on the panel (over the videos on a phone) wakes the controls
-    sam.get_by_role("button", name="Resources").click()
+    sam.get_by_role("button", name="Resources", exact=True).click()  # not "Close resources"
     expect(sam.locator("#side-panel")).to_be_hidden()
 
     # R06: switching the camera sends the other one on the same call; Tia keeps decoding it
@@ -421,3 +421,46 @@ def test_too_many_connection_attempts_say_when_and_wait_until_then(person, start
     sam.clock.run_for(11_000)
     expect(sam.locator("#call-status")).to_have_text("Waiting")
     assert len(attempts) == 2
+
+
+@pytest.mark.parametrize("viewport", ["phone"])
+def test_the_side_panel_closes_from_inside_on_a_phone(person, starting, student, viewport):
+    """R06 on a phone: the side panel, over the videos, has a close button of its own inside it
+    (named, reached by keyboard: focus moves to it when the panel opens); it, or Escape, closes the
+    panel and gives focus back to the Resources button that opened it."""
+    session = starting(-5)
+    sam = person(student)
+    sam.goto(f"/session/{session.id}")
+    sam.wait_for_load_state("load")
+    join(sam)
+    opener, panel = sam.locator("#toggle-side"), sam.locator("#side-panel")
+    close = panel.get_by_role("button", name="Close resources")
+
+    opener.focus()  # a keyboard user: the controls stay while focus is on them
+    sam.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    expect(close).to_be_visible()
+    expect(close).to_be_focused()
+    box, inside = close.bounding_box(), panel.bounding_box()
+    width = sam.viewport_size["width"]
+    assert box["width"] >= 44 and box["height"] >= 44  # a finger's size
+    assert inside["x"] <= box["x"] and box["x"] + box["width"] <= min(inside["x"] + inside["width"], width)
+    assert inside["y"] <= box["y"] and box["y"] + box["height"] <= inside["y"] + inside["height"]
+    sam.keyboard.press("Enter")
+    expect(panel).to_be_hidden()
+    expect(opener).to_have_attribute("aria-expanded", "false")
+    expect(opener).to_be_focused()
+
+    sam.keyboard.press("Enter")  # open again from the button; Escape closes it too
+    expect(close).to_be_focused()
+    sam.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(opener).to_have_attribute("aria-expanded", "false")
+    expect(opener).to_be_focused()
+
+    opener.click()  # a touch: the close button closes it the same way
+    expect(close).to_be_focused()
+    check_page(sam, "room-side-panel-phone")
+    close.click()
+    expect(panel).to_be_hidden()
+    expect(opener).to_be_focused()

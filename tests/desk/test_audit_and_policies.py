@@ -85,6 +85,20 @@ def test_the_person_audit_lists_what_they_did_and_what_concerns_them(client, coo
     assert "Notes are thorough." not in client.get(person_url(outsider)).content.decode()
 
 
+def test_the_person_audit_names_their_roles_by_label_not_code(client, coordinator, outsider):
+    """The person audit lists a person's roles as the Role choices label them, never the stored codes."""
+    outsider.roles = [Role.PARENT, Role.TUTOR, Role.CREATOR]
+    outsider.save(update_fields=["roles"])
+    client.force_login(coordinator)
+    body = unescape(client.get(person_url(outsider)).content.decode())
+    intro = body[body.index("Every session event"):]
+    intro = intro[:intro.index("</p>")]
+    labels = ", ".join(Role(code).label for code in outsider.roles)
+    assert labels == "Parent, Tutor, Creator"
+    assert f"({labels})" in intro
+    assert "parent" not in intro and "tutor" not in intro and "creator" not in intro
+
+
 def test_the_person_audit_pages_in_a_fixed_number_of_queries(client, coordinator, tutor, awaiting,
                                                             django_assert_max_num_queries):
     client.force_login(coordinator)

@@ -4,13 +4,15 @@ Time is frozen at conftest.NOW with time-machine (the admin passes no `now`: the
 clock), so the windows the lifecycle checks are deterministic.
 """
 
-from datetime import timedelta
+from datetime import UTC, timedelta
+from html import unescape
 
 import pytest
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import formats, timezone
 
 from sessions import admin as sessions_admin
 from tutoring.admin_paging import EstimatedCountPaginator, pk_follows_sort_key
@@ -336,6 +338,32 @@ def test_the_change_form_shows_events_threads_and_the_open_request(coco, session
     assert "Opened by the Parent" in page and "v1 by Pat (Parent)" in page
     assert "New time proposed" in page and "reschedule_proposed" not in page  # the event in words
     assert 'name="events-0-kind"' not in page  # read-only rows: no inputs
+
+
+def test_the_event_trail_shows_each_events_data_in_words_in_the_viewers_zone(coco, coordinator, session):
+    """The change page's event trail gives an event's data as "label: value" lines (known keys by
+    their labels, times in the viewer's zone, roles by their labels, unknown keys as they are),
+    never the raw JSON."""
+    coordinator.time_zone = "Asia/Tokyo"
+    coordinator.save(update_fields=["time_zone"])
+    old_start, new_start = NOW - timedelta(days=1), NOW + timedelta(days=1)
+    SessionEvent.objects.create(session=session, actor=coordinator, channel=Channel.ADMIN, kind="moved",
+                                reason="Room double-booked", created_at=NOW,
+                                data={"old_start": old_start.isoformat(), "new_start": new_start.isoformat(),
+                                      "on_behalf_of": "parent", "waived": True, "mystery_key": "kept"})
+
+    page = coco.get(change_url(session)).content.decode()
+    cell = page[page.index('<td class="field-details">'):]
+    cell = unescape(cell[:cell.index("</td>")])
+
+    with timezone.override("Asia/Tokyo"):
+        tokyo = formats.localize(timezone.localtime(old_start)), formats.localize(timezone.localtime(new_start))
+    assert f"previous start: {tokyo[0]}" in cell and f"new start: {tokyo[1]}" in cell
+    assert formats.localize(old_start.astimezone(UTC)) not in cell  # not the server's zone
+    assert "on behalf of: Parent" in cell and "credit waived: yes" in cell
+    assert "mystery_key: kept" in cell  # an unknown key still shown, as it is
+    assert "{" not in cell and "old_start" not in cell
+    assert "field-data" not in page  # no raw JSON column
 
 
 def test_sessions_cannot_be_deleted_in_the_admin_and_are_added_through_the_lifecycle(coco, session):
