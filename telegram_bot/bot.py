@@ -1,6 +1,7 @@
 """python-telegram-bot glue: an Application whose one handler turns each Update into a
 core.Input, runs core.handle in Django's synchronous world, and sends the answers (a pressed
-button's message is edited to the answer; the query is always answered). Files are described
+button's message is edited to the answer, or the answer is sent as a new message when that one
+was deleted; the query is always answered). Files are described
 first, refused when too large without downloading, else fetched with getFile and handed to
 notes.services. A fresh Application per event loop: the webhook task builds one per update,
 `runbot` one for its polling loop (poller()).
@@ -60,6 +61,7 @@ def markup(out: core.Out) -> InlineKeyboardMarkup | None:
 
 
 NOT_MODIFIED = "message is not modified"  # Telegram's 400 on an edit that changes nothing
+EDIT_NOT_FOUND = "message to edit not found"  # Telegram's 400 on an edit of a message it no longer holds
 ANSWER_CLAIM = timedelta(minutes=2)  # a sender silent this long has died: another may send the answer
 
 
@@ -193,16 +195,28 @@ async def send(update: Update, context, inp: core.Input, outs: list[core.Out]) -
         except BadRequest:  # an old query (a redelivery): the answer below still goes out
             log.info("callback query %s could not be answered", query.id)
     for i, out in enumerate(outs):
-        if query is not None and i == 0 and query.message is not None:
-            try:
-                await query.edit_message_text(out.text, reply_markup=markup(out))
-            except BadRequest as exc:
-                if NOT_MODIFIED not in exc.message.lower():
-                    raise
-                # a button pressed twice on a message that already says this answer: nothing to change
-                log.info("message %s already shows the answer", query.message.message_id)
+        if query is not None and i == 0 and query.message is not None and await _edited(query, out):
+            continue
+        await context.bot.send_message(inp.chat_id, out.text, reply_markup=markup(out))
+
+
+async def _edited(query, out: core.Out) -> bool:
+    """Edit the pressed button's message to the answer: True when it shows the answer now; False
+    when Telegram no longer holds it (the person deleted it, or the chat), so the answer is to be
+    sent as a new message. Any other refusal is raised."""
+    try:
+        await query.edit_message_text(out.text, reply_markup=markup(out))
+    except BadRequest as exc:
+        problem = exc.message.lower()
+        if NOT_MODIFIED in problem:
+            # a button pressed twice on a message that already says this answer: nothing to change
+            log.info("message %s already shows the answer", query.message.message_id)
+        elif EDIT_NOT_FOUND in problem:
+            log.info("message %s is gone: the answer goes out as a new message", query.message.message_id)
+            return False
         else:
-            await context.bot.send_message(inp.chat_id, out.text, reply_markup=markup(out))
+            raise
+    return True
 
 
 async def notes_work(context, inp: core.Input, file_in: core.FileIn):

@@ -65,9 +65,9 @@ def send_all(items: list, now: datetime) -> list[Outcome]:
             _unlink_blocked(d.recipient_id, chat_id, now)
             outcomes.append(Outcome(d, "failed", error=f"Telegram: {result.message}; the chat was unlinked"))
         elif isinstance(result, RetryAfter):
-            outcomes.append(Outcome(d, "retry", error=f"Telegram: {result.message}",
-                                    after=result.retry_after.total_seconds()
-                                    if hasattr(result.retry_after, "total_seconds") else result.retry_after))
+            wait = result.retry_after.total_seconds()  # a timedelta: TelegramBotConfig sets PTB_TIMEDELTA
+            outcomes.append(Outcome(d, "retry", after=wait,
+                                    error=f"Telegram: Flood control exceeded. Retry in {wait:g} seconds"))
         elif isinstance(result, BadRequest):
             outcomes.append(Outcome(d, "failed", error=f"Telegram: {result.message}"))
         elif isinstance(result, (NetworkError, TelegramError)):

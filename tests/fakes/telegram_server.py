@@ -9,9 +9,11 @@ the user"), file ids (400 "Bad Request: invalid file_id") and Telegram's 20 MB g
 answerCallbackQuery, getFile, the file download at `/file/bot<token>/<file_path>`, and for
 polling getUpdates and deleteWebhook.
 
-Messages: the fake remembers the text and buttons of each message it sent or edited, and refuses
-an edit that changes neither with Telegram's own 400 "Bad Request: message is not modified: ..."
-(a double-tapped button). A message it never saw (the tests' own update JSON) is taken as it comes.
+Messages: the fake holds the text and buttons of each message the bot sent (or a test put there
+with `hold`, a message from before), and answers an edit as Telegram does: 400 "Bad Request:
+message to edit not found" for a message it does not hold (never sent, or deleted by the person:
+`forget`), 400 "Bad Request: message is not modified: ..." for one that changes neither (a
+double-tapped button).
 
 Polling, as Telegram: getUpdates refuses with 409 while a webhook is set (deleteWebhook removes it,
 and drops the pending updates when asked); `offset` confirms (forgets) every update below it;
@@ -45,6 +47,7 @@ GET_FILE_LIMIT = 20 * 1024 * 1024
 BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
+EDIT_NOT_FOUND = "Bad Request: message to edit not found"
 WEBHOOK_ACTIVE = ("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
                   "the webhook first")
 
@@ -150,6 +153,18 @@ class FakeTelegram(FakeServer):
         with self._lock2:
             return sorted(m for c, m in self.messages if c == chat_id)
 
+    def hold(self, chat_id: int, text: str, reply_markup: dict | None = None) -> int:
+        """A message the bot sent in this chat before (the one whose button a test presses): its id."""
+        message_id = next(self._ids)
+        with self._lock2:
+            self.messages[(chat_id, message_id)] = (text, reply_markup)
+        return message_id
+
+    def forget(self, chat_id: int, message_id: int) -> None:
+        """The person deleted this message in their chat: Telegram no longer holds it."""
+        with self._lock2:
+            del self.messages[(chat_id, message_id)]
+
     def path(self, method: str) -> str:
         """The URL path of a method, for queue()."""
         return f"/bot{self.token}/{method}"
@@ -227,7 +242,9 @@ class FakeTelegram(FakeServer):
         key = (int(params["chat_id"]), int(params["message_id"]))
         content = (params["text"], params.get("reply_markup") or None)
         with self._lock2:
-            if self.messages.get(key) == content:
+            if key not in self.messages:
+                return _error(400, EDIT_NOT_FOUND)
+            if self.messages[key] == content:
                 return _error(400, NOT_MODIFIED)
             self.messages[key] = content
         return _ok(self._message(params))

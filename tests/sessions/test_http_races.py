@@ -284,8 +284,9 @@ def seed(rounds: dict, *, parent, student, tutor, course, coordinator, reasons) 
     }
 
 
-def requests_of(cast: dict, reasons) -> dict[str, list]:
-    """Each kind's rounds: (session, [(who, path, body, form)...])."""
+def requests_of(cast: dict, reasons, telegram) -> dict[str, list]:
+    """Each kind's rounds: (session, [(who, path, body, form)...]). The Telegram rounds press a
+    button on a message the fake Bot API holds (one the bot sent), as a tutor would."""
     c = cast["cookies"]
     dispute = {"reason": "The lesson did not take place as recorded."}
     verify = {"reason": "Confirmed with the tutor by phone."}
@@ -316,7 +317,7 @@ def requests_of(cast: dict, reasons) -> dict[str, list]:
         update = {"update_id": 700_000_000 + i, "callback_query": {
             "id": str(900_000_000 + i), "from": {"id": chat, "is_bot": False, "first_name": "Racer"},
             "chat_instance": "-42", "data": f"a:ci:{s.id}",
-            "message": {"message_id": 100_000 + i, "date": int(cast["now"].timestamp()),
+            "message": {"message_id": telegram.hold(chat, "Your next session"), "date": int(cast["now"].timestamp()),
                         "chat": {"id": chat, "type": "private", "first_name": "Racer"},
                         "from": {"id": 123456, "is_bot": True, "first_name": "Tutoring", "username": BOT_USERNAME},
                         "text": "Your next session"}}}
@@ -404,7 +405,7 @@ def test_thousands_of_conflicting_requests_have_the_winners_the_lifecycle_allows
     rounds = plan(REQUESTS)
     cast = seed(rounds, parent=parent, student=student, tutor=tutor, course=course, coordinator=coordinator,
                 reasons=reasons)
-    work = requests_of(cast, reasons)
+    work = requests_of(cast, reasons, telegram)
     seeded = time.perf_counter()
     all_ids = [s.id for kind in work for s, _ in work[kind]]
     before = count_events(all_ids)
@@ -494,6 +495,8 @@ def test_thousands_of_conflicting_requests_have_the_winners_the_lifecycle_allows
 
     edits = Counter(int(call["message_id"]) for call in telegram.calls("editMessageText")
                     if call["text"].startswith("Checked in."))
+    # each answer edited the message its button was on: none had to go out as a new message
+    assert not [call for call in telegram.calls("sendMessage") if call["text"].startswith("Checked in.")]
     handled = set(ProcessedUpdate.objects.values_list("update_id", flat=True))
     by_telegram = Counter(SessionEvent.objects.filter(session_id__in=[s.id for s, _ in cast["telegram"]],
                                                       kind="check_in", channel="telegram")

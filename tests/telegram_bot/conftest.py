@@ -15,6 +15,7 @@ CHAT = 7001  # Tia's chat
 OTHER_CHAT = 7002
 SECRET = "s3cret-webhook-token"
 _ids = itertools.count(500_000)
+_fakes: list[FakeTelegram] = []  # the running test's fake Bot API (tg): it holds the messages press() presses
 
 
 @pytest.fixture
@@ -25,7 +26,11 @@ def tg(settings):
         settings.TELEGRAM_WEBHOOK_SECRET = SECRET
         settings.TELEGRAM_API_BASE_URL = fake.base_url
         settings.TELEGRAM_FILE_BASE_URL = fake.base_file_url
-        yield fake
+        _fakes.append(fake)
+        try:
+            yield fake
+        finally:
+            _fakes.remove(fake)
 
 
 @pytest.fixture
@@ -60,7 +65,12 @@ def message(chat_id=CHAT, text=None, **content) -> dict:
 
 def press(data: str, chat_id=CHAT, message_id: int | None = None) -> dict:
     """An update with a callback query: a button pressed on one of the bot's messages (the one of
-    `message_id`, say one the bot sent: fake.calls("sendMessage") ... its answer's message_id)."""
+    `message_id`, say one the bot sent: fake.messages_of(chat)[-1]); without one, on an earlier
+    message with this button that the test's fake Bot API (tg) is given to hold, as Telegram holds
+    the messages whose buttons people press."""
+    if message_id is None and _fakes:
+        message_id = _fakes[-1].hold(chat_id, "earlier message", {"inline_keyboard": [
+            [{"text": "earlier button", "callback_data": data}]]})
     return {"update_id": next(_ids), "callback_query": {
         "id": str(next(_ids)), "from": _who(chat_id), "chat_instance": "-42", "data": data,
         "message": {"message_id": message_id or next(_ids), "date": int(NOW.timestamp()), "chat": _chat(chat_id),

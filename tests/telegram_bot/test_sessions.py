@@ -184,3 +184,36 @@ def test_a_command_picks_by_its_guard_and_explains_what_the_card_would(linked, m
     send(message(CHAT, "/cancel"))  # the one session it allows: its conversation starts
     assert "Why do you want to cancel?" in last_text(tg)
     assert ChatState.objects.get(chat_id=CHAT).data == {"step": "cancel_reason", "session": later.id}
+
+
+def test_a_button_on_a_message_the_tutor_deleted_is_answered_in_a_new_message(client, linked, today, tg, frozen,
+                                                                               caplog):
+    """L44: the tutor presses Check in and deletes the message before the bot edits it; Telegram
+    refuses the edit ("message to edit not found"): the answer goes out once as a new message (the
+    same text and buttons), the update is answered, and there is no "Sorry, something went wrong"
+    and no error in the log."""
+    from telegram_bot.models import ProcessedUpdate
+    from tests.fakes.telegram_server import EDIT_NOT_FOUND
+    from tests.telegram_bot.test_delivery import post
+
+    send(message(CHAT, "/sessions"))
+    shown = tg.messages_of(CHAT)[-1]  # the message with the Check in button
+    update = press(f"a:ci:{today.id}", message_id=shown)
+    tg.forget(CHAT, shown)  # the tutor deleted it in their chat
+    tg.clear()
+    with caplog.at_level("INFO"):
+        assert post(client, update).status_code == 200  # the webhook; its Celery task runs eagerly here
+    today.refresh_from_db()
+    assert today.status == Status.CHECKED_IN
+    [edit] = tg.calls("editMessageText")
+    assert int(edit["message_id"]) == shown and edit["text"].startswith("Checked in.")
+    assert tg.refusals == [("editMessageText", EDIT_NOT_FOUND)]
+    [sent] = tg.calls("sendMessage")
+    assert (int(sent["chat_id"]), sent["text"], sent.get("reply_markup")) == (CHAT, edit["text"],
+                                                                              edit.get("reply_markup"))
+    assert not any("Sorry" in t for t in tg.texts())
+    assert [r for r in caplog.records if r.levelname in ("ERROR", "CRITICAL")] == []
+    assert ProcessedUpdate.objects.get(update_id=update["update_id"]).answered_at is not None
+    assert SessionEvent.objects.filter(session=today).count() == 1
+    assert post(client, update).status_code == 200  # Telegram delivers it again: nothing is sent twice
+    assert len(tg.calls("sendMessage")) == 1
