@@ -75,8 +75,8 @@ from sessions.models import (
     Status,
 )
 from telegram_bot.models import ProcessedUpdate, TelegramLink
+from tests.database import database_url
 from tests.fakes.telegram_server import BOT_USERNAME, FakeTelegram
-from tests.tutoring.test_server import _database_url
 from tutoring.celery import app
 from tutoring.models import LessonPackage, Role, User
 
@@ -135,7 +135,8 @@ def queue():
 @pytest.fixture
 def environment(transactional_db, telegram, queue):
     return dict(os.environ, DJANGO_ENV="development", DEBUG="false", ALLOWED_HOSTS="127.0.0.1",
-                DATABASE_URL=_database_url(), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1", CELERY_QUEUE=queue,
+                DATABASE_URL=database_url("http-race-server"), LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1",
+                CELERY_QUEUE=queue,
                 CELERY_TASK_ALWAYS_EAGER="false", TELEGRAM_BOT_TOKEN=telegram.token,
                 TELEGRAM_BOT_USERNAME=BOT_USERNAME, TELEGRAM_WEBHOOK_SECRET=SECRET,
                 TELEGRAM_API_BASE_URL=telegram.base_url, TELEGRAM_FILE_BASE_URL=telegram.base_file_url,
