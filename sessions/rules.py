@@ -85,7 +85,11 @@ def minutes_until(moment: datetime, now: datetime) -> int:
 
 
 def plural_minutes(n: int) -> str:
-    return f"{n} minute" if n == 1 else f"{n} minutes"
+    """A wait in words: "12 minutes", or from an hour on "9 hours 37 minutes" (not "577 minutes")."""
+    hours, minutes = divmod(n, 60)
+    parts = ([f"{hours} hour" if hours == 1 else f"{hours} hours"] if hours else []) + (
+        [f"{minutes} minute" if minutes == 1 else f"{minutes} minutes"] if minutes or not hours else [])
+    return " ".join(parts)
 
 
 def check_in_deadline(session: Session) -> datetime:

@@ -42,6 +42,21 @@ def test_it_rounds_partial_minutes_up(due, tutor):
         lifecycle.check_in(due, by=tutor, now=START - timedelta(minutes=30, seconds=1))
 
 
+
+@pytest.mark.parametrize(("early", "words"), [
+    (timedelta(minutes=90), "1 hour"),
+    (timedelta(minutes=91), "1 hour 1 minute"),
+    (timedelta(hours=10, minutes=7), "9 hours 37 minutes"),
+])
+def test_a_wait_of_an_hour_or_more_is_said_in_hours_and_minutes(due, tutor, early, words):
+    """L13: the exact wait, in hours and minutes from an hour on ("9 hours 37 minutes", not
+    "577 minutes"), and nothing changes."""
+    with pytest.raises(Refused) as exc:
+        lifecycle.check_in(due, by=tutor, now=START - early)
+    assert exc.value.message == f"Check-in opens in {words}."
+    due.refresh_from_db()
+    assert due.status == Status.SCHEDULED and not SessionEvent.objects.exists()
+
 def test_it_allows_late_check_in_later_the_same_day(due, tutor):
     """L11: no upper limit for late check-in on the same day."""
     lifecycle.check_in(due, by=tutor, now=datetime(2026, 11, 16, 23, 59, 59, tzinfo=UTC))
