@@ -156,6 +156,24 @@ def test_the_metrics_summary_with_its_chart(as_creator, rated, make_session, dja
 
 
 
+
+def test_a_row_escapes_every_text(as_creator, rated, student, tutor, course):
+    """H13: the row's texts (course title, names, the avatar's initial, the links' "next") are
+    escaped; the row is built in Python, not a template loop, so this pins its escaping."""
+    student.name, student.avatar_url = '<script>alert(1)</script> & "Sam"', 'https://x.test/a.png?"onerror=1'
+    student.save()
+    course.title = "<b>Algebra</b>"
+    course.save()
+    page = html(as_creator.get(URL, {"student": "Sam"}))
+    row = page[page.index(f'id="row-{rated.id}"'):]
+    row = row[:row.index("</tr>")]
+    assert "<script>" not in row and "<b>" not in row and '"onerror' not in row
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;Sam&quot;" in row
+    assert "&lt;b&gt;Algebra&lt;/b&gt;" in row
+    assert 'src="https://x.test/a.png?&quot;onerror=1"' in row
+    assert "?next=/dashboard/teaching/sessions%3Fstudent%3DSam" in row
+    assert '<span class="stars" role="img" aria-label="2 of 5 stars">' in row and "Low rating: review" in row
+
 def test_a_disputed_row_has_one_label(as_creator, disputed):
     """H13 H17 (US-C046): a disputed session's row says once what it is, "Disputed: needs a
     decision" (its bucket, Completed, would contradict it)."""
