@@ -2,6 +2,7 @@
 creator Cleo with a course, coordinator Coco, and Otto the outsider (a parent and tutor of
 other people) who gets 404 on everything and changes nothing."""
 
+import json
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,11 @@ def notes_storage(settings, tmp_path):
     settings.STORAGES = {**settings.STORAGES, "notes": {
         "BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(root)}}}
     return root
+
+
+def post_json(client, url, body=None):
+    """POST `body` (an empty object when None) as JSON."""
+    return client.post(url, data=json.dumps({} if body is None else body), content_type="application/json")
 
 
 def at_once(fn, n: int = 2) -> list:

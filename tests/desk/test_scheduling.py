@@ -13,7 +13,7 @@ from desk.models import PatternSession, WeeklyPattern
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Session, SessionEvent, Status
-from tests.conftest import make_user
+from tests.conftest import make_user, post_json
 from tutoring.models import Match, MatchState, Role
 
 # Saturday 2027-03-13 09:00 UTC: Europe/Prague moves to summer time on Sunday 2027-03-28
@@ -168,10 +168,6 @@ def test_bad_patterns_are_refused_and_change_nothing(proposed, coordinator, tuto
 
 
 # --- the API ----------------------------------------------------------------------------------
-
-
-def post_json(client, url, body):
-    return client.post(url, json.dumps(body), content_type="application/json")
 
 
 ACCEPT = {"weekdays": [0], "start_time": "16:00", "minutes": 60, "starts_on": "2027-03-15", "weeks": 3}

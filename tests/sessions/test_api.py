@@ -1,4 +1,3 @@
-import json
 from datetime import timedelta
 
 import pytest
@@ -6,16 +5,12 @@ from django.test import Client
 
 from sessions import lifecycle
 from sessions.models import RescheduleThread, Session, SessionEvent, Status
-from tests.conftest import NOW
+from tests.conftest import NOW, post_json as post
 
 
 @pytest.fixture(autouse=True)
 def frozen(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-def post(client, url, body=None):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
 
 
 @pytest.fixture

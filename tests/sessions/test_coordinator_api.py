@@ -1,14 +1,13 @@
 """The coordinator's API for issue 17's desk walk: POST /api/sessions/{id}/move, and the answers
 to an open reschedule request for the side that must answer (`on_behalf` with a reason)."""
 
-import json
 from datetime import timedelta
 
 import pytest
 
 from sessions import lifecycle
 from sessions.models import Session, ThreadStatus
-from tests.conftest import NOW
+from tests.conftest import NOW, post_json as post
 
 NEW = NOW + timedelta(days=5, hours=3)
 
@@ -16,10 +15,6 @@ NEW = NOW + timedelta(days=5, hours=3)
 @pytest.fixture(autouse=True)
 def frozen(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-def post(client, url, body=None):
-    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.test import Client
 from sessions import lifecycle, rules
 from sessions.errors import Refused
 from sessions.models import RescheduleThread, Session, SessionEvent, Status
-from tests.conftest import NOW, make_user
+from tests.conftest import NOW, make_user, post_json as post
 from tutoring.models import Course, Enrollment, Match, Role
 
 NUL = "Tutor left\x00 early and never came back"
@@ -21,10 +21,6 @@ YEAR_9999 = "9999-12-31T23:00:00+00:00"
 @pytest.fixture(autouse=True)
 def frozen(time_machine):
     time_machine.move_to(NOW, tick=False)
-
-
-def post(client, url, body):
-    return client.post(url, data=json.dumps(body), content_type="application/json")
 
 
 def as_user(user) -> Client:
