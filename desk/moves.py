@@ -47,10 +47,6 @@ class AnswerForm(forms.Form):  # prefix "answer"
     proposal = forms.IntegerField(widget=forms.HiddenInput)
 
 
-def open_proposal(session: Session) -> RescheduleProposal | None:
-    return selectors.open_thread_and_proposal(session)[1]
-
-
 def answer(session_id: int, proposal_id: int, *, by, answer: str, reason: str) -> Session:
     """The side's answer, given by a coordinator: the registry's entry whose OnBehalf choice it is."""
     return actions.ON_BEHALF[answer].perform(
@@ -108,7 +104,9 @@ def move_page(modeladmin, request, object_id):
                 return HttpResponseRedirect(reverse("admin:tutoring_sessions_session_change", args=[session.pk]))
         else:
             status = 422
-    proposal = open_proposal(session)
+    # the session as it now is, read once: its open request and whether its move's guard allows it
+    ctx = projections.context(session, Viewer.of(request.user), timezone.now())
+    proposal = ctx.open_proposal
     if proposal is None and answer_form is not None and answer_form.is_bound:
         for error in answer_form.non_field_errors():  # the request closed meanwhile: no form to show it on
             messages.error(request, error)
@@ -121,8 +119,7 @@ def move_page(modeladmin, request, object_id):
         "move_form": move_form, "answer_form": answer_form if proposal else None, "clashes": clashes,
         "move_name": MOVE, "answer_name": ANSWER, "zone": request.user.time_zone,
         # the move's own guard decides whether the form is offered, in its words (again on POST)
-        "cannot_move": actions.refusal(MOVE_ACTION.name,
-                                       projections.context(session, Viewer.of(request.user), timezone.now())),
+        "cannot_move": actions.refusal(MOVE_ACTION.name, ctx),
     }
     return TemplateResponse(request, "desk/move.html", context, status=status)
 
