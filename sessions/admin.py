@@ -157,7 +157,15 @@ def lifecycle_admin_action(action: Action):
 
 
 class EventWords:
-    """An event's kind and status change in words (projections.event_label), not internal codes."""
+    """An event's kind, status change and data in words (projections.event_label; the data as a
+    "label: value" line per key), not internal codes or raw JSON."""
+
+    @admin.display(description="details")
+    def details(self, obj):
+        if not obj.data or not isinstance(obj.data, dict):
+            return event_data_value("", obj.data)
+        return format_html_join(mark_safe("<br>"), "{}: {}", (
+            (EVENT_DATA_LABELS.get(key, key), event_data_value(key, value)) for key, value in obj.data.items()))
 
     @admin.display(description="what")
     def what(self, obj):
@@ -231,13 +239,6 @@ class SessionEventInline(EventWords, ReadOnlyAccess, admin.TabularInline):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("actor")
-
-    @admin.display(description="details")
-    def details(self, obj):
-        if not obj.data or not isinstance(obj.data, dict):
-            return event_data_value("", obj.data)
-        return format_html_join(mark_safe("<br>"), "{}: {}", (
-            (EVENT_DATA_LABELS.get(key, key), event_data_value(key, value)) for key, value in obj.data.items()))
 
 
 class RescheduleThreadInline(ReadOnlyAccess, admin.TabularInline):
@@ -421,6 +422,8 @@ class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
     ordering = ("-id",)
     search_fields = ("session__id",)
     search_help_text = "A session id."
+    exclude = ("data",)  # shown in words: details
+    readonly_fields = ("details",)
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("#")

@@ -341,13 +341,13 @@ def test_the_change_form_shows_events_threads_and_the_open_request(coco, session
 
 
 def test_the_event_trail_shows_each_events_data_in_words_in_the_viewers_zone(coco, coordinator, session):
-    """The change page's event trail gives an event's data as "label: value" lines (known keys by
-    their labels, times in the viewer's zone, roles by their labels, unknown keys as they are),
-    never the raw JSON."""
+    """The change page's event trail, and the event's own admin page, give an event's data as
+    "label: value" lines (known keys by their labels, times in the viewer's zone, roles by their
+    labels, unknown keys as they are), never the raw JSON."""
     coordinator.time_zone = "Asia/Tokyo"
     coordinator.save(update_fields=["time_zone"])
     old_start, new_start = NOW - timedelta(days=1), NOW + timedelta(days=1)
-    SessionEvent.objects.create(session=session, actor=coordinator, channel=Channel.ADMIN, kind="moved",
+    event = SessionEvent.objects.create(session=session, actor=coordinator, channel=Channel.ADMIN, kind="moved",
                                 reason="Room double-booked", created_at=NOW,
                                 data={"old_start": old_start.isoformat(), "new_start": new_start.isoformat(),
                                       "on_behalf_of": "parent", "waived": True, "mystery_key": "kept"})
@@ -364,6 +364,12 @@ def test_the_event_trail_shows_each_events_data_in_words_in_the_viewers_zone(coc
     assert "mystery_key: kept" in cell  # an unknown key still shown, as it is
     assert "{" not in cell and "old_start" not in cell
     assert "field-data" not in page  # no raw JSON column
+
+    own = coco.get(reverse("admin:tutoring_sessions_sessionevent_change", args=[event.pk])).content.decode()
+    details = own[own.index('field-details'):]
+    details = unescape(details[:details.index("</div>\n")])
+    assert f"new start: {tokyo[1]}" in details and "credit waived: yes" in details
+    assert "field-data" not in own and '"old_start"' not in unescape(own)
 
 
 def test_sessions_cannot_be_deleted_in_the_admin_and_are_added_through_the_lifecycle(coco, session):
