@@ -2,6 +2,7 @@
 rows, and the metrics summed over the sessions or over the rollups (their definitions and the
 status buckets: creators/metrics.py)."""
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import datetime, time, timedelta
 
@@ -164,16 +165,18 @@ class Row:
         return self.rating is not None and self.rating <= LOW_RATING
 
 
-def _row_parts() -> tuple[str, str, list]:
+@functools.cache
+def _row_parts() -> tuple[str, str, tuple]:
     """The per-row reads of `table_rows` as SQL over a session aliased `s`, made by the ORM from
     the same definitions (the counted assessment, metrics.RATED_BY, and `playable_recordings`):
-    the rating, then the recording test, and their parameters."""
+    the rating, then the recording test, and their parameters. Made once per process: they
+    depend on nothing but those definitions."""
     rating = (SessionAssessment.objects.filter(session_id=RawSQL("s.id", []), author_role=RATED_BY)
               .values("rating"))
     recording = playable_recordings().filter(session_id=RawSQL("s.id", [])).order_by().values("pk")
     rating_sql, rating_params = rating.query.sql_with_params()
     recording_sql, recording_params = recording.query.sql_with_params()
-    return f"({rating_sql})", f"EXISTS ({recording_sql})", [*rating_params, *recording_params]
+    return f"({rating_sql})", f"EXISTS ({recording_sql})", (*rating_params, *recording_params)
 
 
 _ROW_COLUMNS = ("s.id, s.scheduled_start, s.scheduled_end, s.status, s.checked_in_at, s.checked_out_at, "

@@ -84,7 +84,7 @@ def minutes_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds() / 60))
 
 
-def plural_minutes(n: int) -> str:
+def wait_words(n: int) -> str:
     """A wait in words: "12 minutes", or from an hour on "9 hours 37 minutes" (not "577 minutes")."""
     hours, minutes = divmod(n, 60)
     parts = ([f"{hours} hour" if hours == 1 else f"{hours} hours"] if hours else []) + (
@@ -160,7 +160,7 @@ def guard_check_in(ctx: Ctx) -> None:
                       "rejected first.", code="reschedule_open")
     opens = s.scheduled_start - CHECK_IN_LEAD
     if ctx.now < opens:
-        raise Refused(f"Check-in opens in {plural_minutes(minutes_until(opens, ctx.now))}.", code="too_early")
+        raise Refused(f"Check-in opens in {wait_words(minutes_until(opens, ctx.now))}.", code="too_early")
     deadline = check_in_deadline(s)
     if ctx.now >= deadline:
         raise Refused(f"Check-in closed at {local_time(deadline, s.tutor)}: contact your coordinator.",
@@ -173,7 +173,7 @@ def guard_check_out(ctx: Ctx) -> None:
     require_status(s, {Status.CHECKED_IN}, "You can only check out of a session you have checked into.")
     opens = s.scheduled_end - CHECK_OUT_LEAD
     if ctx.now < opens:
-        raise Refused(f"Check-out opens in {plural_minutes(minutes_until(opens, ctx.now))}.", code="too_early")
+        raise Refused(f"Check-out opens in {wait_words(minutes_until(opens, ctx.now))}.", code="too_early")
     if ctx.now > s.scheduled_end + CHECK_OUT_GRACE:
         raise Refused("Check-out closed 24 hours after the scheduled end: contact your coordinator.",
                       code="too_late")
