@@ -422,8 +422,8 @@ class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
     ordering = ("-id",)
     search_fields = ("session__id",)
     search_help_text = "A session id."
-    exclude = ("data",)  # shown in words: details
-    readonly_fields = ("details",)
+    exclude = ("kind", "from_status", "to_status", "data")  # shown in words instead:
+    readonly_fields = ("what", "status_change", "details")
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip().lstrip("#")

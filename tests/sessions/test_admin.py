@@ -370,6 +370,7 @@ def test_the_event_trail_shows_each_events_data_in_words_in_the_viewers_zone(coc
     details = unescape(details[:details.index("</div>\n")])
     assert f"new start: {tokyo[1]}" in details and "credit waived: yes" in details
     assert "field-data" not in own and '"old_start"' not in unescape(own)
+    assert "field-what" in own and "field-kind" not in own and "field-to_status" not in own  # no codes
 
 
 def test_sessions_cannot_be_deleted_in_the_admin_and_are_added_through_the_lifecycle(coco, session):
