@@ -31,6 +31,26 @@ class SessionRollup(models.Model):
         return f"course {self.course_id} tutor {self.tutor_id} {self.status}: {self.sessions}"
 
 
+class CourseTutor(models.Model):
+    """How many sessions a tutor has in a course: the rollup rows' sessions summed over their
+    statuses, kept by a trigger on the rollups (creators/rollups.py). The ST filter's choices and
+    the creator's total are then a read of one row per (course, tutor), not a pass over every
+    rollup row. Rows brought down to zero are kept and mean "no sessions"."""
+
+    # read by course (the key's index); never by tutor alone
+    course = models.ForeignKey("tutoring.Course", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                               related_name="+")
+    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+                              db_index=False, related_name="+")
+    sessions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "tutor"], name="course_tutor_key")]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} tutor {self.tutor_id}: {self.sessions}"
+
+
 class ChangeStamp(models.Model):
     """A number that changes whenever anything a creator's Session History shows changes (set by
     PostgreSQL triggers, creators/stamps.py): the key under which its pieces are cached."""

@@ -10,9 +10,10 @@ from django.db import connection
 
 from . import metrics
 from .metrics import KEYS, MEASURES, READS
-from .models import SessionRollup
+from .models import CourseTutor, SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
+COURSE_TUTORS = CourseTutor._meta.db_table
 SESSION = "tutoring_sessions_session"
 ASSESSMENT = metrics.ASSESSMENT
 
@@ -122,6 +123,50 @@ DROP TRIGGER IF EXISTS creators_rollup_a_trunc ON {ASSESSMENT};
 DROP FUNCTION IF EXISTS creators_rollup_truncate();
 """
 
+# creators.CourseTutor follows the rollup rows: a trigger on them adds each (course, tutor)'s change
+# of sessions, so every writer of rollups (the triggers above, the recount, TRUNCATE) moves it too.
+def _add_course_tutors(delta: str) -> str:
+    """Add the signed sessions `n` of `delta` (SQL: course_id, tutor_id, n) to their CourseTutor
+    rows, in key order; a (course, tutor) whose sessions did not change is not written."""
+    return f"""
+    INSERT INTO {COURSE_TUTORS} AS t (course_id, tutor_id, sessions)
+    SELECT course_id, tutor_id, SUM(n) FROM ({delta}) AS delta
+    GROUP BY course_id, tutor_id HAVING SUM(n) <> 0
+    ORDER BY course_id, tutor_id
+    ON CONFLICT (course_id, tutor_id) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
+"""
+
+
+def _sessions_of(table: str, sign: int) -> str:
+    return f"SELECT course_id, tutor_id, {sign} * sessions AS n FROM {table}"
+
+
+COURSE_TUTORS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_course_tutors() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_add_course_tutors(_sessions_of('new_rows', 1))}
+    ELSIF TG_OP = 'DELETE' THEN
+        {_add_course_tutors(_sessions_of('old_rows', -1))}
+    ELSIF TG_OP = 'UPDATE' THEN
+        {_add_course_tutors(_sessions_of('old_rows', -1) + ' UNION ALL ' + _sessions_of('new_rows', 1))}
+    ELSE
+        DELETE FROM {COURSE_TUTORS};
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+_RECOUNT_COURSE_TUTORS = (f"INSERT INTO {COURSE_TUTORS} (course_id, tutor_id, sessions) "
+                          f"SELECT course_id, tutor_id, SUM(sessions) FROM {ROLLUP} GROUP BY course_id, tutor_id")
+COURSE_TUTORS_INSTALL = (
+    COURSE_TUTORS_FUNCTION + statement_triggers(ROLLUP, "creators_course_tutors", "creators_tutors_r")
+    + f"CREATE TRIGGER creators_tutors_r_trunc AFTER TRUNCATE ON {ROLLUP} "
+      f"FOR EACH STATEMENT EXECUTE FUNCTION creators_course_tutors();\n"
+    + f"{_RECOUNT_COURSE_TUTORS};\n")
+COURSE_TUTORS_UNINSTALL = "".join(f"DROP TRIGGER IF EXISTS creators_tutors_r_{op} ON {ROLLUP};\n"
+                                  for op in ("ins", "upd", "del", "trunc")
+                                  ) + "DROP FUNCTION IF EXISTS creators_course_tutors();\n"
+
 RECOUNT = f"""
     SELECT {_KEYS}, {", ".join(f"SUM({m}) AS {m}" for m in MEASURES)}
     FROM ({_rows(SESSION, 1)}) AS every_session
@@ -148,9 +193,18 @@ DROP FUNCTION IF EXISTS creators_rollup_assessments();
 
 def differences() -> list[tuple]:
     """Rows where the rollup and a full recount disagree (empty when they agree): the keys, then
-    each measure's rollup and recount figures. Rollup rows brought down to zero are kept and count
-    as zero."""
+    each measure's rollup and recount figures; then (course, tutor, "course_tutors", its sessions,
+    the rollups' sum) where a CourseTutor row and the rollups disagree. Rows brought down to zero
+    are kept and count as zero."""
     with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT course_id, tutor_id, 'course_tutors', t.sessions, r.sessions
+            FROM (SELECT * FROM {COURSE_TUTORS} WHERE sessions <> 0) t
+            FULL JOIN (SELECT course_id, tutor_id, SUM(sessions) AS sessions FROM {ROLLUP}
+                       GROUP BY course_id, tutor_id HAVING SUM(sessions) <> 0) r USING (course_id, tutor_id)
+            WHERE t.sessions IS DISTINCT FROM r.sessions
+        """)
+        course_tutors = cursor.fetchall()
         cursor.execute(f"""
             SELECT {", ".join(f"COALESCE(r.{k}, c.{k})" for k in KEYS)},
                    {", ".join(f"r.{m}, c.{m}" for m in MEASURES)}
@@ -159,14 +213,16 @@ def differences() -> list[tuple]:
             WHERE ({", ".join(f"r.{m}" for m in MEASURES)})
                   IS DISTINCT FROM ({", ".join(f"c.{m}" for m in MEASURES)})
         """)
-        return cursor.fetchall()
+        return cursor.fetchall() + course_tutors
 
 
 def recount() -> None:
-    """Recount every rollup row under a share lock on the sessions. The pages cached the old
-    figures and the rollup table has no stamp triggers: call stamps.rebuild_rollups(), which
-    recounts and then gives every creator a new stamp."""
+    """Recount every rollup row under a share lock on the sessions, then the CourseTutor rows from
+    them. The pages cached the old figures and the rollup table has no stamp triggers: call
+    stamps.rebuild_rollups(), which recounts and then gives every creator a new stamp."""
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
         cursor.execute(_INSERT_RECOUNT)
+        cursor.execute(f"DELETE FROM {COURSE_TUTORS}")  # they followed the rollups; a drift of their own goes too
+        cursor.execute(_RECOUNT_COURSE_TUTORS)

@@ -31,7 +31,7 @@ from video.recordings import playable_recordings
 
 from .metrics import COUNTS, MEASURES, RATED_BY, TOTALS, add_up, evaluate, measured
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
-from .models import SessionRollup
+from .models import CourseTutor, SessionRollup
 
 LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
 
@@ -302,14 +302,16 @@ def creator_courses(creator: User) -> QuerySet[Course]:
 
 def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
     """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
-    with their number of sessions there: one pass over the rollups (a few thousand rows, not every
-    session) serves the ST filter's choices and the creator's total."""
+    with their number of sessions there: a read of one CourseTutor row per (course, tutor), not of
+    every rollup row, serves the ST filter's choices and the creator's total. The people are read
+    by their ids (the ARRAY): a join the planner would make by scanning every user."""
     sql = f"""
+        WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
+                   WHERE course_id IN (SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s)
+                   GROUP BY tutor_id HAVING SUM(sessions) > 0)
         SELECT u.id, u.name, u.avatar_url, t.n
-        FROM (SELECT r.tutor_id, SUM(r.sessions) AS n
-              FROM {SessionRollup._meta.db_table} r JOIN {Course._meta.db_table} c ON c.id = r.course_id
-              WHERE c.creator_id = %s GROUP BY r.tutor_id HAVING SUM(r.sessions) > 0) t
-        JOIN {User._meta.db_table} u ON u.id = t.tutor_id
+        FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
+        WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
         ORDER BY u.name, u.id"""
     with connection.cursor() as db:
         db.execute(sql, [creator.pk])

@@ -249,9 +249,44 @@ def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
 
     generated = dict(re.findall(r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
                                 rollups.SESSION_TRIGGER_FUNCTION + rollups.ASSESSMENT_TRIGGER_FUNCTION
-                                + rollups.TRUNCATE_FUNCTION, re.S))
+                                + rollups.TRUNCATE_FUNCTION + rollups.COURSE_TUTORS_FUNCTION, re.S))
     assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments",
-                              "creators_rollup_truncate"}
+                              "creators_rollup_truncate", "creators_course_tutors"}
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(generated)])
         assert dict(cursor.fetchall()) == generated
+
+
+def test_the_course_tutors_follow_the_rollups(history, creator, course, tutor, make_session, db):
+    """Issue 13 item 6: CourseTutor (each course's STs and their sessions: the ST filter's choices
+    and the creator's total) follows every write to the rollups: a session moved to another ST,
+    one deleted, a status change (no change), a recount; a drift is found and rebuilt, and
+    emptying the rollups empties them."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    from creators.models import CourseTutor, SessionRollup
+
+    def counts():
+        return {(row.course_id, row.tutor_id): row.sessions for row in CourseTutor.objects.all() if row.sessions}
+
+    theo = make_user("theo", Role.TUTOR)
+    assert counts() == {(course.id, tutor.id): 6}
+    Session.objects.filter(pk=history["a"].pk).update(tutor=theo)
+    assert counts() == {(course.id, tutor.id): 5, (course.id, theo.id): 1}
+    Session.objects.filter(pk=history["b"].pk).delete()
+    Session.objects.filter(pk=history["c"].pk).update(status=Status.APPROVED)
+    assert counts() == {(course.id, tutor.id): 4, (course.id, theo.id): 1}
+    assert [(p.name, n) for p, n in selectors.tutors_with_sessions(creator)] == [("Theo", 1), ("Tia", 4)]
+    assert rollups.differences() == []
+
+    CourseTutor.objects.filter(tutor=tutor).update(sessions=99)  # drift by hand
+    assert rollups.differences() == [(course.id, tutor.id, "course_tutors", 99, 4)]
+    with pytest.raises(CommandError, match="differ from a recount"):
+        call_command("check_rollups")
+    call_command("check_rollups", "--rebuild")
+    assert rollups.differences() == [] and counts() == {(course.id, tutor.id): 4, (course.id, theo.id): 1}
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {SessionRollup._meta.db_table}")
+    assert counts() == {}
