@@ -300,22 +300,60 @@ def creator_courses(creator: User) -> QuerySet[Course]:
     return Course.objects.filter(creator=creator).order_by("title", "id")
 
 
-def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
-    """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
-    with their number of sessions there: a read of one CourseTutor row per (course, tutor), not of
-    every rollup row, serves the ST filter's choices and the creator's total. The people are read
-    by their ids (the ARRAY): a join the planner would make by scanning every user."""
-    sql = f"""
+def _tutors_sql(courses: str) -> str:
+    """SQL: the STs with sessions in the courses whose ids `courses` (SQL) selects, each with their
+    number of sessions there, by name: a read of one CourseTutor row per (course, tutor), not of
+    every rollup row. The people are read by their ids (the ARRAY): a join the planner would make
+    by scanning every user."""
+    return f"""
         WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
-                   WHERE course_id IN (SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s)
-                   GROUP BY tutor_id HAVING SUM(sessions) > 0)
+                   WHERE course_id IN ({courses}) GROUP BY tutor_id HAVING SUM(sessions) > 0)
         SELECT u.id, u.name, u.avatar_url, t.n
         FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
         WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
         ORDER BY u.name, u.id"""
+
+
+_COURSES_OF = f"SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s"
+
+
+def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
+    """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
+    with their number of sessions there."""
     with connection.cursor() as db:
-        db.execute(sql, [creator.pk])
+        db.execute(_tutors_sql(_COURSES_OF), [creator.pk])
         return [(Person(*row[:3]), row[3]) for row in db.fetchall()]
+
+
+@dataclass
+class Frame:
+    """What every view of the creator's Session History shows around the rows: the filter choices
+    and the header figures (H06 "X total sessions, Y this week")."""
+    courses: list[tuple[int, str]]  # (id, title), by title
+    tutors: list[tuple[Person, int]]  # the STs with sessions in them and how many, by name
+    this_week: int  # sessions starting this week (the user's Monday to Monday)
+
+    @property
+    def total(self) -> int:
+        return sum(n for _, n in self.tutors)
+
+
+def history_frame(creator: User, now: datetime) -> Frame:
+    """The creator's Frame in one statement: their courses, `_tutors_sql` over them, and this
+    week's sessions counted from the (course, scheduled_start) index."""
+    week = week_start(now, creator)
+    sql = f"""
+        SELECT (SELECT COALESCE(json_agg(json_build_array(id, title) ORDER BY title, id), '[]')
+                FROM {Course._meta.db_table} WHERE creator_id = %s),
+               (SELECT COALESCE(json_agg(json_build_array(id, name, avatar_url, n) ORDER BY name, id), '[]')
+                FROM ({_tutors_sql(_COURSES_OF)}) tutors),
+               (SELECT COUNT(*) FROM {Session._meta.db_table}
+                WHERE course_id IN ({_COURSES_OF}) AND scheduled_start >= %s AND scheduled_start < %s)"""
+    with connection.cursor() as db:
+        db.execute(sql, [creator.pk, creator.pk, creator.pk, week, week + timedelta(days=7)])
+        courses, tutors, this_week = db.fetchone()
+    return Frame(courses=[tuple(c) for c in courses],
+                 tutors=[(Person(*t[:3]), t[3]) for t in tutors], this_week=this_week)
 
 
 def creator_tutors(creator: User) -> list[Person]:
@@ -358,10 +396,3 @@ def dispute_of(session: Session) -> dict | None:
             "resolution_reason": resolved.reason if resolved else None}
 
 
-def header_stats(creator: User, now: datetime, *, total: int) -> dict:
-    """H06 "X total sessions, Y this week": the total (from `tutors_with_sessions`) and this week's
-    count from the (course, scheduled_start) index."""
-    week = week_start(now, creator)
-    this_week = Session.objects.filter(course_id__in=Course.objects.filter(creator=creator).values("pk"),
-                                       scheduled_start__gte=week, scheduled_start__lt=week + timedelta(days=7)).count()
-    return {"total": total, "this_week": this_week}

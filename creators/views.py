@@ -66,13 +66,11 @@ def _frame(creator, page: PageCache, now) -> dict:
     """What every URL of the creator's page shares: the filter choices (the creator's courses, the
     STs who teach them) with their <option> lists, and the header figures. One cached piece."""
     def build() -> Built:
-        courses = list(selectors.creator_courses(creator).values_list("id", "title"))
-        with_sessions = selectors.tutors_with_sessions(creator)
-        tutors = [(tutor.id, tutor.name) for tutor, _ in with_sessions]
-        total = sum(n for _, n in with_sessions)
-        blank = HistoryFilterForm(None, courses=courses, tutors=tutors)
-        return Built({"courses": courses, "tutors": tutors,
-                      "stats": selectors.header_stats(creator, now, total=total),
+        frame = selectors.history_frame(creator, now)
+        tutors = [(tutor.id, tutor.name) for tutor, _ in frame.tutors]
+        blank = HistoryFilterForm(None, courses=frame.courses, tutors=tutors)
+        return Built({"courses": frame.courses, "tutors": tutors,
+                      "stats": {"total": frame.total, "this_week": frame.this_week},
                       "options": {name: option_list(blank.fields[name].choices) for name in ("course", "st")}})
 
     return page.get(("frame",), build, frame=True)
