@@ -239,3 +239,25 @@ def test_each_commands_sql_candidates_never_hide_a_session_its_guard_allows(db, 
                    if rules.refusal(action.guard, projections.context(s, Viewer(s.tutor, frozenset()), NOW)) is None}
         assert allowed, name
         assert allowed <= set(Session.objects.filter(action.command.candidates(NOW)).values_list("id", flat=True)), name
+
+
+def test_checkout_pages_with_both_of_its_buttons_per_session(linked, make_session, tg, frozen):
+    """L19, L44: ten sessions checked into over the last day, all inside the check-out window:
+    /checkout pages them with Check out and Student did not attend on each row; a session on page 2
+    is checked out from there."""
+    done = [make_session(start=NOW - timedelta(hours=2 * i + 1), status=Status.CHECKED_IN,
+                         checked_in_at=NOW - timedelta(hours=2 * i + 1)) for i in range(10)]
+    by_start = sorted(done, key=lambda s: s.scheduled_start)
+    send(message(CHAT, "/checkout"))
+    first = tg.calls("sendMessage")[-1]
+    assert first["text"] == "Which session do you want to check out of?"
+    assert keyboard(first)[0] == [("Check out: Sun 15 Nov 15:00–16:00", f"a:co:{by_start[0].id}"),
+                                  ("Student did not attend", f"a:ab:{by_start[0].id}")]
+    assert picked(first, "co") == [s.id for s in by_start[:PAGE]]
+    send(press(turn(first, "Next ›")))
+    second = tg.calls("editMessageText")[-1]
+    assert picked(second, "co") == [s.id for s in by_start[PAGE:]] and picked(second, "ab") == picked(second, "co")
+    send(press(f"a:co:{by_start[-1].id}"))
+    by_start[-1].refresh_from_db()
+    assert by_start[-1].status == Status.AWAITING_APPROVAL_PARENT
+    assert Session.objects.filter(status=Status.CHECKED_IN).count() == 9
