@@ -18,10 +18,11 @@ commands; the card places its parts by Card.place."""
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms as django_forms
+from django.db.models import Q
 from ninja import Schema
 
 from . import forms, lifecycle, projections, rules, schemas
@@ -101,12 +102,16 @@ class Bot:
 class Command:
     """The bot's slash command for the action: /<name> finds the tutor's sessions whose guard allows
     it now; one: its first button runs (or starts its conversation), unless the entry has more
-    buttons to choose from; several: a picker with every button of the entry per session; none: the
-    refusal of the nearest one worth explaining (as on the card), or "no session to <verb> now"."""
+    buttons to choose from; several: a picker with every button of the entry per session, a page
+    at a time; none: the refusal of the nearest one worth explaining (as on the card), or "no
+    session to <verb> now"."""
 
     name: str  # without the slash
     help: str  # its line in the bot's /help
     verb: str  # "Which session do you want to <verb>?"
+    # now -> the sessions the guard could allow, in SQL (rules.*_candidates: necessary conditions
+    # only; the guard judges each row the picker reads)
+    candidates: Callable[[datetime], Q]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +193,8 @@ ACTIONS: tuple[Action, ...] = (
         card=Card(template="sessions/actions/check_in.html", place=10, quiet=_check_in_not_open_yet),
         api=Api(path="/check-in"),
         bot=(Bot(key="ci", label="Check in", done="Checked in."),),
-        command=Command(name="checkin", help="check in", verb="check in to"),
+        command=Command(name="checkin", help="check in", verb="check in to",
+                        candidates=rules.check_in_candidates),
     ),
     Action(
         name="check_out", who=frozenset({TUTOR}), guard=rules.guard_check_out, run=lifecycle.check_out,
@@ -201,7 +207,8 @@ ACTIONS: tuple[Action, ...] = (
         bot=(Bot(key="co", label="Check out", done="Checked out.", notes_after=True),
              Bot(key="ab", label="Student did not attend", done="Checked out: the student did not attend.",
                  data={"student_absent": True})),
-        command=Command(name="checkout", help="check out", verb="check out of"),
+        command=Command(name="checkout", help="check out", verb="check out of",
+                        candidates=rules.check_out_candidates),
     ),
     Action(
         name="acknowledge", who=frozenset({PARENT}), guard=rules.guard_acknowledge, run=lifecycle.acknowledge,
@@ -254,7 +261,8 @@ ACTIONS: tuple[Action, ...] = (
                     intro="Cancel scheduled sessions for the parent or the tutor; the other side is "
                           "notified. The 4-hour self-service limit does not apply to coordinators."),
         bot=(Bot(key="cx", label="Cancel…", starts="cancel", done="Cancelled. The family is told."),),
-        command=Command(name="cancel", help="cancel a session", verb="cancel"),
+        command=Command(name="cancel", help="cancel a session", verb="cancel",
+                        candidates=rules.change_candidates),
     ),
     Action(
         name="reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_propose_reschedule,
@@ -266,7 +274,8 @@ ACTIONS: tuple[Action, ...] = (
         api=Api(path="/reschedule", body=schemas.ProposeIn, status=201),
         bot=(Bot(key="rs", label="Reschedule…", starts="reschedule",
                  done="Proposed. The parent is asked to answer."),),
-        command=Command(name="reschedule", help="propose a new time", verb="reschedule"),
+        command=Command(name="reschedule", help="propose a new time", verb="reschedule",
+                        candidates=rules.change_candidates),
     ),
     Action(
         name="accept_reschedule", who=frozenset({TUTOR, PARENT}), guard=rules.guard_accept_reschedule,

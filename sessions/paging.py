@@ -44,11 +44,16 @@ def after_cursor(qs: QuerySet, cursor: str | None, *, newest_first: bool) -> Que
     """The rows after the cursor, in the list's order (oldest or newest first)."""
     if not cursor:
         return qs
-    start, pk = parse_cursor(cursor)
+    return beyond(qs, parse_cursor(cursor), newest_first=newest_first)
+
+
+def beyond(qs: QuerySet, key: tuple[datetime, int], *, newest_first: bool) -> QuerySet:
+    """The rows after (scheduled_start, id) `key` in the list's order: later ones, or with
+    `newest_first` earlier ones."""
     # a row comparison, so PostgreSQL starts the index scan at the cursor instead of reading and
     # dropping every newer row (as `start < X OR (start = X AND id < Y)` makes it do)
-    key = Tuple(F("scheduled_start"), F("pk"))
-    return qs.filter(TupleLessThan(key, (start, pk)) if newest_first else TupleGreaterThan(key, (start, pk)))
+    row = Tuple(F("scheduled_start"), F("pk"))
+    return qs.filter(TupleLessThan(row, key) if newest_first else TupleGreaterThan(row, key))
 
 
 def order(qs: QuerySet, *, newest_first: bool) -> QuerySet:

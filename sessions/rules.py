@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.db.models import Q
 from django.utils import timezone
 
 from tutoring.input import InvalidInput, check_moment, clean_text
@@ -315,6 +316,28 @@ def guard_add_notes(ctx: Ctx) -> None:
     require_status(ctx.session, {Status.AWAITING_APPROVAL_PARENT},
                    "Notes can be added after check-out, until the parent acknowledges the session.",
                    code="notes_closed")
+
+
+# --- what a guard could allow, in SQL ------------------------------------------------------
+# The bot's commands page through a tutor's sessions in SQL and run the guard on each page only
+# (telegram_bot.core.pick); these narrow the rows read to those the guard *could* allow at `now`.
+# Each states only necessary conditions of its guard (the status and the time window), so it may
+# let through a row the guard refuses (an open request, a closed check-in day), never hide one it
+# allows: the guard still decides every row. tests/telegram_bot/test_picker.py pins each to its guard.
+
+
+def check_in_candidates(now: datetime) -> Q:
+    return Q(status=Status.SCHEDULED, scheduled_start__lte=now + CHECK_IN_LEAD)
+
+
+def check_out_candidates(now: datetime) -> Q:
+    return Q(status=Status.CHECKED_IN, scheduled_end__lte=now + CHECK_OUT_LEAD,
+             scheduled_end__gte=now - CHECK_OUT_GRACE)
+
+
+def change_candidates(now: datetime) -> Q:
+    """Cancel and reschedule (guard_self_service_change)."""
+    return Q(status=Status.SCHEDULED, scheduled_start__gt=now + CHANGE_LOCKOUT)
 
 
 def refusal(guard, ctx: Ctx) -> Refused | None:

@@ -240,10 +240,24 @@ def tutors_live_sessions(tutor: User, now: datetime, limit: int = 20) -> list[Se
     """The tutor's checked-in sessions and those scheduled from a day ago on, by start (the bot's
     commands pick among them by the action's guard), with the open thread prefetched. A session
     still scheduled long after its time (awaiting the no-show sweep) does not crowd out today's."""
+    return list(_tutors_live(tutor, now).order_by("scheduled_start", "pk")[:limit])
+
+
+def _tutors_live(tutor: User, now: datetime) -> QuerySet[Session]:
     live = Q(status=Status.CHECKED_IN) | Q(status=Status.SCHEDULED, scheduled_start__gte=now - timedelta(days=1))
-    return list(with_open_thread(Session.objects.filter(live, tutor=tutor)
-                                 .select_related("tutor", "student", "course"))
-                .order_by("scheduled_start", "pk")[:limit])
+    return with_open_thread(Session.objects.filter(live, tutor=tutor).select_related("tutor", "student", "course"))
+
+
+def tutors_live_run(tutor: User, now: datetime, *, where: Q, key: tuple[datetime, int] | None = None,
+                    backward: bool = False, limit: int) -> list[Session]:
+    """Up to `limit` of the tutor's live sessions (as tutors_live_sessions) that match `where`, in
+    (start, id) order from the first, or beyond `key` (a session's start and id): later ones, or
+    with `backward` earlier ones, nearest first (the bot's picker pages: a keyset on the
+    session_tutor_start index, so a far page costs what the first does)."""
+    qs = _tutors_live(tutor, now).filter(where)
+    if key is not None:
+        qs = paging.beyond(qs, key, newest_first=backward)
+    return list(paging.order(qs, newest_first=backward)[:limit])
 
 
 def coming_sessions(viewer: Viewer, limit: int = 20) -> list[Session]:

@@ -9,13 +9,14 @@ under their locks and time rules; a refusal is the lifecycle's own message. A bu
 the session changed runs into that refusal, and the answer shows the session as it is now.
 Conversations (cancel, reschedule, reject, counter, notes) keep their step in ChatState. The
 action commands and their /help lines are the registry's (sessions.actions: each entry's Command):
-a command picks among the tutor's live sessions by the action's guard alone.
+a command picks among the tutor's live sessions by the action's guard alone, a page at a time
+(judged_page: paged in SQL, judged page by page).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -49,6 +50,12 @@ NOTES_PROMPT = ("Send your notes now: text, photos, documents (up to {mb} MB) or
                 "Send /done when you have finished.")
 NOTES_ONLY = "I can keep text, photos, documents and voice messages as notes."
 LIST_LIMIT = 5
+PAGE = 8  # sessions on a picker's page: a row of buttons each, and a row to turn the page
+PREVIOUS, NEXT = "‹ Previous", "Next ›"
+BACK, ON = "b", "f"  # a page button's way: the page before its edge session, or after it
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BAD_PAGE = ("I cannot read that page button, so nothing was done. Send the command again to see your "
+            "sessions (/help lists them).")
 
 
 @dataclass
@@ -233,33 +240,126 @@ def command(user, inp: Input, now: datetime) -> list[Out]:
 
 
 def pick(user, action: registry.Action, now: datetime) -> list[Out]:
-    """An action's command, among the tutor's live sessions (selectors.tutors_live_sessions) as its
+    """An action's command, among the tutor's live sessions (selectors.tutors_live_run) as its
     guard judges them now. One allows it: its first button runs (or starts its conversation),
     unless the entry has more buttons to choose from; several: a picker, a row of the entry's
-    buttons per session; none: the refusal of the nearest session whose refusal is worth
-    explaining, as the card explains a missing action (sessions.actions.explains)."""
-    keys = [key for key, bot_action in ACTIONS.items() if bot_action.action is action]
+    buttons per session, PAGE at a time with ‹ Previous / Next › (page_button); none: the refusal
+    of the nearest session whose refusal is worth explaining (nothing_to)."""
+    keys = bot_keys(action)
+    page, more = judged_page(user, action, now)
+    if not page:
+        return [nothing_to(user, action, now)]
+    if len(page) == 1 and not more and len(keys) == 1:
+        return run(user, keys[0], page[0][0], None, now, chat_id=None)
+    return [picker(user, action, page, earlier=False, later=more)]
+
+
+def bot_keys(action: registry.Action) -> list[str]:
+    return [key for key, bot_action in ACTIONS.items() if bot_action.action is action]
+
+
+def judged_page(user, action: registry.Action, now: datetime, *, edge: tuple[datetime, int] | None = None,
+                backward: bool = False) -> tuple[list[tuple[Session, rules.Ctx]], bool]:
+    """Up to PAGE of the tutor's live sessions the action's guard allows now, with their guards'
+    context, in (start, id) order: the first ones, or those after `edge` (a session's start and
+    id), or with `backward` those before it; and whether there are more that way.
+
+    Paged in SQL, judged per page: each read takes the next rows beyond the edge that the entry's
+    Command.candidates let through (its guard's status and time window, in SQL), and only those
+    rows go through the guard. A row the guard still refuses (an open request, a check-in day
+    that closed) leaves a gap, so the page reads on from its last row, twice as many rows each time,
+    until it holds PAGE sessions and one more (that one only says there is a further page) or
+    the rows run out. So a page is full whenever there are enough sessions to fill it, the guard
+    runs on about a page of rows per press rather than on every session the tutor has, and the
+    queries do not grow with them. A page is a position (the start and id of its edge session),
+    not a number: a session cancelled or added meanwhile does not shift the sessions beyond it."""
     viewer = Viewer.of(user)
-    judged = []  # (session, its guards' context, the action's refusal or None)
+    where = action.command.candidates(now)
+    found, limit = [], PAGE + 1
+    while len(found) <= PAGE:
+        rows = selectors.tutors_live_run(user, now, where=where, key=edge, backward=backward, limit=limit)
+        for s in rows:
+            ctx = projections.context(s, viewer, now)
+            if rules.refusal(action.guard, ctx) is None:
+                found.append((s, ctx))
+        if len(rows) < limit:
+            break
+        edge, limit = (rows[-1].scheduled_start, rows[-1].pk), limit * 2
+    page = found[:PAGE]
+    return (page[::-1] if backward else page), len(found) > PAGE
+
+
+def nothing_to(user, action: registry.Action, now: datetime) -> Out:
+    """No session allows the action: the refusal of the nearest of the tutor's first live sessions
+    whose refusal is worth explaining, as the card explains a missing action (sessions.actions.explains)."""
+    viewer = Viewer.of(user)
+    explained = {}
     for s in selectors.tutors_live_sessions(user, now):
         ctx = projections.context(s, viewer, now)
-        judged.append((s, ctx, rules.refusal(action.guard, ctx)))
-    qualifying = [(s, ctx) for s, ctx, refused in judged if refused is None]
-    if not qualifying:
-        explained = {s: refused for s, ctx, refused in judged
-                     if refused is not None and registry.explains(action, refused, ctx, Party.TUTOR)}
-        nearest = _nearest(list(explained), now)
-        if nearest is None:
-            return [Out(f"You have no session to {action.command.verb} now.")]
-        return [Out(f"{describe(nearest, user)}\n{explained[nearest].message}")]
-    if len(qualifying) == 1 and len(keys) == 1:
-        return run(user, keys[0], qualifying[0][0], None, now, chat_id=None)
+        refused = rules.refusal(action.guard, ctx)
+        if refused is not None and registry.explains(action, refused, ctx, Party.TUTOR):
+            explained[s] = refused
+    nearest = _nearest(list(explained), now)
+    if nearest is None:
+        return Out(f"You have no session to {action.command.verb} now.")
+    return Out(f"{describe(nearest, user)}\n{explained[nearest].message}")
+
+
+def picker(user, action: registry.Action, page: list[tuple[Session, rules.Ctx]], *, earlier: bool, later: bool,
+           prefix: str = "") -> Out:
+    keys = bot_keys(action)
     rows = []
-    for s, ctx in qualifying:
+    for s, ctx in page:
         tail = f":{ctx.open_proposal.id}" if action.proposal and ctx.open_proposal else ""
         rows.append([(f"{ACTIONS[keys[0]].label}: {when(s, user)}", f"a:{keys[0]}:{s.id}{tail}")]
                     + [(ACTIONS[k].label, f"a:{k}:{s.id}{tail}") for k in keys[1:]])
-    return [Out(f"Which session do you want to {action.command.verb}?", rows)]
+    turn = ([(PREVIOUS, page_data(keys[0], BACK, page[0][0]))] if earlier else []) + (
+        [(NEXT, page_data(keys[0], ON, page[-1][0]))] if later else [])
+    return Out(f"{prefix}Which session do you want to {action.command.verb}?", rows + ([turn] if turn else []))
+
+
+def page_data(key: str, way: str, edge: Session) -> str:
+    """A page button's callback data, "p:<the command's first button key>:<b|f>:<edge start in µs
+    since 1970>:<edge id>": at most 2+3+2+19+19 = 45 bytes (a start in the year 9999, a bigint
+    id), inside Telegram's limit of 64."""
+    return f"p:{key}:{way}:{(edge.scheduled_start - EPOCH) // timedelta(microseconds=1)}:{edge.pk}"
+
+
+def read_edge(micros: str, pk: str) -> tuple[datetime, int] | None:
+    if not (micros.isascii() and micros.isdecimal() and pk.isascii() and pk.isdecimal()):
+        return None
+    try:
+        return EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except OverflowError:
+        return None
+
+
+def page_button(user, parts: list[str], now: datetime) -> list[Out]:
+    """‹ Previous / Next › on a picker: the page before or after its edge session, judged now (the
+    pressed message is edited to it). Data that is not a page button's (a forged command, way or
+    number) is refused; an edge that is not one of this tutor's sessions is "not found"; a Next
+    with nothing left after it (the sessions changed meanwhile) says so over the first page."""
+    action = next((a for a in registry.COMMANDS.values() if bot_keys(a)[:1] == [parts[1]]), None) \
+        if len(parts) == 5 else None
+    edge = read_edge(parts[3], parts[4]) if action is not None and parts[2] in (BACK, ON) else None
+    if edge is None:
+        return [Out(BAD_PAGE)]
+    if not own_sessions(user).filter(pk=edge[1]).exists():
+        return [Out(NOT_FOUND)]
+    if parts[2] == BACK:
+        page, earlier = judged_page(user, action, now, edge=edge, backward=True)
+        if earlier or len(page) == PAGE:
+            return [picker(user, action, page, earlier=earlier, later=True)]
+        prefix = ""  # fewer than a page before it now: the first page, full
+    else:
+        page, later = judged_page(user, action, now, edge=edge)
+        if page:
+            return [picker(user, action, page, earlier=True, later=later)]
+        prefix = f"There are no more sessions to {action.command.verb} after those now.\n"
+    page, later = judged_page(user, action, now)
+    if not page:
+        return [nothing_to(user, action, now)]
+    return [picker(user, action, page, earlier=False, later=later, prefix=prefix)]
 
 
 def button(user, inp: Input, now: datetime) -> list[Out]:
@@ -270,6 +370,8 @@ def button(user, inp: Input, now: datetime) -> list[Out]:
             return [Out(NOT_FOUND)]
         proposal_id = parts[3] if len(parts) == 4 else None
         return run(user, parts[1], session, proposal_id, now, chat_id=inp.chat_id)
+    if parts[0] == "p":
+        return page_button(user, parts, now)
     if parts[0] in ("r", "y", "n") and len(parts) == 2:
         return step_button(user, inp.chat_id, parts[0], parts[1], now)
     return [Out(STALE_STEP)]

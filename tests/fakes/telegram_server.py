@@ -4,8 +4,9 @@
 It checks what Telegram checks: the token in the path (`/bot<token>/<method>`; another token is
 401 Unauthorized, as Telegram answers), the method's required parameters (400 "Bad Request: ..."),
 that the chat can be written to (a chat in `blocked` answers 403 "Forbidden: bot was blocked by
-the user"), file ids (400 "Bad Request: invalid file_id") and Telegram's 20 MB getFile limit
-(400 "Bad Request: file is too big"). Methods: getMe, sendMessage, editMessageText,
+the user"), inline buttons' callback_data of 1-64 bytes (400 "Bad Request: BUTTON_DATA_INVALID"),
+file ids (400 "Bad Request: invalid file_id") and Telegram's 20 MB getFile limit (400 "Bad
+Request: file is too big"). Methods: getMe, sendMessage, editMessageText,
 answerCallbackQuery, getFile, the file download at `/file/bot<token>/<file_path>`, and for
 polling getUpdates and deleteWebhook.
 
@@ -48,6 +49,7 @@ BLOCKED = "Forbidden: bot was blocked by the user"
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply markup are "
                 "exactly the same as a current content and reply markup of the message")
 EDIT_NOT_FOUND = "Bad Request: message to edit not found"
+BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"  # a callback_data outside 1-64 bytes
 WEBHOOK_ACTIVE = ("Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
                   "the webhook first")
 
@@ -60,6 +62,12 @@ REQUIRED = {
     "getUpdates": (),
     "deleteWebhook": (),
 }
+
+
+def _bad_buttons(params) -> bool:
+    """Telegram refuses a message whose inline button carries callback_data of 0 or over 64 bytes."""
+    rows = (params.get("reply_markup") or {}).get("inline_keyboard", [])
+    return any("callback_data" in b and not 1 <= len(b["callback_data"].encode()) <= 64 for row in rows for b in row)
 
 
 def _ok(result) -> Reply:
@@ -230,6 +238,8 @@ class FakeTelegram(FakeServer):
             return _error(403, BLOCKED)
         if len(params["text"]) > 4096:
             return _error(400, "Bad Request: message is too long")
+        if _bad_buttons(params):
+            return _error(400, BUTTON_DATA_INVALID)
         message = self._message(params)
         with self._lock2:
             self.messages[(message["chat"]["id"], message["message_id"])] = (params["text"],
@@ -239,6 +249,8 @@ class FakeTelegram(FakeServer):
     def _editMessageText(self, params):
         if int(params["chat_id"]) in self.blocked:
             return _error(403, BLOCKED)
+        if _bad_buttons(params):
+            return _error(400, BUTTON_DATA_INVALID)
         key = (int(params["chat_id"]), int(params["message_id"]))
         content = (params["text"], params.get("reply_markup") or None)
         with self._lock2:
