@@ -54,7 +54,7 @@ def classify(exc: ResendError) -> SendError:
         return SendError(text, transient=True, retry_after=after)
     if code >= 500 or code == 409 and exc.error_type == "concurrent_idempotent_requests":
         return SendError(text, transient=True)
-    return SendError(text, transient=False)
+    return SendError(text, transient=False, taken=code == 409 and exc.error_type == "invalid_idempotent_request")
 
 
 class ResendBackend(BaseEmailBackend):

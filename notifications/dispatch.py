@@ -90,18 +90,20 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
         if kind is None or channel is None:
             outcomes.append(Outcome(d, "failed", error=f"nothing can send a {d.kind!r} by {d.channel!r}"))
             continue
-        if d.email_batch_id and d.batch_at > now - KEY_KEPT:
-            # handed to Resend already in a batch whose answer was lost or an error: the same
-            # request again, as it was (not written anew, whatever changed since), never twice
-            ready[d.channel].append((d, None))
-            continue
         ctx = contexts[d.id]
+        # asked at every attempt, a retry too: a reader who opted out since the first try is not sent
         reason = kind.stale(d, ctx.session, now) if kind.stale else ""
         if not reason and d.channel not in reach.channels(d.recipient, kind.topic, d.kind):
             reason = (reach.unreachable(d.channel, d.recipient)
                       or "turned off in the person's notification settings")
         if reason:
             outcomes.append(Outcome(d, "skipped", error=reason))
+            continue
+        if d.email_batch_id and d.batch_at > now - KEY_KEPT:
+            # handed to Resend already in a batch whose answer was lost or an error: the same
+            # request again, as it was (not written anew), never twice; without the emails of its
+            # members skipped since (notifications.email)
+            ready[d.channel].append((d, None))
             continue
         wait = kind.wait(ctx, now) if kind.wait else None
         if wait:
@@ -115,6 +117,11 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
             outcomes.append(Outcome(d, "failed", error=f"the message could not be written: {exc!r}"))
             continue
         ready[d.channel].append((d, message))
+    # the skipped are written before anything goes: a batch repeated now leaves their emails out
+    skipped = [o for o in outcomes if o.status == "skipped"]
+    record(skipped, now)
+    for o in skipped:
+        o.recorded = True
     for name, items in ready.items():
         try:
             outcomes += CHANNELS[name].deliver(items, now)

@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from .backends import BATCH_MAX
 from .kinds import KINDS, Message
-from .models import Channel, Delivery, EmailBatch, Topic
+from .models import Channel, Delivery, DeliveryStatus, EmailBatch, Topic
 from .outcomes import Outcome, SendError
 from .texts import absolute
 
@@ -90,7 +90,8 @@ def send_all(items: list, now=None) -> list[Outcome]:
     (an EmailBatch: the emails as sent and their Idempotency-Key, each delivery pointing at its
     place in it). A delivery that comes back for another try (its message is None: the dispatcher
     did not write it again) is sent by repeating its batch's very request, so Resend answers the
-    first answer if it took it, and the email never goes twice, whatever else is due now."""
+    first answer if it took it, and the email never goes twice, whatever else is due now; the
+    emails of its members skipped since (the dispatcher asked their readers again) are left out."""
     now = now or timezone.now()
     outcomes, emails, kept = [], [], []
     for delivery, message in items:
@@ -153,11 +154,15 @@ def _send_batches(mailer, emails: list, kept: list, now) -> list[Outcome]:
         requests[batch.id] = batch
     for delivery in kept:
         members.setdefault(delivery.email_batch_id, []).append((delivery, delivery.email_index))
+    left = _skipped_members(kept)
     outcomes, refused = [], []
     for batch_id, batch_members in members.items():
         batch = requests.get(batch_id)
         payload = json.loads(batch.payload) if batch else []
-        results = mailer.send_request(payload, batch.key) if payload else []
+        places = [i for i in range(len(payload)) if (batch_id, i) not in left]
+        results = mailer.send_request([payload[i] for i in places], batch.key) if places else []
+        if len(places) < len(payload):
+            results = _in_kept_places(results, places, len(payload))
         for delivery, index in batch_members:
             result = results[index] if index is not None and 0 <= index < len(results) else \
                 SendError("its batch was lost", transient=False)
@@ -170,6 +175,27 @@ def _send_batches(mailer, emails: list, kept: list, now) -> list[Outcome]:
                 outcomes.append(Outcome(delivery, "sent", provider_id=result))
     _forget_batches(refused)
     return outcomes
+
+
+def _skipped_members(kept: list) -> set[tuple[int, int]]:
+    """(batch, place) of the emails in the kept batches whose delivery was skipped since (its reader
+    opted out, the session was cancelled): a repeat leaves them out, for the request was perhaps
+    never taken (a 5xx) and would send them now."""
+    return set(Delivery.objects.filter(email_batch__in={d.email_batch_id for d in kept},
+                                       status=DeliveryStatus.SKIPPED).values_list("email_batch_id", "email_index"))
+
+
+def _in_kept_places(results: list, places: list[int], size: int) -> list:
+    """The answers of a batch repeated without some of its emails, at their places in the kept batch.
+    The same key with fewer emails is another request: if Resend took the first (409
+    invalid_idempotent_request: it remembers the key), everything in it went then (the ids are in
+    that lost answer)."""
+    if results and all(isinstance(r, SendError) and r.taken for r in results):
+        results = [""] * len(results)
+    answers = [SendError("left out of the repeated batch", transient=False)] * size
+    for place, result in zip(places, results, strict=True):
+        answers[place] = result
+    return answers
 
 
 _JOIN = """

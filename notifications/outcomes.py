@@ -26,12 +26,14 @@ class Outcome:
 
 class SendError(Exception):
     """One message was not sent. `transient`: worth another try (`retry_after` seconds at least,
-    when the provider said so); otherwise recorded as failed and not retried."""
+    when the provider said so); otherwise recorded as failed and not retried. `taken`: the provider
+    already took another request under the same Idempotency-Key (so what that one held went)."""
 
-    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None):
+    def __init__(self, message: str, *, transient: bool, retry_after: float | None = None, taken: bool = False):
         super().__init__(message)
         self.transient = transient
         self.retry_after = retry_after
+        self.taken = taken
 
 
 class SendFailed(Exception):

@@ -227,8 +227,8 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="verify", who=frozenset({COORDINATOR}), guard=rules.guard_verify, run=lifecycle.verify,
-        takes=("reason",),
-        api=Api(path="/verify", body=schemas.ReasonIn),
+        takes=("reason", "seen_status"),
+        api=Api(path="/verify", body=schemas.VerifyIn),
         admin=Admin(name="verify_sessions", title="Verify (approval override)", form=forms.VerifyForm,
                     done="Verified {n}.",
                     intro="Approve without the parent's acknowledgement. A lesson credit is used unless the "
@@ -236,7 +236,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="resolve_dispute", who=frozenset({COORDINATOR, CREATOR}), guard=rules.guard_resolve_dispute,
-        run=lifecycle.resolve_dispute, takes=("decision", "reason", "waive"),
+        run=lifecycle.resolve_dispute, takes=("decision", "reason", "waive", "seen_status"),
         api=Api(path="/resolve-dispute", body=schemas.ResolveIn),
         admin=Admin(name="resolve_disputes", title="Resolve dispute", form=forms.ResolveDisputeForm,
                     done="Resolved the dispute of {n}.",
@@ -244,7 +244,7 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action(
         name="mark_no_show", who=frozenset({COORDINATOR}), guard=rules.guard_mark_no_show,
-        run=lifecycle.mark_no_show, takes=("party", "reason"),
+        run=lifecycle.mark_no_show, takes=("party", "reason", "seen_status"),
         admin=Admin(name="mark_no_shows", title="Mark no-show", form=forms.NoShowForm,
                     done="Marked {n} as no-show.",
                     intro="Record who did not attend a session that has started."),

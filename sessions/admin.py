@@ -98,16 +98,29 @@ def run_lifecycle_action(modeladmin, request, queryset, *, action: Action):
     form = spec.form(request.POST if APPLY in request.POST else None)
     if not form.is_valid():
         return render_action_page(modeladmin, request, spec=spec, form=form, ids=ids)
-    changed, refusals = apply_to_sessions(action=action, ids=ids, by=request.user, data=form.cleaned_data)
+    changed, refusals = apply_to_sessions(action=action, ids=ids, by=request.user, data=form.cleaned_data,
+                                          seen=seen_statuses(request, ids))
     report_outcome(modeladmin, request, spec=spec, changed=changed, refusals=refusals)
     return None
 
 
-def apply_to_sessions(*, action: Action, ids: list[int], by: User, data: dict):
+def seen_field(session_id: int) -> str:
+    return f"seen-{session_id}"
+
+
+def seen_statuses(request, ids: list[int]) -> dict[int, str]:
+    """The status each session had when the coordinator opened it (the change form's and the
+    intermediate page's hidden seen-<id>): the lifecycle refuses a session that changed since,
+    e.g. the parent disputed it while the coordinator was deciding (rules.require_unchanged)."""
+    return {pk: request.POST[seen_field(pk)] for pk in ids if request.POST.get(seen_field(pk))}
+
+
+def apply_to_sessions(*, action: Action, ids: list[int], by: User, data: dict, seen: dict[int, str] | None = None):
     changed, refusals = [], defaultdict(list)
     for session_id in ids:
+        said = {"seen_status": seen[session_id]} if seen and session_id in seen else {}
         try:
-            action.perform(session_id, by=by, channel=Channel.ADMIN, data=data)
+            action.perform(session_id, by=by, channel=Channel.ADMIN, data=data | said)
         except Refused as exc:
             refusals[exc.message].append(session_id)
         else:
@@ -126,8 +139,12 @@ def report_outcome(modeladmin, request, *, spec: Admin, changed: list[int], refu
 
 
 def render_action_page(modeladmin, request, *, spec: Admin, form, ids: list[int]):
-    sessions = Session.objects.filter(pk__in=ids).select_related("tutor", "student", "course").order_by(
-        "scheduled_start", "pk")
+    sessions = list(Session.objects.filter(pk__in=ids).select_related("tutor", "student", "course").order_by(
+        "scheduled_start", "pk"))
+    # what the coordinator saw: the status on the page they came from, else the one shown here
+    seen = seen_statuses(request, ids)
+    for s in sessions:
+        s.seen_field, s.seen_status = seen_field(s.pk), seen.get(s.pk, s.status)
     context = {
         **modeladmin.admin_site.each_context(request),
         "title": spec.title,

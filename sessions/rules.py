@@ -204,6 +204,20 @@ def guard_verify(ctx: Ctx) -> None:
         raise Refused("A session that has not started yet cannot be verified.", code="not_started")
 
 
+def require_unchanged(ctx: Ctx, seen_status: str | None) -> None:
+    """A coordinator settles what they saw: their page carried the session's status as it showed it
+    (statuses never come back, rules.EDGES has no cycle, so the status alone tells a change). A
+    dispute, a check-out or an acknowledgement since is refused, and the page is to be looked at again."""
+    s = ctx.session
+    if seen_status is None or s.status == seen_status:
+        return
+    if s.status == Status.DISPUTED:
+        raise Refused("The parent disputed this session after you opened it: review the dispute first.",
+                      code="changed")
+    raise Refused(f"This session changed after you opened it: it is now {s.get_status_display().lower()}. "
+                  "Look at it again before you decide.", code="changed")
+
+
 def guard_resolve_dispute(ctx: Ctx) -> None:
     if not ({Relation.COORDINATOR, Relation.CREATOR} & ctx.rels):
         raise Refused("Only a coordinator or the course's creator can resolve a dispute.", code="not_allowed",

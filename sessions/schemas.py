@@ -12,6 +12,7 @@ from tutoring.input import Moment, Text
 from tutoring.models import User
 
 from . import rules
+from .models import Status
 
 
 class PersonOut(Schema):
@@ -54,6 +55,15 @@ class ReasonIn(Schema):
     reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
 
 
+# what the coordinator's page showed: a session that changed since is refused (rules.require_unchanged)
+SEEN_STATUS = ("The session's status as you saw it when you decided (its `status`): if it changed since (the "
+               "parent disputed it meanwhile), the action is refused with 409 `changed` and nothing changes.")
+
+
+class VerifyIn(ReasonIn):
+    seen_status: Status | None = Field(None, description=SEEN_STATUS)
+
+
 class MoveIn(Schema):
     start: Moment = Field(..., description="The new start; the session keeps its length.")
     reason: Text(rules.MAX_TEXT, min_length=1, what="reason for the move")
@@ -78,6 +88,7 @@ class DisputeIn(Schema):
 class ResolveIn(Schema):
     decision: Literal["approve", "void"]
     reason: Text(rules.MAX_TEXT, min_length=1, what="reason")
+    seen_status: Status | None = Field(None, description=SEEN_STATUS)
 
 
 POLICY_MISSING = ("Confirm the terms you were shown: send the policy_id of /cancellation-guidance (null when "

@@ -16,7 +16,7 @@ from tutoring.models import User
 
 from .. import rules, selectors
 from ..access import Viewer
-from ..errors import INVALID, Refused
+from ..errors import CONFLICT, INVALID, Refused
 from ..models import (
     OCCUPYING_STATUSES,
     ChangeReason,
@@ -110,16 +110,25 @@ def _save(session: Session, now: datetime, *fields: str) -> None:
         session.save(update_fields=[*fields, "updated_at"])
 
 
-def _transition(session, *, guard, by: User | None, now: datetime | None, first=None):
+def _transition(session, *, guard, by: User | None, now: datetime | None, first=None,
+                seen_status: str | None = None):
     """Lock, build the context, run `first(ctx)` when given (a check that must come before the
     person is judged), then the action's guard (a rules.guard_* function); returns (session, ctx,
-    from_status)."""
+    from_status). With `seen_status` (the status the acting coordinator's page showed), a session
+    that changed since is refused as such (rules.require_unchanged): after who may act, before
+    the guard's own word on the state, which would not say what happened."""
     now = _now(now)
     session = _lock(session)
     ctx = _ctx(session, by, now)
     if first is not None:
         first(ctx)
-    guard(ctx)
+    try:
+        guard(ctx)
+    except Refused as refused:
+        if refused.status == CONFLICT:
+            rules.require_unchanged(ctx, seen_status)
+        raise
+    rules.require_unchanged(ctx, seen_status)
     return session, ctx, session.status
 
 

@@ -114,10 +114,12 @@ def dispute(session, *, by: User, reason: str, now: datetime | None = None, chan
 
 
 @transaction.atomic
-def verify(session, *, by: User, reason: str, now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
-    """Coordinator approval override: approves without the parent and without attendance."""
+def verify(session, *, by: User, reason: str, seen_status: str | None = None, now: datetime | None = None,
+           channel: str = Channel.ADMIN) -> Session:
+    """Coordinator approval override: approves without the parent and without attendance; with
+    `seen_status`, only the session the coordinator saw (a dispute since is reviewed first)."""
     reason = rules.require_text(reason, "reason for the override")
-    session, ctx, before = _transition(session, guard=rules.guard_verify, by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_verify, by=by, now=now, seen_status=seen_status)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.APPROVED
@@ -129,7 +131,8 @@ def verify(session, *, by: User, reason: str, now: datetime | None = None, chann
 
 @transaction.atomic
 def resolve_dispute(session, *, by: User, decision: str, reason: str, waive: bool = False,
-                    now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
+                    seen_status: str | None = None, now: datetime | None = None,
+                    channel: str = Channel.ADMIN) -> Session:
     """approve: the session counts (a credit is used); void: it does not (not_completed);
     approve with waive: it counts for the tutor and the family's credit is waived (none used)."""
     if decision not in ("approve", "void"):
@@ -137,7 +140,8 @@ def resolve_dispute(session, *, by: User, decision: str, reason: str, waive: boo
     if waive and decision != "approve":
         raise Refused("Only an approval can waive the lesson credit.", code="invalid_decision", status=INVALID)
     reason = rules.require_text(reason, "reason for the decision")
-    session, ctx, before = _transition(session, guard=rules.guard_resolve_dispute, by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_resolve_dispute, by=by, now=now,
+                                       seen_status=seen_status)
     session.status = Status.APPROVED if decision == "approve" else Status.NOT_COMPLETED
     _save(session, ctx.now, "status")
     data = {"decision": decision}
@@ -151,13 +155,14 @@ def resolve_dispute(session, *, by: User, decision: str, reason: str, waive: boo
 
 
 @transaction.atomic
-def mark_no_show(session, *, by: User, party: str, reason: str, now: datetime | None = None,
-                 channel: str = Channel.ADMIN) -> Session:
+def mark_no_show(session, *, by: User, party: str, reason: str, seen_status: str | None = None,
+                 now: datetime | None = None, channel: str = Channel.ADMIN) -> Session:
     """A coordinator records who did not attend."""
     if party not in NoShowParty.values:
         raise Refused("Say who did not attend: student or tutor.", code="invalid_party", status=INVALID)
     reason = rules.require_text(reason, "reason")
-    session, ctx, before = _transition(session, guard=rules.guard_mark_no_show, by=by, now=now)
+    session, ctx, before = _transition(session, guard=rules.guard_mark_no_show, by=by, now=now,
+                                       seen_status=seen_status)
     if ctx.open_thread is not None:
         _close_thread(ctx, ThreadStatus.CLOSED, ProposalStatus.CLOSED)
     session.status = Status.NO_SHOW
