@@ -25,6 +25,8 @@ from sessions import room_states as states
 from sessions.access import Relation
 from sessions.errors import FORBIDDEN, INVALID, Refused
 from sessions.models import (
+    CANCELLED,
+    DID_NOT_TAKE_PLACE,
     Channel,
     ResourceType,
     Session,
@@ -144,7 +146,7 @@ def feedback_refusal(session: Session, user_id: int, now: datetime) -> Refused |
     """Why this user may not rate the session now (None: they may)."""
     if states.role_of(session, user_id) is None:
         return Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
-    if session.status in states.CANCELLED or session.status == "not_completed":
+    if session.status in DID_NOT_TAKE_PLACE:
         return Refused("A session that did not take place cannot be rated.", code="not_rateable")
     if now < states.opens_at(session):
         return Refused("You can rate the session once its room has opened.", code="too_early")
@@ -202,7 +204,7 @@ class Upload:
 def resources_refusal(session: Session, user_id: int) -> Refused | None:
     if user_id != session.tutor_id:
         return Refused("Only the tutor can upload resources.", code="not_allowed", status=FORBIDDEN)
-    if session.status in states.CANCELLED:
+    if session.status in CANCELLED:
         return Refused("This session was cancelled.", code="cancelled")
     return None
 

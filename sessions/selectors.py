@@ -16,6 +16,7 @@ from . import paging
 from .access import Viewer, visible_sessions
 from .errors import Refused
 from .models import (
+    LIVE,
     ChangeReason,
     Party,
     ProposalStatus,
@@ -29,7 +30,6 @@ from .models import (
 
 PAGE_SIZE = 50
 UPCOMING_DAYS = 7
-LIVE = (Status.SCHEDULED, Status.CHECKED_IN)
 
 
 def page_of(qs: QuerySet, page: int, size: int = PAGE_SIZE) -> tuple[list, bool]:
