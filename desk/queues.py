@@ -17,10 +17,10 @@ from django.urls import reverse
 from notes.models import Summary, SummaryStatus
 from sessions.admin import STUCK_AFTER, stuck_events, used_credits_subquery
 from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
+from sessions.rules import CHECK_OUT_GRACE
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
-CHECKOUT_WINDOW = timedelta(hours=24)  # check-out closes this long after the scheduled end (rules.py)
 def nearly_used_up() -> int:
     """A package with this many credits left, or fewer, needs topping up: the desk's queue and the
     parents' low-balance alert (desk/billing.py) share settings.LOW_BALANCE_CREDITS."""
@@ -66,7 +66,7 @@ def session_condition(key: str, user, now: datetime) -> Q:
         return Q(status=Status.AWAITING_APPROVAL_PARENT) & (
             Q(checked_out_at__lt=cut) | Q(checked_out_at__isnull=True, scheduled_end__lt=cut))
     if key == "open_checkin":
-        return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECKOUT_WINDOW)
+        return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECK_OUT_GRACE)
     if key == "missed_checkin":
         start, end = today_bounds(user, now)
         return (Q(status=Status.SCHEDULED, scheduled_start__gte=start, scheduled_start__lte=now)
