@@ -15,9 +15,9 @@ from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 
 from notes.models import Summary, SummaryStatus
-from sessions.admin import STUCK_AFTER, stuck_events, used_credits_subquery
 from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
 from sessions.rules import CHECK_OUT_GRACE
+from sessions.selectors import STUCK_AFTER, remaining, stuck_events, used_credits_subquery
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
@@ -78,8 +78,9 @@ def session_condition(key: str, user, now: datetime) -> Q:
 def low_packages(today, threshold: int | None = None):
     """Packages still valid with `threshold` (default: nearly_used_up()) credits left or fewer."""
     threshold = nearly_used_up() if threshold is None else threshold
-    return (LessonPackage.objects.filter(expires_on__gte=today).annotate(used_total=used_credits_subquery())
-            .filter(credits__lte=F("used_total") + threshold))
+    return (LessonPackage.objects.filter(expires_on__gte=today)
+            .annotate(credits_left=remaining(F("credits"), used_credits_subquery()))
+            .filter(credits_left__lte=threshold))
 
 
 def queues(user, now: datetime) -> list[Queue]:

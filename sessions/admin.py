@@ -11,7 +11,7 @@ The session and event changelists are built for millions of rows: see tutoring/a
 """
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django import forms
 from django.conf import settings
@@ -19,8 +19,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import localize
@@ -387,27 +386,17 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
 # --- read-only records of sessions ------------------------------------------------------------
 
 
-# The notifications relay runs every minute: an event still untold after this long is stuck (its
-# fan-out failed, see notifications/outbox.py) and needs a person (the desk's "notifications stuck").
-STUCK_AFTER = timedelta(minutes=5)
-
-
-def stuck_events(now) -> Q:
-    """Events nobody has been told about for longer than STUCK_AFTER (partial index event_unnotified)."""
-    return Q(notified_at__isnull=True, created_at__lt=now - STUCK_AFTER)
-
-
 class NotifiedFilter(admin.SimpleListFilter):
     title = "notified"
     parameter_name = "notified"
 
     def lookups(self, request, model_admin):
-        return [("stuck", f"Stuck: not told after {STUCK_AFTER.seconds // 60} minutes"),
+        return [("stuck", f"Stuck: not told after {selectors.STUCK_AFTER.seconds // 60} minutes"),
                 ("no", "Not told yet")]
 
     def queryset(self, request, queryset):
         if self.value() == "stuck":
-            return queryset.filter(stuck_events(timezone.now()))
+            return queryset.filter(selectors.stuck_events(timezone.now()))
         if self.value() == "no":
             return queryset.filter(notified_at__isnull=True)
         return queryset
@@ -522,15 +511,6 @@ class CancellationPolicyAdmin(CoordinatorAccess, admin.ModelAdmin):
 # remaining, the deductions) is this app's PackageDeduction: the base imports no app.
 
 
-def used_credits_subquery() -> Coalesce:
-    """Credits used by one package, as a correlated subquery: evaluated for the shown rows only."""
-    used = (
-        PackageDeduction.objects.filter(package=OuterRef("pk")).order_by()
-        .values("package").annotate(total=Sum("credits")).values("total")
-    )
-    return Coalesce(Subquery(used, output_field=IntegerField()), Value(0))
-
-
 class DeductionInline(ReadOnlyAccess, admin.TabularInline):
     """The ledger: one row per approved session, written only by the lifecycle."""
 
@@ -562,14 +542,10 @@ class LessonPackageForm(forms.ModelForm):
 
     def clean_credits(self):
         credits = self.cleaned_data["credits"]
-        used = used_credits(self.instance) if self.instance.pk else 0
+        used = selectors.used_credits(self.instance) if self.instance.pk else 0
         if credits is not None and credits < used:
             raise ValidationError(f"{used} credits are already used: the package needs at least that many.")
         return credits
-
-
-def used_credits(package: LessonPackage) -> int:
-    return PackageDeduction.used_by([package]).get(package.pk, 0)
 
 
 @admin.register(LessonPackage)
@@ -583,7 +559,7 @@ class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
     search_fields = ("course__title", *person_search("student"))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(used_total=used_credits_subquery())
+        return super().get_queryset(request).annotate(used_total=selectors.used_credits_subquery())
 
     def get_readonly_fields(self, request, obj=None):
         # Once the ledger has rows, moving the package to another student or course would
@@ -598,4 +574,4 @@ class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
 
     @admin.display(description="remaining")
     def remaining(self, obj):
-        return obj.credits - obj.used_total
+        return selectors.remaining(obj.credits, obj.used_total)
