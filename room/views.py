@@ -30,8 +30,8 @@ from sessions import room_states as states
 from sessions.access import Relation, Viewer
 from sessions.errors import Refused
 from sessions.models import RecordingStatus, Session, SessionAssessment, VideoProvider
-from sessions.views.pages import see_other
 from tutoring.csp import allow_frames
+from tutoring.http import see_other
 from video import browser_recordings, presence, recordings
 from video import services as video_services
 from video.models import configured_providers
