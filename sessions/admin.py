@@ -64,6 +64,14 @@ def session_link(session_id: int):
     return format_html('<a href="{}">Session {}</a>', url, session_id)
 
 
+class SessionColumn:
+    """ModelAdmin mixin: the "session" column (session_ref), a link to the row's session ("-" when it has none)."""
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id) if obj.session_id else "-"
+
+
 def plural_sessions(n: int) -> str:
     return "1 session" if n == 1 else f"{n} sessions"
 
@@ -403,7 +411,7 @@ class NotifiedFilter(admin.SimpleListFilter):
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
+class SessionEventAdmin(SessionColumn, EventWords, ReadOnlyAccess, LargeTableAdmin):
     list_display = ("id", "session_ref", "what", "status_change", "channel", "actor", "created_at", "notified_at")
     list_select_related = ("actor",)
     list_filter = ("channel", NotifiedFilter)
@@ -422,10 +430,6 @@ class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
             return queryset.none(), False
         return queryset.filter(session_id=int(term)), False  # index (session, id)
 
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
-
 
 class ProposalInline(ReadOnlyAccess, admin.TabularInline):
     model = RescheduleProposal
@@ -440,7 +444,7 @@ class ProposalInline(ReadOnlyAccess, admin.TabularInline):
 
 
 @admin.register(RescheduleThread)
-class RescheduleThreadAdmin(ReadOnlyAccess, admin.ModelAdmin):
+class RescheduleThreadAdmin(SessionColumn, ReadOnlyAccess, admin.ModelAdmin):
     inlines = (ProposalInline,)
     list_display = ("id", "session_ref", "status", "opened_by", "opened_by_role", "created_at", "resolved_at")
     list_select_related = ("opened_by",)
@@ -448,20 +452,13 @@ class RescheduleThreadAdmin(ReadOnlyAccess, admin.ModelAdmin):
     ordering = ("-id",)
     raw_id_fields = ("session",)
 
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
 
-
-class SessionRecordAdmin(ReadOnlyAccess, admin.ModelAdmin):
-    """Rows attached to a session (feedback, files, recordings): written by the product, shown here."""
+class SessionRecordAdmin(SessionColumn, ReadOnlyAccess, admin.ModelAdmin):
+    """Rows attached to a session (feedback, files, recordings, video rooms and provider events):
+    written by the product, shown here."""
 
     ordering = ("-id",)
     raw_id_fields = ("session",)
-
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
 
 
 @admin.register(Recording)
@@ -527,8 +524,7 @@ class DeductionInline(ReadOnlyAccess, admin.TabularInline):
 
     @admin.display(description="session")
     def session_link(self, obj):
-        url = reverse("admin:tutoring_sessions_session_change", args=[obj.session_id])
-        return format_html('<a href="{}">Session {}</a>', url, obj.session_id)
+        return session_link(obj.session_id)
 
     @admin.display(description="session date")
     def session_date(self, obj):
