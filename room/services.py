@@ -60,12 +60,11 @@ def joined_user_ids(session_id: int) -> set[int]:
 def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None):
     """None when this user may check in now (the registry's check_in guard, which the lifecycle
     runs), else its Refused. `thread`: the session's open reschedule thread (read from the database
-    when not given)."""
-    if user_id != session.tutor_id:
-        return Refused("Only the session's tutor can check in.", code="not_allowed", status=FORBIDDEN)
-    if thread is None:
+    when not given, and only for the tutor: the guard refuses anyone else first)."""
+    rels = frozenset({Relation.TUTOR} if user_id == session.tutor_id else ())
+    if thread is None and rels:
         thread = projections.open_thread(session)
-    ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
+    ctx = rules.Ctx(session=session, rels=rels, now=now, open_thread=thread or None,
                     open_proposal=projections.open_proposal(thread) if thread else None)
     return registry.refusal("check_in", ctx)
 

@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib import messages
@@ -135,8 +136,10 @@ def reschedule_offer(session, user, now) -> dict:
     refused = rules.refusal(rules.guard_propose_reschedule, ctx)
     if refused is None:
         return {"allowed": True}
-    if refused.code == "not_allowed" and session.status == "scheduled" and \
-            session.scheduled_start - now > rules.CHANGE_LOCKOUT:
+    # the student may not: point them to their parent when the same guard would let the parent ask
+    # now (an open request aside: the parent can answer that one from their page too)
+    as_parent = replace(ctx, rels=frozenset({Relation.PARENT}), open_thread=None, open_proposal=None)
+    if refused.code == "not_allowed" and rules.refusal(rules.guard_propose_reschedule, as_parent) is None:
         return {"allowed": False, "note": "Can't make it? Your parent can request a new time from their page."}
     if refused.code == "locked":
         return {"allowed": False, "note": refused.message}
