@@ -144,7 +144,7 @@ def clean_rating(rating) -> int:
 def feedback_refusal(session: Session, user_id: int, now: datetime) -> Refused | None:
     """Why this user may not rate the session now (None: they may)."""
     if states.role_of(session, user_id) is None:
-        return Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
+        return Refused(states.NOT_PARTICIPANT, code="not_participant", status=FORBIDDEN)
     if session.status in DID_NOT_TAKE_PLACE:
         return Refused("A session that did not take place cannot be rated.", code="not_rateable")
     if now < states.opens_at(session):

@@ -35,6 +35,7 @@ from tutoring.csp import allow_frames
 from tutoring.http import see_other
 from video import browser_recordings, presence, recordings
 from video import services as video_services
+from video.errors import UNAVAILABLE
 from video.models import configured_providers
 
 from . import services
@@ -45,7 +46,6 @@ NOT_FOUND = "Session not found. Check your dashboard."
 NOT_PARTICIPANT = states.NOT_PARTICIPANT
 CAMERA_DENIED = "Please allow camera/microphone access."
 CONNECTION_FAILED = "Unable to connect."
-PROVIDER_ERROR = "Video service unavailable. Try again."
 DASHBOARDS = {"tutor": "/teach/", "student": "/learn/"}
 COURSE_PAGES = {"tutor": "teach-course", "student": "learn-course"}  # "Back to Course" (spec 002, R03)
 
@@ -175,7 +175,7 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "joinUrl": f"/api/sessions/{session.id}/video/join",
         "checkInUrl": f"/session/{session.id}/check-in",
         "afterUrl": f"/session/{session.id}?after=1",
-        "texts": {"denied": CAMERA_DENIED, "connection": CONNECTION_FAILED, "provider": PROVIDER_ERROR,
+        "texts": {"denied": CAMERA_DENIED, "connection": CONNECTION_FAILED, "provider": UNAVAILABLE,
                   "ended": states.SESSION_ENDED},
     }
     return {
