@@ -8,7 +8,7 @@ stuck notifications.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
@@ -34,12 +34,6 @@ class Queue:
     hint: str
     count: int
     url: str
-
-
-def today_bounds(user, now: datetime) -> tuple[datetime, datetime]:
-    tz = user.tzinfo
-    start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
-    return start, datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=tz)
 
 
 SESSION_QUEUES = {
@@ -68,7 +62,7 @@ def session_condition(key: str, user, now: datetime) -> Q:
     if key == "open_checkin":
         return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECK_OUT_GRACE)
     if key == "missed_checkin":
-        start, end = today_bounds(user, now)
+        start, end = user.local_day_bounds(now)
         return (Q(status=Status.SCHEDULED, scheduled_start__gte=start, scheduled_start__lte=now)
                 | Q(status=Status.NO_SHOW, no_show_party=NoShowParty.TUTOR, scheduled_start__gte=start,
                     scheduled_start__lt=end))

@@ -270,9 +270,7 @@ def teach(request):
     """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
-    local = now.astimezone(request.user.tzinfo)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = request.user.end_of_local_day(now)
+    day_start, day_end = request.user.local_day_bounds(now)
     base = card_queryset(selectors.tutors_sessions(request.user.id))
     queries = selectors.teach_tabs(base, day_start, day_end)
     tab, _ = _tab(request, queries, "today")
