@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from icalendar import Calendar, Event
 
-from sessions.models import Session, Status
+from sessions.models import CANCELLED, Session
 from tutoring.models import Guardianship, Role, User
 
 PAST_DAYS = 60
 MAX_EVENTS = 2000
-CANCELLED = (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT)
 
 
 def feed_sessions(user: User, now: datetime):

@@ -16,16 +16,24 @@ those into the COUNTS and RATIOS. No other code states a numerator or a denomina
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sessions.models import AssessmentRole, Session, SessionAssessment, Status
+from sessions.models import (
+    CLOSED,
+    DID_NOT_TAKE_PLACE,
+    LIVE,
+    AssessmentRole,
+    Session,
+    SessionAssessment,
+    Status,
+)
 
 # The page's status filter (H11) mapped onto backend statuses. A session "took place" once the
 # tutor checked out: awaiting acknowledgement, approved, or disputed (it happened; the parent
 # contests it). not_completed (an expired reschedule, a voided dispute) did not take place and is
 # shown with the cancellations.
 STATUS_BUCKETS = {
-    "completed": (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED),
-    "scheduled": (Status.SCHEDULED, Status.CHECKED_IN),
-    "cancelled": (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT, Status.NOT_COMPLETED),
+    "completed": CLOSED,
+    "scheduled": LIVE,
+    "cancelled": DID_NOT_TAKE_PLACE,
     "no_show": (Status.NO_SHOW,),
 }
 BUCKET_OF = {status: bucket for bucket, statuses in STATUS_BUCKETS.items() for status in statuses}

@@ -8,13 +8,15 @@ same order). A session without a course belongs to no creator and is not counted
 
 from django.db import connection
 
+from sessions.models import Session
+
 from . import metrics
 from .metrics import KEYS, MEASURES, READS
 from .models import CourseTutor, SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
 COURSE_TUTORS = CourseTutor._meta.db_table
-SESSION = "tutoring_sessions_session"
+SESSION = Session._meta.db_table
 ASSESSMENT = metrics.ASSESSMENT
 
 _KEYS = ", ".join(KEYS)

@@ -17,7 +17,7 @@ from django.utils.html import format_html
 from import_export.admin import ImportMixin
 from import_export.formats.base_formats import CSV
 
-from sessions.admin import LessonPackageAdmin, RescheduleThreadAdmin, SessionAdmin
+from sessions.admin import LessonPackageAdmin, RescheduleThreadAdmin, SessionAdmin, session_link
 from tutoring.admin import (
     CoordinatorAccess,
     MatchAdmin,
@@ -40,7 +40,7 @@ from .scheduling import add_session_page, pattern_page
 
 
 @admin.register(ImportedSession)
-class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
+class ImportedSessionAdmin(ReadOnlyAccess, ImportMixin, admin.ModelAdmin):  # read only: rows come from the import
     resource_classes = (LegacySessionResource,)
     import_template_name = "admin/desk/import.html"  # with desk-admin.css: the dry run fits a phone
     import_formats = (CSV,)
@@ -53,15 +53,6 @@ class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
 
     def has_import_permission(self, request):
         return is_admin_operator(request.user)
-
-    def has_add_permission(self, request, *args):
-        return False  # rows come from the import
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_import_data_kwargs(self, **kwargs):
         # the confirmed run is all or nothing, like the dry run that was shown
@@ -76,8 +67,7 @@ class ImportedSessionAdmin(CoordinatorAccess, ImportMixin, admin.ModelAdmin):
 
     @admin.display(description="session", ordering="session_id")
     def session_link(self, obj):
-        url = reverse("admin:tutoring_sessions_session_change", args=[obj.session_id])
-        return format_html('<a href="{}">Session {}</a>', url, obj.session_id)
+        return session_link(obj.session_id)
 
     @admin.display(description="source")
     def source(self, obj):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from notifications.outbox import notify
 from sessions import projections
 from sessions.models import PackageDeduction, Session, SessionEvent, Status
+from sessions.selectors import remaining, used_credits
 from tutoring.models import Guardianship, LessonPackage, Role, User
 
 from .models import LowBalanceAlert
@@ -38,7 +39,7 @@ class PackageLine:
 
     @property
     def remaining(self) -> int:
-        return self.package.credits - self.used
+        return remaining(self.package.credits, self.used)
 
 
 def statement(student: User) -> dict:
@@ -132,10 +133,6 @@ def export_rows(first: date, last: date, tz):
 # --- the low-balance alert --------------------------------------------------------------------
 
 
-def remaining_credits(package: LessonPackage) -> int:
-    return package.credits - PackageDeduction.used_by([package]).get(package.pk, 0)
-
-
 def alert_low_balance(package_id: int, *, now: datetime | None = None) -> bool:
     """Tell the student's parents and the coordinators that the package is nearly used up, once:
     the LowBalanceAlert row is unique per package, so a second trigger (or two at once: the second
@@ -145,7 +142,7 @@ def alert_low_balance(package_id: int, *, now: datetime | None = None) -> bool:
         package = LessonPackage.objects.select_related("student").filter(pk=package_id).first()
         if package is None:
             return False
-        left = remaining_credits(package)
+        left = remaining(package.credits, used_credits(package))
         today = now.astimezone(package.student.tzinfo).date()
         if left > low_balance_threshold() or package.expires_on < today:
             return False

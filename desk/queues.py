@@ -8,19 +8,19 @@ stuck notifications.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.urls import reverse
 
 from notes.models import Summary, SummaryStatus
-from sessions.admin import STUCK_AFTER, stuck_events, used_credits_subquery
 from sessions.models import NoShowParty, RescheduleThread, Session, SessionEvent, Status, ThreadStatus
+from sessions.rules import CHECK_OUT_GRACE
+from sessions.selectors import STUCK_AFTER, remaining, stuck_events, used_credits_subquery
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
-CHECKOUT_WINDOW = timedelta(hours=24)  # check-out closes this long after the scheduled end (rules.py)
 def nearly_used_up() -> int:
     """A package with this many credits left, or fewer, needs topping up: the desk's queue and the
     parents' low-balance alert (desk/billing.py) share settings.LOW_BALANCE_CREDITS."""
@@ -34,12 +34,6 @@ class Queue:
     hint: str
     count: int
     url: str
-
-
-def today_bounds(user, now: datetime) -> tuple[datetime, datetime]:
-    tz = user.tzinfo
-    start = datetime.combine(now.astimezone(tz).date(), time(0), tzinfo=tz)
-    return start, datetime.combine(start.date() + timedelta(days=1), time(0), tzinfo=tz)
 
 
 SESSION_QUEUES = {
@@ -66,9 +60,9 @@ def session_condition(key: str, user, now: datetime) -> Q:
         return Q(status=Status.AWAITING_APPROVAL_PARENT) & (
             Q(checked_out_at__lt=cut) | Q(checked_out_at__isnull=True, scheduled_end__lt=cut))
     if key == "open_checkin":
-        return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECKOUT_WINDOW)
+        return Q(status=Status.CHECKED_IN, scheduled_end__lt=now - CHECK_OUT_GRACE)
     if key == "missed_checkin":
-        start, end = today_bounds(user, now)
+        start, end = user.local_day_bounds(now)
         return (Q(status=Status.SCHEDULED, scheduled_start__gte=start, scheduled_start__lte=now)
                 | Q(status=Status.NO_SHOW, no_show_party=NoShowParty.TUTOR, scheduled_start__gte=start,
                     scheduled_start__lt=end))
@@ -78,8 +72,9 @@ def session_condition(key: str, user, now: datetime) -> Q:
 def low_packages(today, threshold: int | None = None):
     """Packages still valid with `threshold` (default: nearly_used_up()) credits left or fewer."""
     threshold = nearly_used_up() if threshold is None else threshold
-    return (LessonPackage.objects.filter(expires_on__gte=today).annotate(used_total=used_credits_subquery())
-            .filter(credits__lte=F("used_total") + threshold))
+    return (LessonPackage.objects.filter(expires_on__gte=today)
+            .annotate(credits_left=remaining(F("credits"), used_credits_subquery()))
+            .filter(credits_left__lte=threshold))
 
 
 def queues(user, now: datetime) -> list[Queue]:

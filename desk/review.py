@@ -15,7 +15,7 @@ from sessions import lifecycle, projections
 from sessions.admin import CancellationPolicyAdmin, ChangeReasonAdmin
 from sessions.errors import Refused
 from sessions.models import CancellationPolicy, ChangeReason, Channel, Session, SessionEvent, Status
-from tutoring.admin import CoordinatorAccess, is_admin_operator
+from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, is_admin_operator
 from tutoring.models import Role, User
 
 from . import audit, disputes, policies
@@ -193,22 +193,13 @@ class ReasonListAdmin(PolicyHistory, ChangeReasonAdmin):
 
 
 @admin.register(PolicyChange)
-class PolicyChangeAdmin(CoordinatorAccess, admin.ModelAdmin):
+class PolicyChangeAdmin(ReadOnlyAccess, admin.ModelAdmin):
     """Every change of the penalty sheet and the reason lists, newest first (read-only)."""
 
     list_display = ("changed_at", "table", "object_repr", "action", "changed_by", "fields_changed")
     list_select_related = ("changed_by",)
     list_filter = ("table", "action")
     ordering = ("-changed_at", "-id")
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="what changed")
     def fields_changed(self, obj):

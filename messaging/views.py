@@ -12,6 +12,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
+from tutoring.http import see_other
 from tutoring.models import User
 
 from . import services
@@ -29,13 +30,6 @@ def safe_next(request) -> str:
 
 def with_next(url: str, back: str) -> str:
     return f"{url}?{urlencode({'next': back})}" if back else url
-
-
-def see_other(url: str):
-    """A 303 after a POST: the browser GETs the page, so reload and back never post again."""
-    response = redirect(url)
-    response.status_code = 303
-    return response
 
 
 @never_cache

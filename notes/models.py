@@ -73,6 +73,10 @@ class SummaryStatus(models.TextChoices):
     FAILED = "failed", "AI summary unavailable: sentences taken from the notes are shown instead"
 
 
+# The summary is still being made: a task owes it (notes.services.stalled_summaries re-enqueues a lost one).
+IN_PROGRESS = (SummaryStatus.PENDING, SummaryStatus.RETRYING)
+
+
 class Summary(models.Model):
     """The summary of a session's notes. `version` counts note submissions; `summarized_version`
     is the version `data` describes. status tells the reader where the work stands."""

@@ -24,7 +24,7 @@ from tutoring import input as input_rules
 from tutoring.celery import publish
 
 from . import ai, storage, uploads
-from .models import Attachment, Kind, Note, Summary, SummaryStatus, TranscriptStatus
+from .models import IN_PROGRESS, Attachment, Kind, Note, Summary, SummaryStatus, TranscriptStatus
 
 from .selectors import can_add  # the guard add_notes checks first
 
@@ -179,7 +179,7 @@ def stalled_summaries(now: datetime | None = None) -> list[tuple[int, int]]:
     now = now or timezone.now()
     with transaction.atomic():
         rows = list(Summary.objects.select_for_update(skip_locked=True)
-                    .filter(status__in=[SummaryStatus.PENDING, SummaryStatus.RETRYING],
+                    .filter(status__in=IN_PROGRESS,
                             updated_at__lt=now - STALLED_AFTER)
                     .values_list("session_id", "version")[:1000])
         Summary.objects.filter(pk__in=[pk for pk, _ in rows]).update(updated_at=now)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import Channel, Session
-from sessions.views.pages import see_other
+from tutoring.http import see_other
 
 from . import selectors, services, storage, uploads
 

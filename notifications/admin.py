@@ -6,7 +6,7 @@ suppression."""
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from sessions.admin import session_link
+from sessions.admin import SessionColumn
 from tutoring.admin_paging import LargeTableAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
@@ -38,7 +38,7 @@ def _search_people_or_session(queryset, search_term):
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAccess, LargeTableAdmin):
+class DeliveryAdmin(SessionColumn, ReadOnlyAccess, LargeTableAdmin):
     list_display = ("id", "kind", "channel", "recipient", "status", "attempts", "short_error", "session_ref",
                     "next_attempt_at", "sent_at", "updated_at")
     list_filter = ("status", "channel", KindFilter)
@@ -52,10 +52,6 @@ class DeliveryAdmin(ReadOnlyAccess, LargeTableAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return _search_people_or_session(queryset, search_term)
-
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id) if obj.session_id else "-"
 
     @admin.display(description="last error")
     def short_error(self, obj):

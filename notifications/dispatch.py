@@ -25,7 +25,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from notes.models import Summary, SummaryStatus
+from notes.models import IN_PROGRESS, Summary
 from sessions.models import Session, SessionEvent
 from tutoring.celery import publish_each
 from tutoring.models import Guardianship
@@ -146,7 +146,7 @@ def _contexts(deliveries: list[Delivery]) -> dict[int, Ctx]:
     pending_summaries = set()
     if any(d.kind == "notes_added" for d in deliveries):
         pending_summaries = set(Summary.objects.filter(
-            pk__in=session_ids, status__in=[SummaryStatus.PENDING, SummaryStatus.RETRYING]).values_list("pk", flat=True))
+            pk__in=session_ids, status__in=IN_PROGRESS).values_list("pk", flat=True))
     contexts = {}
     for d in deliveries:
         session = sessions.get(d.session_id)

@@ -8,13 +8,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from tutoring.http import see_other
 from tutoring.models import User
 
 from .channels import CHANNELS
@@ -27,12 +28,6 @@ PAGE = 30
 PREVIEW = 300  # characters shown of a text longer than WHOLE, before "Show all"
 WHOLE = 500
 FORCED = {(kind.topic, name) for kind in KINDS.values() for name in kind.forced_channels}
-
-
-def see_other(url: str):
-    response = redirect(url)
-    response.status_code = 303
-    return response
 
 
 def _when(moment, user) -> str:

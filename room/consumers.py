@@ -120,7 +120,7 @@ class Closing(Exception):
 
 
 NOT_FOUND = Closing(4404, "not_found", "Session not found. Check your dashboard.")
-NOT_PARTICIPANT = Closing(4403, "not_participant", "You're not part of this session.")
+NOT_PARTICIPANT = Closing(4403, "not_participant", states.NOT_PARTICIPANT)
 
 
 def admission(user, session_id: int) -> tuple[Closing | None, str, bool]:

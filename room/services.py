@@ -25,6 +25,8 @@ from sessions import room_states as states
 from sessions.access import Relation
 from sessions.errors import FORBIDDEN, INVALID, Refused
 from sessions.models import (
+    CANCELLED,
+    DID_NOT_TAKE_PLACE,
     Channel,
     ResourceType,
     Session,
@@ -58,12 +60,11 @@ def joined_user_ids(session_id: int) -> set[int]:
 def check_in_refusal(session: Session, user_id: int, now: datetime, thread=None):
     """None when this user may check in now (the registry's check_in guard, which the lifecycle
     runs), else its Refused. `thread`: the session's open reschedule thread (read from the database
-    when not given)."""
-    if user_id != session.tutor_id:
-        return Refused("Only the session's tutor can check in.", code="not_allowed", status=FORBIDDEN)
-    if thread is None:
+    when not given, and only for the tutor: the guard refuses anyone else first)."""
+    rels = frozenset({Relation.TUTOR} if user_id == session.tutor_id else ())
+    if thread is None and rels:
         thread = projections.open_thread(session)
-    ctx = rules.Ctx(session=session, rels=frozenset({Relation.TUTOR}), now=now, open_thread=thread or None,
+    ctx = rules.Ctx(session=session, rels=rels, now=now, open_thread=thread or None,
                     open_proposal=projections.open_proposal(thread) if thread else None)
     return registry.refusal("check_in", ctx)
 
@@ -143,8 +144,8 @@ def clean_rating(rating) -> int:
 def feedback_refusal(session: Session, user_id: int, now: datetime) -> Refused | None:
     """Why this user may not rate the session now (None: they may)."""
     if states.role_of(session, user_id) is None:
-        return Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
-    if session.status in states.CANCELLED or session.status == "not_completed":
+        return Refused(states.NOT_PARTICIPANT, code="not_participant", status=FORBIDDEN)
+    if session.status in DID_NOT_TAKE_PLACE:
         return Refused("A session that did not take place cannot be rated.", code="not_rateable")
     if now < states.opens_at(session):
         return Refused("You can rate the session once its room has opened.", code="too_early")
@@ -202,7 +203,7 @@ class Upload:
 def resources_refusal(session: Session, user_id: int) -> Refused | None:
     if user_id != session.tutor_id:
         return Refused("Only the tutor can upload resources.", code="not_allowed", status=FORBIDDEN)
-    if session.status in states.CANCELLED:
+    if session.status in CANCELLED:
         return Refused("This session was cancelled.", code="cancelled")
     return None
 

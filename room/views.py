@@ -14,6 +14,7 @@ import hmac
 import json
 import logging
 import time
+from dataclasses import replace
 
 from django.conf import settings
 from django.contrib import messages
@@ -30,10 +31,11 @@ from sessions import room_states as states
 from sessions.access import Relation, Viewer
 from sessions.errors import Refused
 from sessions.models import RecordingStatus, Session, SessionAssessment, VideoProvider
-from sessions.views.pages import see_other
 from tutoring.csp import allow_frames
+from tutoring.http import see_other
 from video import browser_recordings, presence, recordings
 from video import services as video_services
+from video.errors import UNAVAILABLE
 from video.models import configured_providers
 
 from . import services
@@ -44,7 +46,6 @@ NOT_FOUND = "Session not found. Check your dashboard."
 NOT_PARTICIPANT = states.NOT_PARTICIPANT
 CAMERA_DENIED = "Please allow camera/microphone access."
 CONNECTION_FAILED = "Unable to connect."
-PROVIDER_ERROR = "Video service unavailable. Try again."
 DASHBOARDS = {"tutor": "/teach/", "student": "/learn/"}
 COURSE_PAGES = {"tutor": "teach-course", "student": "learn-course"}  # "Back to Course" (spec 002, R03)
 
@@ -135,8 +136,10 @@ def reschedule_offer(session, user, now) -> dict:
     refused = rules.refusal(rules.guard_propose_reschedule, ctx)
     if refused is None:
         return {"allowed": True}
-    if refused.code == "not_allowed" and session.status == "scheduled" and \
-            session.scheduled_start - now > rules.CHANGE_LOCKOUT:
+    # the student may not: point them to their parent when the same guard would let the parent ask
+    # now (an open request aside: the parent can answer that one from their page too)
+    as_parent = replace(ctx, rels=frozenset({Relation.PARENT}), open_thread=None, open_proposal=None)
+    if refused.code == "not_allowed" and rules.refusal(rules.guard_propose_reschedule, as_parent) is None:
         return {"allowed": False, "note": "Can't make it? Your parent can request a new time from their page."}
     if refused.code == "locked":
         return {"allowed": False, "note": refused.message}
@@ -172,7 +175,7 @@ def page_context(request, session: Session, role: str, *, post: bool, **extra) -
         "joinUrl": f"/api/sessions/{session.id}/video/join",
         "checkInUrl": f"/session/{session.id}/check-in",
         "afterUrl": f"/session/{session.id}?after=1",
-        "texts": {"denied": CAMERA_DENIED, "connection": CONNECTION_FAILED, "provider": PROVIDER_ERROR,
+        "texts": {"denied": CAMERA_DENIED, "connection": CONNECTION_FAILED, "provider": UNAVAILABLE,
                   "ended": states.SESSION_ENDED},
     }
     return {

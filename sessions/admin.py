@@ -11,7 +11,7 @@ The session and event changelists are built for millions of rows: see tutoring/a
 """
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django import forms
 from django.conf import settings
@@ -19,8 +19,7 @@ from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.options import ActionLocation
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import IntegerField, OuterRef, Q, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.formats import localize
@@ -63,6 +62,14 @@ def when(moment) -> str:
 def session_link(session_id: int):
     url = reverse("admin:tutoring_sessions_session_change", args=[session_id])
     return format_html('<a href="{}">Session {}</a>', url, session_id)
+
+
+class SessionColumn:
+    """ModelAdmin mixin: the "session" column (session_ref), a link to the row's session ("-" when it has none)."""
+
+    @admin.display(description="session")
+    def session_ref(self, obj):
+        return session_link(obj.session_id) if obj.session_id else "-"
 
 
 def plural_sessions(n: int) -> str:
@@ -404,34 +411,24 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
 # --- read-only records of sessions ------------------------------------------------------------
 
 
-# The notifications relay runs every minute: an event still untold after this long is stuck (its
-# fan-out failed, see notifications/outbox.py) and needs a person (the desk's "notifications stuck").
-STUCK_AFTER = timedelta(minutes=5)
-
-
-def stuck_events(now) -> Q:
-    """Events nobody has been told about for longer than STUCK_AFTER (partial index event_unnotified)."""
-    return Q(notified_at__isnull=True, created_at__lt=now - STUCK_AFTER)
-
-
 class NotifiedFilter(admin.SimpleListFilter):
     title = "notified"
     parameter_name = "notified"
 
     def lookups(self, request, model_admin):
-        return [("stuck", f"Stuck: not told after {STUCK_AFTER.seconds // 60} minutes"),
+        return [("stuck", f"Stuck: not told after {selectors.STUCK_AFTER.seconds // 60} minutes"),
                 ("no", "Not told yet")]
 
     def queryset(self, request, queryset):
         if self.value() == "stuck":
-            return queryset.filter(stuck_events(timezone.now()))
+            return queryset.filter(selectors.stuck_events(timezone.now()))
         if self.value() == "no":
             return queryset.filter(notified_at__isnull=True)
         return queryset
 
 
 @admin.register(SessionEvent)
-class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
+class SessionEventAdmin(SessionColumn, EventWords, ReadOnlyAccess, LargeTableAdmin):
     list_display = ("id", "session_ref", "what", "status_change", "channel", "actor", "created_at", "notified_at")
     list_select_related = ("actor",)
     list_filter = ("channel", NotifiedFilter)
@@ -450,10 +447,6 @@ class SessionEventAdmin(EventWords, ReadOnlyAccess, LargeTableAdmin):
             return queryset.none(), False
         return queryset.filter(session_id=int(term)), False  # index (session, id)
 
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
-
 
 class ProposalInline(ReadOnlyAccess, admin.TabularInline):
     model = RescheduleProposal
@@ -468,7 +461,7 @@ class ProposalInline(ReadOnlyAccess, admin.TabularInline):
 
 
 @admin.register(RescheduleThread)
-class RescheduleThreadAdmin(ReadOnlyAccess, admin.ModelAdmin):
+class RescheduleThreadAdmin(SessionColumn, ReadOnlyAccess, admin.ModelAdmin):
     inlines = (ProposalInline,)
     list_display = ("id", "session_ref", "status", "opened_by", "opened_by_role", "created_at", "resolved_at")
     list_select_related = ("opened_by",)
@@ -476,20 +469,13 @@ class RescheduleThreadAdmin(ReadOnlyAccess, admin.ModelAdmin):
     ordering = ("-id",)
     raw_id_fields = ("session",)
 
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
 
-
-class SessionRecordAdmin(ReadOnlyAccess, admin.ModelAdmin):
-    """Rows attached to a session (feedback, files, recordings): written by the product, shown here."""
+class SessionRecordAdmin(SessionColumn, ReadOnlyAccess, admin.ModelAdmin):
+    """Rows attached to a session (feedback, files, recordings, video rooms and provider events):
+    written by the product, shown here."""
 
     ordering = ("-id",)
     raw_id_fields = ("session",)
-
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id)
 
 
 @admin.register(Recording)
@@ -539,15 +525,6 @@ class CancellationPolicyAdmin(CoordinatorAccess, admin.ModelAdmin):
 # remaining, the deductions) is this app's PackageDeduction: the base imports no app.
 
 
-def used_credits_subquery() -> Coalesce:
-    """Credits used by one package, as a correlated subquery: evaluated for the shown rows only."""
-    used = (
-        PackageDeduction.objects.filter(package=OuterRef("pk")).order_by()
-        .values("package").annotate(total=Sum("credits")).values("total")
-    )
-    return Coalesce(Subquery(used, output_field=IntegerField()), Value(0))
-
-
 class DeductionInline(ReadOnlyAccess, admin.TabularInline):
     """The ledger: one row per approved session, written only by the lifecycle."""
 
@@ -564,8 +541,7 @@ class DeductionInline(ReadOnlyAccess, admin.TabularInline):
 
     @admin.display(description="session")
     def session_link(self, obj):
-        url = reverse("admin:tutoring_sessions_session_change", args=[obj.session_id])
-        return format_html('<a href="{}">Session {}</a>', url, obj.session_id)
+        return session_link(obj.session_id)
 
     @admin.display(description="session date")
     def session_date(self, obj):
@@ -579,14 +555,10 @@ class LessonPackageForm(forms.ModelForm):
 
     def clean_credits(self):
         credits = self.cleaned_data["credits"]
-        used = used_credits(self.instance) if self.instance.pk else 0
+        used = selectors.used_credits(self.instance) if self.instance.pk else 0
         if credits is not None and credits < used:
             raise ValidationError(f"{used} credits are already used: the package needs at least that many.")
         return credits
-
-
-def used_credits(package: LessonPackage) -> int:
-    return PackageDeduction.used_by([package]).get(package.pk, 0)
 
 
 @admin.register(LessonPackage)
@@ -600,7 +572,7 @@ class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
     search_fields = ("course__title", *person_search("student"))
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(used_total=used_credits_subquery())
+        return super().get_queryset(request).annotate(used_total=selectors.used_credits_subquery())
 
     def get_readonly_fields(self, request, obj=None):
         # Once the ledger has rows, moving the package to another student or course would
@@ -615,4 +587,4 @@ class LessonPackageAdmin(CoordinatorAccess, admin.ModelAdmin):
 
     @admin.display(description="remaining")
     def remaining(self, obj):
-        return obj.credits - obj.used_total
+        return selectors.remaining(obj.credits, obj.used_total)

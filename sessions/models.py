@@ -45,6 +45,13 @@ OCCUPYING_STATUSES = (
     Status.APPROVED,
     Status.DISPUTED,
 )
+# The room can be entered and the session is still to happen or under way: scheduled or checked in.
+LIVE = (Status.SCHEDULED, Status.CHECKED_IN)
+# The session took place (or was meant to) and is closed: checked out and beyond.
+CLOSED = (Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED)
+CANCELLED = (Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT)
+# The session did not take place: cancelled, or not completed (an expired reschedule, a voided dispute).
+DID_NOT_TAKE_PLACE = (*CANCELLED, Status.NOT_COMPLETED)
 
 
 class Source(models.TextChoices):

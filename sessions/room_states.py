@@ -23,7 +23,7 @@ from enum import StrEnum
 from django.conf import settings
 
 from sessions.errors import FORBIDDEN, Refused
-from sessions.models import AssessmentRole, Session, Status
+from sessions.models import CANCELLED, LIVE, AssessmentRole, Session, Status
 
 
 class State(StrEnum):
@@ -48,11 +48,6 @@ LABELS = {
 
 SESSION_ENDED = "This session has ended."
 NOT_PARTICIPANT = "You're not part of this session."
-CANCELLED = frozenset({Status.CANCELLED_BY_TUTOR, Status.CANCELLED_BY_PARENT})
-# the session took place (or was meant to) and is closed: checked out and beyond
-CLOSED = frozenset({Status.AWAITING_APPROVAL_PARENT, Status.APPROVED, Status.DISPUTED})
-# statuses in which the room can be entered
-LIVE = frozenset({Status.SCHEDULED, Status.CHECKED_IN})
 
 
 def opens_at(session: Session) -> datetime:

@@ -176,8 +176,8 @@ def guard_check_out(ctx: Ctx) -> None:
     if ctx.now < opens:
         raise Refused(f"Check-out opens in {wait_words(minutes_until(opens, ctx.now))}.", code="too_early")
     if ctx.now > s.scheduled_end + CHECK_OUT_GRACE:
-        raise Refused("Check-out closed 24 hours after the scheduled end: contact your coordinator.",
-                      code="too_late")
+        raise Refused(f"Check-out closed {wait_words(CHECK_OUT_GRACE // timedelta(minutes=1))} after the scheduled "
+                      "end: contact your coordinator.", code="too_late")
 
 
 def guard_acknowledge(ctx: Ctx) -> None:

@@ -2,21 +2,25 @@
 the bot: which sessions each list shows, in which order, what a card prefetches, a session's open
 reschedule request (read once here: open_thread_and_proposal, and with_open_thread for a list), and
 the small lookups beside them (reason pickers, a coordinator to message, a parent's children, a
-course its student or tutor may open, a session's audit trail). Nothing here writes."""
+course its student or tutor may open, a session's audit trail), the events nobody was told about, and
+a lesson package's used and remaining credits. Nothing here writes."""
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from tutoring.models import Course, Enrollment, Guardianship, Match, Role, User
+from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Match, Role, User
 
 from . import paging
 from .access import Viewer, visible_sessions
 from .errors import Refused
 from .models import (
+    LIVE,
     ChangeReason,
+    PackageDeduction,
     Party,
     ProposalStatus,
     RescheduleProposal,
@@ -29,7 +33,6 @@ from .models import (
 
 PAGE_SIZE = 50
 UPCOMING_DAYS = 7
-LIVE = (Status.SCHEDULED, Status.CHECKED_IN)
 
 
 def page_of(qs: QuerySet, page: int, size: int = PAGE_SIZE) -> tuple[list, bool]:
@@ -309,3 +312,37 @@ def guardians_children(user: User) -> list[User]:
 def events_of(session: Session) -> QuerySet[SessionEvent]:
     """A session's audit trail, oldest first, with who acted."""
     return SessionEvent.objects.filter(session=session).select_related("actor").order_by("id")
+
+
+# --- untold events (the desk's "notifications stuck" and the event admin's filter) ---------------
+
+# The notifications relay runs every minute: an event still untold after this long is stuck (its
+# fan-out failed, see notifications/outbox.py) and needs a person (the desk's "notifications stuck").
+STUCK_AFTER = timedelta(minutes=5)
+
+
+def stuck_events(now) -> Q:
+    """Events nobody has been told about for longer than STUCK_AFTER (partial index event_unnotified)."""
+    return Q(notified_at__isnull=True, created_at__lt=now - STUCK_AFTER)
+
+
+# --- a lesson package's credits (the package admin, the desk's queue, the statement, the alert) --
+
+
+def used_credits_subquery() -> Coalesce:
+    """Credits used by one package, as a correlated subquery: evaluated for the shown rows only."""
+    used = (
+        PackageDeduction.objects.filter(package=OuterRef("pk")).order_by()
+        .values("package").annotate(total=Sum("credits")).values("total")
+    )
+    return Coalesce(Subquery(used, output_field=IntegerField()), Value(0))
+
+
+def used_credits(package: LessonPackage) -> int:
+    return PackageDeduction.used_by([package]).get(package.pk, 0)
+
+
+def remaining(credits, used):
+    """Credits left in a package: its credits minus those used, as numbers or as query expressions
+    (F("credits") and used_credits_subquery(), for a filter in SQL)."""
+    return credits - used

@@ -74,6 +74,11 @@ class User(AbstractUser):
         next_day = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=self.tzinfo)
         return next_day
 
+    def local_day_bounds(self, moment: datetime) -> tuple[datetime, datetime]:
+        """The first instant of `moment`'s calendar day in this user's zone, and of the next (DST-correct)."""
+        start = datetime.combine(moment.astimezone(self.tzinfo).date(), time(0), tzinfo=self.tzinfo)
+        return start, self.end_of_local_day(moment)
+
 
 class Guardianship(models.Model):
     """A parent (guardian) of a student; a parent sees all of their children's sessions."""

@@ -3,7 +3,7 @@ provider events, recording copies and provider incidents the application writes 
 
 from django.contrib import admin
 
-from sessions.admin import session_link
+from sessions.admin import SessionRecordAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
 
 from .models import CourseVideo, ProviderEvent, ProviderIncident, RecordingCopy, VideoRoom
@@ -17,24 +17,15 @@ class CourseVideoAdmin(CoordinatorAccess, admin.ModelAdmin):
     search_fields = ("course__title",)
 
 
-class SessionRowAdmin(ReadOnlyAccess, admin.ModelAdmin):
-    ordering = ("-id",)
-    raw_id_fields = ("session",)
-
-    @admin.display(description="session")
-    def session_ref(self, obj):
-        return session_link(obj.session_id) if obj.session_id else "-"
-
-
 @admin.register(VideoRoom)
-class VideoRoomAdmin(SessionRowAdmin):
+class VideoRoomAdmin(SessionRecordAdmin):
     list_display = ("room_id", "session_ref", "provider", "record", "created_at", "ended_at")
     list_filter = ("provider",)
     search_fields = ("room_id",)
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(SessionRowAdmin):
+class ProviderEventAdmin(SessionRecordAdmin):
     list_display = ("occurred_at", "provider", "name", "kind", "session_ref", "user", "connection_id")
     list_select_related = ("user",)
     list_filter = ("provider", "kind")

@@ -26,8 +26,7 @@ from datetime import datetime, timedelta
 import redis
 from django.conf import settings
 
-from sessions.room_states import LIVE
-from sessions.models import Session, VideoProvider
+from sessions.models import LIVE, Session, VideoProvider
 
 from . import presence, services
 from .errors import VideoUnavailable

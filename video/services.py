@@ -99,7 +99,7 @@ def role_of(session: Session, user) -> Role:
         return Role.HOST
     if user.pk == session.student_id:
         return Role.GUEST
-    raise Refused("You're not part of this session.", code="not_participant", status=FORBIDDEN)
+    raise Refused(states.NOT_PARTICIPANT, code="not_participant", status=FORBIDDEN)
 
 
 def require_entry(session: Session, user, now) -> None:

@@ -11,10 +11,8 @@ from tutoring.models import User
 from .. import projections, rules
 from ..access import Relation
 from ..errors import Refused
-from ..models import Channel, SessionEvent, Status
+from ..models import CANCELLED, Channel, SessionEvent
 from .core import _ctx, _lock, _now, _record
-
-CANCELLED = frozenset({Status.CANCELLED_BY_PARENT, Status.CANCELLED_BY_TUTOR})
 
 
 @transaction.atomic

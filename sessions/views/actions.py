@@ -15,11 +15,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_htmx.http import HttpResponseClientRedirect
 
+from tutoring.http import see_other
+
 from ..access import Viewer, get_session_for
 from ..actions import ACTIONS, Action
 from ..errors import INVALID, Refused
 from ..models import Channel
-from .pages import acting_role, back_to, card_response, see_other
+from .pages import acting_role, back_to, card_response
 
 
 def _first_error(form) -> str:

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from tutoring.guards import role_page
+from tutoring.http import see_other  # creators/views.py imports it from here too
 from tutoring.models import Course, Role
 
 from .. import actions as registry
@@ -269,9 +270,7 @@ def teach(request):
     """The tutor's sessions: Needs your answer, then Today / Upcoming / Past (in the tutor's zone)."""
     viewer = Viewer.of(request.user)
     now = timezone.now()
-    local = now.astimezone(request.user.tzinfo)
-    day_start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    day_end = request.user.end_of_local_day(now)
+    day_start, day_end = request.user.local_day_bounds(now)
     base = card_queryset(selectors.tutors_sessions(request.user.id))
     queries = selectors.teach_tabs(base, day_start, day_end)
     tab, _ = _tab(request, queries, "today")
@@ -338,13 +337,6 @@ def _int(value, default: int) -> int:
         return int(value)
     except (TypeError, ValueError):
         return default
-
-
-def see_other(url: str):
-    """A 303 after a POST: the browser GETs the page, so reload and back never post again."""
-    response = redirect(url)
-    response.status_code = 303
-    return response
 
 
 # --- student -----------------------------------------------------------------------------------

@@ -243,7 +243,8 @@ def test_the_card_page_the_desk_and_the_bot_name_no_action():
     """Issue 13 item 1: the card's rules (its lockouts, its notes link, its reason pickers, the
     terms shown first) are the registry entries' parts, so the card page names no action; the
     desk's answers are its OnBehalf parts (the desk names only its page's own action, the move);
-    the bot names no command and no button of the registry."""
+    the bot names no command and no button of the registry; the room restates no guard (its check-in
+    and "Reschedule instead" ask the guards)."""
     names = set(registry.BY_NAME)
     assert string_literals("sessions/views/pages.py") & names == set()
     assert string_literals("sessions/views/actions.py") & names == set()
@@ -255,6 +256,14 @@ def test_the_card_page_the_desk_and_the_bot_name_no_action():
     conversations = {b.starts for a in registry.ACTIONS for b in a.bot}  # its steps' names ("cancel")
     assert bot & (keys | set(registry.COMMANDS) - conversations) == set()
     assert not [text for text in bot for name in registry.COMMANDS if f"/{name}" in text]
+    # the room asks the guards (through the registry or rules.refusal) and restates none of them: no
+    # refusal text of the guards' own, no window or lockout of theirs
+    guard_texts = {text for text in string_literals("sessions/rules.py") if " " in text and text.endswith(".")}
+    windows = [name for name, value in vars(rules).items() if name.isupper() and isinstance(value, timedelta)]
+    for path in sorted((Path(settings.BASE_DIR) / "room").rglob("*.py")):
+        module = str(path.relative_to(settings.BASE_DIR))
+        assert string_literals(module) & guard_texts == set(), module
+        assert not [name for name in windows if re.search(rf"\b{name}\b", path.read_text())], module
 
 
 @pytest.mark.django_db

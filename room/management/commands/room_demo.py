@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from sessions import lifecycle
-from sessions.models import OCCUPYING_STATUSES, Channel, Session, Status
+from sessions.models import LIVE, OCCUPYING_STATUSES, Channel, Session
 from tutoring.models import Match, User
 
 LENGTH = timedelta(minutes=45)
@@ -28,7 +28,7 @@ class Command(BaseCommand):
             return
         tutor, student = users["demo-tutor"], users["demo-student"]
         now = timezone.now()
-        live = Session.objects.filter(tutor=tutor, student=student, status__in=[Status.SCHEDULED, Status.CHECKED_IN],
+        live = Session.objects.filter(tutor=tutor, student=student, status__in=LIVE,
                                       scheduled_start__lte=now + settings.ROOM_OPENS_BEFORE,
                                       scheduled_end__gt=now + timedelta(minutes=10)).first()
         if live:
