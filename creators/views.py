@@ -31,9 +31,9 @@ from sessions import paging, projections
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Channel, Session, Status
-from sessions.views.pages import see_other
 from tutoring.input import check_day
 from tutoring.guards import role_page
+from tutoring.http import see_other
 from tutoring.models import Course, Enrollment, Role, User
 from tutoring.spreadsheet import csv_lines
 from video import recordings

@@ -21,6 +21,8 @@ from sessions.selectors import STUCK_AFTER, remaining, stuck_events, used_credit
 from tutoring.models import LessonPackage
 
 ACK_WAIT = timedelta(days=3)  # a parent who has not acknowledged for this long needs a nudge from a person
+
+
 def nearly_used_up() -> int:
     """A package with this many credits left, or fewer, needs topping up: the desk's queue and the
     parents' low-balance alert (desk/billing.py) share settings.LOW_BALANCE_CREDITS."""
@@ -44,7 +46,8 @@ SESSION_QUEUES = {
     "unacknowledged": ("Awaiting the parent for more than 3 days",
                        "Checked out over 3 days ago and not yet acknowledged or disputed."),
     "open_checkin": ("Checked in, never checked out",
-                     "The 24-hour check-out window has closed: verify or mark the session."),
+                     f"The {CHECK_OUT_GRACE // timedelta(hours=1)}-hour check-out window has closed: "
+                     "verify or mark the session."),
     "missed_checkin": ("Tutors who did not check in today",
                        "Today's sessions that have started without a check-in, and tutor no-shows."),
 }

@@ -260,7 +260,7 @@ def require_changer(ctx: Ctx, what: str) -> None:
 
 
 def guard_self_service_change(ctx: Ctx, what: str) -> None:
-    """Cancel and reschedule: only while scheduled, in the future, more than 4 hours ahead."""
+    """Cancel and reschedule: only while scheduled, in the future, more than CHANGE_LOCKOUT ahead."""
     s = ctx.session
     require_changer(ctx, what)
     done = {"cancel": "cancelled", "reschedule": "rescheduled"}[what]
@@ -268,7 +268,8 @@ def guard_self_service_change(ctx: Ctx, what: str) -> None:
     if s.scheduled_start <= ctx.now:
         raise Refused("This session has already started.", code="started")
     if s.scheduled_start - ctx.now <= CHANGE_LOCKOUT:
-        raise Refused("Online changes close 4 hours before the start: message your coordinator.", code="locked")
+        raise Refused(f"Online changes close {wait_words(CHANGE_LOCKOUT // timedelta(minutes=1))} before the start: "
+                      "message your coordinator.", code="locked")
 
 
 def guard_cancel(ctx: Ctx) -> None:

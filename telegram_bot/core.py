@@ -16,7 +16,7 @@ a command picks among the tutor's live sessions by the action's guard alone, a p
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -185,7 +185,7 @@ def session_out(session: Session, user, now: datetime, prefix: str = "") -> Out:
 
 def upcoming(user, now: datetime) -> list[Session]:
     """Today's sessions (in the tutor's zone) and the next ones, plus any still to close."""
-    midnight = datetime.combine(now.astimezone(user.tzinfo).date(), time(0), tzinfo=user.tzinfo)
+    midnight, _ = user.local_day_bounds(now)
     return list(own_sessions(user).filter(status__in=OCCUPYING_STATUSES, scheduled_end__gte=midnight)
                 .order_by("scheduled_start")[:LIST_LIMIT])
 

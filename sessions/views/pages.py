@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from tutoring.guards import role_page
-from tutoring.http import see_other  # creators/views.py imports it from here too
+from tutoring.http import see_other
 from tutoring.models import Course, Role
 
 from .. import actions as registry
