@@ -307,7 +307,7 @@ def _tutors_sql(courses: str) -> str:
     by scanning every user."""
     return f"""
         WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
-                   WHERE course_id IN ({courses}) GROUP BY tutor_id HAVING SUM(sessions) > 0)
+                   WHERE course_id = ANY(ARRAY({courses})) GROUP BY tutor_id HAVING SUM(sessions) > 0)
         SELECT u.id, u.name, u.avatar_url, t.n
         FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
         WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
