@@ -209,7 +209,7 @@ if urlsplit(CACHE_URL).scheme not in {"redis", "rediss", "unix"}:
     raise ImproperlyConfigured("CACHE_URL must start with redis://, rediss:// or unix://")
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "tutoring.cache.RedisCache",  # one client per process (tutoring/cache.py)
         "LOCATION": CACHE_URL,
         "KEY_PREFIX": "tutoring",
         # a hung cache fails a page's cache call within a second (pages then build without it)

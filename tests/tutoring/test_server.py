@@ -12,10 +12,12 @@ import sys
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
+import redis
 from django.conf import settings
 from django.test import Client
 
@@ -38,12 +40,18 @@ SERVER_CONNECTIONS = f"""
 def server(transactional_db):
     """`make run`'s web command on a socket the test already listens on (no waiting for start-up:
     the first requests queue in the socket until uvicorn accepts them)."""
+    with serving() as served:
+        yield served
+
+
+@contextmanager
+def serving(**env):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     port = listener.getsockname()[1]
     env = dict(os.environ, DJANGO_ENV="development", DATABASE_URL=database_url(APP_NAME), LOG_LEVEL="WARNING",
-               PYTHONUNBUFFERED="1")
+               PYTHONUNBUFFERED="1", **env)
     log = tempfile.NamedTemporaryFile(prefix="uvicorn-", suffix=".log", delete=False)
     proc = subprocess.Popen(devstack.web_command(sys.executable, fd=listener.fileno()), cwd=ROOT, env=env,
                             pass_fds=[listener.fileno()], stdout=log, stderr=subprocess.STDOUT,
@@ -96,3 +104,30 @@ def test_a_burst_of_200_concurrent_requests_leaves_no_connection_behind(server, 
     assert 1 <= before <= settings.DB_POOL_MAX_SIZE
     assert peak[0] <= settings.DB_POOL_MAX_SIZE, f"{peak[0]} connections at the peak"
     assert after <= settings.DB_POOL_MAX_SIZE and busy == 0, (before, after, busy)
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A Redis of the test's own: the shared one counts every test worker's connections."""
+    with devstack.embedded_redis(tmp_path / "redis", persist=False) as url:
+        yield url
+
+
+def test_the_server_keeps_its_redis_connection_across_requests(transactional_db, own_redis, creator, make_session):
+    """The production server's cache (tutoring/cache.py) holds one Redis client per process: 20
+    views of the creator's Session History, each reading its pieces from the cache, open at most
+    2 connections between them. Django's stock backend opened one per request under uvicorn (a
+    new backend object in each request's context), each with a handshake and a metadata read."""
+    make_session()  # the creator's change stamp exists: the page reads and writes cached pieces
+    browser = Client()
+    browser.force_login(creator)
+    cookie = browser.cookies["sessionid"].value
+    counter = redis.Redis.from_url(own_redis)
+    with serving(REDIS_URL=own_redis, CACHE_URL=own_redis) as (port, log):
+        assert _get(port, "/dashboard/teaching/sessions", cookie) == 200
+        before = counter.info("stats")["total_connections_received"]
+        statuses = [_get(port, "/dashboard/teaching/sessions", cookie) for _ in range(20)]
+        opened = counter.info("stats")["total_connections_received"] - before
+    assert statuses == [200] * 20, Path(log).read_text()[-3000:]
+    assert counter.keys("tutoring:*history*"), "the page cached nothing: the test proves nothing"
+    assert opened <= 2, f"{opened} Redis connections for 20 requests"

@@ -1,0 +1,30 @@
+"""The project's cache backend: Django's RedisCache with one Redis client, and so one connection
+pool, per process.
+
+Django's `caches` gives each thread, and under ASGI each request's context, a backend object of
+its own, and the stock RedisCache makes its client (with its connection pool) per backend object.
+Under the production server (uvicorn workers) every request therefore opened a new Redis
+connection: a connect, redis-py's handshake and its version lookup, which reads the package's
+metadata from disk (measured on the creator's Session History: 51 connections for 50 requests
+with uvicorn, 1 with WSGI workers; about 4.6 ms more CPU per request under load). Here the client
+is shared by every backend object of the process with the same servers and options; redis-py's
+pool is thread-safe and, after a fork, starts afresh in the child."""
+
+import threading
+
+from django.core.cache.backends import redis
+from django.utils.functional import cached_property
+
+_clients: dict[tuple, redis.RedisCacheClient] = {}
+_lock = threading.Lock()
+
+
+class RedisCache(redis.RedisCache):
+    @cached_property
+    def _cache(self) -> redis.RedisCacheClient:
+        key = (self._class, tuple(self._servers), repr(sorted(self._options.items())))
+        with _lock:
+            client = _clients.get(key)
+            if client is None:
+                client = _clients[key] = self._class(self._servers, **self._options)
+        return client
