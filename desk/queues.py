@@ -43,8 +43,8 @@ SESSION_QUEUES = {
     "open_requests": ("Open reschedule requests",
                       "Oldest first, each with when it expires (the session's start): answer for the side "
                       "that must, or move the session."),
-    "unacknowledged": ("Awaiting the parent for more than 3 days",
-                       "Checked out over 3 days ago and not yet acknowledged or disputed."),
+    "unacknowledged": (f"Awaiting the parent for more than {ACK_WAIT.days} days",
+                       f"Checked out over {ACK_WAIT.days} days ago and not yet acknowledged or disputed."),
     "open_checkin": ("Checked in, never checked out",
                      f"The {CHECK_OUT_GRACE // timedelta(hours=1)}-hour check-out window has closed: "
                      "verify or mark the session."),

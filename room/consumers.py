@@ -119,7 +119,7 @@ class Closing(Exception):
         self.code, self.reason, self.detail, self.retry_after = code, reason, detail, retry_after
 
 
-NOT_FOUND = Closing(4404, "not_found", "Session not found. Check your dashboard.")
+NOT_FOUND = Closing(4404, "not_found", states.NOT_FOUND)
 NOT_PARTICIPANT = Closing(4403, "not_participant", states.NOT_PARTICIPANT)
 
 
@@ -179,7 +179,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._close(closing)
         except Exception:
             log.exception("room socket: could not admit")
-            await self._close(Closing(1011, "unavailable", "Unable to connect."))
+            await self._close(Closing(1011, "unavailable", states.CONNECTION_FAILED))
 
     async def _enter(self):
         user = self.scope.get("user")

@@ -42,10 +42,10 @@ from . import services
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "Session not found. Check your dashboard."
+NOT_FOUND = states.NOT_FOUND
 NOT_PARTICIPANT = states.NOT_PARTICIPANT
 CAMERA_DENIED = "Please allow camera/microphone access."
-CONNECTION_FAILED = "Unable to connect."
+CONNECTION_FAILED = states.CONNECTION_FAILED
 DASHBOARDS = {"tutor": "/teach/", "student": "/learn/"}
 COURSE_PAGES = {"tutor": "teach-course", "student": "learn-course"}  # "Back to Course" (spec 002, R03)
 

@@ -48,6 +48,8 @@ LABELS = {
 
 SESSION_ENDED = "This session has ended."
 NOT_PARTICIPANT = "You're not part of this session."
+NOT_FOUND = "Session not found. Check your dashboard."  # a room nobody may see, or none
+CONNECTION_FAILED = "Unable to connect."
 
 
 def opens_at(session: Session) -> datetime:
