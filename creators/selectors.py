@@ -300,28 +300,23 @@ def creator_courses(creator: User) -> QuerySet[Course]:
     return Course.objects.filter(creator=creator).order_by("title", "id")
 
 
-def _tutors_sql(courses: str) -> str:
-    """SQL: the STs with sessions in the courses whose ids `courses` (SQL) selects, each with their
-    number of sessions there, by name: a read of one CourseTutor row per (course, tutor), not of
-    every rollup row. The people are read by their ids (the ARRAY): a join the planner would make
-    by scanning every user."""
-    return f"""
-        WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
-                   WHERE course_id = ANY(ARRAY({courses})) GROUP BY tutor_id HAVING SUM(sessions) > 0)
-        SELECT u.id, u.name, u.avatar_url, t.n
-        FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
-        WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
-        ORDER BY u.name, u.id"""
-
-
 _COURSES_OF = f"SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s"
 
 
 def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
     """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
-    with their number of sessions there."""
+    with their number of sessions there: a read of one CourseTutor row per (course, tutor), not of
+    every rollup row. The people are read by their ids (the ARRAY): a join the planner would make
+    by scanning every user."""
+    sql = f"""
+        WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
+                   WHERE course_id = ANY(ARRAY({_COURSES_OF})) GROUP BY tutor_id HAVING SUM(sessions) > 0)
+        SELECT u.id, u.name, u.avatar_url, t.n
+        FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
+        WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
+        ORDER BY u.name, u.id"""
     with connection.cursor() as db:
-        db.execute(_tutors_sql(_COURSES_OF), [creator.pk])
+        db.execute(sql, [creator.pk])
         return [(Person(*row[:3]), row[3]) for row in db.fetchall()]
 
 
