@@ -19,7 +19,23 @@ _clients: dict[tuple, redis.RedisCacheClient] = {}
 _lock = threading.Lock()
 
 
+class SharedClient(redis.RedisCacheClient):
+    """Django's client, with its connection pools made under a lock: threads share it now."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pool_lock = threading.Lock()
+
+    def _get_connection_pool(self, write):
+        with self._pool_lock:
+            return super()._get_connection_pool(write)
+
+
 class RedisCache(redis.RedisCache):
+    def __init__(self, server, params):
+        super().__init__(server, params)
+        self._class = SharedClient
+
     @cached_property
     def _cache(self) -> redis.RedisCacheClient:
         key = (self._class, tuple(self._servers), repr(sorted(self._options.items())))

@@ -257,7 +257,7 @@ def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
         assert dict(cursor.fetchall()) == generated
 
 
-def test_the_course_tutors_follow_the_rollups(history, creator, course, tutor, make_session, db):
+def test_the_course_tutors_follow_the_rollups(history, creator, course, tutor, make_session, db, capsys):
     """Issue 13 item 6: CourseTutor (each course's STs and their sessions: the ST filter's choices
     and the creator's total) follows every write to the rollups: a session moved to another ST,
     one deleted, a status change (no change), a recount; a drift is found and rebuilt, and
@@ -284,6 +284,8 @@ def test_the_course_tutors_follow_the_rollups(history, creator, course, tutor, m
     assert rollups.differences() == [(course.id, tutor.id, "course_tutors", 99, 4)]
     with pytest.raises(CommandError, match="differ from a recount"):
         call_command("check_rollups")
+    assert (f"course {course.id} tutor {tutor.id}: 99 sessions in creators_coursetutor vs 4 in the rollups"
+            in capsys.readouterr().err)
     call_command("check_rollups", "--rebuild")
     assert rollups.differences() == [] and counts() == {(course.id, tutor.id): 4, (course.id, theo.id): 1}
 
