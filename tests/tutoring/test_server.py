@@ -4,6 +4,7 @@ and without leaving a database connection behind: connections come from a bounde
 back to it (runserver with CONN_MAX_AGE=60 grew to 157-175 idle connections, then "too many
 clients")."""
 
+import http.client
 import importlib.util
 import os
 import socket
@@ -13,6 +14,7 @@ import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -22,6 +24,7 @@ from django.conf import settings
 from django.test import Client
 
 from bench.dashboard import http_status as _get
+from tests.conftest import NOW
 from tests.database import ROOT, database_url, dsn
 
 spec = importlib.util.spec_from_file_location("devstack", ROOT / "scripts" / "devstack.py")
@@ -131,3 +134,28 @@ def test_the_server_keeps_its_redis_connection_across_requests(transactional_db,
     assert statuses == [200] * 20, Path(log).read_text()[-3000:]
     assert counter.keys("tutoring:*history*"), "the page cached nothing: the test proves nothing"
     assert opened <= 2, f"{opened} Redis connections for 20 requests"
+
+
+def test_the_server_streams_the_csv_export(transactional_db, creator, make_session):
+    """HTTP runs through Django's WSGI handler in a2wsgi's threads (tutoring/asgi.py): the creator's
+    CSV export is sent as it is made, every row arrives, and the server no longer warns that it
+    had to read the whole stream into memory first (Django's ASGI handler did, for any
+    StreamingHttpResponse over a generator)."""
+    sessions = [make_session(start=NOW + timedelta(days=day)) for day in (1, 2, 3)]
+    browser = Client()
+    browser.force_login(creator)
+    cookie = browser.cookies["sessionid"].value
+    with serving() as (port, log):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/dashboard/teaching/sessions/export.csv", headers={"Cookie": f"sessionid={cookie}"})
+        response = conn.getresponse()
+        body = response.read().decode()
+        conn.close()
+        assert _get(port, "/healthz") == 200  # the log holds everything the export wrote
+    text = Path(log).read_text()
+    assert response.status == 200, text[-3000:]
+    assert response.getheader("Content-Type").startswith("text/csv")
+    assert response.getheader("Transfer-Encoding") == "chunked"
+    lines = body.strip().splitlines()
+    assert len(lines) == 1 + len(sessions), body
+    assert "consume synchronous iterators" not in text, text[-3000:]
