@@ -157,11 +157,9 @@ def _row(s: Session) -> dict:
     }
 
 
-def _page(qs, page: PageIn, course_ids: list[int] = ()) -> dict:
-    """Newest first, keyset-paged: the last page costs what the first does."""
-    f = page.filters()
-    rows = selectors.newest_rows(f.apply(qs), course_ids=[f.course_id] if f.course_id else list(course_ids),
-                                 cursor=page.cursor, limit=page.limit)
+def _page(rows: list, page: PageIn) -> dict:
+    """Newest first, keyset-paged (the rows were read with page.limit + 1): the last page costs
+    what the first does."""
     rows, cursor = paging.cut(rows, page.limit)
     return {"items": [_row(s) for s in rows], "next_cursor": cursor}
 
@@ -173,8 +171,9 @@ def _page(qs, page: PageIn, course_ids: list[int] = ()) -> dict:
 def creator_sessions(request, page: Query[PageIn]):
     """The Session History table: filters combine; newest first."""
     creator = _creator(request)
-    courses = list(selectors.creator_courses(creator).values_list("pk", flat=True))
-    return _page(selectors.creator_sessions(creator), page, courses)
+    f = page.filters()
+    courses = [f.course_id] if f.course_id else list(selectors.creator_courses(creator).values_list("pk", flat=True))
+    return _page(selectors.history_rows(creator, f, course_ids=courses, cursor=page.cursor, limit=page.limit), page)
 
 
 @creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})
@@ -236,7 +235,10 @@ def creator_tutors(request):
 @tutor_router.get("/st-sessions", response={200: PageOut, **ERRORS})
 def st_sessions(request, page: Query[PageIn]):
     """A tutor's own sessions across every course, with the same filters and rows."""
-    return _page(Session.objects.filter(tutor=_tutor(request)), page)
+    f = page.filters()
+    rows = selectors.newest_rows(f.apply(Session.objects.filter(tutor=_tutor(request))),
+                                 course_ids=[f.course_id] if f.course_id else [], cursor=page.cursor, limit=page.limit)
+    return _page(rows, page)
 
 
 @tutor_router.get("/st-analytics/sessions", response={200: MetricsOut, **ERRORS})

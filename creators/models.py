@@ -51,6 +51,27 @@ class CourseTutor(models.Model):
         return f"course {self.course_id} tutor {self.tutor_id}: {self.sessions}"
 
 
+class CourseStudent(models.Model):
+    """How many sessions a student has in a course, kept by a trigger on the sessions
+    (creators/rollups.py). A student-name search of the Session History then reads the creator's
+    matching students from here (a few hundred pairs) and only their sessions, instead of probing
+    the sessions of everyone with that name in every course. Rows brought down to zero are kept
+    and mean "no sessions"."""
+
+    # read by course (the key's index); never by student alone
+    course = models.ForeignKey("tutoring.Course", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
+                               related_name="+")
+    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+                                db_index=False, related_name="+")
+    sessions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["course", "student"], name="course_student_key")]
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} student {self.student_id}: {self.sessions}"
+
+
 class ChangeStamp(models.Model):
     """A number that changes whenever anything a creator's Session History shows changes (set by
     PostgreSQL triggers, creators/stamps.py): the key under which its pieces are cached."""

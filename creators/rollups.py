@@ -12,10 +12,11 @@ from sessions.models import Session
 
 from . import metrics
 from .metrics import KEYS, MEASURES, READS
-from .models import CourseTutor, SessionRollup
+from .models import CourseStudent, CourseTutor, SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
 COURSE_TUTORS = CourseTutor._meta.db_table
+COURSE_STUDENTS = CourseStudent._meta.db_table
 SESSION = Session._meta.db_table
 ASSESSMENT = metrics.ASSESSMENT
 
@@ -169,6 +170,55 @@ COURSE_TUTORS_UNINSTALL = "".join(f"DROP TRIGGER IF EXISTS creators_tutors_r_{op
                                   for op in ("ins", "upd", "del", "trunc")
                                   ) + "DROP FUNCTION IF EXISTS creators_course_tutors();\n"
 
+# creators.CourseStudent counts each (course, student)'s sessions, from the sessions themselves (the
+# rollups have no students). Its triggers are named creators_students_s_*: they fire after the
+# stamps' (creators_bump_s_*, see creators/stamps.py), so a writer holds its creators' stamps before
+# their pairs, as with the rollups.
+def _add_course_students(delta: str) -> str:
+    """Add the signed sessions `n` of `delta` (SQL: course_id, student_id, n) to their CourseStudent
+    rows, in key order; a pair whose sessions did not change (a status change) is not written."""
+    return f"""
+    INSERT INTO {COURSE_STUDENTS} AS t (course_id, student_id, sessions)
+    SELECT course_id, student_id, SUM(n) FROM ({delta}) AS delta
+    GROUP BY course_id, student_id HAVING SUM(n) <> 0
+    ORDER BY course_id, student_id
+    ON CONFLICT (course_id, student_id) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
+"""
+
+
+def _pairs_of(table: str, sign: int) -> str:
+    """The (course, student) of each session of `table` with a course, counted `sign` times."""
+    return f"SELECT course_id, student_id, {sign} AS n FROM {table} WHERE course_id IS NOT NULL"
+
+
+COURSE_STUDENTS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_course_students() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_add_course_students(_pairs_of('new_rows', 1))}
+    ELSIF TG_OP = 'DELETE' THEN
+        {_add_course_students(_pairs_of('old_rows', -1))}
+    ELSIF TG_OP = 'UPDATE' THEN
+        {_add_course_students(_pairs_of('old_rows', -1) + ' UNION ALL ' + _pairs_of('new_rows', 1))}
+    ELSE
+        DELETE FROM {COURSE_STUDENTS};
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+COURSE_STUDENTS_RECOUNT = (f"SELECT course_id, student_id, COUNT(*) AS sessions FROM {SESSION} "
+                           f"WHERE course_id IS NOT NULL GROUP BY course_id, student_id")
+_RECOUNT_COURSE_STUDENTS = (f"INSERT INTO {COURSE_STUDENTS} (course_id, student_id, sessions) "
+                            f"{COURSE_STUDENTS_RECOUNT}")
+COURSE_STUDENTS_INSTALL = (
+    COURSE_STUDENTS_FUNCTION + statement_triggers(SESSION, "creators_course_students", "creators_students_s")
+    + f"CREATE TRIGGER creators_students_s_trunc AFTER TRUNCATE ON {SESSION} "
+      f"FOR EACH STATEMENT EXECUTE FUNCTION creators_course_students();\n"
+    + f"{_RECOUNT_COURSE_STUDENTS};\n")
+COURSE_STUDENTS_UNINSTALL = "".join(f"DROP TRIGGER IF EXISTS creators_students_s_{op} ON {SESSION};\n"
+                                    for op in ("ins", "upd", "del", "trunc")
+                                    ) + "DROP FUNCTION IF EXISTS creators_course_students();\n"
+
 RECOUNT = f"""
     SELECT {_KEYS}, {", ".join(f"SUM({m}) AS {m}" for m in MEASURES)}
     FROM ({_rows(SESSION, 1)}) AS every_session
@@ -196,8 +246,9 @@ DROP FUNCTION IF EXISTS creators_rollup_assessments();
 def differences() -> list[tuple]:
     """Rows where the rollup and a full recount disagree (empty when they agree): the keys, then
     each measure's rollup and recount figures; then (course, tutor, "course_tutors", its sessions,
-    the rollups' sum) where a CourseTutor row and the rollups disagree. Rows brought down to zero
-    are kept and count as zero."""
+    the rollups' sum) where a CourseTutor row and the rollups disagree; then (course, student,
+    "course_students", its sessions, the sessions counted) where a CourseStudent row and the
+    sessions disagree. Rows brought down to zero are kept and count as zero."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
             SELECT course_id, tutor_id, 'course_tutors', t.sessions, r.sessions
@@ -208,6 +259,13 @@ def differences() -> list[tuple]:
         """)
         course_tutors = cursor.fetchall()
         cursor.execute(f"""
+            SELECT course_id, student_id, 'course_students', t.sessions, c.sessions
+            FROM (SELECT * FROM {COURSE_STUDENTS} WHERE sessions <> 0) t
+            FULL JOIN ({COURSE_STUDENTS_RECOUNT}) c USING (course_id, student_id)
+            WHERE t.sessions IS DISTINCT FROM c.sessions
+        """)
+        course_students = cursor.fetchall()
+        cursor.execute(f"""
             SELECT {", ".join(f"COALESCE(r.{k}, c.{k})" for k in KEYS)},
                    {", ".join(f"r.{m}, c.{m}" for m in MEASURES)}
             FROM (SELECT * FROM {ROLLUP} WHERE {" OR ".join(f"{m} <> 0" for m in MEASURES)}) r
@@ -215,16 +273,19 @@ def differences() -> list[tuple]:
             WHERE ({", ".join(f"r.{m}" for m in MEASURES)})
                   IS DISTINCT FROM ({", ".join(f"c.{m}" for m in MEASURES)})
         """)
-        return cursor.fetchall() + course_tutors
+        return cursor.fetchall() + course_tutors + course_students
 
 
 def recount() -> None:
     """Recount every rollup row under a share lock on the sessions, then the CourseTutor rows from
-    them. The pages cached the old figures and the rollup table has no stamp triggers: call
-    stamps.rebuild_rollups(), which recounts and then gives every creator a new stamp."""
+    them, and the CourseStudent rows from the sessions. The pages cached the old figures and the
+    rollup table has no stamp triggers: call stamps.rebuild_rollups(), which recounts and then
+    gives every creator a new stamp."""
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
         cursor.execute(_INSERT_RECOUNT)
         cursor.execute(f"DELETE FROM {COURSE_TUTORS}")  # they followed the rollups; a drift of their own goes too
         cursor.execute(_RECOUNT_COURSE_TUTORS)
+        cursor.execute(f"DELETE FROM {COURSE_STUDENTS}")
+        cursor.execute(_RECOUNT_COURSE_STUDENTS)

@@ -3,7 +3,7 @@ rows, and the metrics summed over the sessions or over the rollups (their defini
 status buckets: creators/metrics.py)."""
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, time, timedelta
 
 from django.db import connection
@@ -31,7 +31,7 @@ from video.recordings import playable_recordings
 
 from .metrics import COUNTS, MEASURES, RATED_BY, TOTALS, add_up, evaluate, measured
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
-from .models import CourseTutor, SessionRollup
+from .models import CourseStudent, CourseTutor, SessionRollup
 
 LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
 
@@ -184,23 +184,24 @@ _ROW_COLUMNS = ("s.id, s.scheduled_start, s.scheduled_end, s.status, s.checked_i
                 "tu.id, tu.name, tu.avatar_url")
 
 
-def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | None, limit: int) -> list[Row]:
-    """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor, in one statement.
-    With `course_ids`, each course's newest rows are read from its own (course, scheduled_start)
-    index (a LATERAL join over the ids) and merged, so the cost follows the page, not the
-    creator's share of all sessions; without, `qs` is paged as it is (a tutor's own sessions).
-    Only the page's rows are then joined to their course, people, rating and recording. `qs`
-    carries the filters (Filters.apply), and the ORM writes that part of the statement."""
+def _lateral_page(driving: tuple[str, list], qs: QuerySet[Session], key: dict[str, str], cursor: str | None,
+                  limit: int) -> tuple[str, list]:
+    """The page's ids: for each row of `driving` (SQL aliased `k`), the newest `limit` + 1 rows of
+    `qs` after the cursor with `key` (a session column: a column of k) taken from it, merged."""
     qs = paging.after_cursor(qs, cursor, newest_first=True)
-    if course_ids:
-        per_course = paging.order(qs.filter(course_id=RawSQL("k.id", [])), newest_first=True)
-        inner_sql, inner_params = per_course.values("pk", "scheduled_start")[:limit + 1].query.sql_with_params()
-        page_sql = f"""SELECT x.pk FROM unnest(%s::bigint[]) AS k(id) CROSS JOIN LATERAL ({inner_sql}) x
-                       ORDER BY x.scheduled_start DESC, x.pk DESC LIMIT %s"""
-        page_params = [list(course_ids), *inner_params, limit + 1]
-    else:  # one index serves the whole set (a tutor's own sessions)
-        page_sql, page_params = (paging.order(qs, newest_first=True).values("pk")[:limit + 1]
-                                 .query.sql_with_params())
+    per_row = paging.order(qs.filter(**{column: RawSQL(f"k.{of}", []) for column, of in key.items()}),
+                           newest_first=True)
+    inner_sql, inner_params = per_row.values("pk", "scheduled_start")[:limit + 1].query.sql_with_params()
+    driving_sql, driving_params = driving
+    return (f"""SELECT x.pk FROM {driving_sql} CROSS JOIN LATERAL ({inner_sql}) x
+                ORDER BY x.scheduled_start DESC, x.pk DESC LIMIT %s""",
+            [*driving_params, *inner_params, limit + 1])
+
+
+def _rows(page: tuple[str, list]) -> list[Row]:
+    """The table rows of the page's ids (SQL of one column), newest first, in one statement: only
+    they are joined to their course, people, rating and recording."""
+    page_sql, page_params = page
     rating_sql, recording_sql, row_params = _row_parts()
     sql = f"""
         WITH page AS ({page_sql})
@@ -215,6 +216,47 @@ def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | N
         return [Row(*r[:8], course=CourseRef(r[8], r[9]) if r[8] is not None else None,
                     student=Person(*r[10:13]), tutor=Person(*r[13:16]), rating=r[16], has_recording=r[17])
                 for r in db.fetchall()]
+
+
+def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | None, limit: int) -> list[Row]:
+    """Up to `limit` + 1 table rows of `qs`, newest first, after the cursor, in one statement.
+    With `course_ids`, each course's newest rows are read from its own (course, scheduled_start)
+    index (a LATERAL join over the ids) and merged, so the cost follows the page, not the
+    creator's share of all sessions; without, `qs` is paged as it is (a tutor's own sessions).
+    Only the page's rows are then joined to their course, people, rating and recording. `qs`
+    carries the filters (Filters.apply), and the ORM writes that part of the statement."""
+    if course_ids:
+        return _rows(_lateral_page(("unnest(%s::bigint[]) AS k(id)", [list(course_ids)]), qs, {"course_id": "id"},
+                                   cursor, limit))
+    # one index serves the whole set (a tutor's own sessions)
+    qs = paging.after_cursor(qs, cursor, newest_first=True)
+    return _rows(paging.order(qs, newest_first=True).values("pk")[:limit + 1].query.sql_with_params())
+
+
+_COURSE_STUDENTS = CourseStudent._meta.db_table
+
+
+def history_rows(creator: User, f: Filters, *, course_ids: list[int], cursor: str | None, limit: int) -> list[Row]:
+    """Up to `limit` + 1 rows of the creator's Session History under the filters, newest first,
+    after the cursor, in the courses `course_ids` (the same rows as `newest_rows` of
+    `f.apply(creator_sessions(creator))`). A student-name search starts from the (course,
+    student) pairs of creators.CourseStudent: the creator's students in those courses whose
+    name matches (a few hundred pairs), each pair's newest rows read from the sessions' (student,
+    course, scheduled_start) index; the other filters are the sessions' own columns, so no row
+    is joined to its course or student before the page is cut. (Read per course, PostgreSQL
+    probed the index for every person of that name in every course, or walked each course's
+    sessions testing every student's name.)"""
+    if not f.student or not course_ids:
+        return newest_rows(f.apply(creator_sessions(creator)), course_ids=course_ids, cursor=cursor, limit=limit)
+    named_sql, named_params = User.objects.filter(name__icontains=f.student).values("pk").query.sql_with_params()
+    pairs = (f"""(SELECT p.course_id, p.student_id FROM {_COURSE_STUDENTS} p
+                  WHERE p.course_id = ANY(ARRAY(SELECT id FROM {Course._meta.db_table}
+                                                WHERE creator_id = %s AND id = ANY(%s::bigint[])))
+                    AND p.sessions > 0 AND p.student_id = ANY(ARRAY({named_sql}))) AS k""",
+             [creator.pk, list(course_ids), *named_params])
+    # the creator, the courses and the name are the pairs' conditions; the rest are columns
+    qs = replace(f, student="").apply(Session.objects.all())
+    return _rows(_lateral_page(pairs, qs, {"course_id": "course_id", "student_id": "student_id"}, cursor, limit))
 
 
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --

@@ -86,12 +86,12 @@ def _form(request, frame: dict) -> HistoryFilterForm:
                              option_lists=frame["options"])
 
 
-def _results(qs, cursor: str | None, course_ids: list[int]) -> Results:
+def _results(creator, filters, cursor: str | None, course_ids: list[int]) -> Results:
     """One page of rows (keyset: the last page costs what the first does). The metrics of the
     filtered set are a request of their own (`metrics_panel`), so the list stays cheap. A database
     failure becomes the page's "Unable to load sessions" state instead of an error page."""
     try:  # the cursor was validated (`_valid_cursor`): a mangled one is already the newest page
-        rows = selectors.newest_rows(qs, course_ids=course_ids, cursor=cursor, limit=PAGE_SIZE)
+        rows = selectors.history_rows(creator, filters, course_ids=course_ids, cursor=cursor, limit=PAGE_SIZE)
     except DatabaseError:
         return Results(rows=[], next_cursor=None, error=True)
     rows, next_cursor = paging.cut(rows, PAGE_SIZE)
@@ -137,7 +137,7 @@ def _render_results(request, creator, context) -> Built:
     form, state = context["form"], context["state"]
     filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
     course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
-    results = _results(filters.apply(selectors.creator_sessions(creator)), context["cursor"] or None, course_ids)
+    results = _results(creator, filters, context["cursor"] or None, course_ids)
     u = _url_prefixes()
     rows = _decorate(results.rows, tz)
     after = f"?{context['query']}" if context["query"] else ""

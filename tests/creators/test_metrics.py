@@ -249,9 +249,10 @@ def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
 
     generated = dict(re.findall(r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
                                 rollups.SESSION_TRIGGER_FUNCTION + rollups.ASSESSMENT_TRIGGER_FUNCTION
-                                + rollups.TRUNCATE_FUNCTION + rollups.COURSE_TUTORS_FUNCTION, re.S))
+                                + rollups.TRUNCATE_FUNCTION + rollups.COURSE_TUTORS_FUNCTION
+                                + rollups.COURSE_STUDENTS_FUNCTION, re.S))
     assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments",
-                              "creators_rollup_truncate", "creators_course_tutors"}
+                              "creators_rollup_truncate", "creators_course_tutors", "creators_course_students"}
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(generated)])
         assert dict(cursor.fetchall()) == generated
@@ -292,3 +293,56 @@ def test_the_course_tutors_follow_the_rollups(history, creator, course, tutor, m
     with connection.cursor() as cursor:
         cursor.execute(f"TRUNCATE {SessionRollup._meta.db_table}")
     assert counts() == {}
+
+
+def test_the_course_students_follow_the_sessions(history, creator, course, student, tutor, outsider, make_session,
+                                                 capsys):
+    """Issue 13 item 6: CourseStudent (each course's students and their sessions: what a
+    student-name search starts from) follows every write to the sessions: inserts one by one and in
+    bulk, a session moved to another student or course or out of every course, a status change (no
+    change), a delete; a drift is found and rebuilt, and emptying the sessions empties them."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    from creators.models import CourseStudent
+
+    def counts():
+        return {(row.course_id, row.student_id): row.sessions for row in CourseStudent.objects.all() if row.sessions}
+
+    sia = make_user("sia", Role.STUDENT)
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    theirs = Course.objects.create(creator=outsider, title="Other")
+    assert counts() == {(course.id, student.id): 6}
+    make_session(start=NOW - timedelta(days=8), course=theirs)
+    make_session(start=NOW - timedelta(days=9), course=None)  # nobody's: not counted
+    Session.objects.bulk_create([Session(tutor=tutor, student=sia, course=geometry, status=Status.SCHEDULED,
+                                         scheduled_start=NOW + timedelta(days=10 + i),
+                                         scheduled_end=NOW + timedelta(days=10 + i, hours=1)) for i in range(3)])
+    assert counts() == {(course.id, student.id): 6, (theirs.id, student.id): 1, (geometry.id, sia.id): 3}
+    Session.objects.filter(pk=history["a"].pk).update(student=sia)
+    Session.objects.filter(pk=history["b"].pk).update(course=geometry)
+    Session.objects.filter(pk=history["c"].pk).update(course=None)
+    assert counts() == {(course.id, student.id): 3, (course.id, sia.id): 1, (geometry.id, student.id): 1,
+                        (theirs.id, student.id): 1, (geometry.id, sia.id): 3}
+    Session.objects.filter(course=geometry).update(status=Status.CANCELLED_BY_TUTOR)  # no pair changes
+    Session.objects.filter(pk=history["a"].pk).delete()
+    Session.objects.filter(course=None).update(course=theirs)
+    expected = {(course.id, student.id): 3, (geometry.id, student.id): 1, (theirs.id, student.id): 3,
+                (geometry.id, sia.id): 3}
+    assert counts() == expected and rollups.differences() == []
+
+    CourseStudent.objects.filter(course=course, student=student).update(sessions=99)  # drift by hand
+    CourseStudent.objects.filter(course=geometry, student=sia).delete()
+    assert sorted(rollups.differences()) == sorted([(course.id, student.id, "course_students", 99, 3),
+                                                    (geometry.id, sia.id, "course_students", None, 3)])
+    with pytest.raises(CommandError, match="differ from a recount"):
+        call_command("check_rollups")
+    assert (f"course {course.id} student {student.id}: 99 sessions in creators_coursestudent vs 3 in the sessions"
+            in capsys.readouterr().err)
+    call_command("check_rollups", "--rebuild")
+    assert rollups.differences() == [] and counts() == expected
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's pending deferred FK checks first
+        cursor.execute(f"TRUNCATE {rollups.SESSION} CASCADE")
+    assert counts() == {} and rollups.differences() == []

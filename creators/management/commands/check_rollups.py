@@ -23,6 +23,9 @@ class Command(BaseCommand):
                 if row[2] == "course_tutors":  # a CourseTutor row against the rollups' sum
                     self.stderr.write(f"course {row[0]} tutor {row[1]}: {row[3]} sessions in creators_coursetutor "
                                       f"vs {row[4]} in the rollups")
+                elif row[2] == "course_students":  # a CourseStudent row against the sessions counted
+                    self.stderr.write(f"course {row[0]} student {row[1]}: {row[3]} sessions in creators_coursestudent "
+                                      f"vs {row[4]} in the sessions")
                 else:
                     self.stderr.write(f"course {row[0]} tutor {row[1]} {row[2]}: rollup {row[3]} vs recount {row[4]}")
             raise CommandError(f"{len(wrong)} rollup rows differ from a recount (run with --rebuild)")
