@@ -20,15 +20,26 @@ _lock = threading.Lock()
 
 
 class SharedClient(redis.RedisCacheClient):
-    """Django's client, with its connection pools made under a lock: threads share it now."""
+    """Django's client, with its connection pools made under a lock: threads share it now. It also
+    keeps one redis-py client per pool: Django's makes a new one for every get and set, and each
+    builds redis-py's table of about 170 response callbacks (a redis-py client is thread-safe;
+    only its pipelines and pub/sub are not, and the cache uses neither across threads)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._pool_lock = threading.Lock()
+        self._redis_clients: dict[int, object] = {}
 
     def _get_connection_pool(self, write):
         with self._pool_lock:
             return super()._get_connection_pool(write)
+
+    def get_client(self, key=None, *, write=False):
+        pool = self._get_connection_pool(write)
+        client = self._redis_clients.get(id(pool))
+        if client is None:
+            client = self._redis_clients.setdefault(id(pool), self._client(connection_pool=pool))
+        return client
 
 
 class RedisCache(redis.RedisCache):

@@ -159,3 +159,24 @@ def test_the_server_streams_the_csv_export(transactional_db, creator, make_sessi
     lines = body.strip().splitlines()
     assert len(lines) == 1 + len(sessions), body
     assert "consume synchronous iterators" not in text, text[-3000:]
+
+
+def test_the_cache_reuses_its_redis_client_across_threads():
+    """tutoring/cache.py keeps one redis-py client per connection pool: every get and set of every
+    request thread goes through the same object (Django's client built a new one, with its table
+    of response callbacks, for each operation), and the values still arrive."""
+    from django.core.cache import cache
+
+    seen, values = [], []
+
+    def work(n):
+        client = cache._cache.get_client(write=True)
+        seen.append(id(client))
+        cache.set(f"cache-client-test:{n}", n, 30)
+        values.append(cache.get(f"cache-client-test:{n}"))
+        seen.append(id(cache._cache.get_client(f"cache-client-test:{n}")))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(work, range(32)))
+    assert sorted(values) == list(range(32))
+    assert len(set(seen)) == 1, f"{len(set(seen))} redis clients for 64 operations"
