@@ -86,6 +86,27 @@ def check_day(value: date) -> date:
     return value
 
 
+MAX_ID = 2**63 - 1  # a bigint, the widest id column
+
+
+def parse_int(value: Any, *, maximum: int = MAX_ID) -> int | None:
+    """A whole number 0..maximum written in ASCII digits (a URL's query, a search box, a button's
+    data, a provider's text), else None. Not str.isdigit(): it is true for "²", which int()
+    refuses; and a wider number than a bigint is refused by PostgreSQL."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not (value.isascii() and value.isdecimal()) or len(value) > len(str(maximum)):
+        return None
+    number = int(value)
+    return number if number <= maximum else None
+
+
+def parse_id(value: Any) -> int | None:
+    """A database id (1..bigint) as parse_int reads it, else None."""
+    number = parse_int(value)
+    return number or None
+
+
 def parse_json(body: bytes | str) -> Any:
     """json.loads for request bodies: ValueError for bad JSON, bad UTF-8 and JSON nested too deep
     for the parser (never a RecursionError)."""
