@@ -67,6 +67,19 @@ def clean_text(value: Any, *, max_length: int, min_length: int = 0, what: str = 
     return text
 
 
+def unreadable_parameter(params) -> str | None:
+    """The message for the first parameter of a query (a QueryDict) whose name or value has a
+    character clean_text refuses (a NUL reaches PostgreSQL as an error wherever a view or the
+    admin's list filters look it up), else None."""
+    for name, values in params.lists():
+        for text in (name, *values):
+            if bad := _FORBIDDEN.search(text):
+                shown = _FORBIDDEN.sub("", name)[:40] or "?"
+                return (f"The address has a character that cannot be read in “{shown}” ({_describe(bad.group())}, "
+                        "a control or broken character): remove it and try again.")
+    return None
+
+
 def check_moment(value: datetime) -> datetime:
     """An aware date-time within EARLIEST..LATEST, or InvalidInput."""
     if value.tzinfo is None or value.utcoffset() is None:
