@@ -13,7 +13,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.html import format_html
 
 from .models import Course, Enrollment, Guardianship, Match, Role, User
@@ -46,6 +46,27 @@ class CoordinatorAccess:
 
     def has_delete_permission(self, request, obj=None):
         return is_admin_operator(request.user)
+
+
+    def get_changeform_initial_data(self, request):
+        """The add page's prefill from its query (?student=12) without a value that is no id of the
+        related model: the autocomplete widget looks the prefill up as ids, and ?student=x (or
+        "²") raised ValueError there, a 500. The field is then left empty for the coordinator."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not field.is_relation or field.related_model is None:
+                continue
+            target = field.target_field if field.many_to_one or field.one_to_one else field.related_model._meta.pk
+            try:
+                for one in value if isinstance(value, list) else [value]:
+                    target.to_python(one)
+            except ValidationError:
+                del initial[name]
+        return initial
 
 
 class ReadOnlyAccess(CoordinatorAccess):

@@ -193,6 +193,21 @@ def test_a_coordinator_links_a_parent_and_a_student(client, coordinator, parent,
     assert Guardianship.objects.filter(parent=parent, student=kid).exists()
 
 
+@pytest.mark.parametrize("value", ["x", "²", "[]", "2026-13-45", "x" * 5000, "1.5"])
+def test_an_add_page_prefill_that_is_no_id_is_left_empty(client, coordinator, parent, value):
+    """?student=x on an add page with autocomplete fields: the widget looked it up as an id and
+    raised ValueError (a 500). Every add page of our apps opens with the field empty instead; a
+    real id is still prefilled."""
+    client.force_login(coordinator)
+    for url in our_changelists():
+        add = f"{url}add/"
+        for name in ("student", "parent", "tutor", "course", "creator", "session", "user"):
+            response = client.get(add, {name: value})
+            assert response.status_code in (200, 403), (add, name, response.status_code)
+    page = client.get(reverse("admin:tutoring_guardianship_add"), {"parent": parent.pk}).content.decode()
+    assert f'<option value="{parent.pk}" selected>' in page
+
+
 # --- packages and their ledger ----------------------------------------------------------------
 
 
