@@ -1,5 +1,6 @@
 """The calendar feed (no sign-in: the secret in its URL is the credential) and its settings page."""
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -15,6 +16,8 @@ from tutoring.models import Role
 from . import feeds
 from .models import CalendarFeed, new_token
 
+TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
 FEED_ROLES = (Role.TUTOR, Role.PARENT)
 
 
@@ -25,7 +28,9 @@ def _may_have_feed(user) -> bool:
 @require_GET
 def feed(request, token: str):
     """A revoked, regenerated-away or made-up token is a plain 404: nothing says whether it ever existed."""
-    found = CalendarFeed.objects.select_related("user").filter(token=token).first() if len(token) <= 64 else None
+    # tokens are token_urlsafe: anything else (a NUL reached PostgreSQL: a 500) is no token
+    found = (CalendarFeed.objects.select_related("user").filter(token=token).first()
+             if TOKEN.fullmatch(token) else None)
     if found is None or not found.user.is_active or not _may_have_feed(found.user):
         raise Http404
     now = timezone.now()

@@ -18,7 +18,7 @@ from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Session
 from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
-from tutoring.input import Moment, Text
+from tutoring.input import MAX_ID, Moment, Text
 from tutoring.models import Role, User
 from video import recordings
 
@@ -101,10 +101,12 @@ class StatsOut(MetricsOut):
 
 
 class FilterIn(Schema):
-    course: int | None = None
-    st: int | None = None
+    # ids within a bigint: the session rows' SQL compares them with bigint columns (a wider one
+    # was PostgreSQL's "bigint out of range", a 500)
+    course: int | None = Field(None, ge=1, le=MAX_ID)
+    st: int | None = Field(None, ge=1, le=MAX_ID)
     student: Text(100, what="student name") = ""
-    student_id: int | None = Field(None, ge=1, le=2**63 - 1)
+    student_id: int | None = Field(None, ge=1, le=MAX_ID)
     status: Literal["all", "completed", "scheduled", "cancelled", "no_show"] = "all"
     from_: Moment | None = Field(None, alias="from")
     to: Moment | None = None

@@ -27,7 +27,7 @@ from import_export import fields, resources, widgets
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Source, Status
-from tutoring.input import InvalidInput, check_moment, clean_text
+from tutoring.input import InvalidInput, check_moment, clean_text, parse_id
 from tutoring.models import Role, User
 
 from .models import ImportedSession
@@ -113,9 +113,8 @@ class LegacySessionResource(resources.ModelResource):
         end = _moment(values["end"], "end", errors)
         course_id = None
         if values["course"]:
-            if values["course"].isdigit() and len(values["course"]) < 10:
-                course_id = int(values["course"])
-            else:
+            if (course_id := parse_id(values["course"])) is None or course_id >= 2**31:
+                course_id = None
                 errors["course"] = "The course is its number (or leave it empty)."
         status = values["status"] or Status.APPROVED.value
         if status not in STATUSES:

@@ -27,7 +27,7 @@ from sessions.errors import Refused
 from sessions.forms import reason_field
 from sessions.models import Channel, Party, RescheduleProposal, Session, ThreadStatus, counterparty
 from tutoring.admin import is_admin_operator
-from tutoring.input import DateTimeField
+from tutoring.input import DateTimeField, parse_id
 
 MOVE, ANSWER = "_move", "_answer"
 # the page's own action: the move (the registry's entry with the admin's page here)
@@ -67,9 +67,9 @@ def move_page(modeladmin, request, object_id):
     changes."""
     if not is_admin_operator(request.user):
         raise PermissionDenied
-    if not str(object_id).isdigit() or len(str(object_id)) > 18:
+    if (pk := parse_id(object_id)) is None:
         raise Http404("Session not found.")
-    session = get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=int(object_id))
+    session = get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=pk)
     move_form, answer_form, status, clashes = MoveForm(prefix="move"), None, 200, []
     if request.method == "POST" and MOVE in request.POST:
         move_form = MoveForm(request.POST, prefix="move")

@@ -16,6 +16,7 @@ from sessions.admin import CancellationPolicyAdmin, ChangeReasonAdmin
 from sessions.errors import Refused
 from sessions.models import CancellationPolicy, ChangeReason, Channel, Session, SessionEvent, Status
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, is_admin_operator
+from tutoring.input import parse_id
 from tutoring.models import Role, User
 
 from . import audit, disputes, policies
@@ -31,9 +32,9 @@ def require_operator(request) -> None:
 
 
 def session_or_404(object_id) -> Session:
-    if not str(object_id).isdigit() or len(str(object_id)) > 18:
+    if (pk := parse_id(object_id)) is None:
         raise Http404("Session not found.")
-    return get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=int(object_id))
+    return get_object_or_404(Session.objects.select_related("tutor", "student", "course"), pk=pk)
 
 
 def submitted(request, form_class, act, *, success: str, then: str):
@@ -136,9 +137,9 @@ class DisputeAdmin(CoordinatorAccess, admin.ModelAdmin):
 
     def person_audit_view(self, request, object_id):
         require_operator(request)
-        if not str(object_id).isdigit() or len(str(object_id)) > 18:
+        if (pk := parse_id(object_id)) is None:
             raise Http404("Person not found.")
-        person = get_object_or_404(User, pk=int(object_id))
+        person = get_object_or_404(User, pk=pk)
         page = audit.page_of(audit.person_events(person), request.GET.get("page"))
         roles = [Role(code).label if code in Role.values else code for code in person.roles]  # words, not codes
         return TemplateResponse(request, "admin/desk/audit.html", self.context(
@@ -174,7 +175,8 @@ class PolicyHistory:
         policies.record_change(by=request.user, obj=obj, before=policies.snapshot(obj), after={}, action="deleted")
 
     def history_view(self, request, object_id, extra_context=None):
-        changes = policies.history_of(self.model, int(object_id)) if str(object_id).isdigit() else []
+        pk = parse_id(object_id)
+        changes = policies.history_of(self.model, pk) if pk is not None else []
         return super().history_view(request, object_id, {**(extra_context or {}), "policy_changes": changes})
 
 

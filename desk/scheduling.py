@@ -16,7 +16,7 @@ from django.utils import timezone
 from sessions import lifecycle
 from sessions.errors import Refused
 from sessions.models import Channel, Session
-from tutoring.input import DateTimeField, DayField, TextField
+from tutoring.input import DateTimeField, DayField, TextField, parse_id
 from tutoring.models import Course, MatchState, Role, User
 
 from . import patterns
@@ -46,7 +46,8 @@ class PatternForm(forms.Form):
                                      minutes=d["minutes"], starts_on=d["starts_on"], weeks=d["weeks"])
 
     def seen_ids(self) -> set[int]:
-        return {int(p) for p in (self.cleaned_data.get("seen") or "").split(",") if p.strip().isdigit()}
+        seen = (parse_id(p.strip()) for p in (self.cleaned_data.get("seen") or "").split(","))
+        return {pk for pk in seen if pk is not None}
 
 
 def _initial(pattern: WeeklyPattern | None) -> dict:
@@ -156,7 +157,7 @@ class SessionAddForm(forms.Form):
 def add_session_page(modeladmin, request):
     """The session admin's add page: a form whose save is lifecycle.create_session (channel admin)."""
     # ?tutor=&student=&course= preselect (the match list's "Add one session" link passes its pair)
-    initial = {k: v for k, v in request.GET.items() if k in ("tutor", "student", "course") and v.isdigit()}
+    initial = {k: v for k, v in request.GET.items() if k in ("tutor", "student", "course") and parse_id(v)}
     form = SessionAddForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         d = form.cleaned_data

@@ -9,6 +9,7 @@ from django.utils import timezone
 from sessions.admin import SessionColumn
 from tutoring.admin_paging import LargeTableAdmin
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess
+from tutoring.input import parse_id
 
 from .kinds import KINDS
 from .models import Delivery, DeliveryStatus, Notification, SuppressedAddress
@@ -32,8 +33,8 @@ def _search_people_or_session(queryset, search_term):
     term = search_term.strip().lstrip("#")
     if not term:
         return queryset, False
-    if term.isdigit() and len(term) < 19:
-        return queryset.filter(session_id=int(term)), False
+    if (session_id := parse_id(term)) is not None:
+        return queryset.filter(session_id=session_id), False
     return queryset.filter(recipient__email__iexact=term), False
 
 

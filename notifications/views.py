@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from tutoring.http import see_other
+from tutoring.input import InvalidInput, clean_text, parse_id
 from tutoring.models import User
 
 from .channels import CHANNELS
@@ -49,9 +50,9 @@ def inbox(request):
     rows = Notification.objects.filter(recipient=user).order_by("-id")
     before = request.GET.get("before", "")
     if before:
-        if not before.isdigit() or len(before) > 18:
+        if (before_id := parse_id(before)) is None:
             raise Http404("No such page.")
-        rows = rows.filter(id__lt=int(before))
+        rows = rows.filter(id__lt=before_id)
     page = list(rows[: PAGE + 1])
     more = len(page) > PAGE
     page = page[:PAGE]
@@ -101,7 +102,7 @@ def mark_all_read(request):
 
 def _back(request) -> str:
     before = request.POST.get("before", "")
-    return f"/notifications/?before={before}" if before.isdigit() and len(before) <= 18 else "/notifications/"
+    return f"/notifications/?before={before}" if parse_id(before) is not None else "/notifications/"
 
 
 # --- settings ---------------------------------------------------------------------------------
@@ -194,7 +195,12 @@ def _dev_only():
 @require_GET
 def dev_outbox(request):
     _dev_only()
-    to = request.GET.get("to", "")[:254]
+    status = 200
+    try:
+        to = clean_text(request.GET.get("to", ""), max_length=254, what="address")
+    except InvalidInput as exc:  # PostgreSQL cannot compare a NUL: the page says why it shows everyone's
+        messages.error(request, str(exc))
+        to, status = "", 400
     kept = KeptEmail.objects.order_by("-id")
     if to:
         kept = kept.filter(to__contains=[to])
@@ -204,7 +210,7 @@ def dev_outbox(request):
         "emails": emails, "to": to, "people": people,
         "backend": settings.MAILERS["default"].get("BACKEND", ""),
         "keeps": settings.MAILERS["default"].get("BACKEND") == settings.LOCAL_EMAIL_BACKEND,
-    })
+    }, status=status)
 
 
 @never_cache

@@ -33,6 +33,7 @@ from sessions.errors import Refused
 from sessions.models import RecordingStatus, Session, SessionAssessment, VideoProvider
 from tutoring.csp import allow_frames
 from tutoring.http import see_other
+from tutoring.input import parse_json
 from video import browser_recordings, presence, recordings
 from video import services as video_services
 from video.errors import UNAVAILABLE
@@ -316,8 +317,8 @@ def recording_view(view):
 
 
 def _json_body(request) -> dict:
-    try:
-        body = json.loads(request.body or b"{}")
+    try:  # parse_json: JSON nested too deep is a ValueError too (json.loads raised RecursionError)
+        body = parse_json(request.body or b"{}")
     except ValueError:
         body = None
     if not isinstance(body, dict):

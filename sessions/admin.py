@@ -30,6 +30,7 @@ from django.utils.timezone import localtime
 
 from tutoring.admin import CoordinatorAccess, ReadOnlyAccess, person_search
 from tutoring.admin_paging import LargeTableAdmin
+from tutoring.input import parse_id
 from tutoring.models import Enrollment, LessonPackage, Role, User
 
 from . import selectors
@@ -363,8 +364,8 @@ class SessionAdmin(CoordinatorAccess, LargeTableAdmin):
         people = matching_people(term)
         match = Q(tutor_id__in=people) | Q(student_id__in=people)
         digits = term.lstrip("#")
-        if digits.isdigit() and len(digits) < 19:  # within bigint
-            match |= Q(pk=int(digits))
+        if (pk := parse_id(digits)) is not None:
+            match |= Q(pk=pk)
         return queryset.filter(match), False
 
     @admin.display(description="kind")
@@ -443,9 +444,9 @@ class SessionEventAdmin(SessionColumn, EventWords, ReadOnlyAccess, LargeTableAdm
         term = search_term.strip().lstrip("#")
         if not term:
             return queryset, False
-        if not (term.isdigit() and len(term) < 19):
+        if (session_id := parse_id(term)) is None:
             return queryset.none(), False
-        return queryset.filter(session_id=int(term)), False  # index (session, id)
+        return queryset.filter(session_id=session_id), False  # index (session, id)
 
 
 class ProposalInline(ReadOnlyAccess, admin.TabularInline):

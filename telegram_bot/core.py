@@ -28,6 +28,7 @@ from sessions import lifecycle, projections, rules, selectors
 from sessions.access import Viewer
 from sessions.errors import Refused
 from sessions.models import OCCUPYING_STATUSES, ChangeKind, Party, Session
+from tutoring.input import InvalidInput, check_moment, parse_id
 
 from .actions import ACTIONS, TELEGRAM, by_conversation
 from .models import ChatState, LinkCode, TelegramLink
@@ -435,7 +436,7 @@ def step_button(user, chat_id: int, kind: str, value: str, now: datetime) -> lis
         return [Out(STALE_STEP)]
     if kind == "r" and step in ("cancel_reason", "reschedule_reason"):
         change = step.split("_")[0]
-        reason = selectors.change_reasons(Party.TUTOR, change).filter(pk=int(value) if value.isdigit() else 0).first()
+        reason = selectors.change_reasons(Party.TUTOR, change).filter(pk=parse_id(value) or 0).first()
         if reason is None:
             return [Out(f"Choose one of the tutor's {change} reasons.")]
         state |= {"reason": reason.id}
@@ -505,6 +506,10 @@ def text_message(user, inp: Input, now: datetime) -> list[Out]:
         start = read_time(inp.text, user)
         if start is None:
             return [Out(f"I could not read that. {ask_time(user)}")]
+        try:  # the year 9999 overflows once the length is added: the shared range first
+            check_moment(start)
+        except InvalidInput as exc:
+            return [Out(f"{exc} {ask_time(user)}")]
         end = start + (session.scheduled_end - session.scheduled_start)
         confirm = "reschedule_confirm" if step == "reschedule_time" else "counter_confirm"
         set_state(inp.chat_id, state | {"step": confirm, "start": start.isoformat()})

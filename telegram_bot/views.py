@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from tutoring import limits
 from tutoring.celery import publish
+from tutoring.input import parse_json
 
 from . import core, tasks
 from .models import LINK_CODE_TTL, LinkCode, ProcessedUpdate, TelegramLink
@@ -83,8 +84,8 @@ def webhook(request):
     if len(request.body) > MAX_BODY:
         return _bad("Too large.", 413)
     try:
-        payload = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+        payload = parse_json(request.body)  # also JSON nested too deep (json.loads: RecursionError)
+    except ValueError:
         return _bad("The body is not JSON.")
     if not isinstance(payload, dict) or type(payload.get("update_id")) is not int \
             or not 0 <= payload["update_id"] < 2 ** 63 or not (UPDATE_KEYS & payload.keys()):

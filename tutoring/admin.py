@@ -11,9 +11,10 @@ import zoneinfo
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect, AutocompleteSelectMultiple
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import FieldDoesNotExist, ValidationError
 from django.utils.html import format_html
 
 from .models import Course, Enrollment, Guardianship, Match, Role, User
@@ -26,6 +27,32 @@ def is_admin_operator(user) -> bool:
     if not (user.is_authenticated and user.is_active and user.is_staff):
         return False
     return user.is_superuser or Role.COORDINATOR in (user.roles or ())
+
+
+class _IdsOnly:
+    """An autocomplete widget that looks up only values that can be ids of the related model:
+    Django's looks up whatever the form holds, and a posted (or prefilled) "x" or "²" raised
+    ValueError while the form with its errors was drawn, a 500 for a coordinator's typo."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field.model._meta  # the field the ids are of, as Django's optgroups finds it
+        target = remote.get_field(getattr(self.field.remote_field, "field_name", None) or remote.pk.attname)
+        ids = []
+        for one in value:
+            try:
+                target.to_python(one)
+            except ValidationError:
+                continue
+            ids.append(one)
+        return super().optgroups(name, ids, attr)
+
+
+class IdsOnlyAutocompleteSelect(_IdsOnly, AutocompleteSelect):
+    pass
+
+
+class IdsOnlyAutocompleteSelectMultiple(_IdsOnly, AutocompleteSelectMultiple):
+    pass
 
 
 class CoordinatorAccess:
@@ -46,6 +73,38 @@ class CoordinatorAccess:
 
     def has_delete_permission(self, request, obj=None):
         return is_admin_operator(request.user)
+
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdsOnlyAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = IdsOnlyAutocompleteSelectMultiple(db_field, self.admin_site,
+                                                                 using=kwargs.get("using"))
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        """The add page's prefill from its query (?student=12) without a value that is no id of the
+        related model: the autocomplete widget looks the prefill up as ids, and ?student=x (or
+        "²") raised ValueError there, a 500. The field is then left empty for the coordinator."""
+        initial = super().get_changeform_initial_data(request)
+        for name, value in list(initial.items()):
+            try:
+                field = self.model._meta.get_field(name)
+            except FieldDoesNotExist:
+                continue
+            if not field.is_relation or field.related_model is None:
+                continue
+            target = field.target_field if field.many_to_one or field.one_to_one else field.related_model._meta.pk
+            try:
+                for one in value if isinstance(value, list) else [value]:
+                    target.to_python(one)
+            except ValidationError:
+                del initial[name]
+        return initial
 
 
 class ReadOnlyAccess(CoordinatorAccess):

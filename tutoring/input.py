@@ -67,6 +67,19 @@ def clean_text(value: Any, *, max_length: int, min_length: int = 0, what: str = 
     return text
 
 
+def unreadable_parameter(params) -> str | None:
+    """The message for the first parameter of a query (a QueryDict) whose name or value has a
+    character clean_text refuses (a NUL reaches PostgreSQL as an error wherever a view or the
+    admin's list filters look it up), else None."""
+    for name, values in params.lists():
+        for text in (name, *values):
+            if bad := _FORBIDDEN.search(text):
+                shown = _FORBIDDEN.sub("", name)[:40] or "?"
+                return (f"The address has a character that cannot be read in “{shown}” ({_describe(bad.group())}, "
+                        "a control or broken character): remove it and try again.")
+    return None
+
+
 def check_moment(value: datetime) -> datetime:
     """An aware date-time within EARLIEST..LATEST, or InvalidInput."""
     if value.tzinfo is None or value.utcoffset() is None:
@@ -84,6 +97,27 @@ def check_day(value: date) -> date:
     if not EARLIEST.date() <= value <= LATEST.date():
         raise InvalidInput(RANGE_MESSAGE, "out_of_range")
     return value
+
+
+MAX_ID = 2**63 - 1  # a bigint, the widest id column
+
+
+def parse_int(value: Any, *, maximum: int = MAX_ID) -> int | None:
+    """A whole number 0..maximum written in ASCII digits (a URL's query, a search box, a button's
+    data, a provider's text), else None. Not str.isdigit(): it is true for "²", which int()
+    refuses; and a wider number than a bigint is refused by PostgreSQL."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not (value.isascii() and value.isdecimal()) or len(value) > len(str(maximum)):
+        return None
+    number = int(value)
+    return number if number <= maximum else None
+
+
+def parse_id(value: Any) -> int | None:
+    """A database id (1..bigint) as parse_int reads it, else None."""
+    number = parse_int(value)
+    return number or None
 
 
 def parse_json(body: bytes | str) -> Any:

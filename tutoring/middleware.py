@@ -8,7 +8,10 @@ settings.TIME_ZONE. Emails are rendered in their recipient's zone (notifications
 
 import zoneinfo
 
+from django.shortcuts import render
 from django.utils import timezone
+
+from tutoring.input import unreadable_parameter
 
 
 class ViewerTimeZoneMiddleware:
@@ -28,3 +31,19 @@ class ViewerTimeZoneMiddleware:
             return self.get_response(request)
         with timezone.override(zone):
             return self.get_response(request)
+
+
+class UnreadableQueryMiddleware:
+    """A page's query string with a NUL or another control character (in a name or a value) is a
+    400 that says so, before any view or admin list filter reads it: every page's parameters, the
+    admin's ?status__exact= and ?q= among them, reached PostgreSQL, which refuses a NUL (a 500).
+    The API checks its own parameters (its schemas' Text type, a 422 naming the field)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.GET and not request.path.startswith("/api/"):
+            if message := unreadable_parameter(request.GET):
+                return render(request, "bad_request.html", {"message": message}, status=400)
+        return self.get_response(request)

@@ -126,6 +126,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "tutoring.middleware.UnreadableQueryMiddleware",  # a NUL in a page's query: a 400 that says so
     # last: turns a locked-out sign-in into the page that says when it lifts (tutoring/signin.py)
     "axes.middleware.AxesMiddleware",
 ]

@@ -27,6 +27,7 @@ import redis
 from django.conf import settings
 
 from sessions.models import LIVE, Session, VideoProvider
+from tutoring.input import parse_id
 
 from . import presence, services
 from .errors import VideoUnavailable
@@ -45,10 +46,8 @@ def connection_id(provider: str, connection: str) -> str:
 def participant(session: Session, identity) -> int | None:
     """Our user id from the provider's identity (people join as str(user.pk)), only for the
     session's own tutor or student."""
-    if not isinstance(identity, str) or not identity.isdigit():
-        return None
-    user_id = int(identity)
-    return user_id if user_id in (session.tutor_id, session.student_id) else None
+    user_id = parse_id(identity) if isinstance(identity, str) else None
+    return user_id if user_id is not None and user_id in (session.tutor_id, session.student_id) else None
 
 
 def provider_connections(session_id: int, provider: str, *, now: datetime) -> dict[str, int]:

@@ -196,7 +196,7 @@ def _finish(copy: RecordingCopy, *, duration_seconds, now: datetime) -> None:
     recordings.finish(copy, checksum=checksum, now=now)
     try:
         seconds = int(duration_seconds)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # JSON's 1e999 is float("inf")
         seconds = None
     if seconds is not None and 0 < seconds <= 24 * 3600:
         Recording.objects.filter(pk=copy.recording_id).update(duration_seconds=seconds)

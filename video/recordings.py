@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from notes.storage import attachment_storage, is_object_store, signed_link
 from sessions.models import Recording, RecordingStatus, Session, VideoProvider
+from tutoring.input import parse_int
 
 from .errors import NotAtProvider, NotYetAtProvider, ProviderDown, VideoUnavailable
 from .models import CopyStatus, RecordingCopy
@@ -191,7 +192,7 @@ def _extent(response: httpx.Response, offset: int) -> tuple[int | None, int]:
         return (None if match.group(3) == "*" else int(match.group(3))), 0
     if response.status_code == 200:
         length = response.headers.get("Content-Length")
-        return (int(length) if length and length.isdigit() else None), offset
+        return parse_int(length), offset
     if response.status_code == 416 and offset:  # nothing after what is stored: the source shrank
         raise SourceChanged("the provider's file is shorter than what is stored")
     raise ProviderDown(f"recording download: HTTP {response.status_code}")

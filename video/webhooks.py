@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from sessions.models import VideoProvider
+from tutoring.input import parse_int
 
 from . import attendance, services
 from .models import ProviderEvent, ProviderEventKind, VideoRoom
@@ -130,6 +131,8 @@ def _act(event: ProviderEvent, *, recording_id: str, room_id: str, size) -> Outc
 
 
 def _when(created_at, now: datetime) -> datetime:
-    if isinstance(created_at, int | float | str) and str(created_at).isdigit():
-        return datetime.fromtimestamp(int(created_at), UTC)
-    return now
+    seconds = parse_int(created_at) if isinstance(created_at, int | str) else None
+    try:
+        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else now
+    except (OverflowError, ValueError, OSError):  # a second count beyond the year 9999
+        return now

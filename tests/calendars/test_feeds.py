@@ -116,8 +116,8 @@ def test_revoked_regenerated_and_made_up_tokens_get_a_bare_404(client, tutor, se
     client.post("/calendar/", {"action": "revoke"})
     assert not CalendarFeed.objects.filter(user=tutor).exists()
     client.logout()
-    for token in (new, "x" * 43, "", "x" * 200, old[:-1]):
-        assert client.get(f"/calendar/{token}.ics").status_code == 404
+    for token in (new, "x" * 43, "", "x" * 200, old[:-1], "%00", "a%00b", "%ED%A0%80", "%C2%B2", "a.b"):
+        assert client.get(f"/calendar/{token}.ics").status_code == 404, token  # a NUL was a 500
 
 
 def test_an_outsiders_token_shows_only_the_outsiders_sessions(client, outsider, session):

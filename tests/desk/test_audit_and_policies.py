@@ -155,6 +155,10 @@ def test_outsiders_see_no_audit_and_waive_nothing(client, make_session, parent, 
     client.force_login(make_user("coco2", Role.COORDINATOR, is_staff=True))
     assert client.get("/admin/desk/dispute/audit/session/999999/").status_code == 404
     assert client.get("/admin/desk/dispute/audit/person/999999/").status_code == 404
+    for bad in ("²", "١٢", "9223372036854775808"):  # "²".isdigit() is true and int("²") a 500
+        assert client.get(f"/admin/desk/dispute/audit/session/{bad}/").status_code == 404
+        assert client.get(f"/admin/desk/dispute/audit/person/{bad}/").status_code == 404
+        assert client.get(f"/admin/tutoring_sessions/cancellationpolicy/{bad}/history/").status_code in (302, 404)
 
 
 # --- the penalty sheet and the reason lists -------------------------------------------------------

@@ -159,3 +159,15 @@ def test_a_file_that_stopped_fitting_after_its_dry_run_imports_nothing(client, c
     assert not ImportedSession.objects.exists() and Session.objects.count() == 1
     shown = client.get(response["Location"]).content.decode()
     assert "nothing was saved" in shown
+
+
+@pytest.mark.parametrize("course", ["²", "١٢", "0", "-1", "99999999999"])
+def test_a_course_that_is_no_number_is_the_rows_problem(client, coordinator, tutor, student, course):
+    """"²" passed str.isdigit() and int() refused it: the dry run was a 500. Now the row says so."""
+    client.force_login(coordinator)
+    text = HEADER + f"c-1,tia,sam,2025-03-04T16:00:00+01:00,2025-03-04T17:00:00+01:00,{course},,\n"
+    page = upload(client, text)
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "The course is its number (or leave it empty)." in body and "process_import" not in body
+    assert not ImportedSession.objects.exists()

@@ -167,6 +167,9 @@ def test_outsiders_get_403_or_a_login_and_change_nothing(client, session, propos
 def test_an_unknown_session_is_404(desk):
     assert desk.get("/admin/tutoring_sessions/session/999999/move/").status_code == 404
     assert desk.get("/admin/tutoring_sessions/session/abc/move/").status_code == 404
+    # a digit to str.isdigit that int() refuses, and an id past a bigint: 404s, they were 500s
+    assert desk.get("/admin/tutoring_sessions/session/²/move/").status_code == 404
+    assert desk.get("/admin/tutoring_sessions/session/9223372036854775808/move/").status_code == 404
 
 
 def test_a_session_that_cannot_move_says_so(desk, awaiting, session, time_machine):

@@ -262,6 +262,30 @@ def test_the_admin_confirm_does_not_write_around_a_conflict_it_did_not_show(clie
     assert Session.objects.count() == before and not WeeklyPattern.objects.exists()
 
 
+
+@pytest.mark.parametrize("seen", ["²", "١٢,x", "9223372036854775808", ",,"])
+def test_a_forged_list_of_seen_conflicts_is_no_500(client, proposed, coordinator, clashes, time_machine, seen):
+    """The confirm's hidden list of the conflicts shown: "²" passed str.isdigit() and int() refused
+    it. Ids that are none of the conflicts are conflicts not shown: nothing is written."""
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    client.force_login(coordinator)
+    before = Session.objects.count()
+    page = client.post(f"/admin/tutoring/match/{proposed.pk}/accept/", pattern_post(_confirm="1", seen=seen),
+                       follow=True)
+    assert page.status_code == 200 and "The conflicts changed since the preview" in page.content.decode()
+    assert Session.objects.count() == before and not WeeklyPattern.objects.exists()
+
+
+def test_the_add_page_ignores_prefills_that_are_no_ids(client, coordinator, time_machine):
+    time_machine.move_to(BEFORE_SPRING, tick=False)
+    client.force_login(coordinator)
+    for value in ("²", "9" * 30, "x"):
+        page = client.get("/admin/tutoring_sessions/session/add/", {"tutor": value, "student": value, "course": value})
+        assert page.status_code == 200
+    # a NUL is the shared query check's 400 (tutoring.middleware), before the page reads it
+    assert client.get("/admin/tutoring_sessions/session/add/", {"tutor": "\x00"}).status_code == 400
+
+
 def test_the_pattern_page_changes_and_ends_the_pattern(client, proposed, coordinator, time_machine,
                                                         django_assert_max_num_queries):
     time_machine.move_to(BEFORE_SPRING, tick=False)

@@ -69,6 +69,9 @@ def test_deliveries_are_found_by_session_or_email_and_filtered_by_kind(client, f
         assert f">{failed.id}<" in page, query
     assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?kind=reminder_1h").content.decode()
     assert f">{failed.id}<" not in client.get("/admin/notifications/delivery/?q=nobody@example.test").content.decode()
+    for term in ("²", "%23²", "9" * 19):  # "²".isdigit() is true and int("²") was a 500
+        page = client.get(f"/admin/notifications/delivery/?q={term}")
+        assert page.status_code == 200 and f">{failed.id}<" not in page.content.decode()
 
 
 def test_send_again_after_the_answers_were_lost_repeats_the_request_and_sends_nothing_twice(

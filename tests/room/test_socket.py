@@ -152,6 +152,18 @@ def test_another_sites_page_cannot_open_the_socket(live, student):
     assert run(scenario) is False
 
 
+@pytest.mark.parametrize("path", ["/ws/session/abc/", "/ws/session/1/x/", "/ws/nothing", "/ws/session/%00/", "/"])
+def test_a_socket_path_that_is_no_room_is_closed_4404(live, student, path):
+    """Channels' router raised ValueError for a path no route matched: the handshake was a 500."""
+    comm = WebsocketCommunicator(application, path, headers=[(b"origin", b"http://testserver"),
+                                                             (b"cookie", cookie_for(student))])
+
+    async def scenario():
+        return await refusal(comm)
+    message, code = run(scenario)
+    assert code == 4404 and message == {"type": "error", "code": "not_found", "detail": "There is no such socket here."}
+
+
 def test_the_two_participants_signal_to_each_other(live, student, tutor):
     """R14: offer, answer and ICE go from one participant's socket to the other's, as sent."""
     s, t = socket(live.id, student), socket(live.id, tutor)
@@ -209,6 +221,10 @@ def test_a_second_tab_of_the_same_person_takes_over(live, student):
     (json.dumps({"type": "ice", "to": "../../etc", "candidate": None}), 4400, "malformed"),
     (json.dumps({"type": "offer", "to": "abcdefghijkl", "sdp": "x" * (65 * 1024)}), 1009, "too_large"),
     (b"\x00binary", 4400, "malformed"),
+    ("[" * 30_000 + "]" * 30_000, 4400, "malformed"),
+    ('{"type": "ice", "to": "abcdefghijkl", "candidate": {"candidate": "\\ud800"}}', 4400, "malformed"),
+    ('{"type": "media", "audio": 1, "video": "yes"}', 4400, "malformed"),
+    ("1e999", 4400, "malformed"),
 ])
 def test_bad_messages_close_the_socket_with_a_clear_code(live, student, payload, code, reason):
     comm = socket(live.id, student)

@@ -446,6 +446,11 @@ def test_the_filtered_and_searched_changelists(coco, awaiting, disputed, session
     assert [s.pk for s in by_id.context["cl"].result_list] == [session.pk]
 
     assert list(coco.get(CHANGELIST, {"q": "nobody-like-this"}).context["cl"].result_list) == []
+    # "²" is a digit to str.isdigit and not to int(): the search was a 500
+    for term in ("²", "#²", "١٢", "9" * 19, "#9223372036854775808"):
+        assert list(coco.get(CHANGELIST, {"q": term}).context["cl"].result_list) == [], term
+        events = coco.get(reverse("admin:tutoring_sessions_sessionevent_changelist"), {"q": term})
+        assert events.status_code == 200 and list(events.context["cl"].result_list) == [], term
 
 
 @override_settings(SESSIONS_ADMIN_MAX_SEARCH_PEOPLE=0)

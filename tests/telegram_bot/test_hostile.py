@@ -46,3 +46,32 @@ def test_an_overlong_notes_text_is_refused(linked, awaiting, tg, frozen):
     send(message(CHAT, "y" * 20_001))
     assert "20000" in last_text(tg) or "20,000" in last_text(tg)
     assert not Note.objects.exists()
+
+
+@pytest.mark.parametrize("data", ["r:²", "r:١٢", "r:99999999999999999999", "r:-1", "r:0"])
+def test_a_forged_reason_button_in_a_conversation_is_refused(data, linked, session, reasons, tg, frozen):
+    """A reason button's number that is no reason ("²" is a digit to str.isdigit, not to int) is
+    the picker's own refusal, and the conversation stays where it was."""
+    send(message(CHAT, "/cancel"))
+    send(press(data))
+    assert tg.calls("editMessageText")[-1]["text"] == "Choose one of the tutor's cancel reasons."
+    send(press(f"r:{reasons[('tutor', 'cancel')].id}"))  # the real one still works
+    assert "Cancel" in tg.calls("editMessageText")[-1]["text"]
+    session.refresh_from_db()
+    assert session.status == Status.SCHEDULED
+    assert not SessionEvent.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["9999-12-31 23:59", "0001-01-01 00:00", "1999-12-31 23:59", "2101-01-01 00:00"])
+def test_a_new_time_outside_the_shared_range_is_refused(text, linked, session, reasons, tg, frozen):
+    """A reschedule time outside 2000..2100 says so (the year 9999 overflowed when its length was
+    added) and asks again; nothing is proposed."""
+    from sessions.models import RescheduleProposal
+
+    send(message(CHAT, "/reschedule"))
+    send(press(f"r:{reasons[('tutor', 'reschedule')].id}"))
+    send(message(CHAT, text))
+    assert last_text(tg).startswith("Choose a date between the years 2000 and 2100. Send the new start as")
+    send(press("y:1"))  # a forged confirmation of the refused time
+    assert not RescheduleProposal.objects.exists()
+    assert not SessionEvent.objects.exists()

@@ -14,7 +14,7 @@ from django.urls import reverse
 from sessions import lifecycle
 from sessions.models import Session, SessionEvent, Status
 from tests.conftest import NOW, make_user
-from tutoring.models import Guardianship, LessonPackage, Role, User
+from tutoring.models import Course, Enrollment, Guardianship, LessonPackage, Role, User
 
 OUR_APPS = {"tutoring", "tutoring_sessions", "notifications"}
 
@@ -191,6 +191,39 @@ def test_a_coordinator_links_a_parent_and_a_student(client, coordinator, parent,
 
     assert response.status_code == 302
     assert Guardianship.objects.filter(parent=parent, student=kid).exists()
+
+
+@pytest.mark.parametrize("value", ["x", "²", "[]", "2026-13-45", "x" * 5000, "1.5"])
+def test_an_add_page_prefill_that_is_no_id_is_left_empty(client, coordinator, parent, value):
+    """?student=x on an add page with autocomplete fields: the widget looked it up as an id and
+    raised ValueError (a 500). Every add page of our apps opens with the field empty instead; a
+    real id is still prefilled."""
+    client.force_login(coordinator)
+    for url in our_changelists():
+        add = f"{url}add/"
+        for name in ("student", "parent", "tutor", "course", "creator", "session", "user"):
+            response = client.get(add, {name: value})
+            assert response.status_code in (200, 403), (add, name, response.status_code)
+    page = client.get(reverse("admin:tutoring_guardianship_add"), {"parent": parent.pk}).content.decode()
+    assert f'<option value="{parent.pk}" selected>' in page
+
+
+@pytest.mark.parametrize("value", ["x", "²", "[]", "1e5", "9" * 30])
+def test_an_autocomplete_field_posted_with_no_id_is_the_forms_error(client, coordinator, parent, student, course,
+                                                                  value):
+    """A posted value that is no id: Django's autocomplete widget looked it up while the form with
+    its errors was drawn and raised ValueError (a 500). Now the form says so and nothing is added."""
+    client.force_login(coordinator)
+    cases = [("admin:tutoring_guardianship_add", {"parent": value, "student": student.pk}),
+             ("admin:tutoring_guardianship_add", {"parent": parent.pk, "student": value}),
+             ("admin:tutoring_enrollment_add", {"student": value, "course": value}),
+             ("admin:tutoring_course_add", {"title": "Algebra", "creator": value})]
+    before = (Guardianship.objects.count(), Course.objects.count(), Enrollment.objects.count())
+    for name, data in cases:
+        response = client.post(reverse(name), data)
+        assert response.status_code == 200, (name, data)
+        assert "Select a valid choice" in response.content.decode(), (name, data)
+    assert (Guardianship.objects.count(), Course.objects.count(), Enrollment.objects.count()) == before
 
 
 # --- packages and their ledger ----------------------------------------------------------------

@@ -74,8 +74,9 @@ def test_the_api_answers_on_every_app_s_paths(client, db):
 
 
 def test_the_room_adds_its_socket_to_the_served_routes():
-    assert [str(p.pattern) for p in sockets.websocket_urlpatterns] == ["ws/session/<int:session_id>/"]
+    """The room's route, then the fallback for every other path (last, whatever is added)."""
+    assert [str(p.pattern) for p in sockets.websocket_urlpatterns] == ["ws/session/<int:session_id>/", ""]
     served = sockets.websocket_urlpatterns
     assert all(any(p is known for known in served) for p in routing.websocket_urlpatterns)
     sockets.add_routes(routing.websocket_urlpatterns)
-    assert len(sockets.websocket_urlpatterns) == 1
+    assert len(sockets.websocket_urlpatterns) == 2 and sockets.websocket_urlpatterns[-1] is sockets.NO_SUCH_SOCKET

@@ -21,6 +21,8 @@ from tutoring.input import (
     clean_text,
     is_date_type,
     is_text_type,
+    parse_id,
+    parse_int,
     parse_json,
 )
 
@@ -186,3 +188,14 @@ def test_every_api_input_uses_the_shared_text_and_date_types():
         _walk(schema, [], f"analytics event {name}", wrong, seen)
     assert operations > 25
     assert not wrong, f"inputs that skip tutoring.input's checks: {wrong}"
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    ("1", 1), ("0", 0), ("007", 7), ("9223372036854775807", 2**63 - 1), (42, 42),
+    ("9223372036854775808", None), ("9" * 40, None), ("²", None), ("١٢", None), ("-1", None), (" 1", None),
+    ("1.0", None), ("", None), (None, None), (True, None), ("1\x00", None), (["1"], None)])
+def test_parse_int_reads_ascii_digits_within_a_bigint(value, number):
+    """str.isdigit() is true for "²" (int() refuses it) and for Arabic-Indic digits: ids in URLs,
+    search boxes and button data are ASCII digits within a bigint, or nothing."""
+    assert parse_int(value) == number
+    assert parse_id(value) == (number or None)

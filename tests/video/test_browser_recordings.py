@@ -242,6 +242,29 @@ def test_an_unknown_format_is_refused(client, small_parts, recorded, live, tutor
     assert not Recording.objects.exists()
 
 
+@pytest.mark.parametrize("body", [b"[" * 100_000 + b"]" * 100_000, b'{"content_type": "video/webm"' + b"\xff}",
+                                  b"\x00", b'{"a": "\\ud800"}'])
+def test_a_start_body_that_is_no_json_object_is_a_422(client, small_parts, recorded, live, tutor, body):
+    """JSON nested too deep made json.loads raise RecursionError: a 500 (now tutoring.input.parse_json)."""
+    answer = as_user(client, tutor).post(f"/session/{live.id}/recording", body, content_type="application/json")
+    assert answer.status_code == 422 and answer.json()["code"] in ("invalid_json", "invalid_format")
+    assert not Recording.objects.exists()
+
+
+@pytest.mark.parametrize("seconds", ["1e999", "-1e999", "NaN", '"9999999999999999999999"', "true", "[]"])
+def test_a_duration_that_is_no_length_leaves_the_recording_without_one(client, small_parts, recorded, live, tutor,
+                                                                       seconds):
+    """JSON's 1e999 is float("inf"): int() raised OverflowError after the recording was finished (a
+    500 for a done recording). A duration that is no length is left out."""
+    upload = start(as_user(client, tutor), live).json()
+    assert put(client, upload, 1, os.urandom(SMALL // 2)).status_code == 200
+    done = client.post(upload["complete_url"], f'{{"duration_seconds": {seconds}}}'.encode(),
+                       content_type="application/json")
+    assert done.status_code == 200, done.content
+    recording = Recording.objects.get()
+    assert recording.duration_seconds in (None, 1)  # true is 1 second, as int(True)
+
+
 # --- told, and the tab that closed ----------------------------------------------------------------------
 
 

@@ -134,10 +134,22 @@ def test_a_join_by_someone_not_in_the_session_names_nobody(client, plugnmeet, pn
     assert ProviderEvent.objects.get().user_id is None
 
 
-@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b""])
+@pytest.mark.parametrize("body", [b"[1, 2]", b"not json", b"", b"[" * 100_000 + b"]" * 100_000])
 def test_a_signed_body_that_is_not_an_event_is_refused(client, plugnmeet, pnm_room, body):
+    """(JSON nested too deep made json.loads raise RecursionError: a 500.)"""
     assert deliver(client, body, plugnmeet.webhook_headers(body)).status_code == 403
     assert not ProviderEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("identity", "created_at"), [("²", "²"), ("9" * 30, 10**30), ("-1", "99999999999999")])
+def test_an_identity_or_time_that_is_no_number_names_nobody_and_takes_the_arrival(client, plugnmeet, pnm_room,
+                                                                                   identity, created_at):
+    """"²".isdigit() is true and int("²") raised; a second count past the year 9999 overflowed."""
+    body = plugnmeet.event("participant_joined", pnm_room.room_id, created_at=created_at,
+                           participant={"sid": "PA_x", "identity": identity, "name": "x", "state": "ACTIVE"})
+    assert deliver(client, body, plugnmeet.webhook_headers(body)).status_code == 200
+    event = ProviderEvent.objects.get()
+    assert event.user_id is None and abs(event.occurred_at.timestamp() - time.time()) < 60
 
 
 def test_webhooks_take_only_post(client, plugnmeet):

@@ -33,6 +33,8 @@ import jwt
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
+from tutoring.input import parse_int
+
 from ..errors import CredentialsRejected, NotAtProvider, NotYetAtProvider, ProviderDown, ProviderRefused
 from .base import (
     Download,
@@ -82,6 +84,14 @@ def verify_recording_ready(signed_parameters: str, *, secret: str) -> tuple[str,
     if not (isinstance(meeting_id, str) and meeting_id and isinstance(record_id, str) and record_id):
         raise CallbackRejected("signed_parameters without meeting_id and record_id")
     return meeting_id, record_id
+
+
+def _from_millis(millis: int | None) -> datetime | None:
+    """A start in milliseconds since 1970, or None when missing or beyond what a datetime holds."""
+    try:
+        return datetime.fromtimestamp(millis / 1000, UTC) if millis is not None else None
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _text(node: Element | None, path: str, default: str = "") -> str:
@@ -170,8 +180,8 @@ class BigBlueButton(VideoProvider):
             size, started = _text(video, "size"), _text(rec, "startTime")
             found.append((SourceRecording(
                 recording_id=_text(rec, "recordID"), room_id=_text(rec, "meetingID"),
-                size=int(size) if size.isdigit() else None,
-                created_at=datetime.fromtimestamp(int(started) / 1000, UTC) if started.isdigit() else None),
+                size=parse_int(size),
+                created_at=_from_millis(parse_int(started))),
                 _text(video, "url").rstrip("/") + "/" + RECORDING_FILE if video is not None else "", state))
         return found
 

@@ -32,6 +32,8 @@ from urllib.parse import urlencode
 
 import jwt
 
+from tutoring.input import parse_json
+
 from ..errors import CredentialsRejected, NotAtProvider, ProviderDown, ProviderRefused
 from .base import (
     Download,
@@ -85,7 +87,7 @@ def verify_webhook(body: bytes, token: str, *, api_key: str, secret: str, now: d
     if not hmac.compare_digest(str(claims.get("sha256", "")), body_hash(body)):
         raise WebhookRejected("the body does not match the token's sha256")
     try:
-        event = json.loads(body)
+        event = parse_json(body)  # also JSON nested too deep
     except ValueError:
         raise WebhookRejected("the body is not JSON") from None
     if not isinstance(event, dict):
