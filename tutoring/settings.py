@@ -171,8 +171,8 @@ if "DATABASE_URL" not in ENV:
         "to run manage.py by hand, export DATABASE_URL=postgresql://USER@HOST/DB"
     )
 try:
-    # CONN_MAX_AGE 0: requests run in a pool of threads (HTTP_THREADS) and the room's sockets in
-    # asgiref's, and a connection kept per thread is a connection leaked. Connections come from
+    # CONN_MAX_AGE 0: under ASGI every request runs in a thread of its own, and a connection kept
+    # per thread is a connection leaked. Connections come from
     # psycopg's pool instead, per process, bounded by DB_POOL_MAX_SIZE (a request waits up to
     # DB_POOL_TIMEOUT seconds for one).
     _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=0)
@@ -192,12 +192,6 @@ if DB_POOL_TIMEOUT < 1:
 _db["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
                           "name": "tutoring"}
 _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
-# The threads of one server process that run HTTP requests (tutoring/asgi.py): each holds at most
-# one pooled connection while it runs a request, so there are no more of them than the pool has.
-HTTP_THREADS = env_int("HTTP_THREADS", min(8, DB_POOL_MAX_SIZE))
-if not 1 <= HTTP_THREADS <= DB_POOL_MAX_SIZE:
-    raise ImproperlyConfigured("HTTP_THREADS must be at least 1 and at most DB_POOL_MAX_SIZE "
-                               f"({DB_POOL_MAX_SIZE}): each request thread holds a database connection")
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.test import Client
 
@@ -136,11 +137,8 @@ def test_the_server_keeps_its_redis_connection_across_requests(transactional_db,
     assert opened <= 2, f"{opened} Redis connections for 20 requests"
 
 
-def test_the_server_streams_the_csv_export(transactional_db, creator, make_session):
-    """HTTP runs through Django's WSGI handler in a2wsgi's threads (tutoring/asgi.py): the creator's
-    CSV export is sent as it is made, every row arrives, and the server no longer warns that it
-    had to read the whole stream into memory first (Django's ASGI handler did, for any
-    StreamingHttpResponse over a generator)."""
+def test_the_server_exports_the_csv(transactional_db, creator, make_session):
+    """The creator's CSV export through the server `make run` starts: every row arrives."""
     sessions = [make_session(start=NOW + timedelta(days=day)) for day in (1, 2, 3)]
     browser = Client()
     browser.force_login(creator)
@@ -151,14 +149,57 @@ def test_the_server_streams_the_csv_export(transactional_db, creator, make_sessi
         response = conn.getresponse()
         body = response.read().decode()
         conn.close()
-        assert _get(port, "/healthz") == 200  # the log holds everything the export wrote
-    text = Path(log).read_text()
-    assert response.status == 200, text[-3000:]
+    assert response.status == 200, Path(log).read_text()[-3000:]
     assert response.getheader("Content-Type").startswith("text/csv")
-    assert response.getheader("Transfer-Encoding") == "chunked"
     lines = body.strip().splitlines()
     assert len(lines) == 1 + len(sessions), body
-    assert "consume synchronous iterators" not in text, text[-3000:]
+
+
+def test_a_request_goes_to_its_thread_once(transactional_db, monkeypatch):
+    """tutoring.asgi's handler runs the whole middleware chain and the view in one call in the
+    request's thread: no call back to the event loop (Django's handler, built for async, called
+    the rest of the chain back through async_to_sync after each sync-only middleware) and a fixed
+    number of calls into the thread (it made two for every async-capable middleware): the
+    request_started signal, the chain, and response.close()."""
+    from asgiref import sync
+    from asgiref.testing import ApplicationCommunicator
+
+    from tutoring.asgi import application
+
+    calls = {"to_thread": 0, "to_loop": 0}
+    to_thread, to_loop = sync.SyncToAsync.__call__, sync.AsyncToSync.__call__
+
+    async def counted_to_thread(self, *args, **kwargs):
+        calls["to_thread"] += 1
+        return await to_thread(self, *args, **kwargs)
+
+    def counted_to_loop(self, *args, **kwargs):
+        calls["to_loop"] += 1
+        return to_loop(self, *args, **kwargs)
+
+    monkeypatch.setattr(sync.SyncToAsync, "__call__", counted_to_thread)  # asgiref's, not ours
+    monkeypatch.setattr(sync.AsyncToSync, "__call__", counted_to_loop)
+
+    async def get(path):
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+                 "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+        app = ApplicationCommunicator(application, scope)
+        await app.send_input({"type": "http.request", "body": b""})
+        start = await app.receive_output(10)
+        body = b""
+        while True:
+            message = await app.receive_output(10)
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        await app.wait(10)
+        return start["status"], body
+
+    status, body = async_to_sync(get)("/accounts/login/")  # every middleware, a form, a template
+    assert status == 200 and b'name="password"' in body
+    assert calls["to_loop"] == 1, calls  # the test's own async_to_sync(get), nothing more
+    assert calls["to_thread"] == 3, calls
 
 
 def test_the_cache_reuses_its_redis_client_across_threads():
