@@ -19,6 +19,7 @@ WhiteNoise does (settings.MIDDLEWARE)."""
 
 import os
 
+import django
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIHandler
 from django.http import FileResponse
@@ -42,14 +43,8 @@ class OneHopHandler(ASGIHandler):
         return response
 
 
-def django_application() -> OneHopHandler:
-    import django
-
-    django.setup(set_prefix=False)
-    return OneHopHandler()
-
-
-django_http = django_application()  # sets Django up (each app's ready adds its socket routes)
+django.setup(set_prefix=False)  # as get_asgi_application does (each app's ready adds its socket routes)
+django_http = OneHopHandler()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

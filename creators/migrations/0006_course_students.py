@@ -15,6 +15,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('creators', '0005_course_tutors'),
+        ('tutoring_sessions', '0006_student_course_index'),  # the pairs' rows are read from its index
         ('tutoring', '0005_match_state'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]

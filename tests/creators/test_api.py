@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions import paging
 from sessions.models import Recording, SessionAssessment, Status
@@ -155,11 +157,13 @@ def test_a_student_name_search_reads_the_rows_the_filters_define(as_creator, cre
         if i % 5 == 0:
             SessionAssessment.objects.create(session=s, author=s.student, author_role="student", rating=1 + i % 5)
     mine = [course.id, geometry.id]
-    searches = [Filters(student=name) for name in ("sa", "SAM", "samantha", "a", "%", "_", "100%_", "zz", "o")]
-    combined = [Filters(student="sa", course_id=geometry.id), Filters(student="a", tutor_id=theo.id),
-                Filters(student="sa", bucket="completed"), Filters(student="a", low_rated=True),
-                Filters(student="s", start=NOW - timedelta(days=5), end=NOW - timedelta(days=1)),
-                Filters(student="a", student_id=samantha.id), Filters(student="sa", course_id=theirs.id)]
+    # three letters or more start from the pairs; shorter terms walk each course (both compared)
+    searches = [Filters(student=name) for name in ("sam", "SAM", "samantha", "osa", "100%_", "%_s", "0%_", "zzz",
+                                                   "sa", "a", "%", "_", "zz", "o")]
+    combined = [Filters(student="sam", course_id=geometry.id), Filters(student="sam", tutor_id=theo.id),
+                Filters(student="sam", bucket="completed"), Filters(student="osa", low_rated=True),
+                Filters(student="sam", start=NOW - timedelta(days=5), end=NOW - timedelta(days=1)),
+                Filters(student="sam", student_id=samantha.id), Filters(student="sam", course_id=theirs.id)]
     for f in searches + combined:
         for course_ids in ([f.course_id] if f.course_id else mine, [*mine, theirs.id]):
             expected = selectors.newest_rows(f.apply(selectors.creator_sessions(creator)), course_ids=course_ids,
@@ -178,6 +182,10 @@ def test_a_student_name_search_reads_the_rows_the_filters_define(as_creator, cre
     assert all(row.course.id in mine for row in selectors.history_rows(creator, Filters(student="a"),
                                                                        course_ids=[*mine, theirs.id], cursor=None,
                                                                        limit=100))
-    api = as_creator.get("/api/creators/me/sessions", {"student": "sa", "limit": 100}).json()["items"]
-    assert [r["id"] for r in api] == [r.id for r in selectors.history_rows(creator, Filters(student="sa"),
+    api = as_creator.get("/api/creators/me/sessions", {"student": "sam", "limit": 100}).json()["items"]
+    assert [r["id"] for r in api] == [r.id for r in selectors.history_rows(creator, Filters(student="sam"),
                                                                            course_ids=mine, cursor=None, limit=100)]
+    for term, from_pairs in (("sam", True), ("osa", True), ("sa", False), ("a", False)):
+        with CaptureQueriesContext(connection) as ran:
+            selectors.history_rows(creator, Filters(student=term), course_ids=mine, cursor=None, limit=25)
+        assert any("creators_coursestudent" in q["sql"] for q in ran.captured_queries) is from_pairs, term
