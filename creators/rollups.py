@@ -126,98 +126,82 @@ DROP TRIGGER IF EXISTS creators_rollup_a_trunc ON {ASSESSMENT};
 DROP FUNCTION IF EXISTS creators_rollup_truncate();
 """
 
-# creators.CourseTutor follows the rollup rows: a trigger on them adds each (course, tutor)'s change
-# of sessions, so every writer of rollups (the triggers above, the recount, TRUNCATE) moves it too.
-def _add_course_tutors(delta: str) -> str:
-    """Add the signed sessions `n` of `delta` (SQL: course_id, tutor_id, n) to their CourseTutor
-    rows, in key order; a (course, tutor) whose sessions did not change is not written."""
+def _add_pairs(table: str, person: str, delta: str) -> str:
+    """Add the signed sessions `n` of `delta` (SQL: course_id, `person`, n) to the rows of `table`
+    (creators.CourseTutor or CourseStudent), in key order; a pair whose sessions did not change
+    (a status change) is not written."""
     return f"""
-    INSERT INTO {COURSE_TUTORS} AS t (course_id, tutor_id, sessions)
-    SELECT course_id, tutor_id, SUM(n) FROM ({delta}) AS delta
-    GROUP BY course_id, tutor_id HAVING SUM(n) <> 0
-    ORDER BY course_id, tutor_id
-    ON CONFLICT (course_id, tutor_id) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
+    INSERT INTO {table} AS t (course_id, {person}, sessions)
+    SELECT course_id, {person}, SUM(n) FROM ({delta}) AS delta
+    GROUP BY course_id, {person} HAVING SUM(n) <> 0
+    ORDER BY course_id, {person}
+    ON CONFLICT (course_id, {person}) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
 """
 
 
-def _sessions_of(table: str, sign: int) -> str:
-    return f"SELECT course_id, tutor_id, {sign} * sessions AS n FROM {table}"
-
-
-COURSE_TUTORS_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION creators_course_tutors() RETURNS trigger LANGUAGE plpgsql AS $$
+def _pairs_function(name: str, table: str, person: str, rows) -> str:
+    """The trigger function keeping `table`'s (course, `person`) counts: rows(transition table,
+    sign) is the SQL of what each changed row counts; TRUNCATE empties the table."""
+    return f"""
+CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_add_course_tutors(_sessions_of('new_rows', 1))}
+        {_add_pairs(table, person, rows('new_rows', 1))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_add_course_tutors(_sessions_of('old_rows', -1))}
+        {_add_pairs(table, person, rows('old_rows', -1))}
     ELSIF TG_OP = 'UPDATE' THEN
-        {_add_course_tutors(_sessions_of('old_rows', -1) + ' UNION ALL ' + _sessions_of('new_rows', 1))}
+        {_add_pairs(table, person, rows('old_rows', -1) + ' UNION ALL ' + rows('new_rows', 1))}
     ELSE
-        DELETE FROM {COURSE_TUTORS};
+        DELETE FROM {table};
     END IF;
     RETURN NULL;
 END $$;
 """
+
+def _pairs_install(name: str, function: str, on: str, prefix: str, recount: str) -> str:
+    """The function, its statement triggers on `on` (named `prefix`_ins/upd/del/trunc) and the
+    first count."""
+    return (function + statement_triggers(on, name, prefix)
+            + f"CREATE TRIGGER {prefix}_trunc AFTER TRUNCATE ON {on} "
+              f"FOR EACH STATEMENT EXECUTE FUNCTION {name}();\n"
+            + f"{recount};\n")
+
+
+def _pairs_uninstall(name: str, on: str, prefix: str) -> str:
+    return "".join(f"DROP TRIGGER IF EXISTS {prefix}_{op} ON {on};\n" for op in ("ins", "upd", "del", "trunc")
+                   ) + f"DROP FUNCTION IF EXISTS {name}();\n"
+
+
+# creators.CourseTutor follows the rollup rows: a trigger on them adds each (course, tutor)'s change
+# of sessions, so every writer of rollups (the triggers above, the recount, TRUNCATE) moves it too.
+def _sessions_of(table: str, sign: int) -> str:
+    return f"SELECT course_id, tutor_id, {sign} * sessions AS n FROM {table}"
+
+
+COURSE_TUTORS_FUNCTION = _pairs_function("creators_course_tutors", COURSE_TUTORS, "tutor_id", _sessions_of)
 _RECOUNT_COURSE_TUTORS = (f"INSERT INTO {COURSE_TUTORS} (course_id, tutor_id, sessions) "
                           f"SELECT course_id, tutor_id, SUM(sessions) FROM {ROLLUP} GROUP BY course_id, tutor_id")
-COURSE_TUTORS_INSTALL = (
-    COURSE_TUTORS_FUNCTION + statement_triggers(ROLLUP, "creators_course_tutors", "creators_tutors_r")
-    + f"CREATE TRIGGER creators_tutors_r_trunc AFTER TRUNCATE ON {ROLLUP} "
-      f"FOR EACH STATEMENT EXECUTE FUNCTION creators_course_tutors();\n"
-    + f"{_RECOUNT_COURSE_TUTORS};\n")
-COURSE_TUTORS_UNINSTALL = "".join(f"DROP TRIGGER IF EXISTS creators_tutors_r_{op} ON {ROLLUP};\n"
-                                  for op in ("ins", "upd", "del", "trunc")
-                                  ) + "DROP FUNCTION IF EXISTS creators_course_tutors();\n"
+COURSE_TUTORS_INSTALL = _pairs_install("creators_course_tutors", COURSE_TUTORS_FUNCTION, ROLLUP, "creators_tutors_r",
+                                       _RECOUNT_COURSE_TUTORS)
+COURSE_TUTORS_UNINSTALL = _pairs_uninstall("creators_course_tutors", ROLLUP, "creators_tutors_r")
 
 # creators.CourseStudent counts each (course, student)'s sessions, from the sessions themselves (the
 # rollups have no students). Its triggers are named creators_students_s_*: they fire after the
 # stamps' (creators_bump_s_*, see creators/stamps.py), so a writer holds its creators' stamps before
 # their pairs, as with the rollups.
-def _add_course_students(delta: str) -> str:
-    """Add the signed sessions `n` of `delta` (SQL: course_id, student_id, n) to their CourseStudent
-    rows, in key order; a pair whose sessions did not change (a status change) is not written."""
-    return f"""
-    INSERT INTO {COURSE_STUDENTS} AS t (course_id, student_id, sessions)
-    SELECT course_id, student_id, SUM(n) FROM ({delta}) AS delta
-    GROUP BY course_id, student_id HAVING SUM(n) <> 0
-    ORDER BY course_id, student_id
-    ON CONFLICT (course_id, student_id) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
-"""
-
-
 def _pairs_of(table: str, sign: int) -> str:
     """The (course, student) of each session of `table` with a course, counted `sign` times."""
     return f"SELECT course_id, student_id, {sign} AS n FROM {table} WHERE course_id IS NOT NULL"
 
 
-COURSE_STUDENTS_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION creators_course_students() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_add_course_students(_pairs_of('new_rows', 1))}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_add_course_students(_pairs_of('old_rows', -1))}
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_add_course_students(_pairs_of('old_rows', -1) + ' UNION ALL ' + _pairs_of('new_rows', 1))}
-    ELSE
-        DELETE FROM {COURSE_STUDENTS};
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+COURSE_STUDENTS_FUNCTION = _pairs_function("creators_course_students", COURSE_STUDENTS, "student_id", _pairs_of)
 COURSE_STUDENTS_RECOUNT = (f"SELECT course_id, student_id, COUNT(*) AS sessions FROM {SESSION} "
                            f"WHERE course_id IS NOT NULL GROUP BY course_id, student_id")
 _RECOUNT_COURSE_STUDENTS = (f"INSERT INTO {COURSE_STUDENTS} (course_id, student_id, sessions) "
                             f"{COURSE_STUDENTS_RECOUNT}")
-COURSE_STUDENTS_INSTALL = (
-    COURSE_STUDENTS_FUNCTION + statement_triggers(SESSION, "creators_course_students", "creators_students_s")
-    + f"CREATE TRIGGER creators_students_s_trunc AFTER TRUNCATE ON {SESSION} "
-      f"FOR EACH STATEMENT EXECUTE FUNCTION creators_course_students();\n"
-    + f"{_RECOUNT_COURSE_STUDENTS};\n")
-COURSE_STUDENTS_UNINSTALL = "".join(f"DROP TRIGGER IF EXISTS creators_students_s_{op} ON {SESSION};\n"
-                                    for op in ("ins", "upd", "del", "trunc")
-                                    ) + "DROP FUNCTION IF EXISTS creators_course_students();\n"
+COURSE_STUDENTS_INSTALL = _pairs_install("creators_course_students", COURSE_STUDENTS_FUNCTION, SESSION,
+                                         "creators_students_s", _RECOUNT_COURSE_STUDENTS)
+COURSE_STUDENTS_UNINSTALL = _pairs_uninstall("creators_course_students", SESSION, "creators_students_s")
 
 RECOUNT = f"""
     SELECT {_KEYS}, {", ".join(f"SUM({m}) AS {m}" for m in MEASURES)}
