@@ -29,6 +29,19 @@ def is_admin_operator(user) -> bool:
     return user.is_superuser or Role.COORDINATOR in (user.roles or ())
 
 
+def _ids_only(target, values) -> list:
+    """The values that `target` (the related model's key field) can read as ids: an autocomplete
+    widget looks each up as one, and "x" or "²" raised ValueError there (a 500)."""
+    ids = []
+    for one in values:
+        try:
+            target.to_python(one)
+        except ValidationError:
+            continue
+        ids.append(one)
+    return ids
+
+
 class _IdsOnly:
     """An autocomplete widget that looks up only values that can be ids of the related model:
     Django's looks up whatever the form holds, and a posted (or prefilled) "x" or "²" raised
@@ -37,14 +50,7 @@ class _IdsOnly:
     def optgroups(self, name, value, attr=None):
         remote = self.field.remote_field.model._meta  # the field the ids are of, as Django's optgroups finds it
         target = remote.get_field(getattr(self.field.remote_field, "field_name", None) or remote.pk.attname)
-        ids = []
-        for one in value:
-            try:
-                target.to_python(one)
-            except ValidationError:
-                continue
-            ids.append(one)
-        return super().optgroups(name, ids, attr)
+        return super().optgroups(name, _ids_only(target, value), attr)
 
 
 class IdsOnlyAutocompleteSelect(_IdsOnly, AutocompleteSelect):
@@ -99,10 +105,8 @@ class CoordinatorAccess:
             if not field.is_relation or field.related_model is None:
                 continue
             target = field.target_field if field.many_to_one or field.one_to_one else field.related_model._meta.pk
-            try:
-                for one in value if isinstance(value, list) else [value]:
-                    target.to_python(one)
-            except ValidationError:
+            values = value if isinstance(value, list) else [value]
+            if len(_ids_only(target, values)) < len(values):
                 del initial[name]
         return initial
 

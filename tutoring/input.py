@@ -114,6 +114,15 @@ def parse_int(value: Any, *, maximum: int = MAX_ID) -> int | None:
     return number if number <= maximum else None
 
 
+def from_epoch(seconds: float | None) -> datetime | None:
+    """The aware UTC moment `seconds` after 1970 (a provider's timestamp), or None when missing or
+    beyond what a datetime holds (a number past the year 9999, float('inf') from JSON's 1e999)."""
+    try:
+        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
 def parse_id(value: Any) -> int | None:
     """A database id (1..bigint) as parse_int reads it, else None."""
     number = parse_int(value)

@@ -11,13 +11,13 @@ everyone out of it. A recording that is ready is registered and copied
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from sessions.models import VideoProvider
-from tutoring.input import parse_int
+from tutoring.input import from_epoch, parse_int
 
 from . import attendance, services
 from .models import ProviderEvent, ProviderEventKind, VideoRoom
@@ -131,8 +131,4 @@ def _act(event: ProviderEvent, *, recording_id: str, room_id: str, size) -> Outc
 
 
 def _when(created_at, now: datetime) -> datetime:
-    seconds = parse_int(created_at) if isinstance(created_at, int | str) else None
-    try:
-        return datetime.fromtimestamp(seconds, UTC) if seconds is not None else now
-    except (OverflowError, ValueError, OSError):  # a second count beyond the year 9999
-        return now
+    return from_epoch(parse_int(created_at) if isinstance(created_at, int | str) else None) or now

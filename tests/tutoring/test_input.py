@@ -19,6 +19,7 @@ from tutoring.input import (
     TextField,
     check_moment,
     clean_text,
+    from_epoch,
     is_date_type,
     is_text_type,
     parse_id,
@@ -199,3 +200,13 @@ def test_parse_int_reads_ascii_digits_within_a_bigint(value, number):
     search boxes and button data are ASCII digits within a bigint, or nothing."""
     assert parse_int(value) == number
     assert parse_id(value) == (number or None)
+
+
+@pytest.mark.parametrize(("seconds", "moment"), [
+    (0, datetime(1970, 1, 1, tzinfo=UTC)), (1_700_000_000, datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)),
+    (1_700_000_000.5, datetime(2023, 11, 14, 22, 13, 20, 500000, tzinfo=UTC)), (None, None),
+    (10**12, None), (float("inf"), None), (float("nan"), None)])
+def test_from_epoch_reads_a_providers_timestamp_or_nothing(seconds, moment):
+    """A provider's seconds since 1970 as an aware UTC moment; past the year 9999, JSON's 1e999
+    (inf) or a NaN is no moment (it raised OverflowError or ValueError: a 500 in a webhook)."""
+    assert from_epoch(seconds) == moment

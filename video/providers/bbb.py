@@ -25,7 +25,6 @@ by one and the recording-ready callback may come before the video format: the co
 it (NotYetAtProvider, retried for video.recordings.PLAYBACK_WAIT)."""
 
 import hashlib
-from datetime import UTC, datetime
 from urllib.parse import urlencode
 from xml.etree.ElementTree import Element
 
@@ -33,7 +32,7 @@ import jwt
 from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 
-from tutoring.input import parse_int
+from tutoring.input import from_epoch, parse_int
 
 from ..errors import CredentialsRejected, NotAtProvider, NotYetAtProvider, ProviderDown, ProviderRefused
 from .base import (
@@ -85,13 +84,6 @@ def verify_recording_ready(signed_parameters: str, *, secret: str) -> tuple[str,
         raise CallbackRejected("signed_parameters without meeting_id and record_id")
     return meeting_id, record_id
 
-
-def _from_millis(millis: int | None) -> datetime | None:
-    """A start in milliseconds since 1970, or None when missing or beyond what a datetime holds."""
-    try:
-        return datetime.fromtimestamp(millis / 1000, UTC) if millis is not None else None
-    except (OverflowError, ValueError, OSError):
-        return None
 
 
 def _text(node: Element | None, path: str, default: str = "") -> str:
@@ -181,7 +173,7 @@ class BigBlueButton(VideoProvider):
             found.append((SourceRecording(
                 recording_id=_text(rec, "recordID"), room_id=_text(rec, "meetingID"),
                 size=parse_int(size),
-                created_at=_from_millis(parse_int(started))),
+                created_at=from_epoch(millis / 1000 if (millis := parse_int(started)) is not None else None)),
                 _text(video, "url").rstrip("/") + "/" + RECORDING_FILE if video is not None else "", state))
         return found
 
