@@ -34,7 +34,10 @@ Targets (the issue's, p95 of the whole server time): 20 ms for the lists (first 
 filtered, API, CSV first byte), 60 ms for stats and metrics over the creator's whole history. Then
 throughput: wrk -t2 -c16 -d10s against gunicorn with 2 uvicorn workers (the production server) on
 the list page (the creator's session cookie) and on /healthz (a bare Django view, for reference);
-target 250 requests/s.
+target 250 requests/s. Around each wrk run the CPU time of every side is read from /proc (the web
+server's process tree, PostgreSQL's, Redis's, wrk's) and shown per request, with the req/s the
+machine's cores would give if nothing else ran: req/s falls when something else shares the
+machine, CPU per request much less, so it is what to compare between runs on a busy machine.
 
 The exit code is 0 even when a target is missed (the targets are not met yet; a summary line lists
 the misses), 1 when a request is broken (an answer other than 200, wrk's non-2xx/3xx responses).
@@ -49,6 +52,7 @@ import argparse
 import http.client
 import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -418,6 +422,7 @@ class WrkRow:
     errors: str  # the measurement is broken: a non-200 answer, wrk's output unreadable, non-2xx/3xx responses
     target: float | None
     note: str = ""  # wrk's socket errors (timeouts, resets): reported, the verdict stays on req/s
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per request, by side (see serving_cpu)
 
     @property
     def verdict(self) -> str:
@@ -490,6 +495,63 @@ def run_wrk(wrk: str, url: str, cookie: str | None, seconds: int) -> tuple[float
     return float(rps.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)], bad.group(0) if bad else "", note
 
 
+def _tree_cpu_s(roots: list[int]) -> float:
+    """User + system CPU seconds of these processes and all their descendants (Linux /proc)."""
+    parents, times = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = int(fields[11]) + int(fields[12])
+    members, grew = set(roots), True
+    while grew:
+        before = len(members)
+        members |= {pid for pid, parent in parents.items() if parent in members}
+        grew = len(members) > before
+    return sum(times.get(pid, 0) for pid in members) / os.sysconf("SC_CLK_TCK")
+
+
+def _reaped_children_cpu_s() -> float:
+    """CPU seconds of this process's children that ended and were waited for (the wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _service_pids() -> dict[str, int]:
+    """The PostgreSQL postmaster and the Redis server the bench uses, when they run on this machine
+    (their CPU per request is part of what the list page costs)."""
+    import redis as redis_py
+    from django.conf import settings
+    from django.db import connection
+
+    pids = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('data_directory')")
+            pids["PostgreSQL"] = int((Path(cursor.fetchone()[0]) / "postmaster.pid").read_text().split()[0])
+    except Exception:  # noqa: BLE001 - another machine's server, or no right to read its directory
+        pass
+    try:
+        pids["Redis"] = int(redis_py.Redis.from_url(settings.REDIS_URL).info("server")["process_id"])
+    except Exception:  # noqa: BLE001
+        pass
+    return {name: pid for name, pid in pids.items() if Path(f"/proc/{pid}").exists()}
+
+
+def serving_cpu(server_pid: int, services: dict[str, int]):
+    """A snapshot function: CPU seconds so far of the web server's process tree, of each service
+    and of wrk, to turn into CPU ms per request around a wrk run.
+    CPU per request does not depend on what else runs on the machine the way req/s does."""
+    def snapshot() -> dict[str, float]:
+        return {"Django": _tree_cpu_s([server_pid]), **{name: _tree_cpu_s([pid]) for name, pid in services.items()},
+                "wrk": _reaped_children_cpu_s()}
+    return snapshot
+
+
 def throughput(args, cookie: str) -> list[WrkRow]:
     wrk = ensure_wrk()
     if wrk is None:
@@ -506,7 +568,7 @@ def throughput(args, cookie: str) -> list[WrkRow]:
     proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
                              "-w", "2", "-b", f"127.0.0.1:{port}", "--no-control-socket"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    rows = []
+    rows, cpu = [], serving_cpu(proc.pid, _service_pids())
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -528,8 +590,11 @@ def throughput(args, cookie: str) -> list[WrkRow]:
                 continue
             url = f"http://127.0.0.1:{port}{path}"
             run_wrk(wrk, url, cookie_of, 2)  # warm-up: both workers' connections and templates
+            before = cpu()
             rps, p99, errors, note = run_wrk(wrk, url, cookie_of, args.wrk_seconds)
-            rows.append(WrkRow(label, rps, p99, errors, target, note))
+            after, served = cpu(), rps * args.wrk_seconds
+            per_request = {side: 1000 * (after[side] - before[side]) / served for side in after} if served else {}
+            rows.append(WrkRow(label, rps, p99, errors, target, note, per_request))
             extra = "; ".join(x for x in (errors, note) if x)
             extra = f" ({extra})" if extra else ""
             print(f"  wrk {label}: {rps:,.0f} req/s, p99 {p99:.1f} ms{extra}", flush=True)
@@ -603,6 +668,19 @@ def print_table(w: World, results: list[Result], wrk_rows: list[WrkRow], args) -
             extra = "; ".join(x for x in (row.errors, row.note) if x)
             extra = f"  ({extra})" if extra else ""
             print(f"{row.label:36} | {row.rps:8.0f} {row.p99_ms:8.1f} | {target:>6} {row.verdict:>5}{extra}")
+        sides = [side for side in wrk_rows[0].cpu_ms]
+        if sides:
+            cores = os.cpu_count() or 1
+            print(f"\nCPU ms per request during that run ({', '.join(sides)}: each side's processes; "
+                  f"bound: the req/s the {cores} cores would give if nothing else ran, {cores} x 1000 / all)")
+            header = f"{'':36} | " + " ".join(f"{side:>10}" for side in sides) + f" | {'all':>6} {'bound':>7}"
+            print(header)
+            print("-" * len(header))
+            for row in wrk_rows:
+                total = sum(row.cpu_ms.values())
+                bound = f"{cores * 1000 / total:7.0f}" if total else f"{'-':>7}"
+                print(f"{row.label:36} | " + " ".join(f"{row.cpu_ms.get(side, 0):10.2f}" for side in sides)
+                      + f" | {total:6.2f} {bound}")
     print(f"\nms per request, in process (django.test.Client, DEBUG off), {WARM_UPS} warm-ups then n timed; "
           f"the CSV rows read only the first chunk(s) of the stream. qry: queries of one request. raw: the "
           f"same request's captured (sql, params) replayed with psycopg; top stmt: its slowest statement "

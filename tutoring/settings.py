@@ -171,8 +171,8 @@ if "DATABASE_URL" not in ENV:
         "to run manage.py by hand, export DATABASE_URL=postgresql://USER@HOST/DB"
     )
 try:
-    # CONN_MAX_AGE 0: under ASGI every request runs in a thread of its own, and a connection kept
-    # per thread is a connection leaked. Connections come from
+    # CONN_MAX_AGE 0: a request runs in one of up to 64 threads of its process (tutoring.asgi),
+    # and a connection kept per thread would hold that many. Connections come from
     # psycopg's pool instead, per process, bounded by DB_POOL_MAX_SIZE (a request waits up to
     # DB_POOL_TIMEOUT seconds for one).
     _db = dj_database_url.parse(ENV["DATABASE_URL"], conn_max_age=0)

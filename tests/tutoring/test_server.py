@@ -155,16 +155,38 @@ def test_the_server_exports_the_csv(transactional_db, creator, make_session):
     assert len(lines) == 1 + len(sessions), body
 
 
-def test_a_request_goes_to_its_thread_once(transactional_db, monkeypatch):
-    """tutoring.asgi's handler runs the whole middleware chain and the view in one call in the
-    request's thread: no call back to the event loop (Django's handler, built for async, called
-    the rest of the chain back through async_to_sync after each sync-only middleware) and a fixed
-    number of calls into the thread (it made two for every async-capable middleware): the
-    request_started signal, the chain, and response.close()."""
-    from asgiref import sync
+async def _asgi_get(path: str, cookie: str = "") -> tuple[int, bytes, int]:
+    """One GET through tutoring.asgi's application in this event loop: status, body, and the
+    number of body messages it came in."""
     from asgiref.testing import ApplicationCommunicator
 
     from tutoring.asgi import application
+
+    headers = [(b"host", b"127.0.0.1")] + ([(b"cookie", f"sessionid={cookie}".encode())] if cookie else [])
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": headers, "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": b""})
+    start = await app.receive_output(10)
+    body, parts = b"", 0
+    while True:
+        message = await app.receive_output(10)
+        body += message.get("body", b"")
+        parts += 1
+        if not message.get("more_body"):
+            break
+    await app.wait(10)
+    return start["status"], body, parts
+
+
+def test_a_request_goes_to_its_thread_once(transactional_db, monkeypatch):
+    """tutoring.asgi's handler runs the request_started signal, the whole middleware chain, the
+    view and the response's close in ONE call into the request's thread, with no call back to
+    the event loop. Django's handler, built for async, made two calls for every async-capable
+    middleware and called the rest of the chain back through async_to_sync after each sync-only
+    one; with its chain built synchronous it still made three (the signal, the chain, the close)."""
+    from asgiref import sync
 
     calls = {"to_thread": 0, "to_loop": 0}
     to_thread, to_loop = sync.SyncToAsync.__call__, sync.AsyncToSync.__call__
@@ -180,26 +202,137 @@ def test_a_request_goes_to_its_thread_once(transactional_db, monkeypatch):
     monkeypatch.setattr(sync.SyncToAsync, "__call__", counted_to_thread)  # asgiref's, not ours
     monkeypatch.setattr(sync.AsyncToSync, "__call__", counted_to_loop)
 
-    async def get(path):
-        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
-                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-                 "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
-        app = ApplicationCommunicator(application, scope)
-        await app.send_input({"type": "http.request", "body": b""})
-        start = await app.receive_output(10)
-        body = b""
-        while True:
-            message = await app.receive_output(10)
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        await app.wait(10)
-        return start["status"], body
-
-    status, body = async_to_sync(get)("/accounts/login/")  # every middleware, a form, a template
+    status, body, _ = async_to_sync(_asgi_get)("/accounts/login/")  # every middleware, a form, a template
     assert status == 200 and b'name="password"' in body
-    assert calls["to_loop"] == 1, calls  # the test's own async_to_sync(get), nothing more
-    assert calls["to_thread"] == 3, calls
+    assert calls["to_loop"] == 1, calls  # the test's own async_to_sync(_asgi_get), nothing more
+    assert calls["to_thread"] == 1, calls
+
+
+def test_requests_reuse_their_threads(transactional_db):
+    """Requests one after another run in the same thread, kept from one to the next (Django's
+    handler started a new thread for each request, and joined it after)."""
+    from django.core.signals import request_started
+
+    threads = []
+
+    def note_thread(**kwargs):
+        threads.append(threading.get_ident())
+
+    async def ten():
+        return [await _asgi_get("/healthz") for _ in range(10)]
+
+    request_started.connect(note_thread, dispatch_uid="test-thread-reuse")
+    try:
+        answers = async_to_sync(ten)()
+    finally:
+        request_started.disconnect(dispatch_uid="test-thread-reuse")
+    assert [status for status, _, _ in answers] == [200] * 10
+    assert len(threads) == 10 and len(set(threads)) == 1, threads
+
+
+def test_a_streamed_export_is_made_in_its_requests_thread_and_sent_as_it_comes(transactional_db, creator,
+                                                                               make_session):
+    """The creator's CSV export through tutoring.asgi: its rows are read in the request's thread
+    (where its database connection is) and sent a part at a time. Django's handler read the
+    whole stream into memory first, in another thread (with the warning "StreamingHttpResponse
+    must consume synchronous iterators")."""
+    import warnings
+
+    from django.db import connection
+    from django.db.backends.signals import connection_created
+
+    sessions = [make_session(start=NOW + timedelta(days=day)) for day in (1, 2, 3)]
+    browser = Client()
+    browser.force_login(creator)
+    cookie = browser.cookies["sessionid"].value
+    connection.close()  # the test's own, so that every connection below is the request's
+    opened = []
+
+    def note_connection(**kwargs):
+        opened.append(threading.get_ident())
+
+    connection_created.connect(note_connection, dispatch_uid="test-streamed-export")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status, body, parts = async_to_sync(_asgi_get)("/dashboard/teaching/sessions/export.csv", cookie)
+    finally:
+        connection_created.disconnect(dispatch_uid="test-streamed-export")
+    assert status == 200, body[:500]
+    assert len(body.decode().strip().splitlines()) == 1 + len(sessions), body
+    assert parts >= 1 + len(sessions), parts  # a part per row at least, and the closing message
+    assert not [w for w in caught if "consume synchronous iterators" in str(w.message)], caught
+    assert len(opened) >= 1 and len(set(opened)) == 1, opened  # one thread read the page and the rows
+
+
+def test_code_in_a_requests_thread_reaches_the_servers_event_loop(transactional_db):
+    """async_to_sync called in a request's thread (the room's presence broadcasts through the
+    channel layer do) runs its coroutine on the server's event loop, as under Django's handler,
+    not on a new loop in a new thread each time (with a new Redis connection each)."""
+    import asyncio
+
+    from django.core.signals import request_started
+
+    loops = []
+
+    async def where():
+        return asyncio.get_running_loop()
+
+    def reach_the_loop(**kwargs):
+        loops.append(async_to_sync(where)())
+
+    async def get_and_compare():
+        await _asgi_get("/healthz")
+        return asyncio.get_running_loop()
+
+    request_started.connect(reach_the_loop, dispatch_uid="test-thread-loop")
+    try:
+        server_loop = async_to_sync(get_and_compare)()
+    finally:
+        request_started.disconnect(dispatch_uid="test-thread-loop")
+    assert loops == [server_loop]
+
+
+def test_requests_beyond_the_threads_wait_for_one_to_come_back():
+    """tutoring.asgi.Threads lends at most `size` threads; a request beyond waits on the event
+    loop for one to come back, and one that stops waiting (its client left) takes none with it."""
+    import asyncio
+
+    from tutoring.asgi import Threads
+
+    threads = Threads(1)
+    order = []
+
+    async def one_turn():
+        """Let the tasks already scheduled run up to their next wait (one turn of the loop)."""
+        turn = asyncio.get_running_loop().create_future()
+        asyncio.get_running_loop().call_soon(turn.set_result, None)
+        await turn
+
+    async def hold(name, release: asyncio.Event):
+        async with threads.lend() as thread:
+            order.append((name, thread))
+            await release.wait()
+
+    async def scenario():
+        first_done, go = asyncio.Event(), asyncio.Event()
+        first = asyncio.create_task(hold("first", first_done))
+        await one_turn()
+        leaver = asyncio.create_task(hold("leaver", go))
+        second = asyncio.create_task(hold("second", go))
+        await one_turn()
+        assert [name for name, _ in order] == ["first"]  # the others wait
+        leaver.cancel()
+        first_done.set()
+        go.set()
+        await asyncio.gather(first, second)
+        assert leaver.cancelled()
+        return threads.started
+
+    started = asyncio.run(scenario())
+    assert [name for name, _ in order] == ["first", "second"]
+    assert order[0][1] is order[1][1] and started == 1
+    assert threads._idle == [order[0][1]]  # back, and lent to nobody
 
 
 def test_the_cache_reuses_its_redis_client_across_threads():
