@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods
 
 from tutoring.guards import role_page
 from tutoring.http import see_other
+from tutoring.input import parse_int
 from tutoring.models import Course, Role
 
 from .. import actions as registry
@@ -293,7 +294,7 @@ def teach_adhoc(request):
     """Batch-log ad-hoc add-on sessions: all or none; per-row errors keep every row's input."""
     with timezone.override(request.user.tzinfo):
         if request.method == "GET":
-            extra = min(max(_int(request.GET.get("rows"), 3), 1), 50)
+            extra = _count(request.GET.get("rows"), default=3, low=1, high=50)
             formset = AdhocFormSet(tutor=request.user)
             formset.extra = extra
             return render(request, "sessions/adhoc.html", {"formset": formset, "rows": extra})
@@ -324,7 +325,7 @@ def _adhoc_with_another_row(request):
     """"Add a row" (works without JavaScript): the same form, every row's input kept, one more
     empty row, and no validation yet: the tutor has not submitted."""
     prefix = AdhocFormSet().prefix
-    total = min(max(_int(request.POST.get(f"{prefix}-TOTAL_FORMS"), 0), 0), 49)
+    total = _count(request.POST.get(f"{prefix}-TOTAL_FORMS"), default=0, low=0, high=49)
     names = list(AdhocFormSet(tutor=request.user).empty_form.fields)
     initial = [{name: request.POST.get(f"{prefix}-{i}-{name}", "") for name in names} for i in range(total)]
     formset = AdhocFormSet(tutor=request.user, initial=initial)
@@ -332,11 +333,10 @@ def _adhoc_with_another_row(request):
     return render(request, "sessions/adhoc.html", {"formset": formset, "rows": total + 1})
 
 
-def _int(value, default: int) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return default
+def _count(value, *, default: int, low: int, high: int) -> int:
+    """A count from the request, read as tutoring.input reads numbers, kept within low..high."""
+    number = parse_int(value)
+    return default if number is None else min(max(number, low), high)
 
 
 # --- student -----------------------------------------------------------------------------------

@@ -184,6 +184,16 @@ def test_the_adhoc_form_lists_matched_students(tia, student, course, course_matc
     assert tia.get("/teach/adhoc/?rows=6").content.decode().count("<fieldset") == 6
 
 
+@pytest.mark.parametrize("rows, shown", [("0", 1), ("99", 50), ("-4", 3), (" 5", 3), ("\u0663", 3), ("1e999", 3),
+                                         ("9" * 5000, 3), ("", 3)])
+def test_the_adhoc_forms_row_count_is_read_as_a_number_and_bounded(tia, rows, shown):
+    """?rows= is read as tutoring.input reads numbers (ASCII digits only: not " 5", an Arabic-Indic
+    three, an exponent or 5,000 digits) and kept within 1..50; anything else shows the 3 rows."""
+    response = tia.get("/teach/adhoc/", {"rows": rows})
+    assert response.status_code == 200
+    assert response.content.decode().count("<fieldset") == shown
+
+
 def test_it_logs_several_adhoc_sessions_at_once(tia, student, course, course_match):
     """L30: each row becomes an add-on session waiting for the parent; empty rows are skipped."""
     r = tia.post("/teach/adhoc/", _rows(
