@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 
 from tutoring.input import DayField, TextField
+from tutoring.widgets import RENDERER
 
 from .selectors import Filters
 
@@ -84,6 +85,7 @@ class IdChoiceField(forms.TypedChoiceField):
 
 
 class HistoryFilterForm(forms.Form):
+    default_renderer = RENDERER  # its inputs written in Python (tutoring/widgets.py), the same markup
     range = forms.ChoiceField(label="Dates", choices=RANGES, required=False)
     start = DayField(label="From", required=False)
     end = DayField(label="To", required=False)
