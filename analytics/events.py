@@ -173,10 +173,13 @@ def record(name: str, *, user, data: Mapping, page: str = DEFAULT_PAGE, source: 
         raise ValueError("now must be an aware datetime")
     if user is not None and not user.is_authenticated:
         user = None
-    event = Event(name=name, user=user, page=page, data=clean, source=source, created_at=now or timezone.now())
+    event = Event(name=name, user=user, page=page, data=clean, source=source,
+                  created_at=now or timezone.now())
+    # the row Event.objects.create writes, without building its SQL each time
     sql, fields = _insert()
-    with connection.cursor() as cursor:  # the row Event.objects.create writes, without building its SQL each time
-        cursor.execute(sql, [field.get_db_prep_save(getattr(event, field.attname), connection) for field in fields])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_save(getattr(event, field.attname), connection)
+                             for field in fields])
         (event.pk,) = cursor.fetchone()
     event._state.adding, event._state.db = False, connection.alias
     return event

@@ -68,7 +68,8 @@ def _plan(badges: dict[str, Callable[..., QuerySet]], user_class) -> Plan | None
     key = (user_class, *badges.items())
     if key not in _plans:
         try:
-            (sql, first), (other_sql, second) = (_compile(badges, _stand_in(user_class, pk)) for pk in STAND_INS)
+            (sql, first), (other_sql, second) = (_compile(badges, _stand_in(user_class, pk))
+                                                 for pk in STAND_INS)
         except ObjectDoesNotExist:  # a badge read another field of the stand-in
             _plans[key] = None
         else:

@@ -76,7 +76,8 @@ def test_the_renderer_writes_the_inputs_itself():
     assert "django/forms/widgets/checkbox.html" in RENDERER._own_inputs
     assert "django/forms/widgets/select.html" not in RENDERER._own_inputs
     widget = {"type": "text", "name": "n", "value": None, "attrs": {"id": "i"}}
-    assert RENDERER.render("django/forms/widgets/text.html", {"widget": widget}) == '<input type="text" name="n" id="i">'
+    assert (RENDERER.render("django/forms/widgets/text.html", {"widget": widget})
+            == '<input type="text" name="n" id="i">')
 
 
 @pytest.mark.parametrize("query", [
