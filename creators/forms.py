@@ -8,6 +8,7 @@ from datetime import date, datetime, time, timedelta
 from django import forms
 
 from tutoring.input import DayField, TextField
+from tutoring.widgets import RENDERER
 
 from .selectors import Filters
 
@@ -84,6 +85,7 @@ class IdChoiceField(forms.TypedChoiceField):
 
 
 class HistoryFilterForm(forms.Form):
+    default_renderer = RENDERER  # its inputs written in Python (tutoring/widgets.py), the same markup
     range = forms.ChoiceField(label="Dates", choices=RANGES, required=False)
     start = DayField(label="From", required=False)
     end = DayField(label="To", required=False)
@@ -105,10 +107,15 @@ class HistoryFilterForm(forms.Form):
         super().__init__(data, **kwargs)
         # the selects' <option> lists ready-made, by field name (creators_tags.options); optional
         self.option_lists = option_lists or {}
-        self.fields["course"].choices = [("", "All courses"), *courses]  # (id, title) pairs
-        self.fields["st"].choices = [("", "All STs"), *tutors]  # (id, name) pairs
+        for name, choices in self.select_choices(courses, tutors).items():
+            self.fields[name].choices = choices
         for name, field in self.fields.items():
             field.widget.attrs.setdefault("id", f"f-{name}")
+
+    @staticmethod
+    def select_choices(courses, tutors) -> dict[str, list]:
+        """The selects' choices: the creator's courses ((id, title) pairs) and STs ((id, name) pairs)."""
+        return {"course": [("", "All courses"), *courses], "st": [("", "All STs"), *tutors]}
 
     def with_data(self, data) -> "HistoryFilterForm":
         """The same form (same course and ST choices) over other query parameters."""

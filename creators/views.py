@@ -68,10 +68,10 @@ def _frame(creator, page: PageCache, now) -> dict:
     def build() -> Built:
         frame = selectors.history_frame(creator, now)
         tutors = [(tutor.id, tutor.name) for tutor, _ in frame.tutors]
-        blank = HistoryFilterForm(None, courses=frame.courses, tutors=tutors)
+        choices = HistoryFilterForm.select_choices(frame.courses, tutors)
         return Built({"courses": frame.courses, "tutors": tutors,
                       "stats": {"total": frame.total, "this_week": frame.this_week},
-                      "options": {name: option_list(blank.fields[name].choices) for name in ("course", "st")}})
+                      "options": {name: option_list(choices[name]) for name in ("course", "st")}})
 
     return page.get(("frame",), build, frame=True)
 

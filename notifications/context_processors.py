@@ -1,7 +1,9 @@
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import SimpleLazyObject
@@ -22,20 +24,71 @@ BADGES: dict[str, Callable[..., QuerySet]] = {"notifications": _unread_notificat
 
 
 def add_badge(name: str, unread: Callable[..., QuerySet]) -> None:
+    """A badge: `unread(user)` is the user's unread rows. A query that reads only the user's id is
+    built once per process (see _plan); one that reads more is built for each request."""
     BADGES[name] = unread
+
+
+def _compile(badges: dict[str, Callable[..., QuerySet]], user) -> tuple[str, list]:
+    counts, params = [], []
+    for i, unread in enumerate(badges.values()):
+        sql, part = unread(user).values("id")[:BADGE_LIMIT].query.sql_with_params()
+        counts.append(f"(SELECT count(*) FROM ({sql}) b{i})")
+        params.extend(part)
+    return f"SELECT {', '.join(counts)}", params
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The badges' query, its parameters, and where in them the user's id goes."""
+    sql: str
+    params: tuple
+    user_at: frozenset[int]
+
+    def params_for(self, user_id: int) -> list:
+        return [user_id if i in self.user_at else p for i, p in enumerate(self.params)]
+
+
+STAND_INS = (-1, -2)  # two ids no user has: the parameters that differ between them are the user's id
+_plans: dict[tuple, Plan | None] = {}
+
+
+def _stand_in(user_class, pk: int):
+    """A user of whom only the id is loaded: reading any other field loads it from the database,
+    where there is no such user (DoesNotExist)."""
+    return user_class.from_db(None, [user_class._meta.pk.attname], [pk])
+
+
+def _plan(badges: dict[str, Callable[..., QuerySet]], user_class) -> Plan | None:
+    """The badges' query built through the ORM once per process (per badge set): building it
+    cost more than running it. It is built for two stand-in users of whom only the id is known,
+    and must come out as the same SQL, with only the stand-ins' ids differing among the
+    parameters. A badge set whose query reads more of the user than the id has no plan (None):
+    it is built for each request."""
+    key = (user_class, *badges.items())
+    if key not in _plans:
+        try:
+            (sql, first), (other_sql, second) = (_compile(badges, _stand_in(user_class, pk))
+                                                 for pk in STAND_INS)
+        except ObjectDoesNotExist:  # a badge read another field of the stand-in
+            _plans[key] = None
+        else:
+            user_at = frozenset(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
+            same = (sql == other_sql and len(first) == len(second)
+                    and all((first[i], second[i]) == STAND_INS for i in user_at))
+            _plans[key] = Plan(sql, tuple(first), user_at) if same else None
+    return _plans[key]
 
 
 def badge_counts(user) -> dict[str, int]:
     """The navigation's figures (unread notifications for the bell, unread messages, ...) in ONE
     query: each counted up to BADGE_LIMIT."""
-    names, counts, params = list(BADGES), [], []
-    for i, name in enumerate(names):
-        sql, part = BADGES[name](user).values("id")[:BADGE_LIMIT].query.sql_with_params()
-        counts.append(f"(SELECT count(*) FROM ({sql}) b{i})")
-        params.extend(part)
+    badges = dict(BADGES)
+    plan = _plan(badges, user.__class__)
+    sql, params = (plan.sql, plan.params_for(user.pk)) if plan else _compile(badges, user)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {', '.join(counts)}", params)
-        return dict(zip(names, cursor.fetchone(), strict=True))
+        cursor.execute(sql, params)
+        return dict(zip(badges, cursor.fetchone(), strict=True))
 
 
 def inbox(request):

@@ -28,6 +28,23 @@ def test_record_writes_one_server_row(name, creator):
 
 
 @pytest.mark.django_db
+def test_record_writes_the_row_the_orm_writes(creator):
+    """record() writes with its own INSERT: every column as Event.objects.create writes it, and
+    the event it returns is a saved one (saving it again updates that row)."""
+    data = {"session_count": 10**9, "filter_state": {"student": "Zoë \"O'Brien\" <b>&", "status": "no_show"}}
+    event = events.record("page_view", user=creator, data=data, page="/dashboard/teaching/sessions", now=NOW)
+    same = Event.objects.create(name="page_view", user=creator, page="/dashboard/teaching/sessions",
+                                data=events.validate("page_view", data), source="server", created_at=NOW)
+    columns = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
+    assert Event.objects.filter(pk=event.pk).values(*columns).get() == Event.objects.filter(pk=same.pk).values(
+        *columns).get()
+    assert not event._state.adding and event.pk < same.pk
+    event.page = "CSES"
+    event.save()
+    assert Event.objects.count() == 2 and Event.objects.get(pk=event.pk).page == "CSES"
+
+
+@pytest.mark.django_db
 def test_record_defaults_and_page_paths(creator):
     event = events.record("filter_applied", user=creator, data={"filter_type": "from", "value": ""},
                           page="/dashboard/teaching/sessions")
