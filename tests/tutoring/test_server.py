@@ -11,7 +11,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import asyncio
 import threading
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import timedelta
@@ -230,46 +232,29 @@ def test_requests_reuse_their_threads(transactional_db):
     assert len(threads) == 10 and len(set(threads)) == 1, threads
 
 
-def test_a_streamed_export_is_made_in_its_requests_thread_and_sent_as_it_comes(transactional_db, creator,
-                                                                               make_session):
-    """The creator's CSV export through tutoring.asgi: its rows are read in the request's thread
-    (where its database connection is) and sent a part at a time. Django's handler read the
-    whole stream into memory first, in another thread (with the warning "StreamingHttpResponse
-    must consume synchronous iterators")."""
-    import warnings
-
-    from django.db import connection
-    from django.db.backends.signals import connection_created
+def test_the_export_is_streamed_in_batches_not_read_whole_first(transactional_db, creator, make_session):
+    """The creator's CSV export through tutoring.asgi arrives whole, made in batches of up to 64
+    KiB in a request thread and sent as each is made. Django's handler read the whole stream into
+    memory first, in another thread, with the warning "StreamingHttpResponse must consume
+    synchronous iterators", and sent it a row at a time."""
 
     sessions = [make_session(start=NOW + timedelta(days=day)) for day in (1, 2, 3)]
     browser = Client()
     browser.force_login(creator)
     cookie = browser.cookies["sessionid"].value
-    connection.close()  # the test's own, so that every connection below is the request's
-    opened = []
-
-    def note_connection(**kwargs):
-        opened.append(threading.get_ident())
-
-    connection_created.connect(note_connection, dispatch_uid="test-streamed-export")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            status, body, parts = async_to_sync(_asgi_get)("/dashboard/teaching/sessions/export.csv", cookie)
-    finally:
-        connection_created.disconnect(dispatch_uid="test-streamed-export")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        status, body, parts = async_to_sync(_asgi_get)("/dashboard/teaching/sessions/export.csv", cookie)
     assert status == 200, body[:500]
     assert len(body.decode().strip().splitlines()) == 1 + len(sessions), body
-    assert parts >= 1 + len(sessions), parts  # a part per row at least, and the closing message
+    assert parts == 2, parts  # one batch (a few hundred bytes) and the closing message
     assert not [w for w in caught if "consume synchronous iterators" in str(w.message)], caught
-    assert len(opened) >= 1 and len(set(opened)) == 1, opened  # one thread read the page and the rows
 
 
 def test_code_in_a_requests_thread_reaches_the_servers_event_loop(transactional_db):
     """async_to_sync called in a request's thread (the room's presence broadcasts through the
     channel layer do) runs its coroutine on the server's event loop, as under Django's handler,
     not on a new loop in a new thread each time (with a new Redis connection each)."""
-    import asyncio
 
     from django.core.signals import request_started
 
@@ -296,7 +281,6 @@ def test_code_in_a_requests_thread_reaches_the_servers_event_loop(transactional_
 def test_requests_beyond_the_threads_wait_for_one_to_come_back():
     """tutoring.asgi.Threads lends at most `size` threads; a request beyond waits on the event
     loop for one to come back, and one that stops waiting (its client left) takes none with it."""
-    import asyncio
 
     from tutoring.asgi import Threads
 
@@ -310,8 +294,8 @@ def test_requests_beyond_the_threads_wait_for_one_to_come_back():
         await turn
 
     async def hold(name, release: asyncio.Event):
-        async with threads.lend() as thread:
-            order.append((name, thread))
+        async with threads.lend() as lease:
+            order.append((name, lease.executor))
             await release.wait()
 
     async def scenario():
@@ -354,3 +338,222 @@ def test_the_cache_reuses_its_redis_client_across_threads():
         list(pool.map(work, range(32)))
     assert sorted(values) == list(range(32))
     assert len(set(seen)) == 1, f"{len(set(seen))} redis clients for 64 operations"
+
+
+# --- the handler on views of its own (tests/tutoring/server_urls.py), with few threads -------------
+
+
+@pytest.fixture
+def handler(settings):
+    """tutoring.asgi's HTTP handler with one thread of its own, on the test views."""
+    from tutoring.asgi import OneHopHandler, Threads
+    from tests.tutoring import server_urls
+
+    settings.ROOT_URLCONF = "tests.tutoring.server_urls"
+    server_urls.entered.clear()
+    server_urls.gate.clear()
+    made = OneHopHandler()
+    made.threads = Threads(1)
+    yield made
+    server_urls.gate.set()
+
+
+async def _call(app, path, *, stall=None, stalled=None, arrived=None):
+    """One GET through `app`; with `stall` (an asyncio.Event), sending the first part of the body
+    waits until it is set, as a client that stops reading makes the server wait (`stalled` is set
+    when it starts waiting). `arrived`: the queue of what the client sends (a disconnect)."""
+    sent = []
+    arrived = arrived or asyncio.Queue()
+    await arrived.put({"type": "http.request", "body": b""})
+
+    async def send(message):
+        sent.append(message)
+        if stall is not None and message["type"] == "http.response.body":
+            stalled.set()
+            await stall.wait()
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"127.0.0.1")], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 80)}
+    await app(scope, arrived.get, send)
+    return sent[0]["status"], b"".join(m.get("body", b"") for m in sent[1:])
+
+
+def _thread_states(handler) -> list[tuple[bool, bool]]:
+    """Each idle thread's database connection: (inside a transaction, open)."""
+    from django.db import connections
+
+    def state():
+        connection = connections["default"]
+        return connection.in_atomic_block, connection.connection is not None
+    return [thread.submit(state).result(10) for thread in handler.threads._idle]
+
+
+def _connections_in_use() -> int:
+    from django.db import connections
+
+    stats = connections["default"].pool.get_stats()
+    return stats.get("pool_size", 0) - stats.get("pool_available", 0)
+
+
+@pytest.mark.parametrize("path", ["/big", "/streamed"])
+def test_a_client_that_stops_reading_holds_no_thread_and_no_connection(transactional_db, handler, path):
+    """A client that stops reading a large page or a stream (a phone that lost its signal)
+    holds neither a thread nor a database connection while the server waits to send: with ONE
+    thread, another request is served meanwhile. Before, the request kept its thread until the
+    last byte was sent."""
+    from django.db import connections
+
+    connections["default"].close()  # the test's own: every connection below is the requests'
+
+    async def scenario():
+        stall, sending = asyncio.Event(), asyncio.Event()
+        stalled = asyncio.create_task(_call(handler, path, stall=stall, stalled=sending))
+        await sending.wait()  # the server waits for the client to read
+        other = await asyncio.wait_for(_call(handler, "/quick"), 10)  # a bound for a failure, not a wait
+        in_use = await asyncio.get_running_loop().run_in_executor(None, _connections_in_use)
+        stall.set()
+        return other, in_use, await stalled
+
+    other, in_use, (status, body) = async_to_sync(scenario)()
+    assert other == (200, b"quick")
+    assert in_use == 0, f"{in_use} connections held while the client did not read"
+    assert status == 200 and len(body) >= 200_000, (status, len(body))
+
+
+def test_a_stream_inside_a_transaction_keeps_its_thread_until_it_ends(transactional_db, handler):
+    """A stream whose parts run inside one transaction is made in one thread to its end (its
+    connection is that thread's), and the thread then goes back."""
+    async def scenario():
+        first = await _call(handler, "/streamed-in-a-transaction")
+        return first, await _call(handler, "/quick")
+
+    (status, body), after = async_to_sync(scenario)()
+    assert status == 200 and body == b"x" * 200_000
+    assert after == (200, b"quick")
+    assert len(handler.threads._idle) == 1
+
+
+def test_a_cancelled_requests_thread_comes_back_when_its_view_is_done(transactional_db, handler):
+    """A request cancelled while its view still runs (a shutdown's deadline) gives its thread
+    back only when the view is done: the next request waits for it instead of queueing behind
+    the view in a thread that looked free."""
+    from tests.tutoring import server_urls
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        held = asyncio.create_task(_call(handler, "/held"))
+        await loop.run_in_executor(None, server_urls.entered.wait, 10)
+        held.cancel()
+        await asyncio.wait({held})
+        back_while_running = list(handler.threads._idle)
+        nxt = asyncio.create_task(_call(handler, "/quick"))
+        turn = loop.create_future()
+        loop.call_soon(turn.set_result, None)
+        await turn  # one turn of the loop: the next request asks for a thread
+        waited = not nxt.done() and len(handler.threads._waiting) == 1
+        server_urls.gate.set()
+        return back_while_running, waited, await asyncio.wait_for(nxt, 10)
+
+    back_while_running, waited, answer = async_to_sync(scenario)()
+    assert back_while_running == []
+    assert waited
+    assert answer == (200, b"quick")
+
+
+def test_a_client_leaving_a_stream_inside_a_transaction_leaves_its_thread_clean(transactional_db, handler):
+    """A stream that holds a transaction keeps its thread; when its client leaves while another
+    request waits for that (only) thread, the stream is closed in it first (its transaction rolled
+    back, its connection returned): the waiting request and the next one are served (before, the
+    thread went to the waiting request still inside the stream's transaction: a 500)."""
+    from django.db import connections
+
+    connections["default"].close()
+
+    async def scenario():
+        stall, sending, arrived = asyncio.Event(), asyncio.Event(), asyncio.Queue()
+        stream = asyncio.create_task(_call(handler, "/streamed-in-a-transaction", stall=stall, stalled=sending,
+                                           arrived=arrived))
+        await sending.wait()
+        waiting = asyncio.create_task(_call(handler, "/database"))
+        loop = asyncio.get_running_loop()
+        turn = loop.create_future()
+        loop.call_soon(turn.set_result, None)
+        await turn  # the second request asks for the thread
+        queued = len(handler.threads._waiting)
+        await arrived.put({"type": "http.disconnect"})
+        await asyncio.wait_for(stream, 10)
+        return queued, await asyncio.wait_for(waiting, 10), await asyncio.wait_for(_call(handler, "/database"), 10)
+
+    queued, waited, after = async_to_sync(scenario)()
+    assert queued == 1
+    assert waited == (200, b"database") and after == (200, b"database")
+    assert _thread_states(handler) == [(False, False)]
+
+
+def test_a_client_leaving_during_a_batch_inside_a_transaction_leaves_its_thread_clean(transactional_db, handler):
+    """The client leaves while a batch of a stream inside a transaction is being made: the stream
+    is closed in the same thread once the batch is done (not in another thread while it still
+    runs, which left the generator, and the thread, inside the transaction for good)."""
+    from django.db import connections
+
+    from tests.tutoring import server_urls
+
+    connections["default"].close()
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        arrived = asyncio.Queue()
+        stream = asyncio.create_task(_call(handler, "/streamed-in-a-transaction-held", arrived=arrived))
+        await loop.run_in_executor(None, server_urls.entered.wait, 10)
+        await arrived.put({"type": "http.disconnect"})
+        await asyncio.wait_for(stream, 10)
+        server_urls.gate.set()
+        return [await asyncio.wait_for(_call(handler, "/database"), 10) for _ in range(3)]
+
+    answers = async_to_sync(scenario)()
+    assert answers == [(200, b"database")] * 3
+    assert _thread_states(handler) == [(False, False)]
+
+
+def test_a_stream_that_fails_midway_gives_its_connection_back(transactional_db, handler):
+    """A stream whose generator raises after its first part: the response ends there, and its
+    database connection goes back to the pool (the batch's clean-up runs on the way out; with two
+    threads the response is not closed, and its connection not returned, in the one that
+    ran the generator unless the batch does it)."""
+    from django.db import connections
+
+    from tutoring.asgi import Threads
+
+    handler.threads = Threads(2)
+    connections["default"].close()
+
+    async def scenario():
+        with pytest.raises(RuntimeError, match="the stream failed"):
+            await _call(handler, "/streamed-then-failing")
+        in_use = await asyncio.get_running_loop().run_in_executor(None, _connections_in_use)
+        return in_use, await asyncio.wait_for(_call(handler, "/database"), 10)
+
+    in_use, after = async_to_sync(scenario)()
+    assert in_use == 0
+    assert after == (200, b"database")
+    assert _thread_states(handler) == [(False, False)] * len(handler.threads._idle)
+
+
+def test_an_async_stream_holds_no_connection_while_its_client_does_not_read(transactional_db, handler):
+    """The view of an async stream gives its database connection back before the stream is sent."""
+    from django.db import connections
+
+    connections["default"].close()
+
+    async def scenario():
+        stall, sending = asyncio.Event(), asyncio.Event()
+        stream = asyncio.create_task(_call(handler, "/streamed-async", stall=stall, stalled=sending))
+        await sending.wait()
+        in_use = await asyncio.get_running_loop().run_in_executor(None, _connections_in_use)
+        stall.set()
+        return in_use, await stream
+
+    in_use, (status, body) = async_to_sync(scenario)()
+    assert in_use == 0
+    assert status == 200 and body == b"x" * 200_000
