@@ -239,11 +239,16 @@ def learn_lists(base: QuerySet[Session], now: datetime) -> tuple[list[Session], 
     return upcoming, past
 
 
-def tutors_live_sessions(tutor: User, now: datetime, limit: int = 20) -> list[Session]:
-    """The tutor's checked-in sessions and those scheduled from a day ago on, by start (the bot's
-    commands pick among them by the action's guard), with the open thread prefetched. A session
-    still scheduled long after its time (awaiting the no-show sweep) does not crowd out today's."""
-    return list(_tutors_live(tutor, now).order_by("scheduled_start", "pk")[:limit])
+def tutors_live_around(tutor: User, now: datetime, each_side: int = 20) -> list[Session]:
+    """The tutor's live sessions (checked in, or scheduled from a day ago on) nearest to `now`: up
+    to `each_side` that started before it, latest first, and up to `each_side` from it on, earliest
+    first (the bot explains why none allows a command by the nearest of them), with the open
+    thread prefetched. Sessions still scheduled from earlier in the day (awaiting the no-show
+    sweep) do not crowd out the one in progress."""
+    live = _tutors_live(tutor, now)
+    before = live.filter(scheduled_start__lt=now).order_by("-scheduled_start", "-pk")[:each_side]
+    after = live.filter(scheduled_start__gte=now).order_by("scheduled_start", "pk")[:each_side]
+    return [*before, *after]
 
 
 def _tutors_live(tutor: User, now: datetime) -> QuerySet[Session]:
@@ -253,7 +258,7 @@ def _tutors_live(tutor: User, now: datetime) -> QuerySet[Session]:
 
 def tutors_live_run(tutor: User, now: datetime, *, where: Q, key: tuple[datetime, int] | None = None,
                     backward: bool = False, limit: int) -> list[Session]:
-    """Up to `limit` of the tutor's live sessions (as tutors_live_sessions) that match `where`, in
+    """Up to `limit` of the tutor's live sessions (as tutors_live_around) that match `where`, in
     (start, id) order from the first, or beyond `key` (a session's start and id): later ones, or
     with `backward` earlier ones, nearest first (the bot's picker pages: a keyset on the
     session_tutor_start index, so a far page costs what the first does)."""

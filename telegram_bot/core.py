@@ -291,11 +291,12 @@ def judged_page(user, action: registry.Action, now: datetime, *, edge: tuple[dat
 
 
 def nothing_to(user, action: registry.Action, now: datetime) -> Out:
-    """No session allows the action: the refusal of the nearest of the tutor's first live sessions
-    whose refusal is worth explaining, as the card explains a missing action (sessions.actions.explains)."""
+    """No session allows the action: the refusal of the nearest of the tutor's live sessions around
+    now whose refusal is worth explaining, as the card explains a missing action
+    (sessions.actions.explains)."""
     viewer = Viewer.of(user)
     explained = {}
-    for s in selectors.tutors_live_sessions(user, now):
+    for s in selectors.tutors_live_around(user, now):
         ctx = projections.context(s, viewer, now)
         refused = rules.refusal(action.guard, ctx)
         if refused is not None and registry.explains(action, refused, ctx, Party.TUTOR):

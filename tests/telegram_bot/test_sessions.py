@@ -186,6 +186,19 @@ def test_a_command_picks_by_its_guard_and_explains_what_the_card_would(linked, m
     assert ChatState.objects.get(chat_id=CHAT).data == {"step": "cancel_reason", "session": later.id}
 
 
+def test_the_explanation_looks_at_the_sessions_nearest_now(linked, make_session, tg, frozen):
+    """The refusal explained is that of the session nearest now, however many of the tutor's
+    sessions from earlier in the day are still scheduled (awaiting the no-show sweep): here 21 of
+    them, and the one in progress, checked in 10 minutes ago, says when check-out opens (the
+    explanation used to look at the first 20 live sessions by start and said there was none)."""
+    for k in range(21):  # hour-long, from 75 minutes to about 23 hours ago
+        make_session(start=NOW - timedelta(minutes=75 + 65 * k), status=Status.SCHEDULED)
+    make_session(start=NOW - timedelta(minutes=10), status=Status.CHECKED_IN,
+                 checked_in_at=NOW - timedelta(minutes=10))
+    send(message(CHAT, "/checkout"))
+    assert last_text(tg).endswith("Check-out opens in 20 minutes.")
+
+
 def test_a_button_on_a_message_the_tutor_deleted_is_answered_in_a_new_message(client, linked, today, tg, frozen,
                                                                                caplog):
     """L44: the tutor presses Check in and deletes the message before the bot edits it; Telegram
