@@ -187,7 +187,10 @@ def record(name: str, *, user, data: Mapping, page: str = DEFAULT_PAGE, source: 
 
 @cache
 def _insert() -> tuple[str, list]:
-    """An event's INSERT (every column but the id, which it returns) and its fields in order."""
+    """An event's INSERT (every column but the id, which it returns) and its fields in order. It
+    writes what Event.objects.create writes only while Event has no pre_save behaviour (auto_now),
+    db_default or generated field, and nothing listens to its save signals (none does: the test
+    compares the row with the ORM's column by column)."""
     fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
     quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(Event._meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "

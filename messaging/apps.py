@@ -11,4 +11,4 @@ class MessagingConfig(AppConfig):
 
         from .services import unread
 
-        add_badge("messages", unread)
+        add_badge("messages", unread, id_only=True)  # its query reads the user's id alone

@@ -21,12 +21,21 @@ def _unread_notifications(user) -> QuerySet:
 # is here; a feature app adds its own from its AppConfig.ready (messaging: the unread messages), so
 # notifications imports none of them.
 BADGES: dict[str, Callable[..., QuerySet]] = {"notifications": _unread_notifications}
+# the badges declared to depend on the user's id alone (add_badge's id_only): while every badge is,
+# their query is built once per process (_plan)
+ID_ONLY: set[str] = {"notifications"}
 
 
-def add_badge(name: str, unread: Callable[..., QuerySet]) -> None:
-    """A badge: `unread(user)` is the user's unread rows. A query that reads only the user's id is
-    built once per process (see _plan); one that reads more is built for each request."""
+def add_badge(name: str, unread: Callable[..., QuerySet], *, id_only: bool = False) -> None:
+    """A badge: `unread(user)` is the user's unread rows. id_only=True declares that the query it
+    builds depends on nothing but the user's id: no other field of the user, no database read, no
+    clock, time zone or setting (those would be frozen into the query built once per process);
+    otherwise the badges' query is built for each request."""
     BADGES[name] = unread
+    if id_only:
+        ID_ONLY.add(name)
+    else:
+        ID_ONLY.discard(name)
 
 
 def _compile(badges: dict[str, Callable[..., QuerySet]], user) -> tuple[str, list]:
@@ -84,7 +93,7 @@ def badge_counts(user) -> dict[str, int]:
     """The navigation's figures (unread notifications for the bell, unread messages, ...) in ONE
     query: each counted up to BADGE_LIMIT."""
     badges = dict(BADGES)
-    plan = _plan(badges, user.__class__)
+    plan = _plan(badges, user.__class__) if badges.keys() <= ID_ONLY else None
     sql, params = (plan.sql, plan.params_for(user.pk)) if plan else _compile(badges, user)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

@@ -31,7 +31,7 @@ def _filter_field(field) -> str:
     name, label = conditional_escape(field.name), conditional_escape(field.label)
     if field.name == "low_rated":
         control = f'\n      <label class="check">{field} {label}</label>\n    '
-    elif field.field.widget.input_type == "select":
+    elif getattr(field.field.widget, "input_type", None) == "select":
         control = (f'\n      <label for="f-{name}">{label}</label>\n      '
                    f'<select name="{conditional_escape(field.html_name)}" id="f-{name}">'
                    f'{options(field)}</select>\n    ')

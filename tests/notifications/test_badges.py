@@ -2,6 +2,7 @@
 the ORM once per process, for stand-in users, and only the user's id changes per request."""
 
 import pytest
+from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -76,3 +77,36 @@ def test_the_bell_on_a_page_counts_the_signed_in_user(db, client, role):
     client.force_login(user)
     body = client.get("/notifications/").content.decode()
     assert '<span class="bell__count">4<span class="bell__hidden"> unread</span></span>' in body
+
+
+def test_a_badge_not_declared_id_only_is_built_for_each_request(parent, creator):
+    """A badge that may read more than the user's id (here: it branches on a database read, which
+    the stand-in users would both answer alike) is not declared id_only: the badges' query is then
+    built for each request, and each user gets their own figure."""
+    def unread_if_in_a_group(user):
+        if Group.objects.filter(user=user).exists():  # a read the stand-ins cannot tell apart
+            return Notification.objects.filter(recipient=user)
+        return Notification.objects.filter(recipient=user, pk__lt=0)
+
+    notices(parent, 1)
+    parent.groups.add(Group.objects.create(name="vip"))
+    saved = dict(badges.BADGES), set(badges.ID_ONLY)
+    try:
+        badges.add_badge("vip", unread_if_in_a_group)
+        assert "vip" not in badges.ID_ONLY
+        assert badges.badge_counts(parent)["vip"] == 1
+        assert badges.badge_counts(creator)["vip"] == 0
+    finally:
+        badges.BADGES.clear()
+        badges.BADGES.update(saved[0])
+        badges.ID_ONLY.clear()
+        badges.ID_ONLY.update(saved[1])
+
+
+def test_every_id_only_badge_plans_the_query_built_for_a_real_user(parent):
+    """The badges the project declares id_only: the query built once equals, for a real user, the
+    one the ORM builds for that user."""
+    assert badges.ID_ONLY == set(badges.BADGES)
+    plan = badges._plan(dict(badges.BADGES), User)
+    sql, params = badges._compile(dict(badges.BADGES), parent)
+    assert (plan.sql, plan.params_for(parent.pk)) == (sql, params)

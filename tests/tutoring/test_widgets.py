@@ -118,3 +118,30 @@ def test_an_overridden_attrs_template_turns_the_shortcut_off(tmp_path):
     renderer = overriding(tmp_path, "attrs.html", " data-custom")
     assert renderer._own_inputs == frozenset()
     assert str(Everything(renderer=renderer)["hidden"]) == '<input type="hidden" name="hidden" data-custom>'
+
+
+def test_the_shortcut_is_written_from_the_templates_this_django_ships():
+    """input_html is written from Django's input.html and attrs.html as INPUT_TEXT and ATTRS_TEXT
+    say; the renderer checks them when it starts and renders Django's templates again when they
+    differ (this fails after a Django upgrade that changes them: read the new text, then update
+    input_html and the two constants)."""
+    from tutoring import widgets
+
+    assert (DJANGO_FORMS / widgets.INPUT).read_text() == widgets.INPUT_TEXT
+    assert (DJANGO_FORMS / widgets.ATTRS).read_text() == widgets.ATTRS_TEXT
+    assert "django/forms/widgets/text.html" in InputRenderer()._own_inputs
+
+
+class ProjectRenderer(DjangoTemplates):
+    """A FORM_RENDERER of a project's own: Django's templates, each marked."""
+
+    def render(self, template_name, context, request=None):
+        return "<!--project-->" + super().render(template_name, context, request=request)
+
+
+def test_a_project_form_renderer_renders_this_form_too(settings):
+    """With a FORM_RENDERER of the project's own, the renderer hands every template to it."""
+    settings.FORM_RENDERER = f"{__name__}.ProjectRenderer"
+    renderer = InputRenderer()
+    assert renderer._own_inputs == frozenset()
+    assert str(Everything(renderer=renderer)["text"]) == "<!--project-->" + str(Everything(renderer=DJANGO)["text"])
