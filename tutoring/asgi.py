@@ -29,9 +29,10 @@ into memory before sending its first byte. Here:
 - code in that thread that calls back into async code (async_to_sync: the room's presence
   broadcasts through the channel layer) runs it on the server's event loop, as under Django's
   handler, because the call into the thread goes through asgiref's sync_to_async.
-Measured on the creator's Session History list page in one process, 400 requests 4 at a time:
-about 1.5 ms less CPU per request than Django's handler (9.2 ms against 7.8), and `/healthz`
-half the CPU (2.5 ms against 1.3), the cost of the same page through Django's WSGI handler.
+Measured in one process, 4 requests at a time, CPU per request: the creator's Session History
+list page 10.0 ms with Django's handler, 8.3 here (Django's WSGI handler: 7.9); `/healthz` 2.5,
+1.7 (WSGI: 1.3). Under gunicorn with wrk, `/healthz` took 1.3-1.7 ms of the server's CPU per
+request with Django's handler and 0.4-0.5 here.
 
 Outside production static files are served by Django's ASGIStaticFilesHandler; in production
 WhiteNoise does (settings.MIDDLEWARE)."""
