@@ -39,6 +39,7 @@ WhiteNoise does (settings.MIDDLEWARE)."""
 
 import asyncio
 import contextvars
+import gc
 import logging
 import os
 import threading
@@ -314,3 +315,9 @@ application = ProtocolTypeRouter({
     "http": django_http,
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })
+
+# Everything set up so far (Django, the apps, the URL patterns and templates loaded) lives as long
+# as the process: kept out of the garbage collector's full passes, which otherwise walked all of
+# it (about 250,000 objects, 150-170 ms a pass, measured on the creator's list page).
+gc.collect()
+gc.freeze()
