@@ -173,9 +173,7 @@ def _page(rows: list, page: PageIn) -> dict:
 def creator_sessions(request, page: Query[PageIn]):
     """The Session History table: filters combine; newest first."""
     creator = _creator(request)
-    f = page.filters()
-    courses = [f.course_id] if f.course_id else list(selectors.creator_courses(creator).values_list("pk", flat=True))
-    return _page(selectors.history_rows(creator, f, course_ids=courses, cursor=page.cursor, limit=page.limit), page)
+    return _page(selectors.history_rows(creator, page.filters(), cursor=page.cursor, limit=page.limit), page)
 
 
 @creators_router.get("/me/sessions/upcoming", response={200: list[RowOut], **ERRORS})

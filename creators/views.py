@@ -136,8 +136,8 @@ def _render_results(request, creator, context) -> Built:
     tz = creator.tzinfo
     form, state = context["form"], context["state"]
     filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
-    course_ids = [filters.course_id] if filters.course_id else [c for c, _ in form.fields["course"].choices if c]
-    results = _results(creator, filters, context["cursor"] or None, course_ids)
+    courses = [c for c, _ in form.fields["course"].choices if c]  # the creator's, from the cached frame
+    results = _results(creator, filters, context["cursor"] or None, courses)
     u = _url_prefixes()
     rows = _decorate(results.rows, tz)
     after = f"?{context['query']}" if context["query"] else ""
