@@ -31,45 +31,52 @@ class SessionRollup(models.Model):
         return f"course {self.course_id} tutor {self.tutor_id} {self.status}: {self.sessions}"
 
 
-class CourseTutor(models.Model):
-    """How many sessions a tutor has in a course: the rollup rows' sessions summed over their
-    statuses, kept by a trigger on the rollups (creators/rollups.py). The ST filter's choices and
-    the creator's total are then a read of one row per (course, tutor), not a pass over every
-    rollup row. Rows brought down to zero are kept and mean "no sessions"."""
+class CoursePersonCount(models.Model):
+    """How many sessions one person has in a course (CourseTutor, CourseStudent), kept by a
+    trigger (creators/rollups.py). Rows brought down to zero are kept and mean "no sessions"."""
 
-    # read by course (the key's index); never by tutor alone
+    person = ""  # the person's field
+
+    # read by course (the key's index); never by the person alone
     course = models.ForeignKey("tutoring.Course", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
                                related_name="+")
-    tutor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
-                              db_index=False, related_name="+")
     sessions = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"course {self.course_id} {self.person} {getattr(self, f'{self.person}_id')}: {self.sessions}"
+
+
+def _person():
+    return models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+                             db_index=False, related_name="+")
+
+
+class CourseTutor(CoursePersonCount):
+    """A tutor's sessions in a course: the rollup rows' sessions summed over their statuses, kept
+    by a trigger on the rollups. The ST filter's choices and the creator's total are then a read
+    of one row per (course, tutor), not a pass over every rollup row."""
+
+    person = "tutor"
+    tutor = _person()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["course", "tutor"], name="course_tutor_key")]
 
-    def __str__(self) -> str:
-        return f"course {self.course_id} tutor {self.tutor_id}: {self.sessions}"
 
+class CourseStudent(CoursePersonCount):
+    """A student's sessions in a course, kept by a trigger on the sessions. A student-name search
+    of the Session History then reads the creator's matching students from here (a few hundred
+    pairs) and only their sessions, instead of probing the sessions of everyone with that name in
+    every course."""
 
-class CourseStudent(models.Model):
-    """How many sessions a student has in a course, kept by a trigger on the sessions
-    (creators/rollups.py). A student-name search of the Session History then reads the creator's
-    matching students from here (a few hundred pairs) and only their sessions, instead of probing
-    the sessions of everyone with that name in every course. Rows brought down to zero are kept
-    and mean "no sessions"."""
-
-    # read by course (the key's index); never by student alone
-    course = models.ForeignKey("tutoring.Course", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False,
-                               related_name="+")
-    student = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
-                                db_index=False, related_name="+")
-    sessions = models.IntegerField(default=0)
+    person = "student"
+    student = _person()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["course", "student"], name="course_student_key")]
-
-    def __str__(self) -> str:
-        return f"course {self.course_id} student {self.student_id}: {self.sessions}"
 
 
 class ChangeStamp(models.Model):

@@ -94,7 +94,7 @@ class Lease:
         done = self.executor.submit(contextvars.copy_context().run, cleanup)
         done.add_done_callback(self._back_after)
 
-    def _back_after(self, done) -> None:  # in the thread, once its queue reached `after`
+    def _back_after(self, done) -> None:  # in the thread, once its queue reached the cleanup
         if done.exception() is not None:
             log.error("closing an abandoned request failed", exc_info=done.exception())
         self.threads.give_back(self.executor)
