@@ -61,6 +61,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlencode
@@ -632,6 +633,13 @@ def fmt_target(r: Result) -> str:
     return f"{r.probe.target_ms:.0f}" if r.probe.target_ms is not None else "-"
 
 
+def machine_speed_ms() -> float:
+    """This machine's Python speed when the table is printed: `sum(range(10**6))`, best of 5, in ms.
+    The same code measures 12-14 ms on a quiet day of the VM these targets were set on and up to
+    ~20 ms on a slow one; read the table's absolute figures against it."""
+    return min(timeit.repeat("sum(range(10**6))", number=10, repeat=5)) / 10 * 1000
+
+
 def print_table(w: World, results: list[Result], wrk_rows: list[WrkRow], args) -> None:
     import django
     from django.db import connection
@@ -642,7 +650,8 @@ def print_table(w: World, results: list[Result], wrk_rows: list[WrkRow], args) -
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print()
     print(f"Creator Session History on {w.sessions:,} sessions, {w.owned:,} of them {w.creator.username}'s "
-          f"(Django {django.get_version()}, PostgreSQL {pg}, {os.cpu_count()} CPUs, load {load})")
+          f"(Django {django.get_version()}, PostgreSQL {pg}, {os.cpu_count()} CPUs, load {load}; "
+          f"Python speed: sum(range(10**6)) {machine_speed_ms():.1f} ms)")
     header = (f"{'request':36} {'n':>3} | {'p50 ms':>8} {'p95 ms':>8} {'qry':>4} | {'raw p50':>8} "
               f"{'raw p95':>8} {'top stmt':>8} | {'page/raw':>8} | {'target':>6} {'p95':>5}")
     print(header)
