@@ -29,7 +29,7 @@ from sessions.models import Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
 from video.recordings import playable_recordings
 
-from .metrics import COUNTS, MEASURES, RATED_BY, TOTALS, add_up, evaluate, measured
+from .metrics import COUNTS, KEYS, MEASURES, RATED_BY, READS, TOTALS, add_up, evaluate, measured
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
 from .models import CourseStudent, CourseTutor, SessionRollup
 
@@ -299,10 +299,22 @@ def _sums(source: tuple[str, list], *, by_tutor: bool) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
+SUMMED_BY = ("tutor_id", "status")  # the keys `_sums` reads of its source's rows
+
+
 def _sessions(qs: QuerySet[Session]) -> tuple[str, list]:
-    """Each session of `qs` with its measures (metrics.measured, as in the rollups)."""
-    ids_sql, params = qs.values("pk").query.sql_with_params()
-    return measured(Session._meta.db_table, f"s.id IN ({ids_sql})"), list(params)
+    """The sessions of `qs`, each measured by metrics.measured (as in the rollups), summed per
+    SUMMED_BY: the TOTALS' FILTERs then read a few thousand rows, not every session (20-30% less
+    than summing per rollup key on the bench). `qs` is read as the source itself (the sessions'
+    columns straight from the query that filters them): read as `id IN (qs)`, PostgreSQL fetched
+    each of a whole history's 100,000 sessions again by its key (0.3-1.4 s against 0.15-0.26 s on
+    the bench for a creator's "all time" date range). So `qs` must not repeat a session (no
+    filter across a to-many relation; Filters has none)."""
+    sessions_sql, params = qs.values("id", *KEYS, *READS).query.sql_with_params()
+    keys = ", ".join(f"m.{key}" for key in SUMMED_BY)
+    sums = ", ".join(f"SUM(m.{measure}) AS {measure}" for measure in MEASURES)
+    return (f"SELECT {keys}, {sums} FROM ({measured(f'({sessions_sql})', 'TRUE')}) m GROUP BY {keys}",
+            list(params))
 
 
 def _per_tutor(rows: list[dict]) -> list[dict]:
@@ -328,16 +340,19 @@ def uses_rollups(f: Filters) -> bool:
 
 
 def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
-    """The metrics and the per-ST breakdown of a creator's sessions under the filters: from the
-    rollups when the filters allow (one query over a few thousand rows), else from the sessions
-    (two queries)."""
-    if not uses_rollups(f):
-        qs = f.apply(creator_sessions(creator))
-        return metrics(qs), metrics_by_tutor(qs)
-    rows = SessionRollup.objects.filter(f.on_keys(), course__creator=creator)
-    sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()
-    per_tutor = _sums((sql, list(params)), by_tutor=True)
-    # the whole: the per-ST sums added up (one query for both)
+    """The metrics and the per-ST breakdown of a creator's sessions under the filters, in one query:
+    from the rollups when the filters allow (a few thousand rows), else from the sessions; the
+    whole is the per-ST sums added up."""
+    if uses_rollups(f):
+        rows = SessionRollup.objects.filter(f.on_keys(), course__creator=creator)
+        sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()
+        source = (sql, list(params))
+    else:  # the courses named, not joined: PostgreSQL then reads them from (course, scheduled_start)
+        courses = list(creator_courses(creator).values_list("pk", flat=True))
+        if not courses:
+            return evaluate({}), []
+        source = _sessions(f.apply(Session.objects.filter(course_id__in=courses)))
+    per_tutor = _sums(source, by_tutor=True)
     return evaluate(add_up(per_tutor)), _per_tutor(per_tutor)
 
 

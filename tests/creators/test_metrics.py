@@ -131,6 +131,32 @@ def test_the_rollups_give_the_same_metrics_as_the_sessions(varied, creator):
     assert rollups.differences() == []
 
 
+def test_the_filters_the_rollups_cannot_serve_give_the_metrics_of_the_filtered_sessions(varied, creator, outsider,
+                                                                                       make_session):
+    """H16: a date range, a student's name or id and the low-rating flag send the metrics to the
+    sessions (read per course, summed per ST and added up): every metric and the per-ST rows
+    equal those of the plainly filtered sessions, which another creator's sessions in the same
+    window do not join; a creator without courses gets empty metrics."""
+    from datetime import datetime
+
+    theirs = Course.objects.create(creator=outsider, title="Other")
+    make_session(start=NOW - timedelta(days=21), course=theirs, status=Status.APPROVED)
+    cases = [Filters(start=NOW - timedelta(days=30)), Filters(start=NOW - timedelta(days=26), end=NOW),
+             Filters(student="sam"), Filters(low_rated=True), Filters(start=NOW - timedelta(days=30), bucket="completed",
+                                                                     course_id=varied["courses"][1].id)]
+    for f in cases:
+        assert not selectors.uses_rollups(f)
+        qs = f.apply(selectors.creator_sessions(creator))
+        assert qs.exists(), f
+        overall, by_st = selectors.creator_metrics(creator, f)
+        assert (overall, by_st) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs)), f
+        assert overall["total"] == qs.count() == sum(row["total"] for row in by_st)
+    nothing = Filters(start=datetime(2000, 1, 1, tzinfo=NOW.tzinfo))
+    assert selectors.creator_metrics(outsider, nothing)[0]["total"] == 1
+    loner = make_user("lonely-creator", Role.CREATOR)
+    assert selectors.creator_metrics(loner, nothing) == (selectors.metrics(selectors.creator_sessions(loner)), [])
+
+
 def test_only_the_rollups_keys_are_read_from_the_rollups():
     """H16: the rollups know course, ST and status; every other filter sends the metrics to the
     sessions (a filter added later does too, until it is one of the keys)."""
@@ -219,8 +245,8 @@ def test_each_metric_is_one_ratio_of_summed_measures():
 
 def test_the_sessions_the_rollups_and_the_recount_carry_exactly_the_measures(history, creator):
     """Issue 13 item 5: the rollup table, the rows its triggers and recount add up, and the rows
-    the filtered metrics add up all have the columns metrics.KEYS + metrics.MEASURES (in that order,
-    but for the table's own)."""
+    of measured sessions all have the columns metrics.KEYS + metrics.MEASURES (in that order, but
+    for the table's own)."""
     from django.db import connection
 
     from creators import metrics
@@ -235,7 +261,11 @@ def test_the_sessions_the_rollups_and_the_recount_carry_exactly_the_measures(his
     assert tuple(f.column for f in SessionRollup._meta.concrete_fields) == ("id", *expected)
     assert sorted(columns(f"SELECT * FROM {rollups.ROLLUP}")) == sorted(("id", *expected))  # in any order
     assert columns(rollups.RECOUNT) == expected
-    assert columns(*selectors._sessions(selectors.creator_sessions(creator))) == expected
+    assert columns(metrics.measured(Session._meta.db_table, "true")) == expected
+    # the filtered metrics sum those per (tutor, status), the rollup rows' keys the sums read
+    assert columns(*selectors._sessions(selectors.creator_sessions(creator))) == (*selectors.SUMMED_BY,
+                                                                                  *metrics.MEASURES)
+    assert set(selectors.SUMMED_BY) < set(metrics.KEYS)
     assert columns(metrics.review_measured(rollups.ASSESSMENT, "true")) == expected
 
 
