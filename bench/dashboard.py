@@ -219,6 +219,7 @@ def cached_probes(w: World) -> list[Probe]:
     deep = urlencode({"cursor": w.deep_cursor})
     filtered = urlencode({"status": "completed", "course": w.course_id})
     student = urlencode({"student": w.student_fragment})
+    all_time = urlencode({"range": "custom", "from": "2000-01-01"})
     after = f"after row {w.deep_row:,}"
     admin = "/admin/tutoring_sessions/session/"
     plain = "/plain-admin/tutoring_sessions/session/"
@@ -237,6 +238,9 @@ def cached_probes(w: World) -> list[Probe]:
         Probe(f"cold: list, student '{w.student_fragment}'", f"{LIST}?{student}", None, cold="all"),
         Probe("cold: list, filter change (htmx)", f"{LIST}?{filtered}", None, htmx=True, cold="all"),
         Probe("cold: metrics + per-ST + chart", f"{LIST}/metrics", None, cold="all"),
+        # a date range sends the metrics to the sessions (the rollups hold whole histories): all time
+        # is the most there is to sum (for reference; no target)
+        Probe("cold: metrics, custom range, all time", f"{LIST}/metrics?{all_time}", None, cold="all"),
         Probe("API list, first page", API, LIST_TARGET_MS),
         Probe(f"API list, page {DEEP_PAGE}", f"{API}?{deep}", LIST_TARGET_MS),
         Probe("API list, completed + one course", f"{API}?{filtered}", LIST_TARGET_MS),
