@@ -244,14 +244,15 @@ def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
     read course by course: the filter's course, or else `course_ids`, the creator's courses
     (read here when not given; the page has them in its cached frame). A student-name search
     starts from the (course, student) pairs of creators.CourseStudent: the creator's students in
-    those courses whose
-    name matches (a few hundred pairs), each pair's newest rows read from the sessions' (student,
-    course, scheduled_start) index; the other filters are the sessions' own columns, so no row
-    is joined to its course or student before the page is cut. (Read per course, PostgreSQL
-    probed the index for every person of that name in every course, or walked each course's
-    sessions testing every student's name.) A term of one or two letters ("a") names most people
-    (and the users' trigram index cannot serve it): reading each course newest first finds a
-    page at once there (5 ms against 70 on the bench for "a"), so such a search keeps that walk."""
+    those courses whose name matches (a few hundred pairs), each pair's newest rows read in order
+    from the sessions' (student, course, scheduled_start, id) index, which carries the status and
+    the tutor, so the status and ST filters are tested in the index too; the other filters are the
+    sessions' own columns, so no row is joined to its course or student before the page is cut.
+    (Read per course, PostgreSQL probed the index for every person of that name in every course,
+    or walked each course's sessions testing every student's name.) A term of one or two letters
+    ("a") names most people (and the users' trigram index cannot serve it): reading each course
+    newest first finds a page at once there (5 ms against 70 on the bench for "a"), so such a
+    search keeps that walk."""
     if f.course_id:
         course_ids = [f.course_id]
     elif course_ids is None:

@@ -128,9 +128,10 @@ class Session(models.Model):
             models.Index(fields=["tutor", "scheduled_start"], name="session_tutor_start"),
             models.Index(fields=["student", "scheduled_start"], name="session_student_start"),
             # a creator's history searched by student: each (student, course)'s newest rows, read
-            # from the index alone (the name search of creators.selectors.newest_rows: PostgreSQL picks it)
-            models.Index(fields=["student", "course", "scheduled_start"], include=["id"],
-                         name="session_student_course_start"),
+            # in order from the index alone (creators.selectors.history_rows), the status and tutor
+            # filters tested there too
+            models.Index(fields=["student", "course", "scheduled_start", "id"], include=["status", "tutor"],
+                         name="session_pair_newest"),
             models.Index(fields=["course", "scheduled_start"], name="session_course_start"),
             models.Index(fields=["scheduled_start", "id"], name="session_start_id"),
             models.Index(fields=["status", "scheduled_start"], name="session_status_start"),

@@ -138,7 +138,8 @@ def test_a_student_name_search_reads_the_rows_the_filters_define(as_creator, cre
     (creators.CourseStudent), and gives exactly the rows, in the order and pages, that the filters
     over the creator's sessions give: combined with course, ST, status, dates, the low-rating flag
     and one student; a name with LIKE's wildcards in it; never another creator's course, even one
-    asked for by id."""
+    asked for by id. Both are compared with the straightforward query too (the filters over the
+    creator's sessions, ordered newest first)."""
     from creators import selectors
     from creators.selectors import Filters
     from tests.conftest import make_user
@@ -169,6 +170,9 @@ def test_a_student_name_search_reads_the_rows_the_filters_define(as_creator, cre
             expected = selectors.newest_rows(f.apply(selectors.creator_sessions(creator)), course_ids=course_ids,
                                              cursor=None, limit=100)
             assert selectors.history_rows(creator, f, course_ids=course_ids, cursor=None, limit=100) == expected, f
+            # and the straightforward query: the filters over the creator's sessions, newest first
+            plain = f.apply(selectors.creator_sessions(creator)).order_by("-scheduled_start", "-pk")
+            assert [row.id for row in expected] == list(plain.values_list("pk", flat=True)), f
             paged, cursor = [], None
             while True:  # two rows a page, through the cursors
                 rows, cursor = paging.cut(selectors.history_rows(creator, f, course_ids=course_ids, cursor=cursor,
