@@ -67,9 +67,8 @@ def _frame(creator, page: PageCache, now) -> dict:
     STs who teach them) with their <option> lists, and the header figures. One cached piece."""
     def build() -> Built:
         frame = selectors.history_frame(creator, now)
-        tutors = [(tutor.id, tutor.name) for tutor, _ in frame.tutors]
-        choices = HistoryFilterForm.select_choices(frame.courses, tutors)
-        return Built({"courses": frame.courses, "tutors": tutors,
+        choices = HistoryFilterForm.select_choices(frame.courses, frame.tutors)
+        return Built({"courses": frame.courses, "tutors": frame.tutors,
                       "stats": {"total": frame.total, "this_week": frame.this_week},
                       "options": {name: option_list(choices[name]) for name in ("course", "st")}})
 
