@@ -1,7 +1,8 @@
 """Pieces of a creator's Session History cached under the creator's change stamps
 (creators/stamps.py): the frame (filter choices with their option lists, the header figures)
 under the frame stamp; the rendered results of each URL and the rendered metrics of each filter
-set under the stamp. A write that changes anything a piece shows moves its stamp in the same
+set under the stamp; and under the stamp too, made from those, the rendered page of each URL as
+given (its head with the filter form, and the results), which is what a second view reads. A write that changes anything a piece shows moves its stamp in the same
 transaction, so a cached piece is never served after the data under it changed; nothing expires
 on a timer to be correct (the timeout only bounds memory).
 

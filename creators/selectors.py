@@ -371,9 +371,9 @@ def creator_courses(creator: User) -> QuerySet[Course]:
 _COURSES_OF = f"SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s"
 
 
-def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
-    """The Student-Teachers who teach the creator's courses (have sessions in them), by name, each
-    with their number of sessions there: a read of one CourseTutor row per (course, tutor), not of
+def _tutor_rows(creator: User) -> list[tuple[int, str, str, int]]:
+    """(id, name, avatar_url, sessions) of each Student-Teacher who teaches the creator's courses
+    (has sessions in them), by name: a read of one CourseTutor row per (course, tutor), not of
     every rollup row. The people are read by their ids (the ARRAY): a join the planner would make
     by scanning every user."""
     sql = f"""
@@ -385,33 +385,49 @@ def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
         ORDER BY u.name, u.id"""
     with connection.cursor() as db:
         db.execute(sql, [creator.pk])
-        return [(Person(*row[:3]), row[3]) for row in db.fetchall()]
+        return db.fetchall()
+
+
+def tutors_with_sessions(creator: User) -> list[tuple[Person, int]]:
+    """The Student-Teachers who teach the creator's courses, by name, each with their number of
+    sessions there (`_tutor_rows`)."""
+    return [(Person(*row[:3]), row[3]) for row in _tutor_rows(creator)]
+
+
+@functools.cache
+def _course_order() -> str:
+    """`creator_courses`' order as SQL over a course aliased `c` (the order is the same whoever
+    the creator is: any will do to read it)."""
+    order = creator_courses(User(pk=0)).query.order_by
+    return ", ".join(f"c.{Course._meta.get_field(name).column}" for name in order)
 
 
 @dataclass
 class Frame:
     """What every view of the creator's Session History shows around the rows: the filter choices
     and the header figures (H06 "X total sessions, Y this week")."""
-    courses: list[tuple[int, str]]  # (id, title), by title
-    tutors: list[tuple[Person, int]]  # the STs with sessions in them and how many, by name
+    courses: list[tuple[int, str]]  # (id, title), in `creator_courses`' order
+    tutors: list[tuple[int, str]]  # (id, name) of the STs with sessions in them, by name
+    total: int  # their sessions
     this_week: int  # sessions starting this week (the user's Monday to Monday)
-
-    @property
-    def total(self) -> int:
-        return sum(n for _, n in self.tutors)
 
 
 def history_frame(creator: User, now: datetime) -> Frame:
-    """The creator's Frame: their courses (`creator_courses`), the STs (`tutors_with_sessions`),
-    and this week's sessions counted from the (course, scheduled_start) index."""
+    """The creator's Frame in two statements: their courses (those of `creator_courses`, in its
+    order), each with its sessions starting this week counted from the (course, scheduled_start)
+    index; and the STs with their sessions (`_tutor_rows`). Plain tuples: 500 STs as objects
+    cost more than their query."""
     week = week_start(now, creator)
     with connection.cursor() as db:
-        db.execute(f"""SELECT COUNT(*) FROM {Session._meta.db_table} WHERE course_id IN ({_COURSES_OF})
-                       AND scheduled_start >= %s AND scheduled_start < %s""",
-                   [creator.pk, week, week + timedelta(days=7)])
-        (this_week,) = db.fetchone()
-    return Frame(courses=list(creator_courses(creator).values_list("id", "title")),
-                 tutors=tutors_with_sessions(creator), this_week=this_week)
+        db.execute(f"""SELECT c.id, c.title, (SELECT COUNT(*) FROM {Session._meta.db_table} s
+                                              WHERE s.course_id = c.id AND s.scheduled_start >= %s
+                                                AND s.scheduled_start < %s)
+                       FROM {Course._meta.db_table} c WHERE c.creator_id = %s ORDER BY {_course_order()}""",
+                   [week, week + timedelta(days=7), creator.pk])
+        courses = db.fetchall()
+    tutors = _tutor_rows(creator)
+    return Frame(courses=[(id_, title) for id_, title, _ in courses], tutors=[(row[0], row[1]) for row in tutors],
+                 total=sum(row[3] for row in tutors), this_week=sum(n for _, _, n in courses))
 
 
 def creator_tutors(creator: User) -> list[Person]:

@@ -67,17 +67,20 @@ def _frame(creator, page: PageCache, now) -> dict:
     STs who teach them) with their <option> lists, and the header figures. One cached piece."""
     def build() -> Built:
         frame = selectors.history_frame(creator, now)
-        tutors = [(tutor.id, tutor.name) for tutor, _ in frame.tutors]
-        choices = HistoryFilterForm.select_choices(frame.courses, tutors)
-        return Built({"courses": frame.courses, "tutors": tutors,
+        choices = HistoryFilterForm.select_choices(frame.courses, frame.tutors)
+        return Built({"courses": frame.courses, "tutors": frame.tutors,
                       "stats": {"total": frame.total, "this_week": frame.this_week},
                       "options": {name: option_list(choices[name]) for name in ("course", "st")}})
 
     return page.get(("frame",), build, frame=True)
 
 
+def _cache_of(creator, now) -> PageCache:
+    return PageCache.of(creator, now.astimezone(creator.tzinfo).date())
+
+
 def _page(creator, now) -> tuple[PageCache, dict]:
-    page = PageCache.of(creator, now.astimezone(creator.tzinfo).date())
+    page = _cache_of(creator, now)
     return page, _frame(creator, page, now)
 
 
@@ -104,8 +107,11 @@ def _url_prefixes() -> dict:
         ("course", "course"), ("profile", "profile"), ("session", "creator-session"), ("messages", "messages-with"))}
 
 
-def history_context(request, creator, now) -> dict:
-    page, frame = _page(creator, now)
+def history_context(request, creator, now, page: PageCache | None = None) -> dict:
+    """The page's context with its filter form (built over the cached frame) and the results
+    (cached by canonical URL)."""
+    page = page or _cache_of(creator, now)
+    frame = _frame(creator, page, now)
     form = _form(request, frame)
     state = form.state()
     context = {
@@ -119,6 +125,26 @@ def history_context(request, creator, now) -> dict:
     # nothing make no new pieces, and a piece never shows what only the raw URL said
     results = page.get(("results", context["here"]), lambda: _render_results(request, creator, context))
     return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
+
+
+def page_context(request, creator, now) -> dict:
+    """What a full page of the history shows but the detail panel: the head (header figures, tabs,
+    the filter form with its values and errors) and the results as HTML, with the filters' state
+    and the figures (the page_view event). One cached piece per URL, path and raw query (the form
+    shows what the URL said, invalid values too), under the stamp: a second view builds no form.
+    On a miss it is made from the frame and results pieces; a load failure is not kept."""
+    page = _cache_of(creator, now)
+
+    def build() -> Built:
+        context = history_context(request, creator, now, page)
+        head = render_to_string("creators/history.html#head", context, request)
+        return Built({"head": str(head), "results": str(context["results_html"]), "error": context["results_error"],
+                      "state": context["state"], "stats": context["stats"]}, keep=not context["results_error"])
+
+    piece = page.get(("page", request.get_full_path()), build)
+    return {"tab": "history", "head_html": mark_safe(piece["head"]), "results_html": mark_safe(piece["results"]),
+            "results_error": piece["error"], "state": piece["state"], "stats": piece["stats"],
+            "query": urlencode(piece["state"])}
 
 
 def _valid_cursor(cursor: str | None) -> str:
@@ -178,11 +204,12 @@ def history(request):
     if request.GET.get("tab") == "upcoming":
         return calendar(request, creator)
     now = timezone.now()
-    context = history_context(request, creator, now)
-    status = 503 if context["results_error"] else 200
     if request.htmx and not request.htmx.history_restore_request:
+        context = history_context(request, creator, now)
         _record_filter_changes(request, context["form"])
-        return HttpResponse(context["results_html"], status=status)
+        return HttpResponse(context["results_html"], status=503 if context["results_error"] else 200)
+    context = page_context(request, creator, now)
+    status = 503 if context["results_error"] else 200
     record("page_view", user=creator, page=ANALYTICS_PAGE,
            data={"session_count": context["stats"]["total"], "filter_state": context["state"]})
     return render(request, "creators/history.html", context, status=status)
@@ -270,7 +297,7 @@ def detail(request, session_id):
     record("session_viewed", user=creator, page=ANALYTICS_PAGE, data={"session_id": panel["s"].id})
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "creators/history.html#detail", {**panel, "query": _query(request)})
-    context = history_context(request, creator, timezone.now())
+    context = page_context(request, creator, timezone.now())
     return render(request, "creators/history.html", {**context, **panel, "detail_open": True})
 
 
@@ -295,7 +322,7 @@ def resolve(request, session_id):
                    "resolve_data": request.POST}
         if request.htmx:
             return render(request, "creators/history.html#detail", context)
-        return render(request, "creators/history.html", {**history_context(request, creator, timezone.now()),
+        return render(request, "creators/history.html", {**page_context(request, creator, timezone.now()),
                                                          **context, "detail_open": True}, status=exc.status)
     done = "Dispute resolved: the session counts." if decision == "approve" else \
         "Dispute resolved: the session is void (Not Completed)."

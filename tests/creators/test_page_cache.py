@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
 
+from analytics.models import Event
 from creators.models import ChangeStamp
 from creators.stamps import bump, stamps_of
 from sessions import lifecycle
@@ -34,10 +35,8 @@ def shown(client, url) -> tuple:
     response = client.get(url)
     assert response.status_code == 200, url
     context = response.context
-    if "results_html" in context:
-        form = context["form"]
-        return (context["results_html"], context["stats"], form.fields["course"].choices, form.fields["st"].choices,
-                form.option_lists)
+    if "results_html" in context:  # the head holds the filter form: its choices, values and errors
+        return (context["results_html"], context["stats"], context["head_html"])
     return (context["metrics_html"],)  # the metrics page
 
 
@@ -278,3 +277,40 @@ def test_a_status_change_keeps_the_frame_cached(as_creator, world, creator, pare
                                                            scheduled_end=NOW + timedelta(days=9, hours=1))
     assert stamps_of(creator.pk).frame != after.frame  # a move in time changes "this week"
     assert shown(as_creator, URL) == fresh(as_creator, URL)
+
+
+def test_a_page_is_one_piece_per_url_as_given(as_creator, world):
+    """Item 6: the head (the figures, the filter form with its values and errors) and the results
+    are one piece per URL as given, so a second view builds no form; each URL shows its own form
+    (the chosen value, an invalid value's error) over the results of the filters it amounts to,
+    and page_view still records the state and the total."""
+    urls = [URL, f"{URL}?status=completed", f"{URL}?status=completed&st=oops"]
+    first = {url: shown(as_creator, url) for url in urls}
+    for url in urls:
+        assert shown(as_creator, url) == first[url] == fresh(as_creator, url), url
+    plain, completed, oops = (first[url] for url in urls)
+    chosen = '<option value="completed" selected>'
+    assert chosen in completed[2] and chosen not in plain[2]
+    assert "field--error" in oops[2] and "field--error" not in completed[2]
+    assert oops[0] == completed[0] and oops[0] != plain[0]
+    Event.objects.filter(name="page_view").delete()
+    as_creator.get(urls[2])  # from the cache
+    assert Event.objects.get(name="page_view").data == {"session_count": 3, "filter_state": {"status": "completed"}}
+
+
+def test_the_detail_page_has_pieces_of_its_own(as_creator, world):
+    """The detail page's rows link back to the detail URL (the message links' `next`): its piece
+    is keyed by its own path, not shared with the list's."""
+    listed = shown(as_creator, URL)
+    detail = f"{URL}/{world['done'].id}/"
+    opened = shown(as_creator, detail)
+    assert opened == shown(as_creator, detail) == fresh(as_creator, detail)
+    assert f"next={detail}" in opened[0] and f"next={detail}" not in listed[0]
+
+
+def test_the_time_zone_is_part_of_the_key(as_creator, world, creator):
+    """A creator who changes their zone (no stamp moves) sees times in the new zone at once."""
+    before = shown(as_creator, URL)
+    type(creator).objects.filter(pk=creator.pk).update(time_zone="Asia/Tokyo")
+    after = shown(as_creator, URL)
+    assert after != before and after == fresh(as_creator, URL) and "Asia/Tokyo" in after[0]
