@@ -127,11 +127,21 @@ def history_context(request, creator, now, page: PageCache | None = None) -> dic
     return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
 
 
+def _as_read(request) -> str:
+    """The URL as the page reads it: the path and the value the page reads of each parameter it
+    knows (the last one given, as the form and the cursor read them; FILTER_KEYS and the cursor),
+    in one order. What the URL shows is a function of these alone, so a parameter the page
+    ignores, a repeat or another order makes no new piece."""
+    read = [(key, request.GET[key]) for key in (*FILTER_KEYS, "cursor") if key in request.GET]
+    return f"{request.path}?{urlencode(read)}"
+
+
 def page_context(request, creator, now) -> dict:
     """What a full page of the history shows but the detail panel: the head (header figures, tabs,
     the filter form with its values and errors) and the results as HTML, with the filters' state
-    and the figures (the page_view event). One cached piece per URL, path and raw query (the form
-    shows what the URL said, invalid values too), under the stamp: a second view builds no form.
+    and the figures (the page_view event). One cached piece per URL as the page reads it
+    (`_as_read`: the form shows what the URL said, invalid values too), under the stamp: a second
+    view builds no form.
     On a miss it is made from the frame and results pieces; a load failure is not kept."""
     page = _cache_of(creator, now)
 
@@ -141,7 +151,7 @@ def page_context(request, creator, now) -> dict:
         return Built({"head": str(head), "results": str(context["results_html"]), "error": context["results_error"],
                       "state": context["state"], "stats": context["stats"]}, keep=not context["results_error"])
 
-    piece = page.get(("page", request.get_full_path()), build)
+    piece = page.get(("page", _as_read(request)), build)
     return {"tab": "history", "head_html": mark_safe(piece["head"]), "results_html": mark_safe(piece["results"]),
             "results_error": piece["error"], "state": piece["state"], "stats": piece["stats"],
             "query": urlencode(piece["state"])}

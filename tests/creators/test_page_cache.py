@@ -279,9 +279,9 @@ def test_a_status_change_keeps_the_frame_cached(as_creator, world, creator, pare
     assert shown(as_creator, URL) == fresh(as_creator, URL)
 
 
-def test_a_page_is_one_piece_per_url_as_given(as_creator, world):
+def test_a_page_is_one_piece_per_url_as_read(as_creator, world):
     """Item 6: the head (the figures, the filter form with its values and errors) and the results
-    are one piece per URL as given, so a second view builds no form; each URL shows its own form
+    are one piece per URL as the page reads it, so a second view builds no form; each URL shows its own form
     (the chosen value, an invalid value's error) over the results of the filters it amounts to,
     and page_view still records the state and the total."""
     urls = [URL, f"{URL}?status=completed", f"{URL}?status=completed&st=oops"]
@@ -296,6 +296,27 @@ def test_a_page_is_one_piece_per_url_as_given(as_creator, world):
     Event.objects.filter(name="page_view").delete()
     as_creator.get(urls[2])  # from the cache
     assert Event.objects.get(name="page_view").data == {"session_count": 3, "filter_state": {"status": "completed"}}
+
+
+def test_what_the_page_ignores_in_a_url_makes_no_new_piece(as_creator, world, creator):
+    """Item 6: the page piece is keyed by the URL as the page reads it (the last value of each
+    parameter it knows): an unknown parameter, a repeat or another order shows the same page from
+    the same piece (no new key in Redis), and a repeated parameter shows its last value, as the
+    form reads it."""
+    from django.core.cache import cache
+
+    def pieces() -> set:  # this database's pieces of this creator (other test workers share Redis)
+        return set(cache._cache.get_client().keys(f"*history:*:{connection.settings_dict['NAME']}:{creator.pk}:*"))
+
+    base = f"{URL}?status=completed&range=week"
+    first = shown(as_creator, base)
+    before = pieces()
+    for same in (f"{URL}?range=week&status=completed", f"{base}&utm_source=mail&x=1",
+                 f"{URL}?status=cancelled&status=completed&range=week"):
+        assert shown(as_creator, same) == first == fresh(as_creator, same), same
+        assert pieces() == before and before, same
+    other = shown(as_creator, f"{URL}?status=completed&status=cancelled&range=week")
+    assert '<option value="cancelled" selected>' in other[2] and other != first
 
 
 def test_the_detail_page_has_pieces_of_its_own(as_creator, world):
