@@ -141,6 +141,8 @@ WSGI_APPLICATION = "tutoring.wsgi.application"
 # HTTP and WebSockets (the session room's signaling) alike: uvicorn serves tutoring.asgi:application
 ASGI_APPLICATION = "tutoring.asgi.application"
 AUTH_USER_MODEL = "tutoring.User"
+# Django's database sessions, the row read by a query built once per process (tutoring/session_store.py)
+SESSION_ENGINE = "tutoring.session_store"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
