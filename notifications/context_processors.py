@@ -1,5 +1,4 @@
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 
 from django.conf import settings
@@ -7,6 +6,8 @@ from django.core.exceptions import ObjectDoesNotExist
 from django.db import connection
 from django.db.models import QuerySet
 from django.utils.functional import SimpleLazyObject
+
+from tutoring.prepared import Plan, plan
 
 from .models import Notification
 
@@ -47,18 +48,7 @@ def _compile(badges: dict[str, Callable[..., QuerySet]], user) -> tuple[str, lis
     return f"SELECT {', '.join(counts)}", params
 
 
-@dataclass(frozen=True)
-class Plan:
-    """The badges' query, its parameters, and where in them the user's id goes."""
-    sql: str
-    params: tuple
-    user_at: frozenset[int]
-
-    def params_for(self, user_id: int) -> list:
-        return [user_id if i in self.user_at else p for i, p in enumerate(self.params)]
-
-
-STAND_INS = (-1, -2)  # two ids no user has: the parameters that differ between them are the user's id
+STAND_INS = (-1, -2)  # two ids no user has
 _plans: dict[tuple, Plan | None] = {}
 
 
@@ -70,22 +60,17 @@ def _stand_in(user_class, pk: int):
 
 def _plan(badges: dict[str, Callable[..., QuerySet]], user_class) -> Plan | None:
     """The badges' query built through the ORM once per process (per badge set): building it
-    cost more than running it. It is built for two stand-in users of whom only the id is known,
-    and must come out as the same SQL, with only the stand-ins' ids differing among the
-    parameters. A badge set whose query reads more of the user than the id has no plan (None):
+    cost more than running it. It is built for two stand-in users of whom only the id is known
+    (tutoring.prepared.plan: the same SQL, only the stand-ins' ids differing among the
+    parameters). A badge set whose query reads more of the user than the id has no plan (None):
     it is built for each request."""
     key = (user_class, *badges.items())
     if key not in _plans:
         try:
-            (sql, first), (other_sql, second) = (_compile(badges, _stand_in(user_class, pk))
-                                                 for pk in STAND_INS)
+            _plans[key] = plan(lambda pk: _compile(badges, _stand_in(user_class, pk)),
+                               (STAND_INS[0],), (STAND_INS[1],))
         except ObjectDoesNotExist:  # a badge read another field of the stand-in
             _plans[key] = None
-        else:
-            user_at = frozenset(i for i, (a, b) in enumerate(zip(first, second)) if a != b)
-            same = (sql == other_sql and len(first) == len(second)
-                    and all((first[i], second[i]) == STAND_INS for i in user_at))
-            _plans[key] = Plan(sql, tuple(first), user_at) if same else None
     return _plans[key]
 
 
@@ -93,8 +78,8 @@ def badge_counts(user) -> dict[str, int]:
     """The navigation's figures (unread notifications for the bell, unread messages, ...) in ONE
     query: each counted up to BADGE_LIMIT."""
     badges = dict(BADGES)
-    plan = _plan(badges, user.__class__) if badges.keys() <= ID_ONLY else None
-    sql, params = (plan.sql, plan.params_for(user.pk)) if plan else _compile(badges, user)
+    found = _plan(badges, user.__class__) if badges.keys() <= ID_ONLY else None
+    sql, params = (found.sql, found.params_for(user.pk)) if found else _compile(badges, user)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return dict(zip(badges, cursor.fetchone(), strict=True))

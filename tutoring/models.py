@@ -5,7 +5,8 @@ import zoneinfo
 from datetime import datetime, time, timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth import models as auth_models
+from django.contrib.auth.models import AbstractUser
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
@@ -14,6 +15,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 from django.utils import timezone
+
+from .prepared import Get
 
 
 class Role(models.TextChoices):
@@ -27,6 +30,16 @@ class Role(models.TextChoices):
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"{value!r} is not a known time zone (use a name like Europe/Berlin).")
+
+
+class UserManager(auth_models.UserManager):
+    def get(self, *args, **kwargs):
+        """`User.objects.get(pk=<int>)`, the query of every signed-in request (Django's
+        ModelBackend.get_user), runs the SQL the ORM builds for it prepared once per process
+        (tutoring/prepared.py); every other get(), a related manager's among them, is the ORM's."""
+        if not args and kwargs.keys() == {"pk"} and type(kwargs["pk"]) is int and type(self) is UserManager:
+            return user_by_id(kwargs["pk"], using=self.db)
+        return super().get(*args, **kwargs)
 
 
 class User(AbstractUser):
@@ -78,6 +91,9 @@ class User(AbstractUser):
         """The first instant of `moment`'s calendar day in this user's zone, and of the next (DST-correct)."""
         start = datetime.combine(moment.astimezone(self.tzinfo).date(), time(0), tzinfo=self.tzinfo)
         return start, self.end_of_local_day(moment)
+
+
+user_by_id = Get(lambda pk: User._base_manager.filter(pk=pk), (-1,), (-2,))
 
 
 class Guardianship(models.Model):

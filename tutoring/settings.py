@@ -141,6 +141,8 @@ WSGI_APPLICATION = "tutoring.wsgi.application"
 # HTTP and WebSockets (the session room's signaling) alike: uvicorn serves tutoring.asgi:application
 ASGI_APPLICATION = "tutoring.asgi.application"
 AUTH_USER_MODEL = "tutoring.User"
+# Django's database sessions, the row read by a query built once per process (tutoring/session_store.py)
+SESSION_ENGINE = "tutoring.session_store"
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -322,11 +324,8 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
-        else "django.contrib.staticfiles.storage.StaticFilesStorage"
-    },
+    # WhiteNoise's and Django's, each remembering a file's URL once worked out (tutoring/static_storage.py)
+    "staticfiles": {"BACKEND": "tutoring.static_storage.Production" if PRODUCTION else "tutoring.static_storage.Development"},
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 

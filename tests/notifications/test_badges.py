@@ -26,7 +26,7 @@ def test_each_user_gets_their_own_counts_from_the_planned_query(parent, tutor, c
     notices(parent, 2)
     notices(creator, 120)  # counted up to BADGE_LIMIT
     plan = badges._plan(dict(badges.BADGES), User)
-    assert plan is not None and plan.user_at, "the project's badges depend on the user's id only"
+    assert plan is not None and plan.slots, "the project's badges depend on the user's id only"
     for user, expected in ((parent, {"notifications": 2, "messages": 3}),
                            (tutor, {"notifications": 0, "messages": 1}),
                            (creator, {"notifications": 100, "messages": 0})):
@@ -64,7 +64,7 @@ def test_the_plan_puts_the_id_only_where_the_user_goes(monkeypatch, parent, tuto
     Notification.objects.create(recipient=parent, kind="message", title="-1", text="x", url="/")
     monkeypatch.setattr(badges, "BADGES", {"notifications": by_id_and_constant})
     plan = badges._plan(dict(badges.BADGES), User)
-    assert plan is not None and len(plan.user_at) == 1
+    assert plan is not None and len(plan.slots) == 1
     assert sorted(map(str, plan.params_for(parent.pk))) == sorted(["message", "-1", str(parent.pk)])
     assert badges.badge_counts(parent) == {"notifications": 2}
     assert badges.badge_counts(tutor) == {"notifications": 0}
