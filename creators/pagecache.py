@@ -2,14 +2,16 @@
 (creators/stamps.py): the frame (filter choices with their option lists, the header figures)
 under the frame stamp; the rendered results of each URL and the rendered metrics of each filter
 set under the stamp; and under the stamp too, made from those, the rendered page of each URL as
-given (its head with the filter form, and the results), which is what a second view reads. A write that changes anything a piece shows moves its stamp in the same
-transaction, so a cached piece is never served after the data under it changed; nothing expires
-on a timer to be correct (the timeout only bounds memory).
+the page reads it (its head with the filter form, and the results), which is what a second view
+reads. A write that changes anything a piece shows moves its stamp in the same transaction, so a
+cached piece is never served after the data under it changed; nothing expires on a timer to be
+correct (the timeout only bounds memory).
 
 The key also holds what else a piece depends on: the code that shapes it, the database (stamps
 are numbered per database), the creator's time zone and local date (times, "this week", the date
-presets), and for URL-dependent pieces the canonical URL. A creator with no stamp yet, or a cache
-that cannot be reached, gets the pieces built fresh each time."""
+presets), and for URL-dependent pieces the canonical URL (for the page piece, the URL as the page
+reads it: views._as_read). A creator with no stamp yet, or a cache that cannot be reached, gets
+the pieces built fresh each time."""
 
 import hashlib
 import logging
@@ -18,6 +20,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
+import django
 from django.core.cache import cache
 from django.db import connection
 from redis.exceptions import RedisError
@@ -30,13 +33,15 @@ log = logging.getLogger(__name__)
 
 def _code_version() -> str:
     """A digest of the code and templates that shape the pieces (this app's modules, its
-    templates, the cursor format): a deploy that changes them starts from fresh keys instead of
-    reading pieces of the old shape."""
+    templates, the cursor format, the filter form's inputs and fields and their messages, and
+    Django's version, whose widgets and messages the form uses): a deploy that changes them starts
+    from fresh keys instead of reading pieces of the old shape."""
     app = Path(__file__).resolve().parent
     sources = sorted([*app.glob("*.py"), *app.glob("templatetags/*.py"),
                       *(app.parent / "templates" / "creators").glob("*.html"),
-                      app.parent / "sessions" / "paging.py"])
-    digest = hashlib.blake2b(digest_size=6)
+                      app.parent / "sessions" / "paging.py",
+                      app.parent / "tutoring" / "widgets.py", app.parent / "tutoring" / "input.py"])
+    digest = hashlib.blake2b(django.get_version().encode(), digest_size=6)
     for source in sources:
         digest.update(source.read_bytes())
     return digest.hexdigest()

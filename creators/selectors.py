@@ -341,9 +341,9 @@ def uses_rollups(f: Filters) -> bool:
 
 
 def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
-    """The metrics and the per-ST breakdown of a creator's sessions under the filters, in one query:
-    from the rollups when the filters allow (a few thousand rows), else from the sessions; the
-    whole is the per-ST sums added up."""
+    """The metrics and the per-ST breakdown of a creator's sessions under the filters, summed once:
+    from the rollups when the filters allow (one query over a few thousand rows), else from the
+    sessions (the creator's course ids, then one query); the whole is the per-ST sums added up."""
     if uses_rollups(f):
         rows = SessionRollup.objects.filter(f.on_keys(), course__creator=creator)
         sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()

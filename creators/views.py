@@ -136,20 +136,21 @@ def _as_read(request) -> str:
     return f"{request.path}?{urlencode(read)}"
 
 
-def page_context(request, creator, now) -> dict:
+def page_context(request, creator, now, *, keep: bool = True) -> dict:
     """What a full page of the history shows but the detail panel: the head (header figures, tabs,
     the filter form with its values and errors) and the results as HTML, with the filters' state
     and the figures (the page_view event). One cached piece per URL as the page reads it
     (`_as_read`: the form shows what the URL said, invalid values too), under the stamp: a second
-    view builds no form.
-    On a miss it is made from the frame and results pieces; a load failure is not kept."""
+    view builds no form. On a miss it is made from the frame and results pieces; a load failure
+    is not kept, nor (`keep=False`) a session's full page, mostly seen once (its results piece is)."""
     page = _cache_of(creator, now)
 
     def build() -> Built:
         context = history_context(request, creator, now, page)
         head = render_to_string("creators/history.html#head", context, request)
         return Built({"head": str(head), "results": str(context["results_html"]), "error": context["results_error"],
-                      "state": context["state"], "stats": context["stats"]}, keep=not context["results_error"])
+                      "state": context["state"], "stats": context["stats"]},
+                     keep=keep and not context["results_error"])
 
     piece = page.get(("page", _as_read(request)), build)
     return {"tab": "history", "head_html": mark_safe(piece["head"]), "results_html": mark_safe(piece["results"]),
@@ -307,7 +308,7 @@ def detail(request, session_id):
     record("session_viewed", user=creator, page=ANALYTICS_PAGE, data={"session_id": panel["s"].id})
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, "creators/history.html#detail", {**panel, "query": _query(request)})
-    context = page_context(request, creator, timezone.now())
+    context = page_context(request, creator, timezone.now(), keep=False)
     return render(request, "creators/history.html", {**context, **panel, "detail_open": True})
 
 
@@ -332,8 +333,9 @@ def resolve(request, session_id):
                    "resolve_data": request.POST}
         if request.htmx:
             return render(request, "creators/history.html#detail", context)
-        return render(request, "creators/history.html", {**page_context(request, creator, timezone.now()),
-                                                         **context, "detail_open": True}, status=exc.status)
+        whole = page_context(request, creator, timezone.now(), keep=False)
+        return render(request, "creators/history.html", {**whole, **context, "detail_open": True},
+                      status=exc.status)
     done = "Dispute resolved: the session counts." if decision == "approve" else \
         "Dispute resolved: the session is void (Not Completed)."
     if request.htmx:

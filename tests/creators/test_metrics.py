@@ -150,7 +150,16 @@ def test_the_filters_the_rollups_cannot_serve_give_the_metrics_of_the_filtered_s
         assert qs.exists(), f
         overall, by_st = selectors.creator_metrics(creator, f)
         assert (overall, by_st) == (selectors.metrics(qs), selectors.metrics_by_tutor(qs)), f
-        assert overall["total"] == qs.count() == sum(row["total"] for row in by_st)
+        assert overall["total"] == qs.count() == qs.distinct().count() == sum(row["total"] for row in by_st)
+        # and from the sessions themselves, in Python: the mean duration and the students' ratings
+        done = qs.filter(status__in=selectors.STATUS_BUCKETS["completed"])
+        timed = [s.checked_out_at - s.checked_in_at for s in done if s.checked_in_at and s.checked_out_at]
+        expected = round(sum(d.total_seconds() for d in timed) / 60 / len(timed), 1) if timed else None
+        assert overall["average_duration_minutes"] == expected, f
+        ratings = list(SessionAssessment.objects.filter(session__in=qs, author_role="student")
+                       .values_list("rating", flat=True))
+        assert overall["ratings"] == len(ratings), f
+        assert overall["average_rating"] == (round(sum(ratings) / len(ratings), 2) if ratings else None), f
     nothing = Filters(start=datetime(2000, 1, 1, tzinfo=NOW.tzinfo))
     assert selectors.creator_metrics(outsider, nothing)[0]["total"] == 1
     loner = make_user("lonely-creator", Role.CREATOR)

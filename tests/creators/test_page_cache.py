@@ -320,11 +320,17 @@ def test_what_the_page_ignores_in_a_url_makes_no_new_piece(as_creator, world, cr
 
 
 def test_the_detail_page_has_pieces_of_its_own(as_creator, world):
-    """The detail page's rows link back to the detail URL (the message links' `next`): its piece
-    is keyed by its own path, not shared with the list's."""
+    """The detail page's rows link back to the detail URL (the message links' `next`): its results
+    piece is keyed by its own path, not shared with the list's; its whole page is not kept."""
+    from django.core.cache import cache
+
     listed = shown(as_creator, URL)
     detail = f"{URL}/{world['done'].id}/"
+    pattern = f"*history:*:{connection.settings_dict['NAME']}:{world['done'].course.creator_id}:*"
+    before = set(cache._cache.get_client().keys(pattern))
     opened = shown(as_creator, detail)
+    # its results are kept, its whole page is not (a session's page is mostly seen once)
+    assert len(set(cache._cache.get_client().keys(pattern)) - before) == 1
     assert opened == shown(as_creator, detail) == fresh(as_creator, detail)
     assert f"next={detail}" in opened[0] and f"next={detail}" not in listed[0]
 
