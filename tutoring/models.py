@@ -36,8 +36,11 @@ class UserManager(auth_models.UserManager):
     def get(self, *args, **kwargs):
         """`User.objects.get(pk=<int>)`, the query of every signed-in request (Django's
         ModelBackend.get_user), runs the SQL the ORM builds for it prepared once per process
-        (tutoring/prepared.py); every other get(), a related manager's among them, is the ORM's."""
-        if not args and kwargs.keys() == {"pk"} and type(kwargs["pk"]) is int and type(self) is UserManager:
+        (tutoring/prepared.py); every other get(), a related manager's among them, is the ORM's, and
+        so is a migration's historical User (the manager is used in migrations: a prepared get
+        there would answer with today's User and read today's columns)."""
+        if (not args and kwargs.keys() == {"pk"} and type(kwargs["pk"]) is int and type(self) is UserManager
+                and self.model is User):
             return user_by_id(kwargs["pk"], using=self.db)
         return super().get(*args, **kwargs)
 

@@ -2,11 +2,12 @@
 
 Building a query (filter, then the compiler's as_sql) cost more of Django's CPU than running it:
 the session row and the signed-in user, read on every signed-in request, took about 0.5 ms each
-through `objects.get()`, 0.14 ms each here (the same SQL and parameters; bench/dashboard.py's
-machine). A query is built twice, for two sets of stand-in arguments; it is prepared only when
-both give the same SQL and the parameters that differ are exactly the stand-ins, so the plan knows
-where each call's arguments go. Anything else (a query whose shape depends on its arguments, a
-parameter the ORM transforms) gets no plan, and the caller builds its query as before.
+through `objects.get()`, 0.14 ms each here (bench/dashboard.py's machine; the same SQL but for
+get()'s LIMIT 21). A query is built twice, for two sets of stand-in arguments; it is prepared
+only when both give the same SQL and the parameters that differ are exactly the stand-ins, so the
+plan knows where each call's arguments go. Anything else (a query whose shape depends on its
+arguments, a parameter the ORM transforms or takes from the active time zone) gets no plan, and
+the caller builds its query as before.
 
 Users: `plan()` (the navigation's badge counts, notifications/context_processors.py) and `Get`
 (the session row, tutoring/session_store.py; the user, tutoring.models.UserManager.get)."""
@@ -17,6 +18,7 @@ from threading import Lock
 
 from django.db import connections
 from django.db.models import QuerySet
+from django.utils import timezone
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,22 @@ class Plan:
         return [args[self.slots[i]] if i in self.slots else p for i, p in enumerate(self.params)]
 
 
+STAND_IN_ZONES = ("Pacific/Kiritimati", "Pacific/Chatham")  # +14:00 and +12:45: no viewer's zone is both
+
+
 def plan(compile_with: Callable[..., tuple[str, Sequence]], first: tuple, second: tuple) -> Plan | None:
     """The plan of `compile_with(*args) -> (sql, params)`, found by compiling it for two sets of
     stand-in arguments (every value of `first` different from its place in `second`, and from
-    every other stand-in); None when the two differ in anything but the stand-ins' own values."""
-    (sql, one), (other_sql, two) = compile_with(*first), compile_with(*second)
+    every other stand-in); None when the two differ in anything but the stand-ins' own values.
+    Each is compiled under another active time zone, so a parameter the ORM takes from the
+    request's zone (a __date lookup, say) differs and gets no plan; a parameter the two compiles
+    agree on for another reason (a value made from an argument that is the same for both
+    stand-ins, or a setting read at compile time) would be frozen into the plan: use plans only
+    for lookups of plain values, as below."""
+    with timezone.override(STAND_IN_ZONES[0]):
+        sql, one = compile_with(*first)
+    with timezone.override(STAND_IN_ZONES[1]):
+        other_sql, two = compile_with(*second)
     if sql != other_sql or len(one) != len(two):
         return None
     slots = {}
@@ -51,8 +64,9 @@ def plan(compile_with: Callable[..., tuple[str, Sequence]], first: tuple, second
 
 class Get:
     """`build(*args).get()` of a query run on every request, prepared once per process: the
-    instance the ORM's get() returns (the same SQL, its columns through the same converters into
-    `from_db`), or the model's DoesNotExist. Only for a query that selects its model's own columns
+    instance the ORM's get() returns (the same SQL but for get()'s LIMIT 21, which a lookup by a
+    unique key does not need; its columns through the same converters into `from_db`), or the
+    model's DoesNotExist. Only for a query that selects its model's own columns
     (no select_related, annotations or deferred fields); one that cannot be prepared (plan() above)
     is built by the ORM each time."""
 
@@ -65,18 +79,24 @@ class Get:
         prepared = self._prepared.get(using)
         if prepared is None and using not in self._prepared:
             with self._lock:
-                prepared = self._prepared[using] = self._prepare(using)
+                if using not in self._prepared:  # another thread may have prepared it meanwhile
+                    self._prepared[using] = self._prepare(using)
+                prepared = self._prepared[using]
         if prepared is None:
             return self.build(*args).using(using).get()
-        found, model, columns, converters, compiler, fetch_mode = prepared
-        with connections[using].cursor() as cursor:
+        found, model, columns, converters, fetch_mode = prepared
+        connection = connections[using]  # this thread's (a converter is handed the connection)
+        with connection.cursor() as cursor:
             cursor.execute(found.sql, found.params_for(*args))
             rows = cursor.fetchmany(2)
         if len(rows) != 1:
             if not rows:
                 raise model.DoesNotExist(f"{model._meta.object_name} matching query does not exist.")
             raise model.MultipleObjectsReturned(f"get() returned more than one {model._meta.object_name}")
-        row = next(compiler.apply_converters(rows, converters)) if converters else rows[0]
+        row = list(rows[0])
+        for position, (functions, expression) in converters.items():  # as SQLCompiler.apply_converters
+            for convert in functions:
+                row[position] = convert(row[position], expression, connection)
         return model.from_db(using, columns, row, fetch_mode=fetch_mode)
 
     def _prepare(self, using: str) -> tuple | None:
@@ -94,4 +114,4 @@ class Get:
             return None
         columns = [col.target.attname for col, _, _ in compiler.select]
         converters = compiler.get_converters([col for col, _, _ in compiler.select])
-        return found, queryset.model, columns, converters, compiler, queryset._fetch_mode
+        return found, queryset.model, columns, converters, queryset._fetch_mode

@@ -69,6 +69,64 @@ def test_a_plan_puts_each_argument_where_it_goes():
     assert plan(lambda a: User.objects.filter(username=a + "!").query.sql_with_params(), ("a",), ("b",)) is None
 
 
+def test_a_parameter_taken_from_the_time_zone_gets_no_plan(parent):
+    """A __date lookup's parameter is the active zone's name: frozen into a plan, a viewer in
+    another zone would run the first viewer's query. Such a query is built by the ORM each time."""
+    def build(day):
+        return User.objects.filter(date_joined__date=day)
+
+    get = Get(build, (timezone.datetime(2001, 1, 1).date(),), (timezone.datetime(2002, 2, 2).date(),))
+    with timezone.override("Asia/Tokyo"):
+        assert get._prepare("default") is None
+
+
+def test_a_migrations_historical_user_is_read_by_the_orm(parent):
+    """The manager is used in migrations: there, objects.get(pk=<int>) answers with the historical
+    model (a prepared get would hand back today's User, which the historical foreign keys refuse)."""
+    from django.db.migrations.executor import MigrationExecutor
+
+    state = MigrationExecutor(connection).loader.project_state(("tutoring", "0006_user_manager_prepares_get_by_id"))
+    historical = state.apps.get_model("tutoring", "User")
+    found = historical.objects.get(pk=parent.pk)
+    assert type(found) is historical and type(found) is not User
+    with pytest.raises(historical.DoesNotExist):
+        historical.objects.get(pk=parent.pk + 1000)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_converters_get_the_calling_threads_connection(parent):
+    """A prepared query whose columns have converters hands them the connection of the thread
+    that runs it, not of the thread that prepared it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connections
+
+    seen = []
+
+    def build(pk):
+        return User.objects.filter(pk=pk).annotate()
+
+    get = Get(build, (-1,), (-2,))
+    prepared = get._prepare("default")
+    assert prepared is not None
+    found, model, columns, converters, fetch_mode = prepared
+    position = columns.index("roles")
+    converters = {**converters, position: ([lambda value, expression, conn: seen.append(conn) or value],
+                                           None)}
+    get._prepared["default"] = (found, model, columns, converters, fetch_mode)
+
+    def in_another_thread():
+        try:
+            assert get(parent.pk) == parent
+            return connections["default"]
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        theirs = pool.submit(in_another_thread).result()
+    assert seen == [theirs] and theirs is not connection
+
+
 def test_the_session_row_is_read_once_and_an_expired_one_not_at_all(client, parent):
     client.force_login(parent)
     key = client.cookies[settings.SESSION_COOKIE_NAME].value
