@@ -4,6 +4,7 @@ port of 127.0.0.1 against the test database."""
 
 import socket
 import threading
+import time
 
 import uvicorn
 
@@ -51,6 +52,17 @@ class ASGIServer:
             await task
 
         asyncio.run(serve())
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until the server holds no connection and runs no request or socket handler (a
+        socket's leave, written after its client went, included): only then may the test database
+        be emptied under it (a late write and the flush's TRUNCATE deadlocked). False on timeout."""
+        state, deadline = self.server.server_state, time.monotonic() + timeout
+        while state.connections or state.tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
 
     def stop(self) -> None:
         if self.server is not None:

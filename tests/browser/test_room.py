@@ -75,12 +75,13 @@ def person(media_browser, asgi_server, viewport):
     yield open_as
     for context in contexts:
         context.close()
+    assert asgi_server.idle(60), "the server still holds connections a minute after the test's pages closed"
     rooms_empty()
 
 
 def rooms_empty(timeout=10.0):
-    """Wait until the server has seen every socket of the test close (its leave events written),
-    before the database is emptied under it."""
+    """Check that the server, idle, has seen every socket of the test close (its leave events
+    written), before the database is emptied under it."""
     import time
 
     client, deadline = presence.client(), time.monotonic() + timeout
@@ -91,6 +92,7 @@ def rooms_empty(timeout=10.0):
                 events.filter(kind="room_joined").count() == events.filter(kind="room_left").count():
             return
         time.sleep(0.05)
+    raise AssertionError("a room still holds someone, or a join has no leave, after the server went idle")
 
 
 @pytest.fixture
