@@ -127,13 +127,17 @@ def history_context(request, creator, now, page: PageCache | None = None) -> dic
     return {**context, "results_html": mark_safe(results["html"]), "results_error": results["error"]}
 
 
+def _known(request, *also: str) -> list[tuple[str, str]]:
+    """What the page reads of its URL: the value of each filter parameter (and `also`) the URL
+    gives, the last one when repeated (as the form and the cursor read them), in FILTER_KEYS'
+    order."""
+    return [(key, request.GET[key]) for key in (*FILTER_KEYS, *also) if key in request.GET]
+
+
 def _as_read(request) -> str:
-    """The URL as the page reads it: the path and the value the page reads of each parameter it
-    knows (the last one given, as the form and the cursor read them; FILTER_KEYS and the cursor),
-    in one order. What the URL shows is a function of these alone, so a parameter the page
-    ignores, a repeat or another order makes no new piece."""
-    read = [(key, request.GET[key]) for key in (*FILTER_KEYS, "cursor") if key in request.GET]
-    return f"{request.path}?{urlencode(read)}"
+    """The URL as the page reads it (`_known`, with the cursor): what the URL shows is a function
+    of it alone, so a parameter the page ignores, a repeat or another order makes no new piece."""
+    return f"{request.path}?{urlencode(_known(request, 'cursor'))}"
 
 
 def page_context(request, creator, now, *, keep: bool = True) -> dict:
@@ -313,7 +317,7 @@ def detail(request, session_id):
 
 
 def _query(request) -> str:
-    return urlencode({k: v for k, v in request.GET.items() if k in FILTER_KEYS})
+    return urlencode(_known(request))
 
 
 @login_required
