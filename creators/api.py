@@ -17,7 +17,7 @@ from sessions.paging import Cursor
 from sessions.access import Viewer, get_session_for
 from sessions.errors import Refused
 from sessions.models import AssessmentRole, Session
-from sessions.schemas import CourseOut, ErrorOut, PersonOut, person
+from sessions.schemas import CourseOut, ErrorOut, Out, PersonOut, person
 from tutoring.input import MAX_ID, Moment, Text
 from tutoring.models import Role, User
 from video import recordings
@@ -30,7 +30,7 @@ creators_router = Router(tags=["creators"])
 tutor_router = Router(tags=["tutors"])
 
 
-class RowOut(Schema):
+class RowOut(Out):
     id: int
     scheduled_start: datetime
     scheduled_end: datetime
@@ -47,18 +47,18 @@ class RowOut(Schema):
     billed_as_addon: bool
 
 
-class PageOut(Schema):
+class PageOut(Out):
     items: list[RowOut]
     next_cursor: str | None
 
 
-class FeedbackOut(Schema):
+class FeedbackOut(Out):
     rating: int
     comment: str
     created_at: datetime
 
 
-class DisputeOut(Schema):
+class DisputeOut(Out):
     reason: str
     disputed_at: datetime
     resolution: str | None
@@ -78,7 +78,7 @@ class DetailOut(RowOut):
     summary: SummaryOut | None
 
 
-class MetricsOut(Schema):
+class MetricsOut(Out):
     total: int
     completed: int
     cancelled: int

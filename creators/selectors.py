@@ -273,24 +273,28 @@ def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --
 
 def _sum_sql(total) -> tuple[str, list]:
-    if total.statuses is None:
-        return f"SUM(x.{total.measure}) AS {total.key}", []
-    return f"SUM(x.{total.measure}) FILTER (WHERE x.status = ANY(%s)) AS {total.key}", [total.statuses]
+    """One Total as a bigint, 0 over no rows: SUM(bigint) is a numeric, which arrives as a Decimal
+    (for ~500 per-ST rows of 12 totals, converting and adding Decimals cost ~2 ms a request)."""
+    where = "" if total.statuses is None else " FILTER (WHERE x.status = ANY(%s))"
+    params = [] if total.statuses is None else [total.statuses]
+    return f"COALESCE(SUM(x.{total.measure}){where}, 0)::bigint AS {total.key}", params
 
 
 def _sums(source: tuple[str, list], *, by_tutor: bool) -> list[dict]:
     """metrics.TOTALS over the rows of `source` (SQL whose columns are tutor_id, status and the
     measures: sessions, or rollup rows), as one row, or one per tutor by name; one query that
-    sorts the tutors, not the rows."""
+    sorts the tutors, not the rows. The tutors are read by their ids (the ARRAY): joined, PostgreSQL
+    hashed every user to find some 500 (13 -> 9 ms for the bench creator's rollups)."""
     source_sql, source_params = source
     sums = [_sum_sql(total) for total in TOTALS]
     params = [*(p for _, ps in sums for p in ps), *source_params]
     columns = ", ".join(column for column, _ in sums)
     if by_tutor:
         sql = f"""
+            WITH t AS (SELECT x.tutor_id, {columns} FROM ({source_sql}) x GROUP BY x.tutor_id)
             SELECT t.*, u.name, u.avatar_url
-            FROM (SELECT x.tutor_id, {columns} FROM ({source_sql}) x GROUP BY x.tutor_id) t
-            JOIN {User._meta.db_table} u ON u.id = t.tutor_id
+            FROM t JOIN {User._meta.db_table} u ON u.id = t.tutor_id
+            WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
             ORDER BY u.name, t.tutor_id"""
     else:
         sql = f"SELECT {columns} FROM ({source_sql}) x"
