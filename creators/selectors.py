@@ -185,17 +185,35 @@ _ROW_COLUMNS = ("s.id, s.scheduled_start, s.scheduled_end, s.status, s.checked_i
 
 
 def _lateral_page(driving: tuple[str, list], qs: QuerySet[Session], key: dict[str, str], cursor: str | None,
-                  limit: int) -> tuple[str, list]:
+                  limit: int, *, bounded: bool = False) -> tuple[str, list]:
     """The page's ids: for each row of `driving` (SQL aliased `k`), the newest `limit` + 1 rows of
-    `qs` after the cursor with `key` (a session column: a column of k) taken from it, merged."""
+    `qs` after the cursor with `key` (a session column: a column of k) taken from it, merged.
+
+    `bounded`, for a driving set of many rows (a name's (course, student) pairs): each row's
+    newest session is read first, and the (limit + 1)-th newest of those bounds the rest. There
+    are limit + 1 sessions at least as new as it, so every session of the page is, and each row
+    then reads only its sessions from there on instead of limit + 1 each (on the bench, 'Santos'
+    in 213 pairs: some 200 sessions read instead of 5,538; that part 3.9 -> 2.0 ms). Fewer rows
+    than limit + 1 bound nothing."""
     qs = paging.after_cursor(qs, cursor, newest_first=True)
     per_row = paging.order(qs.filter(**{column: RawSQL(f"k.{of}", []) for column, of in key.items()}),
                            newest_first=True)
-    inner_sql, inner_params = per_row.values("pk", "scheduled_start")[:limit + 1].query.sql_with_params()
     driving_sql, driving_params = driving
-    return (f"""SELECT x.pk FROM {driving_sql} CROSS JOIN LATERAL ({inner_sql}) x
+    if not bounded:
+        inner_sql, inner_params = per_row.values("pk", "scheduled_start")[:limit + 1].query.sql_with_params()
+        return (f"""SELECT x.pk FROM {driving_sql} CROSS JOIN LATERAL ({inner_sql}) x
+                    ORDER BY x.scheduled_start DESC, x.pk DESC LIMIT %s""",
+                [*driving_params, *inner_params, limit + 1])
+    heads_sql, heads_params = per_row.values("scheduled_start")[:1].query.sql_with_params()
+    since = RawSQL("COALESCE((SELECT start FROM bound), '-infinity'::timestamptz)", [])
+    from_bound = per_row.filter(scheduled_start__gte=since).values("pk", "scheduled_start")
+    inner_sql, inner_params = from_bound[:limit + 1].query.sql_with_params()
+    return (f"""WITH k AS MATERIALIZED (SELECT * FROM {driving_sql}),
+                     bound AS (SELECT h.scheduled_start AS start FROM k CROSS JOIN LATERAL ({heads_sql}) h
+                               ORDER BY 1 DESC OFFSET %s LIMIT 1)
+                SELECT x.pk FROM k CROSS JOIN LATERAL ({inner_sql}) x
                 ORDER BY x.scheduled_start DESC, x.pk DESC LIMIT %s""",
-            [*driving_params, *inner_params, limit + 1])
+            [*driving_params, *heads_params, limit, *inner_params, limit + 1])
 
 
 def _rows(page: tuple[str, list]) -> list[Row]:
@@ -267,7 +285,8 @@ def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
              [creator.pk, list(course_ids), *named_params])
     # the creator, the courses and the name are the pairs' conditions; the rest are columns
     qs = replace(f, student="").apply(Session.objects.all())
-    return _rows(_lateral_page(pairs, qs, {"course_id": "course_id", "student_id": "student_id"}, cursor, limit))
+    by_pair = {"course_id": "course_id", "student_id": "student_id"}
+    return _rows(_lateral_page(pairs, qs, by_pair, cursor, limit, bounded=True))
 
 
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --

@@ -193,3 +193,47 @@ def test_a_student_name_search_reads_the_rows_the_filters_define(as_creator, cre
         with CaptureQueriesContext(connection) as ran:
             selectors.history_rows(creator, Filters(student=term), course_ids=mine, cursor=None, limit=25)
         assert any("creators_coursestudent" in q["sql"] for q in ran.captured_queries) is from_pairs, term
+
+
+def test_a_name_in_more_pairs_than_a_page_reads_from_the_pairs_newest_rows(creator, course, make_session):
+    """Issue 13 item 6: when the name's (course, student) pairs are more than a page's rows, each
+    pair's newest session is read first and the (limit + 1)-th newest of those bounds what every
+    pair reads (selectors._lateral_page, bounded). The pages are exactly the plain query's, page by
+    page through the cursors, for several page sizes and filters: one pair holding a whole page of
+    the newest rows, pairs interleaved, and two pairs' sessions at the same start as the bound."""
+    from creators import selectors
+    from creators.selectors import Filters
+    from tests.conftest import make_user
+    from tutoring.models import Role
+
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    students = [make_user(f"quinn{i}", Role.STUDENT) for i in range(6)]
+    tutors = [make_user(f"tutor{i}", Role.TUTOR) for i in range(6)]
+    statuses = [Status.APPROVED, Status.CANCELLED_BY_PARENT, Status.NO_SHOW]
+    plan = [(0, course, h) for h in range(1, 9)]  # the newest eight: one pair's
+    plan += [(i, c, 20 + 2 * i + 12 * k + (1 if c is geometry else 0))
+             for i in range(1, 6) for c in (course, geometry) for k in range(3)]
+    plan += [(1, course, 100), (2, geometry, 100), (3, course, 100)]  # the same start in three pairs
+    for n, (i, c, hours) in enumerate(plan):
+        make_session(start=NOW - timedelta(hours=hours), minutes=30, status=statuses[n % 3],
+                     student=students[i], tutor=tutors[i], course=c)
+    mine = [course.id, geometry.id]
+    for f in (Filters(student="quinn"), Filters(student="quinn", bucket="completed"),
+              Filters(student="quinn", course_id=geometry.id),
+              Filters(student="quinn", tutor_id=tutors[2].id),
+              Filters(student="quinn", start=NOW - timedelta(hours=60), end=NOW - timedelta(hours=5))):
+        plain = list(f.apply(selectors.creator_sessions(creator)).order_by("-scheduled_start", "-pk")
+                     .values_list("pk", flat=True))
+        assert plain, f
+        for limit in (1, 2, 3, 5):
+            paged, cursor = [], None
+            while True:
+                rows, cursor = paging.cut(selectors.history_rows(creator, f, course_ids=mine, cursor=cursor,
+                                                                 limit=limit), limit)
+                paged += [row.id for row in rows]
+                if cursor is None:
+                    break
+            assert paged == plain, (f, limit)
+    with CaptureQueriesContext(connection) as ran:
+        selectors.history_rows(creator, Filters(student="quinn"), course_ids=mine, cursor=None, limit=3)
+    assert "bound AS" in ran.captured_queries[-1]["sql"]
