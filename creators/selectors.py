@@ -5,6 +5,8 @@ status buckets: creators/metrics.py)."""
 import functools
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
+from types import SimpleNamespace
 
 from django.db import connection
 from django.db.models import (
@@ -27,6 +29,7 @@ from notes.selectors import notes_prefetch
 from sessions import paging
 from sessions.models import Session, SessionAssessment, SessionEvent
 from tutoring.models import Course, Role, User
+from tutoring.prepared import Plan, plan
 from video.recordings import playable_recordings
 
 from .metrics import COUNTS, KEYS, MEASURES, RATED_BY, READS, TOTALS, add_up, evaluate, measured
@@ -216,21 +219,29 @@ def _lateral_page(driving: tuple[str, list], qs: QuerySet[Session], key: dict[st
             [*driving_params, *heads_params, limit, *inner_params, limit + 1])
 
 
-def _rows(page: tuple[str, list]) -> list[Row]:
-    """The table rows of the page's ids (SQL of one column), newest first, in one statement: only
+def _rows_sql(page: tuple[str, list]) -> tuple[str, list]:
+    """The statement of the table rows of the page's ids (SQL of one column), newest first: only
     they are joined to their course, people, rating and recording."""
     page_sql, page_params = page
     rating_sql, recording_sql, row_params = _row_parts()
-    sql = f"""
+    return (f"""
         WITH page AS ({page_sql})
         SELECT {_ROW_COLUMNS}, {rating_sql}, {recording_sql}
         FROM page JOIN {Session._meta.db_table} s ON s.id = page.pk
         LEFT JOIN {Course._meta.db_table} c ON c.id = s.course_id
         JOIN {User._meta.db_table} st ON st.id = s.student_id
         JOIN {User._meta.db_table} tu ON tu.id = s.tutor_id
-        ORDER BY s.scheduled_start DESC, s.id DESC"""
+        ORDER BY s.scheduled_start DESC, s.id DESC""", [*page_params, *row_params])
+
+
+def _rows(page: tuple[str, list]) -> list[Row]:
+    """The table rows of the page's ids, in one statement (`_rows_sql`)."""
+    return _fetch_rows(_rows_sql(page))
+
+
+def _fetch_rows(statement: tuple[str, list]) -> list[Row]:
     with connection.cursor() as db:
-        db.execute(sql, [*page_params, *row_params])
+        db.execute(*statement)
         return [Row(*r[:8], course=CourseRef(r[8], r[9]) if r[8] is not None else None,
                     student=Person(*r[10:13]), tutor=Person(*r[13:16]), rating=r[16], has_recording=r[17])
                 for r in db.fetchall()]
@@ -243,12 +254,74 @@ def newest_rows(qs: QuerySet[Session], *, course_ids: list[int], cursor: str | N
     creator's share of all sessions; without, `qs` is paged as it is (a tutor's own sessions).
     Only the page's rows are then joined to their course, people, rating and recording. `qs`
     carries the filters (Filters.apply), and the ORM writes that part of the statement."""
+    return _fetch_rows(_newest_rows_sql(qs, course_ids, cursor, limit))
+
+
+def _newest_rows_sql(qs: QuerySet[Session], course_ids: list[int], cursor: str | None,
+                     limit: int) -> tuple[str, list]:
+    """`newest_rows`' statement."""
     if course_ids:
-        return _rows(_lateral_page(("unnest(%s::bigint[]) AS k(id)", [list(course_ids)]), qs, {"course_id": "id"},
-                                   cursor, limit))
+        return _rows_sql(_lateral_page(("unnest(%s::bigint[]) AS k(id)", [list(course_ids)]), qs,
+                                       {"course_id": "id"}, cursor, limit))
     # one index serves the whole set (a tutor's own sessions)
     qs = paging.after_cursor(qs, cursor, newest_first=True)
-    return _rows(paging.order(qs, newest_first=True).values("pk")[:limit + 1].query.sql_with_params())
+    return _rows_sql(paging.order(qs, newest_first=True).values("pk")[:limit + 1].query.sql_with_params())
+
+
+# What of Filters goes into the rows' statement as a value: each field named here, when set, is
+# one argument of the statement; the others (bucket, low_rated) and which fields are set change
+# its SQL. (`student` is a LIKE pattern the ORM makes from the value: no plan holds it.)
+_VALUE_FIELDS = ("course_id", "tutor_id", "student_id", "start", "end")
+
+
+def _filtered_rows(creator_id: int, f: Filters, course_ids: list[int], cursor: str | None,
+                   limit: int) -> tuple[str, list]:
+    """`newest_rows`' statement for `f` (no student name) over the creator's sessions, its SQL
+    built through the ORM once per process for each shape of the filters (tutoring.prepared.plan):
+    building it cost about as much of the request's CPU as running it (~1 ms on the bench).
+    Anything plan() cannot place is built by the ORM each time, as before."""
+    found = _rows_plan(_shape(f, cursor, course_ids, limit))
+    if found is None:
+        return _newest_rows_sql(f.apply(creator_sessions(creator_id)), course_ids, cursor, limit)
+    values = [getattr(f, name) for name in _VALUE_FIELDS]
+    args = [creator_id, *(v for v in values if v is not None),
+            *(paging.parse_cursor(cursor) if cursor else ()), *([list(course_ids)] if course_ids else [])]
+    return found.sql, found.params_for(*args)
+
+
+def _shape(f: Filters, cursor: str | None, course_ids: list[int], limit: int) -> tuple:
+    """What of `_filtered_rows`' arguments changes its SQL: which value fields are set, the other
+    filters, whether there is a cursor and are course ids, and the limit (written into the SQL)."""
+    return (tuple(getattr(f, name) is not None for name in _VALUE_FIELDS), f.bucket, f.low_rated,
+            bool(cursor), bool(course_ids), limit)
+
+
+@functools.lru_cache(maxsize=1024)
+def _rows_plan(shape: tuple) -> Plan | None:
+    """The plan of `_filtered_rows`' statement for one `_shape` of its arguments, found by building
+    it for two sets of stand-ins (every value distinct)."""
+    is_set, bucket, low_rated, has_cursor, by_course, limit = shape
+
+    def compile_with(creator_id, *args):
+        args = list(args)
+        values = {name: args.pop(0) if present else None
+                  for name, present in zip(_VALUE_FIELDS, is_set, strict=True)}
+        cursor = (paging.cursor_of(SimpleNamespace(scheduled_start=args.pop(0), pk=args.pop(0)))
+                  if has_cursor else None)
+        course_ids = args.pop(0) if by_course else []
+        f = Filters(bucket=bucket, low_rated=low_rated, **values)
+        return _newest_rows_sql(f.apply(creator_sessions(creator_id)), course_ids, cursor, limit)
+
+    def stand_ins(base: int) -> tuple:
+        moment = datetime(2001, 1, 1, tzinfo=dt_timezone.utc) + timedelta(days=base)
+        ints = iter(range(base + 1, base + 100))
+        moments = iter(moment + timedelta(hours=h) for h in range(1, 100))
+        values = [next(moments) if name in ("start", "end") else next(ints)
+                  for name, present in zip(_VALUE_FIELDS, is_set, strict=True) if present]
+        return (next(ints), *values, *((next(moments), next(ints)) if has_cursor else ()),
+                *([[next(ints), next(ints)]] if by_course else []))
+
+    return plan(compile_with, stand_ins(1000), stand_ins(2000))
 
 
 _COURSE_STUDENTS = CourseStudent._meta.db_table
@@ -275,7 +348,9 @@ def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
         course_ids = [f.course_id]
     elif course_ids is None:
         course_ids = list(creator_courses(creator).values_list("pk", flat=True))
-    if not f.student or not course_ids or len(f.student) < PAIRS_FROM_LETTERS:
+    if not f.student:  # the statement's SQL is the same for every value of the same filters
+        return _fetch_rows(_filtered_rows(creator.pk, f, course_ids, cursor, limit))
+    if not course_ids or len(f.student) < PAIRS_FROM_LETTERS:
         return newest_rows(f.apply(creator_sessions(creator)), course_ids=course_ids, cursor=cursor, limit=limit)
     named_sql, named_params = User.objects.filter(name__icontains=f.student).values("pk").query.sql_with_params()
     pairs = (f"""(SELECT p.course_id, p.student_id FROM {_COURSE_STUDENTS} p

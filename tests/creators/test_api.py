@@ -237,3 +237,39 @@ def test_a_name_in_more_pairs_than_a_page_reads_from_the_pairs_newest_rows(creat
     with CaptureQueriesContext(connection) as ran:
         selectors.history_rows(creator, Filters(student="quinn"), course_ids=mine, cursor=None, limit=3)
     assert "bound AS" in ran.captured_queries[-1]["sql"]
+
+
+def test_the_rows_statement_is_planned_once_per_shape_and_is_the_orms(creator, course, tutor, student,
+                                                                     make_session):
+    """Issue 13 item 6: the history's rows statement (no name search) is built through the ORM once
+    per shape of the filters (creators.selectors._filtered_rows, with tutoring.prepared.plan); for
+    every combination of the filters, a cursor and the courses named or not, it is the statement
+    the ORM builds for those values, SQL and parameters, and a plan was found for it (none is
+    rebuilt each time); and it reads the same rows."""
+    import itertools
+
+    from creators import selectors
+    from creators.selectors import Filters
+
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    for i in range(6):
+        make_session(start=NOW - timedelta(days=i), status=(Status.APPROVED, Status.NO_SHOW)[i % 2],
+                     course=(course, geometry)[i % 3 == 0])
+    mine = [course.id, geometry.id]
+    selectors._rows_plan.cache_clear()
+    combos = itertools.product((None, geometry.id), (None, tutor.id), (None, student.id), ("", "completed"),
+                               (None, NOW - timedelta(days=4)), (None, NOW - timedelta(days=1)),
+                               (False, True),
+                               (None, f"{(NOW - timedelta(days=2)).isoformat()}_999999"), (mine, []))
+    for course_id, tutor_id, student_id, bucket, start, end, low, cursor, ids in combos:
+        f = Filters(course_id=course_id, tutor_id=tutor_id, student_id=student_id, bucket=bucket, start=start,
+                    end=end, low_rated=low)
+        ids = [course_id] if course_id and ids else ids
+        orm = selectors._newest_rows_sql(f.apply(selectors.creator_sessions(creator)), ids, cursor, 3)
+        assert selectors._filtered_rows(creator.pk, f, ids, cursor, 3) == orm, f
+        assert selectors._rows_plan(selectors._shape(f, cursor, ids, 3)) is not None, f
+    info = selectors._rows_plan.cache_info()
+    assert info.currsize == info.misses == 2 ** 9, info  # one plan per shape, each made once
+    rows = selectors.history_rows(creator, Filters(bucket="completed"), cursor=None, limit=25)
+    assert [r.id for r in rows] == list(selectors.creator_sessions(creator).filter(status=Status.APPROVED)
+                                        .order_by("-scheduled_start", "-pk").values_list("pk", flat=True))
