@@ -234,11 +234,6 @@ def _rows_sql(page: tuple[str, list]) -> tuple[str, list]:
         ORDER BY s.scheduled_start DESC, s.id DESC""", [*page_params, *row_params])
 
 
-def _rows(page: tuple[str, list]) -> list[Row]:
-    """The table rows of the page's ids, in one statement (`_rows_sql`)."""
-    return _fetch_rows(_rows_sql(page))
-
-
 def _fetch_rows(statement: tuple[str, list]) -> list[Row]:
     with connection.cursor() as db:
         db.execute(*statement)
@@ -270,47 +265,76 @@ def _newest_rows_sql(qs: QuerySet[Session], course_ids: list[int], cursor: str |
 
 # What of Filters goes into the rows' statement as a value: each field named here, when set, is
 # one argument of the statement; the others (bucket, low_rated) and which fields are set change
-# its SQL. (`student` is a LIKE pattern the ORM makes from the value: no plan holds it.)
+# its SQL. A name search's value is the LIKE pattern the ORM makes of the name (`_named`).
 _VALUE_FIELDS = ("course_id", "tutor_id", "student_id", "start", "end")
 
 
 def _filtered_rows(creator_id: int, f: Filters, course_ids: list[int], cursor: str | None,
                    limit: int) -> tuple[str, list]:
-    """`newest_rows`' statement for `f` (no student name) over the creator's sessions, its SQL
-    built through the ORM once per process for each shape of the filters (tutoring.prepared.plan):
-    building it cost about as much of the request's CPU as running it (~1 ms on the bench).
-    Anything plan() cannot place is built by the ORM each time, as before."""
+    """`history_rows`' statement (`_statement`), its SQL built through the ORM once per process
+    for each shape of the arguments (tutoring.prepared.plan): building it cost about as much of
+    the request's CPU as running it (~1 ms on the bench, ~1.4 ms for a name search). Anything
+    plan() cannot place is built by the ORM each time, as before."""
+    pattern = None
+    if f.student:
+        named_sql, named_params = _named(f.student)
+        if named_sql != _named_sql() or len(named_params) != 1:
+            return _statement(creator_id, f, course_ids, cursor, limit)
+        pattern = named_params[0]
     found = _rows_plan(_shape(f, cursor, course_ids, limit))
     if found is None:
-        return _newest_rows_sql(f.apply(creator_sessions(creator_id)), course_ids, cursor, limit)
+        return _statement(creator_id, f, course_ids, cursor, limit)
     values = [getattr(f, name) for name in _VALUE_FIELDS]
-    args = [creator_id, *(v for v in values if v is not None),
+    args = [creator_id, *([pattern] if f.student else []), *(v for v in values if v is not None),
             *(paging.parse_cursor(cursor) if cursor else ()), *([list(course_ids)] if course_ids else [])]
     return found.sql, found.params_for(*args)
 
 
+def _statement(creator_id: int, f: Filters, course_ids: list[int], cursor: str | None, limit: int,
+               named: tuple[str, list] | None = None) -> tuple[str, list]:
+    """The rows' statement as the ORM builds it: `newest_rows` over the creator's sessions, or for
+    a name search, from the name's (course, student) pairs (`_pairs_rows_sql`; `named`: the
+    people's SQL, else `_named` of the name)."""
+    if not f.student:
+        return _newest_rows_sql(f.apply(creator_sessions(creator_id)), course_ids, cursor, limit)
+    return _pairs_rows_sql(creator_id, f, course_ids, cursor, limit, named or _named(f.student))
+
+
+def _named(name: str) -> tuple[str, list]:
+    """The people whose name contains `name`: SQL that is the same for every name, and its one
+    parameter, the LIKE pattern."""
+    return User.objects.filter(name__icontains=name).values("pk").query.sql_with_params()
+
+
+@functools.cache
+def _named_sql() -> str:
+    return _named("any")[0]
+
+
 def _shape(f: Filters, cursor: str | None, course_ids: list[int], limit: int) -> tuple:
-    """What of `_filtered_rows`' arguments changes its SQL: which value fields are set, the other
-    filters, whether there is a cursor and are course ids, and the limit (written into the SQL)."""
-    return (tuple(getattr(f, name) is not None for name in _VALUE_FIELDS), f.bucket, f.low_rated,
-            bool(cursor), bool(course_ids), limit)
+    """What of `_filtered_rows`' arguments changes its SQL: whether it is a name search, which
+    value fields are set, the other filters, whether there is a cursor and are course ids, and the
+    limit (written into the SQL)."""
+    return (bool(f.student), tuple(getattr(f, name) is not None for name in _VALUE_FIELDS), f.bucket,
+            f.low_rated, bool(cursor), bool(course_ids), limit)
 
 
 @functools.lru_cache(maxsize=1024)
 def _rows_plan(shape: tuple) -> Plan | None:
     """The plan of `_filtered_rows`' statement for one `_shape` of its arguments, found by building
     it for two sets of stand-ins (every value distinct)."""
-    is_set, bucket, low_rated, has_cursor, by_course, limit = shape
+    by_name, is_set, bucket, low_rated, has_cursor, by_course, limit = shape
 
     def compile_with(creator_id, *args):
         args = list(args)
+        named = (_named_sql(), [args.pop(0)]) if by_name else None
         values = {name: args.pop(0) if present else None
                   for name, present in zip(_VALUE_FIELDS, is_set, strict=True)}
         cursor = (paging.cursor_of(SimpleNamespace(scheduled_start=args.pop(0), pk=args.pop(0)))
                   if has_cursor else None)
         course_ids = args.pop(0) if by_course else []
-        f = Filters(bucket=bucket, low_rated=low_rated, **values)
-        return _newest_rows_sql(f.apply(creator_sessions(creator_id)), course_ids, cursor, limit)
+        f = Filters(student="a name" if by_name else "", bucket=bucket, low_rated=low_rated, **values)
+        return _statement(creator_id, f, course_ids, cursor, limit, named)
 
     def stand_ins(base: int) -> tuple:
         moment = datetime(2001, 1, 1, tzinfo=dt_timezone.utc) + timedelta(days=base)
@@ -318,7 +342,8 @@ def _rows_plan(shape: tuple) -> Plan | None:
         moments = iter(moment + timedelta(hours=h) for h in range(1, 100))
         values = [next(moments) if name in ("start", "end") else next(ints)
                   for name, present in zip(_VALUE_FIELDS, is_set, strict=True) if present]
-        return (next(ints), *values, *((next(moments), next(ints)) if has_cursor else ()),
+        return (next(ints), *([f"%stand-in {base}%"] if by_name else []), *values,
+                *((next(moments), next(ints)) if has_cursor else ()),
                 *([[next(ints), next(ints)]] if by_course else []))
 
     return plan(compile_with, stand_ins(1000), stand_ins(2000))
@@ -326,6 +351,23 @@ def _rows_plan(shape: tuple) -> Plan | None:
 
 _COURSE_STUDENTS = CourseStudent._meta.db_table
 PAIRS_FROM_LETTERS = 3  # a name search this long or longer starts from the (course, student) pairs
+_BY_PAIR = {"course_id": "course_id", "student_id": "student_id"}
+
+
+def _pairs_rows_sql(creator_id: int, f: Filters, course_ids: list[int], cursor: str | None, limit: int,
+                    named: tuple[str, list]) -> tuple[str, list]:
+    """A name search's rows statement (see `history_rows`): the creator's (course, student) pairs
+    in `course_ids` whose student is among `named` (SQL of people's ids), each pair's newest rows
+    under the other filters."""
+    named_sql, named_params = named
+    pairs = (f"""(SELECT p.course_id, p.student_id FROM {_COURSE_STUDENTS} p
+                  WHERE p.course_id = ANY(ARRAY(SELECT id FROM {Course._meta.db_table}
+                                                WHERE creator_id = %s AND id = ANY(%s::bigint[])))
+                    AND p.sessions > 0 AND p.student_id = ANY(ARRAY({named_sql}))) AS k""",
+             [creator_id, list(course_ids), *named_params])
+    # the creator, the courses and the name are the pairs' conditions; the rest are columns
+    qs = replace(f, student="").apply(Session.objects.all())
+    return _rows_sql(_lateral_page(pairs, qs, _BY_PAIR, cursor, limit, bounded=True))
 
 
 def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
@@ -348,20 +390,9 @@ def history_rows(creator: User, f: Filters, *, cursor: str | None, limit: int,
         course_ids = [f.course_id]
     elif course_ids is None:
         course_ids = list(creator_courses(creator).values_list("pk", flat=True))
-    if not f.student:  # the statement's SQL is the same for every value of the same filters
-        return _fetch_rows(_filtered_rows(creator.pk, f, course_ids, cursor, limit))
-    if not course_ids or len(f.student) < PAIRS_FROM_LETTERS:
+    if f.student and (not course_ids or len(f.student) < PAIRS_FROM_LETTERS):
         return newest_rows(f.apply(creator_sessions(creator)), course_ids=course_ids, cursor=cursor, limit=limit)
-    named_sql, named_params = User.objects.filter(name__icontains=f.student).values("pk").query.sql_with_params()
-    pairs = (f"""(SELECT p.course_id, p.student_id FROM {_COURSE_STUDENTS} p
-                  WHERE p.course_id = ANY(ARRAY(SELECT id FROM {Course._meta.db_table}
-                                                WHERE creator_id = %s AND id = ANY(%s::bigint[])))
-                    AND p.sessions > 0 AND p.student_id = ANY(ARRAY({named_sql}))) AS k""",
-             [creator.pk, list(course_ids), *named_params])
-    # the creator, the courses and the name are the pairs' conditions; the rest are columns
-    qs = replace(f, student="").apply(Session.objects.all())
-    by_pair = {"course_id": "course_id", "student_id": "student_id"}
-    return _rows(_lateral_page(pairs, qs, by_pair, cursor, limit, bounded=True))
+    return _fetch_rows(_filtered_rows(creator.pk, f, course_ids, cursor, limit))
 
 
 # --- the metrics (H16): one definition in creators/metrics.py, summed over sessions or rollups --
