@@ -23,6 +23,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import IContains
 from django.http import Http404
 
 from notes.selectors import notes_prefetch
@@ -275,12 +276,7 @@ def _filtered_rows(creator_id: int, f: Filters, course_ids: list[int], cursor: s
     for each shape of the arguments (tutoring.prepared.plan): building it cost about as much of
     the request's CPU as running it (~1 ms on the bench, ~1.4 ms for a name search). Anything
     plan() cannot place is built by the ORM each time, as before."""
-    pattern = None
-    if f.student:
-        named_sql, named_params = _named(f.student)
-        if named_sql != _named_sql() or len(named_params) != 1:
-            return _statement(creator_id, f, course_ids, cursor, limit)
-        pattern = named_params[0]
+    pattern = _like_pattern(f.student) if f.student else None
     found = _rows_plan(_shape(f, cursor, course_ids, limit))
     if found is None:
         return _statement(creator_id, f, course_ids, cursor, limit)
@@ -309,6 +305,12 @@ def _named(name: str) -> tuple[str, list]:
 @functools.cache
 def _named_sql() -> str:
     return _named("any")[0]
+
+
+def _like_pattern(name: str) -> str:
+    """`_named`'s parameter for `name`, made as the ORM makes it (PatternLookup.process_rhs, for a
+    plain value), without building the query (0.46 ms of a search's CPU on the bench)."""
+    return IContains.param_pattern % connection.ops.prep_for_like_query(name)
 
 
 def _shape(f: Filters, cursor: str | None, course_ids: list[int], limit: int) -> tuple:
