@@ -33,11 +33,13 @@ only where it saves enough (issue 13 item 6).
 Targets (the issue's, p95 of the whole server time): 20 ms for the lists (first page, page 400,
 filtered, API, CSV first byte), 60 ms for stats and metrics over the creator's whole history. Then
 throughput: wrk -t2 -c16 -d10s against gunicorn with 2 uvicorn workers (the production server) on
-the list page (the creator's session cookie) and on /healthz (a bare Django view, for reference);
-target 250 requests/s. Around each wrk run the CPU time of every side is read from /proc (the web
-server's process tree, PostgreSQL's, Redis's, wrk's) and shown per request, with the req/s the
-machine's cores would give if nothing else ran: req/s falls when something else shares the
-machine, CPU per request much less, so it is what to compare between runs on a busy machine.
+the list page (the creator's session cookie), served as deployed and again with the page cache off
+(bench/settings_uncached.py, "uncached:"), and on /healthz (a bare Django view, for reference);
+target 250 requests/s for the list page on both paths. Around each wrk run the CPU time of every
+side is read from /proc (the web server's process tree, PostgreSQL's, Redis's, wrk's) and shown
+per request, with the req/s the machine's cores would give if nothing else ran: req/s falls when
+something else shares the machine, CPU per request much less, so it is what to compare between
+runs on a busy machine.
 
 The exit code is 0 even when a target is missed (the targets are not met yet; a summary line lists
 the misses), 1 when a request is broken (an answer other than 200, wrk's non-2xx/3xx responses).
@@ -558,18 +560,31 @@ def serving_cpu(server_pid: int, services: dict[str, int]):
 
 
 def throughput(args, cookie: str) -> list[WrkRow]:
+    """wrk on the list page served as deployed (the page cache on) and with the page cache off
+    (bench/settings_uncached.py: the uncached path's throughput, issue 13 item 6), and on
+    /healthz for reference; each server started, measured and stopped in turn."""
     wrk = ensure_wrk()
     if wrk is None:
         print("wrk not found and not installable here: throughput skipped", flush=True)
         return []
+    rows = []
+    served = (("list page (creator)", LIST, cookie, RPS_TARGET),
+              ("/healthz (bare Django view)", "/healthz", None, None))
+    uncached = ((UNCACHED + "list page (creator)", LIST, cookie, RPS_TARGET),)
+    for settings_module, targets in (("tutoring.settings", served), ("bench.settings_uncached", uncached)):
+        rows += _serve_and_measure(wrk, args, settings_module, targets)
+    return rows
+
+
+def _serve_and_measure(wrk: str, args, settings_module: str, targets) -> list[WrkRow]:
     port = free_port()
     env = dict(os.environ, DJANGO_ENV="development", DEBUG="false", ALLOWED_HOSTS="127.0.0.1",
-               LOG_LEVEL="WARNING", CELERY_TASK_ALWAYS_EAGER="false")
+               LOG_LEVEL="WARNING", CELERY_TASK_ALWAYS_EAGER="false", DJANGO_SETTINGS_MODULE=settings_module)
     gunicorn = Path(sys.executable).parent / "gunicorn"
     command = [str(gunicorn)] if gunicorn.exists() else [sys.executable, "-m", "gunicorn"]
     log = tempfile.NamedTemporaryFile(prefix="bench-gunicorn-", suffix=".log", delete=False)
     print(f"gunicorn tutoring.asgi -k uvicorn_worker.UvicornWorker -w 2 on 127.0.0.1:{port} "
-          "(the production server; DJANGO_ENV=development, DEBUG off)", flush=True)
+          f"(the production server; DJANGO_ENV=development, DEBUG off, {settings_module})", flush=True)
     proc = subprocess.Popen([*command, "tutoring.asgi:application", "-k", "uvicorn_worker.UvicornWorker",
                              "-w", "2", "-b", f"127.0.0.1:{port}", "--no-control-socket"], cwd=ROOT,
                             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -587,8 +602,7 @@ def throughput(args, cookie: str) -> list[WrkRow]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not answer within 60 s; see {log.name}")
             time.sleep(0.2)
-        for label, path, cookie_of, target in (("list page (creator)", LIST, cookie, RPS_TARGET),
-                                               ("/healthz (bare Django view)", "/healthz", None, None)):
+        for label, path, cookie_of, target in targets:
             status = http_status(port, path, cookie_of)
             if status != 200:
                 rows.append(WrkRow(label, 0.0, 0.0, f"GET {path} answered {status}", target))
