@@ -16,8 +16,8 @@ MARKED = "SELECT %s::int + 1 /* issue 13 item 6 */"
 
 def prepared_like(fragment: str) -> list[str]:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE NOT from_sql AND strpos(statement, %s) > 0",
-                       [fragment])
+        cursor.execute("SELECT statement FROM pg_prepared_statements "
+                       "WHERE NOT from_sql AND strpos(statement, %s) > 0", [fragment])
         return [row[0] for row in cursor.fetchall()]
 
 
@@ -56,7 +56,8 @@ def test_a_statement_run_threshold_times_is_prepared_on_its_connection():
         assert cursor.fetchone() == (2,)  # run again as the prepared statement
 
 
-CONNECTION_OPTIONS = ("from django.db import connection; import json; p = connection.get_connection_params(); "
+CONNECTION_OPTIONS = ("from django.db import connection; import json; "
+                      "p = connection.get_connection_params(); "
                       "print(json.dumps([p['cursor_factory'].__name__, p['prepare_threshold']]))")
 
 
