@@ -111,11 +111,11 @@ INSERT INTO tutoring_user (password, is_superuser, username, first_name, last_na
                            date_joined, name, avatar_url, time_zone, roles)
 SELECT '!', false, %(prefix)s || i, '', '', %(prefix)s || i || '@example.test', false, true, %(now)s,
        %(label)s || ' ' || i, '', (%(zones)s::text[])[1 + i %% %(n_zones)s], ARRAY[%(role)s]::varchar[]
-FROM generate_series(%(first)s, %(last)s) AS i
+FROM generate_series(%(first)s::int, %(last)s::int) AS i
 """
 _FAMILY_SQL = """
 INSERT INTO tutoring_guardianship (parent_id, student_id, created_at)
-SELECT p.id, s.id, %(now)s FROM generate_series(%(first)s, %(last)s) AS i
+SELECT p.id, s.id, %(now)s FROM generate_series(%(first)s::int, %(last)s::int) AS i
 JOIN tutoring_user p ON p.username = %(tag)s || 'p' || i
 JOIN tutoring_user s ON s.username = %(tag)s || 's' || i
 """
@@ -126,7 +126,7 @@ INSERT INTO tutoring_sessions_session (tutor_id, student_id, course_id, schedule
 SELECT t.id, s.id, NULL, %(now)s + interval '30 minutes' + (i %% 29) * interval '1 minute',
        %(now)s + interval '90 minutes' + (i %% 29) * interval '1 minute', 'scheduled', NULL, NULL, '', false, false,
        'native', NULL, NULL, 'p2p', '', '', %(now)s, %(now)s
-FROM generate_series(%(first)s, %(last)s) AS i
+FROM generate_series(%(first)s::int, %(last)s::int) AS i
 JOIN tutoring_user t ON t.username = %(tag)s || 't' || i
 JOIN tutoring_user s ON s.username = %(tag)s || 's' || i
 """

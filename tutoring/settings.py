@@ -193,6 +193,24 @@ if DB_POOL_TIMEOUT < 1:
     raise ImproperlyConfigured("DB_POOL_TIMEOUT must be at least 1 (seconds)")
 _db["OPTIONS"]["pool"] = {"min_size": DB_POOL_MIN_SIZE, "max_size": DB_POOL_MAX_SIZE, "timeout": DB_POOL_TIMEOUT,
                           "name": "tutoring"}
+# Parameters are bound by PostgreSQL (psycopg's server-side binding, the extended protocol)
+# rather than spliced into the SQL text by psycopg, and a statement a connection has run
+# DB_PREPARE_THRESHOLD times is prepared on it, so PostgreSQL parses it (and, once it settles on a
+# generic plan, plans it) once per connection. "off" never prepares (for a pooler that does not
+# keep prepared statements: PgBouncer before 1.21, or without max_prepared_statements, in
+# transaction mode); DB_SERVER_SIDE_BINDING=false goes back to Django's default, client-side
+# binding, which never prepares.
+DB_SERVER_SIDE_BINDING = env_bool("DB_SERVER_SIDE_BINDING", True)
+_prepare_threshold = ENV.get("DB_PREPARE_THRESHOLD", "").strip().lower()
+if _prepare_threshold == "off":
+    DB_PREPARE_THRESHOLD = None
+else:
+    DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5)
+    if DB_PREPARE_THRESHOLD < 0:
+        raise ImproperlyConfigured("DB_PREPARE_THRESHOLD must be 0 or more (executions), or off")
+if DB_SERVER_SIDE_BINDING:
+    _db["OPTIONS"]["server_side_binding"] = True
+    _db["OPTIONS"]["prepare_threshold"] = DB_PREPARE_THRESHOLD
 _db["TEST"] = {"NAME": f"test_{_db['NAME']}"}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
