@@ -177,6 +177,8 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._enter()
         except Closing as closing:
             await self._close(closing)
+        except OSError:
+            raise  # the browser went away as it was welcomed (send_json): it has left; the server ends it
         except Exception:
             log.exception("room socket: could not admit")
             await self._close(Closing(1011, "unavailable", states.CONNECTION_FAILED))
@@ -216,6 +218,19 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code):
         await self._leave()
+
+    async def send_json(self, content, close=False):
+        """To the browser (every message the room sends goes through here). A browser that went
+        away while the server wrote to it (the welcome, a relay, or the room's news of someone
+        else's arrival as it closed the page) has left: the server raises (uvicorn's
+        ClientDisconnected, an OSError) and ends this socket without a disconnect, so the leave is
+        written here first; it was lost, the room showing the person until their presence expired
+        and their join never closed by a leave."""
+        try:
+            await super().send_json(content, close=close)
+        except OSError:
+            await self._leave()
+            raise
 
     async def _leave(self):
         """Out of the group and out of the room, once (a "bye", the socket closing, or both)."""

@@ -85,14 +85,26 @@ def rooms_empty(timeout=10.0):
     import time
 
     client, deadline = presence.client(), time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         keys = list(client.scan_iter(match=f"room:{presence.namespace()}:*:presence"))
+        held = {key: client.zrange(key, 0, -1) for key in keys if client.zcard(key)}
         events = SessionEvent.objects.filter(kind__in=["room_joined", "room_left"])
-        if not any(client.zcard(key) for key in keys) and \
-                events.filter(kind="room_joined").count() == events.filter(kind="room_left").count():
+        joins, leaves = events.filter(kind="room_joined").count(), events.filter(kind="room_left").count()
+        if not held and joins == leaves:
             return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after the server went idle, rooms still hold {held} and there are {joins} "
+                                 f"joins against {leaves} leaves")
         time.sleep(0.05)
-    raise AssertionError("a room still holds someone, or a join has no leave, after the server went idle")
+
+
+@pytest.fixture(autouse=True)
+def no_one_in_any_room():
+    """Each test starts with no room's presence left by another (a fault in one test is its own,
+    not every later test's of that worker)."""
+    client = presence.client()
+    for key in client.scan_iter(match=f"room:{presence.namespace()}:*"):
+        client.delete(key)
 
 
 @pytest.fixture

@@ -339,3 +339,39 @@ def test_a_signal_addressed_to_another_rooms_connection_is_never_delivered(live,
     assert [m.get("sdp") for m in received if m["type"] == "offer"] == ["v=0 the room's own"]
     assert received[0]["from"] == partner
     assert not [m for m in received if m["type"] == "ice"]
+
+
+def test_a_browser_gone_while_the_room_writes_to_it_has_left(live, student, tutor):
+    """R13: a browser that went away while the server wrote to it (here the room's news that the
+    tutor arrived) has left the room: the server (uvicorn) raises ClientDisconnected and ends the
+    socket without a disconnect, and the leave was lost, the student shown present until the
+    presence expired and the join never closed by a leave."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    sam_headers = [(b"origin", b"http://testserver"), (b"cookie", cookie_for(student))]
+    tia = socket(live.id, tutor)
+
+    async def scenario():
+        gone = asyncio.Event()
+
+        async def app(scope, receive, send):
+            async def browser(message):  # the server's send once the browser has gone
+                if gone.is_set() and message["type"] == "websocket.send":
+                    raise ClientDisconnected()
+                await send(message)
+            await application(scope, receive, browser)
+
+        sam = WebsocketCommunicator(app, f"/ws/session/{live.id}/", headers=sam_headers)
+        await welcome(sam)
+        gone.set()
+        await welcome(tia)  # her arrival is told to the room: written to Sam's gone browser
+        with pytest.raises(ClientDisconnected):
+            await sam.wait(timeout=WAIT)
+        present = await sync_to_async(presence.present_user_ids)(live.id)
+        await tia.disconnect()
+        return present
+
+    assert run(scenario) == {tutor.id}
+    events = SessionEvent.objects.filter(session=live, kind__startswith="room_").order_by("id")
+    for person in (student, tutor):  # each one's join closed by a leave
+        assert list(events.filter(actor=person).values_list("kind", flat=True)) == ["room_joined", "room_left"]
