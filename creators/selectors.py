@@ -281,7 +281,7 @@ def _filtered_rows(creator_id: int, f: Filters, course_ids: list[int], cursor: s
     if found is None:
         return _statement(creator_id, f, course_ids, cursor, limit)
     values = [getattr(f, name) for name in _VALUE_FIELDS]
-    args = [creator_id, *([pattern] if f.student else []), *(v for v in values if v is not None),
+    args = [creator_id, *([pattern] if f.student else []), *(v for v in values if v),
             *(paging.parse_cursor(cursor) if cursor else ()), *([list(course_ids)] if course_ids else [])]
     return found.sql, found.params_for(*args)
 
@@ -315,9 +315,10 @@ def _like_pattern(name: str) -> str:
 
 def _shape(f: Filters, cursor: str | None, course_ids: list[int], limit: int) -> tuple:
     """What of `_filtered_rows`' arguments changes its SQL: whether it is a name search, which
-    value fields are set, the other filters, whether there is a cursor and are course ids, and the
-    limit (written into the SQL)."""
-    return (bool(f.student), tuple(getattr(f, name) is not None for name in _VALUE_FIELDS), f.bucket,
+    value fields are set (as Filters.apply tests them: a value that is false filters nothing), the
+    other filters, whether there is a cursor and are course ids, and the limit (written into the
+    SQL)."""
+    return (bool(f.student), tuple(bool(getattr(f, name)) for name in _VALUE_FIELDS), f.bucket,
             f.low_rated, bool(cursor), bool(course_ids), limit)
 
 

@@ -169,6 +169,7 @@ class TokenBucket:
 class RoomConsumer(AsyncJsonWebsocketConsumer):
     admitted = False
     watching = False
+    gone = False  # a send found the browser gone (send_json)
 
     async def connect(self):
         # accepted first, so that a refusal reaches the page with its reason and close code
@@ -177,9 +178,9 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
             await self._enter()
         except Closing as closing:
             await self._close(closing)
-        except OSError:
-            raise  # the browser went away as it was welcomed (send_json): it has left; the server ends it
-        except Exception:
+        except Exception as exc:
+            if isinstance(exc, OSError) and self.gone:
+                raise  # the browser went away as it was welcomed (send_json): it has left; the server ends it
             log.exception("room socket: could not admit")
             await self._close(Closing(1011, "unavailable", states.CONNECTION_FAILED))
 
@@ -229,6 +230,7 @@ class RoomConsumer(AsyncJsonWebsocketConsumer):
         try:
             await super().send_json(content, close=close)
         except OSError:
+            self.gone = True
             await self._leave()
             raise
 

@@ -272,6 +272,9 @@ def test_the_rows_statement_is_planned_once_per_shape_and_is_the_orms(creator, c
         assert selectors._rows_plan(selectors._shape(f, cursor, ids, 3)) is not None, f
     info = selectors._rows_plan.cache_info()
     assert info.currsize == info.misses == 2 ** 9 + 2 ** 8, info  # one plan per shape, each made once
+    for f in (Filters(course_id=0), Filters(tutor_id=0, student_id=0)):  # as Filters.apply: 0 filters nothing
+        orm = selectors._statement(creator.pk, f, mine, None, 3)
+        assert selectors._filtered_rows(creator.pk, f, mine, None, 3) == orm, f
     for name in ("sam", "5%_", "a\\b", "O'Brien", '"x"', "Łukasz Żółć", "%", "_", "\\%"):
         assert selectors._named(name) == (selectors._named_sql(), (selectors._like_pattern(name),)), name
     for f in (Filters(bucket="completed"), Filters(student="sam", bucket="completed")):

@@ -375,3 +375,31 @@ def test_a_browser_gone_while_the_room_writes_to_it_has_left(live, student, tuto
     events = SessionEvent.objects.filter(session=live, kind__startswith="room_").order_by("id")
     for person in (student, tutor):  # each one's join closed by a leave
         assert list(events.filter(actor=person).values_list("kind", flat=True)) == ["room_joined", "room_left"]
+
+
+def test_a_browser_gone_as_it_is_welcomed_has_left_and_nothing_is_logged(live, student, caplog):
+    """R13: a browser that went away while the room welcomed it (the welcome's send fails) has
+    left, as above; it is no fault of the server's ("could not admit" is not logged)."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    headers = [(b"origin", b"http://testserver"), (b"cookie", cookie_for(student))]
+
+    async def scenario():
+        async def app(scope, receive, send):
+            async def browser(message):  # the accept goes out; the browser is gone before the welcome
+                if message["type"] == "websocket.send":
+                    raise ClientDisconnected()
+                await send(message)
+            await application(scope, receive, browser)
+
+        sam = WebsocketCommunicator(app, f"/ws/session/{live.id}/", headers=headers)
+        await sam.connect(timeout=WAIT)
+        with pytest.raises(ClientDisconnected):
+            await sam.wait(timeout=WAIT)
+        return await sync_to_async(presence.present_user_ids)(live.id)
+
+    assert run(scenario) == set()
+    kinds = SessionEvent.objects.filter(session=live, kind__startswith="room_").order_by("id")
+    assert list(kinds.values_list("kind", "actor_id")) == [("room_joined", student.id),
+                                                           ("room_left", student.id)]
+    assert not [r for r in caplog.records if r.name.startswith("room") and r.levelname == "ERROR"]
