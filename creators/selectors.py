@@ -276,12 +276,11 @@ def _filtered_rows(creator_id: int, f: Filters, course_ids: list[int], cursor: s
     for each shape of the arguments (tutoring.prepared.plan): building it cost about as much of
     the request's CPU as running it (~1 ms on the bench, ~1.4 ms for a name search). Anything
     plan() cannot place is built by the ORM each time, as before."""
-    pattern = _like_pattern(f.student) if f.student else None
     found = _rows_plan(_shape(f, cursor, course_ids, limit))
     if found is None:
         return _statement(creator_id, f, course_ids, cursor, limit)
     values = [getattr(f, name) for name in _VALUE_FIELDS]
-    args = [creator_id, *([pattern] if f.student else []), *(v for v in values if v),
+    args = [creator_id, *([_like_pattern(f.student)] if f.student else []), *(v for v in values if v),
             *(paging.parse_cursor(cursor) if cursor else ()), *([list(course_ids)] if course_ids else [])]
     return found.sql, found.params_for(*args)
 
@@ -472,16 +471,20 @@ def uses_rollups(f: Filters) -> bool:
     return not any(getattr(f, field.name) for field in fields(Filters) if field.name not in ON_KEYS)
 
 
-def creator_metrics(creator: User, f: Filters) -> tuple[dict, list[dict]]:
+def creator_metrics(creator: User, f: Filters, *,
+                    course_ids: list[int] | None = None) -> tuple[dict, list[dict]]:
     """The metrics and the per-ST breakdown of a creator's sessions under the filters, summed once:
     from the rollups when the filters allow (one query over a few thousand rows), else from the
-    sessions (the creator's course ids, then one query); the whole is the per-ST sums added up."""
+    sessions of `course_ids`, the creator's courses (read here when not given; the page has them
+    in its cached frame), in one query; the whole is the per-ST sums added up."""
     if uses_rollups(f):
         rows = SessionRollup.objects.filter(f.on_keys(), course__creator=creator)
         sql, params = rows.values("tutor_id", "status", *MEASURES).query.sql_with_params()
         source = (sql, list(params))
     else:  # the courses named, not joined: PostgreSQL then reads them from (course, scheduled_start)
-        courses = list(creator_courses(creator).values_list("pk", flat=True))
+        courses = course_ids
+        if courses is None:
+            courses = list(creator_courses(creator).values_list("pk", flat=True))
         if not courses:
             return evaluate({}), []
         source = _sessions(f.apply(Session.objects.filter(course_id__in=courses)))

@@ -84,6 +84,11 @@ def _page(creator, now) -> tuple[PageCache, dict]:
     return page, _frame(creator, page, now)
 
 
+def _course_ids(form: HistoryFilterForm) -> list[int]:
+    """The creator's course ids, from the choices the form has from the cached frame."""
+    return [c for c, _ in form.fields["course"].choices if c]
+
+
 def _form(request, frame: dict) -> HistoryFilterForm:
     return HistoryFilterForm(request.GET, courses=frame["courses"], tutors=frame["tutors"],
                              option_lists=frame["options"])
@@ -177,8 +182,7 @@ def _render_results(request, creator, context) -> Built:
     tz = creator.tzinfo
     form, state = context["form"], context["state"]
     filters = form.filters(today=context["now"].astimezone(tz).date(), tz=tz)
-    courses = [c for c, _ in form.fields["course"].choices if c]  # the creator's, from the cached frame
-    results = _results(creator, filters, context["cursor"] or None, courses)
+    results = _results(creator, filters, context["cursor"] or None, _course_ids(form))
     u = _url_prefixes()
     rows = _decorate(results.rows, tz)
     after = f"?{context['query']}" if context["query"] else ""
@@ -263,7 +267,7 @@ def metrics_panel(request):
 
     def build() -> Built:
         try:
-            m, by_st = selectors.creator_metrics(creator, filters)
+            m, by_st = selectors.creator_metrics(creator, filters, course_ids=_course_ids(form))
         except DatabaseError:
             m, by_st = {}, []
         html = render_to_string("creators/metrics.html#metrics", {

@@ -343,7 +343,7 @@ STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "var" / "staticfiles"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     # WhiteNoise's and Django's, each remembering a file's URL once worked out (tutoring/static_storage.py)
-    "staticfiles": {"BACKEND": "tutoring.static_storage.Production" if PRODUCTION else "tutoring.static_storage.Development"},
+    "staticfiles": {"BACKEND": "tutoring.static_storage." + ("Production" if PRODUCTION else "Development")},
 }
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 

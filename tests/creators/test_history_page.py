@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import OperationalError, connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from analytics.models import Event
@@ -152,6 +153,20 @@ def test_the_metrics_summary_with_its_chart(as_creator, rated, make_session, dja
     assert '<svg class="chart"' in panel and "<title id=\"chart-title\">Sessions per ST</title>" in panel
     filtered = html(as_creator.get(f"{URL}/metrics", {"status": "no_show"}))
     assert "<h1>Session summary</h1>" in filtered and "for these filters" in filtered and "100%" in filtered
+
+
+def test_metrics_from_the_sessions_take_the_courses_from_the_frame(as_creator, rated, make_session):
+    """Issue 13 item 6: a date range sends the metrics to the sessions of the creator's courses,
+    whose ids the page's frame already holds: the request reads no course (the frame cached by
+    the first view), and the figures are those of the range."""
+    make_session(start=NOW - timedelta(days=40), status=Status.NO_SHOW)
+    week = {"range": "custom", "from": (NOW - timedelta(days=10)).date().isoformat()}
+    as_creator.get(f"{URL}/metrics", week, headers={"HX-Request": "true"})  # the frame, cached
+    with CaptureQueriesContext(connection) as ran:
+        panel = html(as_creator.get(f"{URL}/metrics", {**week, "status": "completed"},
+                                    headers={"HX-Request": "true"}))
+    assert not [q["sql"] for q in ran.captured_queries if '"tutoring_course"' in q["sql"]]
+    assert "55.0 min" in panel and "100%" in panel  # the rated session; the no-show is before the range
 
 
 
