@@ -282,3 +282,24 @@ def test_the_rows_statement_is_planned_once_per_shape_and_is_the_orms(creator, c
         plain = f.apply(selectors.creator_sessions(creator)).order_by("-scheduled_start", "-pk")
         assert [r.id for r in rows] == list(plain.values_list("pk", flat=True)), f
         assert rows, f
+
+
+def test_the_rows_statement_keeps_a_generic_plan_whatever_the_courses(creator, course, make_session):
+    """Issue 13 item 6: the history's rows statement does not show the planner the creator's course
+    ids (creators.selectors._COURSE_IDS), so its plan is the same for any ids and PostgreSQL keeps
+    the prepared statement's generic plan after its five custom ones, instead of planning it for
+    every request (with the ids seen, every run was planned: 0 generic plans). Run by the page as
+    a creator of two courses and of one, as requests do."""
+    from creators import selectors
+    from creators.selectors import Filters
+
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    for i in range(4):
+        make_session(start=NOW - timedelta(days=i), course=(course, geometry)[i % 2])
+    for ids in ([course.id, geometry.id], [geometry.id]) * 8:
+        assert selectors.history_rows(creator, Filters(), cursor=None, limit=25, course_ids=ids)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements "
+                       "WHERE NOT from_sql AND strpos(statement, 'CROSS JOIN LATERAL') > 0")
+        (generic, custom), = cursor.fetchall()
+    assert custom == 5 and generic == 16 - 5 - 5, (generic, custom)  # prepared at the 6th run
