@@ -130,6 +130,9 @@ def test_swipe_for_actions_on_a_phone(page, creator, history):
     expect(card.locator("td").first).to_be_in_viewport()
     expect(view).not_to_be_in_viewport(ratio=0.9)  # only the actions' edge peeks in
     box = card.bounding_box()
+    # what peeks in is the handle, no action's word cut at the card's edge ("Viev", "M")
+    for action in card.locator("td.row-actions").locator("a, summary").all():
+        assert action.bounding_box()["x"] >= box["x"] + box["width"] - 1, action.inner_text()
     cdp = page.context.new_cdp_session(page)  # a real touch swipe, right to left, through Chromium's input
     x, y = box["x"] + box["width"] * 0.8, box["y"] + 40
     cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": x, "y": y}]})
