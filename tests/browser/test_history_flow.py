@@ -144,3 +144,21 @@ def test_swipe_for_actions_on_a_phone(page, creator, history):
     view.tap()
     expect(page).to_have_url(re.compile(rf"{URL}/{rated.id}/"))
     expect(page.locator("#detail").get_by_role("heading", name="Sam with Tia")).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", ["phone"], indirect=True)
+def test_the_metrics_by_st_fit_a_phone(page, creator, history):
+    """H16 H19: on a phone each ST of the metrics is a card, its figures under their labels; the
+    table's six columns no longer run past the screen's edge (Rating and No-show were cut off)."""
+    signed_in(page, creator)
+    page.goto(URL)
+    table = page.locator("#metrics .by-st__table")
+    expect(table.get_by_role("rowheader", name="Tia")).to_be_visible()
+    wrapper = page.locator("#metrics .by-st .table-scroll")
+    fits = wrapper.evaluate("w => w.scrollWidth <= w.clientWidth")
+    assert fits, wrapper.evaluate("w => [w.scrollWidth, w.clientWidth]")
+    width = page.viewport_size["width"]
+    for label in ("Sessions", "Avg duration", "Completion", "Rating", "No-show"):
+        box = table.locator(f'td[data-label="{label}"]').first.bounding_box()
+        assert 0 <= box["x"] and box["x"] + box["width"] <= width, (label, box)
+    check_page(page, "history-metrics")
