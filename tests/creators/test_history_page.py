@@ -206,10 +206,18 @@ def test_the_per_st_table(as_creator, rated, make_session, tutor):
     make_session(start=NOW - timedelta(days=3), status=Status.NO_SHOW)
     panel = html(as_creator.get(f"{URL}/metrics", headers={"HX-Request": "true"}))
     row = (f'<tr><th scope="row"><a href="/people/{tutor.id}/">&lt;b&gt;Tia&lt;/b&gt; &amp; &quot;Co&quot;</a></th>'
-           "<td>2</td><td>55.0 min</td><td>50%</td><td>2.0</td><td>50%</td></tr>")
+           f'{st_cells("2", "55.0 min", "50%", "2.0", "50%")}</tr>')
     assert row in panel
     unrated = html(as_creator.get(f"{URL}/metrics", {"status": "no_show"}, headers={"HX-Request": "true"}))
-    assert "<td>1</td><td>–</td><td>0%</td><td>–</td><td>100%</td></tr>" in unrated
+    assert f'{st_cells("1", "–", "0%", "–", "100%")}</tr>' in unrated
+
+
+def st_cells(*figures: str) -> str:
+    """A per-ST row's figure cells, each labelled for the phone's card (H19)."""
+    labels = ("Sessions", "Avg duration", "Completion", "Rating", "No-show")
+    return "".join(f'<td data-label="{label}">{figure}</td>'
+                   for label, figure in zip(labels, figures, strict=True))
+
 
 def test_the_detail_panel_has_its_own_url(as_creator, rated, creator):
     """H14 H18 (detail open) H21 (session_viewed): info, both feedbacks, recording, notes."""
