@@ -230,7 +230,26 @@ class DateTimeField(forms.DateTimeField):
         super().__init__(**kwargs)
 
     def to_python(self, value):
-        return _form_checked(check_moment, super().to_python(value))
+        try:
+            moment = super().to_python(value)
+        except ValidationError as exc:
+            if exc.code != "ambiguous_timezone":
+                raise
+            raise ValidationError(_clock_change(exc.params["datetime"], exc.params["current_timezone"]),
+                                  code="clock_change") from None
+        return _form_checked(check_moment, moment)
+
+
+def _clock_change(local: datetime, zone) -> str:
+    """What to say of a local time the clocks skip or repeat in `zone` (Django's own message says
+    only "couldn't be interpreted ... it may be ambiguous or it may not exist", with seconds)."""
+    shown = f"{local:%d %b %Y, %H:%M}"
+    placed = local.replace(tzinfo=zone)
+    if placed.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
+        return (f"{shown} does not exist in {zone}: the clocks go forward then. "
+                f"Choose a time after the change.")
+    return (f"{shown} happens twice in {zone}: the clocks go back then. "
+            f"Choose a time outside that hour.")
 
 
 class DayField(forms.DateField):

@@ -83,7 +83,8 @@ def test_a_move_reads_the_time_in_the_coordinators_zone_and_tells_the_family_and
     ({"start": "2026-13-45T99:00", "reason": "ok"}, 422, "Enter a valid date/time."),
     ({"start": "2026-11-16T04:00", "reason": "ok"}, 422, "The new time must be in the future."),
     # 02:30 on 14 March 2027 does not exist in New York (the clocks jump from 02:00 to 03:00)
-    ({"start": "2027-03-14T02:30", "reason": "ok"}, 422, "may be ambiguous or it may not exist"),
+    ({"start": "2027-03-14T02:30", "reason": "ok"}, 422,
+     "14 Mar 2027, 02:30 does not exist in America/New_York: the clocks go forward then."),
     ({"start": "2026-11-21T08:00", "reason": "bad\x00"}, 422, "reason"),
 ])
 def test_bad_input_gets_a_clear_message_and_changes_nothing(desk, session, data, status, message):

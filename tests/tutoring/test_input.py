@@ -93,6 +93,24 @@ def test_the_form_date_fields_use_the_range():
     assert DayField().clean("2026-11-16") == date(2026, 11, 16)
 
 
+def test_a_time_the_clocks_skip_or_repeat_is_refused_in_plain_words():
+    """Bad input gets a clear message: a local time that does not exist (the clocks go forward) or
+    happens twice (they go back) in the viewer's zone is refused saying which, not with Django's
+    "couldn't be interpreted ... it may be ambiguous or it may not exist"."""
+    from django.utils import timezone as django_timezone
+
+    with django_timezone.override("Europe/London"):
+        with pytest.raises(forms.ValidationError) as skipped:
+            DateTimeField().clean("2027-03-28T01:30")
+        assert skipped.value.messages == ["28 Mar 2027, 01:30 does not exist in Europe/London: the clocks go "
+                                          "forward then. Choose a time after the change."]
+        with pytest.raises(forms.ValidationError) as repeated:
+            DateTimeField().clean("2027-10-31T01:30")
+        assert repeated.value.messages == ["31 Oct 2027, 01:30 happens twice in Europe/London: the clocks go "
+                                           "back then. Choose a time outside that hour."]
+        assert DateTimeField().clean("2027-03-28T02:30").utcoffset() == timedelta(hours=1)
+
+
 def test_json_nested_too_deep_is_a_value_error_not_a_recursion_error():
     with pytest.raises(ValueError, match="nested too deeply"):
         parse_json("[" * 100_000 + "]" * 100_000)
