@@ -266,7 +266,7 @@ _COURSE_IDS = "unnest((SELECT %s::bigint[])) AS k(id)"
 def _newest_rows_sql(qs: QuerySet[Session], course_ids: list[int], cursor: str | None,
                      limit: int) -> tuple[str, list]:
     """`newest_rows`' statement."""
-    if course_ids:  # the ids through a sub-select: _COURSE_IDS
+    if course_ids:
         return _rows_sql(_lateral_page((_COURSE_IDS, [list(course_ids)]), qs,
                                        {"course_id": "id"}, cursor, limit))
     # one index serves the whole set (a tutor's own sessions)
