@@ -128,11 +128,13 @@ def ensure_seeded(n: int) -> None:
     # the same physical state each run (other benchmarks share this database), as autovacuum would leave it
     started = time.perf_counter()
     with connection.cursor() as cursor:
-        # the rollups, their CourseTutor sums, the CourseStudent pairs and the stamps too: every
+        # the rollups, their CourseTutor and CreatorTutor sums, the CourseStudent pairs and the stamps
+        # too: every
         # seeding statement updated their rows (dead versions that autovacuum clears within minutes;
         # right after a seed they slowed the cold rows 2x)
         cursor.execute("VACUUM (ANALYZE) tutoring_sessions_session, tutoring_user, tutoring_course, "
-                       "creators_sessionrollup, creators_coursetutor, creators_coursestudent, creators_changestamp")
+                       "creators_sessionrollup, creators_coursetutor, creators_creatortutor, "
+                       "creators_coursestudent, creators_changestamp")
     print(f"vacuumed in {time.perf_counter() - started:.1f} s", flush=True)
 
 

@@ -79,6 +79,31 @@ class CourseStudent(CoursePersonCount):
         constraints = [models.UniqueConstraint(fields=["course", "student"], name="course_student_key")]
 
 
+class CreatorTutor(models.Model):
+    """A tutor's sessions in all of a creator's courses, with the tutor's name and avatar: the
+    CourseTutor rows of the creator's courses summed, kept by triggers (creators/rollups.py) on
+    them, on a course given to another creator and on a tutor's new name or avatar. The Session
+    History's ST filter, its total and the API's ST list are then one index read of the creator's
+    STs in name order, not a sum over every (course, tutor) pair joined with the people. Rows
+    brought down to zero are kept and mean "no sessions"."""
+
+    creator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False,
+                                db_index=False, related_name="+")
+    tutor = _person()
+    name = models.CharField(max_length=150)  # the tutor's (User.name), kept current by a trigger
+    avatar_url = models.URLField(blank=True)  # the tutor's (User.avatar_url), likewise
+    sessions = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["creator", "tutor"], name="creator_tutor_key")]
+        # the ST list: the creator's rows in name order, read from the index alone
+        indexes = [models.Index(fields=["creator", "name", "tutor"], include=["sessions", "avatar_url"],
+                                name="creator_tutor_by_name")]
+
+    def __str__(self) -> str:
+        return f"creator {self.creator_id} tutor {self.tutor_id} ({self.name}): {self.sessions}"
+
+
 class ChangeStamp(models.Model):
     """A number that changes whenever anything a creator's Session History shows changes (set by
     PostgreSQL triggers, creators/stamps.py): the key under which its pieces are cached."""

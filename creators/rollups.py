@@ -9,14 +9,18 @@ same order). A session without a course belongs to no creator and is not counted
 from django.db import connection
 
 from sessions.models import Session
+from tutoring.models import Course, User
 
 from . import metrics
 from .metrics import KEYS, MEASURES, READS
-from .models import CourseStudent, CourseTutor, SessionRollup
+from .models import CourseStudent, CourseTutor, CreatorTutor, SessionRollup
 
 ROLLUP = SessionRollup._meta.db_table
 COURSE_TUTORS = CourseTutor._meta.db_table
 COURSE_STUDENTS = CourseStudent._meta.db_table
+CREATOR_TUTORS = CreatorTutor._meta.db_table
+COURSE = Course._meta.db_table
+USER = User._meta.db_table
 SESSION = Session._meta.db_table
 ASSESSMENT = metrics.ASSESSMENT
 
@@ -203,6 +207,91 @@ COURSE_STUDENTS_INSTALL = _pairs_install("creators_course_students", COURSE_STUD
                                          "creators_students_s", _RECOUNT_COURSE_STUDENTS)
 COURSE_STUDENTS_UNINSTALL = _pairs_uninstall("creators_course_students", SESSION, "creators_students_s")
 
+# creators.CreatorTutor sums the CourseTutor rows of each creator's courses: a trigger on them adds
+# each (creator, tutor)'s change, with the tutor's name and avatar for a new row. A course given to
+# another creator moves its sessions from the one to the other; a tutor's new name or avatar is
+# written into their rows (row triggers: both are rare, and fire only when that column changes).
+def _add_creator_tutors(delta: str) -> str:
+    """Add the signed sessions `n` of `delta` (SQL: creator_id, tutor_id, n) to CreatorTutor, in key
+    order; a new row takes the tutor's name and avatar, a pair whose sessions did not change is
+    not written."""
+    return f"""
+    INSERT INTO {CREATOR_TUTORS} AS t (creator_id, tutor_id, name, avatar_url, sessions)
+    SELECT d.creator_id, d.tutor_id, u.name, u.avatar_url, d.n
+    FROM (SELECT creator_id, tutor_id, SUM(n) AS n FROM ({delta}) AS delta GROUP BY creator_id, tutor_id
+          HAVING SUM(n) <> 0) d
+    JOIN {USER} u ON u.id = d.tutor_id
+    ORDER BY d.creator_id, d.tutor_id
+    ON CONFLICT (creator_id, tutor_id) DO UPDATE SET sessions = t.sessions + EXCLUDED.sessions;
+"""
+
+
+def _creators_of(table: str, sign: int) -> str:
+    """Each CourseTutor row of `table` as (its course's creator, tutor, sessions times `sign`)."""
+    return (f"SELECT c.creator_id, x.tutor_id, {sign} * x.sessions AS n FROM {table} x "
+            f"JOIN {COURSE} c ON c.id = x.course_id")
+
+
+CREATOR_TUTORS_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_creator_tutors() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        {_add_creator_tutors(_creators_of('new_rows', 1))}
+    ELSIF TG_OP = 'DELETE' THEN
+        {_add_creator_tutors(_creators_of('old_rows', -1))}
+    ELSIF TG_OP = 'UPDATE' THEN
+        {_add_creator_tutors(_creators_of('old_rows', -1) + ' UNION ALL ' + _creators_of('new_rows', 1))}
+    ELSE
+        DELETE FROM {CREATOR_TUTORS};
+    END IF;
+    RETURN NULL;
+END $$;
+"""
+# a course's CourseTutor rows, taken from its old creator and given to its new one
+_MOVED = (f"SELECT x.creator_id, ct.tutor_id, x.sign * ct.sessions AS n FROM {COURSE_TUTORS} ct "
+          f"CROSS JOIN (VALUES (OLD.creator_id, -1), (NEW.creator_id, 1)) AS x(creator_id, sign) "
+          f"WHERE ct.course_id = NEW.id")
+CREATOR_TUTORS_MOVE_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_creator_tutors_move() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    {_add_creator_tutors(_MOVED)}
+    RETURN NULL;
+END $$;
+"""
+CREATOR_TUTORS_RENAME_FUNCTION = f"""
+CREATE OR REPLACE FUNCTION creators_creator_tutors_rename() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE {CREATOR_TUTORS} t SET name = NEW.name, avatar_url = NEW.avatar_url
+    FROM (SELECT id FROM {CREATOR_TUTORS} WHERE tutor_id = NEW.id ORDER BY creator_id FOR UPDATE) k
+    WHERE t.id = k.id;  -- locked in key order, as the other writers lock them
+    RETURN NULL;
+END $$;
+"""
+CREATOR_TUTORS_RECOUNT = (f"SELECT c.creator_id, x.tutor_id, u.name, u.avatar_url, "
+                          f"SUM(x.sessions) AS sessions "
+                          f"FROM {COURSE_TUTORS} x JOIN {COURSE} c ON c.id = x.course_id "
+                          f"JOIN {USER} u ON u.id = x.tutor_id "
+                          f"GROUP BY c.creator_id, x.tutor_id, u.name, u.avatar_url")
+_RECOUNT_CREATOR_TUTORS = (f"INSERT INTO {CREATOR_TUTORS} (creator_id, tutor_id, name, avatar_url, sessions) "
+                           f"{CREATOR_TUTORS_RECOUNT}")
+CREATOR_TUTORS_INSTALL = (
+    _pairs_install("creators_creator_tutors", CREATOR_TUTORS_FUNCTION, COURSE_TUTORS, "creators_creators_t",
+                   _RECOUNT_CREATOR_TUTORS)
+    + CREATOR_TUTORS_MOVE_FUNCTION
+    + f"CREATE TRIGGER creators_creators_c_move AFTER UPDATE OF creator_id ON {COURSE} FOR EACH ROW\n"
+      f"    WHEN (OLD.creator_id IS DISTINCT FROM NEW.creator_id)\n"
+      f"    EXECUTE FUNCTION creators_creator_tutors_move();\n"
+    + CREATOR_TUTORS_RENAME_FUNCTION
+    + f"CREATE TRIGGER creators_creators_u_rename AFTER UPDATE OF name, avatar_url ON {USER} FOR EACH ROW\n"
+      f"    WHEN ((OLD.name, OLD.avatar_url) IS DISTINCT FROM (NEW.name, NEW.avatar_url))\n"
+      f"    EXECUTE FUNCTION creators_creator_tutors_rename();\n")
+CREATOR_TUTORS_UNINSTALL = (
+    _pairs_uninstall("creators_creator_tutors", COURSE_TUTORS, "creators_creators_t")
+    + f"DROP TRIGGER IF EXISTS creators_creators_c_move ON {COURSE};\n"
+      "DROP FUNCTION IF EXISTS creators_creator_tutors_move();\n"
+    + f"DROP TRIGGER IF EXISTS creators_creators_u_rename ON {USER};\n"
+      "DROP FUNCTION IF EXISTS creators_creator_tutors_rename();\n")
+
 RECOUNT = f"""
     SELECT {_KEYS}, {", ".join(f"SUM({m}) AS {m}" for m in MEASURES)}
     FROM ({_rows(SESSION, 1)}) AS every_session
@@ -232,7 +321,9 @@ def differences() -> list[tuple]:
     each measure's rollup and recount figures; then (course, tutor, "course_tutors", its sessions,
     the rollups' sum) where a CourseTutor row and the rollups disagree; then (course, student,
     "course_students", its sessions, the sessions counted) where a CourseStudent row and the
-    sessions disagree. Rows brought down to zero are kept and count as zero."""
+    sessions disagree; then (creator, tutor, "creator_tutors", "name: sessions" of the row, the
+    same from the CourseTutor rows and the people) where a CreatorTutor row disagrees with them
+    (its avatar too). Rows brought down to zero are kept and count as zero."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
             SELECT course_id, tutor_id, 'course_tutors', t.sessions, r.sessions
@@ -257,12 +348,22 @@ def differences() -> list[tuple]:
             WHERE ({", ".join(f"r.{m}" for m in MEASURES)})
                   IS DISTINCT FROM ({", ".join(f"c.{m}" for m in MEASURES)})
         """)
-        return cursor.fetchall() + course_tutors + course_students
+        rollup_rows = cursor.fetchall()
+        cursor.execute(f"""
+            SELECT creator_id, tutor_id, 'creator_tutors', t.name || ': ' || t.sessions,
+                   r.name || ': ' || r.sessions
+            FROM (SELECT * FROM {CREATOR_TUTORS} WHERE sessions <> 0) t
+            FULL JOIN (SELECT * FROM ({CREATOR_TUTORS_RECOUNT}) c WHERE sessions <> 0) r
+                USING (creator_id, tutor_id)
+            WHERE (t.name, t.avatar_url, t.sessions) IS DISTINCT FROM (r.name, r.avatar_url, r.sessions)
+        """)
+        return rollup_rows + course_tutors + course_students + cursor.fetchall()
 
 
 def recount() -> None:
     """Recount every rollup row under a share lock on the sessions, then the CourseTutor rows from
-    them, and the CourseStudent rows from the sessions. The pages cached the old figures and the
+    them, the CourseStudent rows from the sessions, and the CreatorTutor rows from the CourseTutor
+    rows and the people. The pages cached the old figures and the
     rollup table has no stamp triggers: call stamps.rebuild_rollups(), which recounts and then
     gives every creator a new stamp."""
     with connection.cursor() as cursor:
@@ -273,3 +374,5 @@ def recount() -> None:
         cursor.execute(_RECOUNT_COURSE_TUTORS)
         cursor.execute(f"DELETE FROM {COURSE_STUDENTS}")
         cursor.execute(_RECOUNT_COURSE_STUDENTS)
+        cursor.execute(f"DELETE FROM {CREATOR_TUTORS}")  # they follow the CourseTutor rows
+        cursor.execute(_RECOUNT_CREATOR_TUTORS)

@@ -35,7 +35,7 @@ from video.recordings import playable_recordings
 
 from .metrics import COUNTS, KEYS, MEASURES, RATED_BY, READS, TOTALS, add_up, evaluate, measured
 from .metrics import BUCKET_OF, STATUS_BUCKETS  # noqa: F401 (the pages' buckets, read from here)
-from .models import CourseStudent, CourseTutor, SessionRollup
+from .models import CourseStudent, CreatorTutor, SessionRollup
 
 LOW_RATING = 2  # sessions rated this or lower are flagged for review (H23)
 
@@ -513,23 +513,13 @@ def creator_courses(creator: User) -> QuerySet[Course]:
     return Course.objects.filter(creator=creator).order_by("title", "id")
 
 
-_COURSES_OF = f"SELECT id FROM {Course._meta.db_table} WHERE creator_id = %s"
-
-
 def _tutor_rows(creator: User) -> list[tuple[int, str, str, int]]:
     """(id, name, avatar_url, sessions) of each Student-Teacher who teaches the creator's courses
-    (has sessions in them), by name: a read of one CourseTutor row per (course, tutor), not of
-    every rollup row. The people are read by their ids (the ARRAY): a join the planner would make
-    by scanning every user."""
-    sql = f"""
-        WITH t AS (SELECT tutor_id, SUM(sessions) AS n FROM {CourseTutor._meta.db_table}
-                   WHERE course_id = ANY(ARRAY({_COURSES_OF})) GROUP BY tutor_id HAVING SUM(sessions) > 0)
-        SELECT u.id, u.name, u.avatar_url, t.n
-        FROM {User._meta.db_table} u JOIN t ON t.tutor_id = u.id
-        WHERE u.id = ANY(ARRAY(SELECT tutor_id FROM t))
-        ORDER BY u.name, u.id"""
+    (has sessions in them), by name: the creator's CreatorTutor rows, read in the order of their
+    index."""
     with connection.cursor() as db:
-        db.execute(sql, [creator.pk])
+        db.execute(f"SELECT tutor_id, name, avatar_url, sessions FROM {CreatorTutor._meta.db_table} "
+                   "WHERE creator_id = %s AND sessions > 0 ORDER BY name, tutor_id", [creator.pk])
         return db.fetchall()
 
 

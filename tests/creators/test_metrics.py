@@ -289,9 +289,14 @@ def test_the_installed_rollup_functions_are_the_ones_rollups_py_generates(db):
     generated = dict(re.findall(r"FUNCTION (\w+)\(\) RETURNS trigger LANGUAGE plpgsql AS \$\$(.*?)\$\$;",
                                 rollups.SESSION_TRIGGER_FUNCTION + rollups.ASSESSMENT_TRIGGER_FUNCTION
                                 + rollups.TRUNCATE_FUNCTION + rollups.COURSE_TUTORS_FUNCTION
-                                + rollups.COURSE_STUDENTS_FUNCTION, re.S))
+                                + rollups.COURSE_STUDENTS_FUNCTION + rollups.CREATOR_TUTORS_FUNCTION
+                                + rollups.CREATOR_TUTORS_MOVE_FUNCTION
+                                + rollups.CREATOR_TUTORS_RENAME_FUNCTION, re.S))
     assert set(generated) == {"creators_rollup_sessions", "creators_rollup_assessments",
-                              "creators_rollup_truncate", "creators_course_tutors", "creators_course_students"}
+                              "creators_rollup_truncate", "creators_course_tutors",
+                              "creators_course_students", "creators_creator_tutors",
+                              "creators_creator_tutors_move",
+                              "creators_creator_tutors_rename"}
     with connection.cursor() as cursor:
         cursor.execute("SELECT proname, prosrc FROM pg_proc WHERE proname = ANY(%s)", [list(generated)])
         assert dict(cursor.fetchall()) == generated
@@ -385,3 +390,53 @@ def test_the_course_students_follow_the_sessions(history, creator, course, stude
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's pending deferred FK checks first
         cursor.execute(f"TRUNCATE {rollups.SESSION} CASCADE")
     assert counts() == {} and rollups.differences() == []
+
+
+def test_the_creator_tutors_follow_the_course_tutors_the_courses_and_the_people(
+        history, creator, course, tutor, outsider, make_session, capsys):
+    """Issue 13 item 6: CreatorTutor (each creator's STs with their names and sessions: the ST
+    filter's choices, the creator's total and the API's ST list, in one index read) follows
+    sessions in a second course, a session moved to another ST, one deleted, a course given to
+    another creator, a tutor's new name and avatar; a drift is found and rebuilt, and emptying
+    the course tutors empties them."""
+    from django.core.management import CommandError, call_command
+    from django.db import connection
+
+    from creators.models import CreatorTutor
+
+    def rows():
+        return {(r.creator_id, r.tutor_id): (r.name, r.avatar_url, r.sessions)
+                for r in CreatorTutor.objects.all() if r.sessions}
+
+    theo = make_user("theo", Role.TUTOR)
+    geometry = Course.objects.create(creator=creator, title="Geometry")
+    assert rows() == {(creator.id, tutor.id): ("Tia", "", 6)}
+    make_session(start=NOW + timedelta(days=3), course=geometry)
+    make_session(start=NOW + timedelta(days=4), course=geometry, tutor=theo)
+    Session.objects.filter(pk=history["a"].pk).update(tutor=theo)
+    Session.objects.filter(pk=history["b"].pk).delete()
+    assert rows() == {(creator.id, tutor.id): ("Tia", "", 5), (creator.id, theo.id): ("Theo", "", 2)}
+    assert [(p.name, n) for p, n in selectors.tutors_with_sessions(creator)] == [("Theo", 2), ("Tia", 5)]
+
+    Course.objects.filter(pk=geometry.pk).update(creator=outsider)  # Geometry's sessions go with it
+    assert rows() == {(creator.id, tutor.id): ("Tia", "", 4), (creator.id, theo.id): ("Theo", "", 1),
+                      (outsider.id, tutor.id): ("Tia", "", 1), (outsider.id, theo.id): ("Theo", "", 1)}
+    theo.name, theo.avatar_url = "Aaron", "https://example.test/a.png"
+    theo.save()  # a new name re-sorts the list
+    assert [(p.name, p.avatar_url, n) for p, n in selectors.tutors_with_sessions(creator)] == [
+        ("Aaron", "https://example.test/a.png", 1), ("Tia", "", 4)]
+    assert rows()[(outsider.id, theo.id)] == ("Aaron", "https://example.test/a.png", 1)
+    assert rollups.differences() == []
+
+    CreatorTutor.objects.filter(creator=creator, tutor=tutor).update(name="Old name")  # drift by hand
+    assert rollups.differences() == [(creator.id, tutor.id, "creator_tutors", "Old name: 4", "Tia: 4")]
+    with pytest.raises(CommandError, match="differ from a recount"):
+        call_command("check_rollups")
+    assert (f"creator {creator.id} tutor {tutor.id}: Old name: 4 in creators_creatortutor vs Tia: 4 from the "
+            "course tutors and the people" in capsys.readouterr().err)
+    call_command("check_rollups", "--rebuild")
+    assert rollups.differences() == [] and rows()[(creator.id, tutor.id)] == ("Tia", "", 4)
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"TRUNCATE {rollups.COURSE_TUTORS}")
+    assert rows() == {}

@@ -271,7 +271,7 @@ def test_a_status_change_keeps_the_frame_cached(as_creator, world, creator, pare
         view = shown(as_creator, URL)
     ran = [q["sql"] for q in queries]  # read now: the next request clears the log
     assert any("tutoring_sessions_session" in sql for sql in ran)  # the results, rebuilt
-    assert not any("creators_coursetutor" in sql for sql in ran)  # the frame (the STs), from the cache
+    assert not any("creators_creatortutor" in sql for sql in ran)  # the frame (the STs), from the cache
     assert view == fresh(as_creator, URL)
     Session.objects.filter(pk=world["upcoming"].pk).update(scheduled_start=NOW + timedelta(days=9),
                                                            scheduled_end=NOW + timedelta(days=9, hours=1))

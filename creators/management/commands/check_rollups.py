@@ -26,6 +26,9 @@ class Command(BaseCommand):
                 elif row[2] == "course_students":  # a CourseStudent row against the sessions counted
                     self.stderr.write(f"course {row[0]} student {row[1]}: {row[3]} sessions in creators_coursestudent "
                                       f"vs {row[4]} in the sessions")
+                elif row[2] == "creator_tutors":  # a CreatorTutor row against its course tutors, its tutor
+                    self.stderr.write(f"creator {row[0]} tutor {row[1]}: {row[3]} in creators_creatortutor "
+                                      f"vs {row[4]} from the course tutors and the people")
                 else:
                     self.stderr.write(f"course {row[0]} tutor {row[1]} {row[2]}: rollup {row[3]} vs recount {row[4]}")
             raise CommandError(f"{len(wrong)} rollup rows differ from a recount (run with --rebuild)")
