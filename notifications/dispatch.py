@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Max
 from django.utils import timezone
 
 from notes.models import IN_PROGRESS, Summary
@@ -92,7 +92,7 @@ def deliver_claimed(claimed: list[int], now: datetime) -> list[Outcome]:
             continue
         ctx = contexts[d.id]
         # asked at every attempt, a retry too: a reader who opted out since the first try is not sent
-        reason = kind.stale(d, ctx.session, now) if kind.stale else ""
+        reason = kind.stale(ctx, now) if kind.stale else ""
         if not reason and d.channel not in reach.channels(d.recipient, kind.topic, d.kind):
             reason = (reach.unreachable(d.channel, d.recipient)
                       or "turned off in the person's notification settings")
@@ -143,16 +143,25 @@ def _contexts(deliveries: list[Delivery]) -> dict[int, Ctx]:
     for student_id, parent_id in Guardianship.objects.filter(
             student_id__in={s.student_id for s in sessions.values()}).values_list("student_id", "parent_id"):
         parents[student_id].add(parent_id)
-    pending_summaries = set()
+    pending_summaries, latest_notes = set(), {}
     if any(d.kind == "notes_added" for d in deliveries):
         pending_summaries = set(Summary.objects.filter(
             pk__in=session_ids, status__in=IN_PROGRESS).values_list("pk", flat=True))
+        # the newest notes message of each (session, reader, channel) that went or may still go
+        noted = {d.session_id for d in deliveries if d.kind == "notes_added"}
+        for key in Delivery.objects.filter(
+                kind="notes_added", session_id__in=noted,
+                status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.SENT],
+        ).values("session_id", "recipient_id", "channel").annotate(newest=Max("id")):
+            latest_notes[key["session_id"], key["recipient_id"], key["channel"]] = key["newest"]
     contexts = {}
     for d in deliveries:
         session = sessions.get(d.session_id)
         contexts[d.id] = Ctx(delivery=d, recipient=d.recipient, role=_role(d.recipient, session, parents),
                              session=session, event=events.get(d.event_id),
-                             summary_done=d.session_id not in pending_summaries)
+                             summary_done=d.session_id not in pending_summaries,
+                             later_notes=d.kind == "notes_added"
+                             and latest_notes.get((d.session_id, d.recipient_id, d.channel), d.id) > d.id)
     return contexts
 
 

@@ -29,6 +29,9 @@ NUDGES = (("nudge_24h", timedelta(hours=24)), ("nudge_72h", timedelta(hours=72))
 NUDGE_UNTIL = timedelta(days=7)
 # Notes wait this long at most for their AI summary before the parents hear of them anyway.
 SUMMARY_WAIT = timedelta(minutes=10)
+# A tutor often saves notes in several goes (a text, then a photo of the work): parents hear of them
+# once no newer notes came for this long, in one message (a later one covers the earlier).
+NOTES_SETTLE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Ctx:
     session: Session | None = None
     event: SessionEvent | None = None
     summary_done: bool = True
+    later_notes: bool = False  # a later notes message to this reader, by this channel, covers this one
 
     @property
     def data(self) -> dict:
@@ -440,9 +444,10 @@ def low_balance(c: Ctx) -> Message:
 # --- when a delivery is no longer worth sending, or should wait -------------------------------
 
 
-def stale_reminder(d: Delivery, session: Session | None, now: datetime) -> str:
+def stale_reminder(c: Ctx, now: datetime) -> str:
     """A reminder goes only for a session still scheduled at the time it was planned for, before
     its start, and while no later reminder of the set is due (after an outage only the latest)."""
+    d, session = c.delivery, c.session
     if session is None or session.status != Status.SCHEDULED:
         return "the session is no longer scheduled"
     if session.scheduled_start != d.due_for:
@@ -456,14 +461,23 @@ def stale_reminder(d: Delivery, session: Session | None, now: datetime) -> str:
     return ""
 
 
-def stale_nudge(d: Delivery, session: Session | None, now: datetime) -> str:
-    if session is None or session.status != Status.AWAITING_APPROVAL_PARENT:
+def stale_nudge(c: Ctx, now: datetime) -> str:
+    if c.session is None or c.session.status != Status.AWAITING_APPROVAL_PARENT:
         return "the session was answered meanwhile"
     return ""
 
 
+def stale_notes(c: Ctx, now: datetime) -> str:
+    """Of notes saved in several goes, the parents hear once: the latest message covers them all."""
+    return "a later notes message covers these notes" if c.later_notes else ""
+
+
 def wait_for_summary(c: Ctx, now: datetime) -> datetime | None:
-    """Parents hear of notes once their summary is there (or after SUMMARY_WAIT at most)."""
+    """Parents hear of notes once the tutor has added none for NOTES_SETTLE (newer notes make
+    this message stale, stale_notes) and their summary is there (or after SUMMARY_WAIT at most)."""
+    settled = c.delivery.created_at + NOTES_SETTLE
+    if now < settled:
+        return settled
     if c.summary_done or now >= c.delivery.created_at + SUMMARY_WAIT:
         return None
     return now + timedelta(seconds=30)
@@ -474,7 +488,7 @@ class Kind:
     topic: str
     render: Callable[[Ctx], Message]
     audience: Callable[[SessionEvent, People], list] | None = None  # session events only
-    stale: Callable[[Delivery, Session | None, datetime], str] | None = None
+    stale: Callable[[Ctx, datetime], str] | None = None  # why it is no longer worth sending, or ""
     wait: Callable[[Ctx, datetime], datetime | None] | None = None
     unsubscribe: bool = False  # a one-click List-Unsubscribe for this kind's topic (RFC 8058)
     forced_channels: frozenset = field(default_factory=frozenset)  # channels people cannot switch off
@@ -494,7 +508,7 @@ KINDS: dict[str, Kind] = {
     "adhoc_logged": Kind(Topic.SESSIONS, adhoc, audience=_parents, roles=frozenset({Role.PARENT})),
     "created": Kind(Topic.SESSIONS, created, audience=lambda e, p: [*p.parents, p.student, p.tutor],
                     roles=frozenset({Role.PARENT, Role.STUDENT, Role.TUTOR})),
-    "notes_added": Kind(Topic.NOTES, notes_ready, audience=_parents, wait=wait_for_summary,
+    "notes_added": Kind(Topic.NOTES, notes_ready, audience=_parents, stale=stale_notes, wait=wait_for_summary,
                         roles=frozenset({Role.PARENT})),
     "dispute": Kind(Topic.APPROVALS, disputed, audience=lambda e, p: [*p.coordinators, p.creator, p.tutor]),
     "resolve_dispute": Kind(Topic.APPROVALS, resolved, audience=lambda e, p: [*p.parents, p.tutor]),

@@ -9,9 +9,12 @@ import pytest
 import time_machine
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils import timezone
 
 from notes import services
 from notes.models import Attachment, Note, Summary, SummaryStatus, TranscriptStatus
+from notifications import dispatch
+from notifications.kinds import NOTES_SETTLE
 from notifications.models import Notification
 from sessions.errors import Refused
 from sessions.models import SessionEvent, Status
@@ -52,6 +55,9 @@ def test_tutor_adds_text_photo_document_and_audio(awaiting, tutor, parent, notes
         assert a.storage_name.startswith(f"notes/{awaiting.id}/")
     event = SessionEvent.objects.get(session=awaiting, kind="notes_added")
     assert event.data == {"attachments": 3, "chars": len(note.text)}
+    # the parents hear once the tutor has added no notes for a while (NOTES_SETTLE)
+    assert not Notification.objects.filter(recipient=parent, kind="notes_added").exists()
+    dispatch.dispatch(now=timezone.now() + NOTES_SETTLE)
     assert Notification.objects.filter(recipient=parent, kind="notes_added").exists()
     # no OpenAI key here: the local extract is made at once, and the memo waits for no transcript
     summary = Summary.objects.get(session=awaiting)

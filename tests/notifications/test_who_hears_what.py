@@ -7,13 +7,14 @@ import pytest
 from django.core import mail
 
 from notes import services as notes_services
+from notifications.kinds import NOTES_SETTLE
 from notifications.models import Delivery, DeliveryStatus, Notification
 from sessions import lifecycle
 from sessions.models import Status
 from tests.conftest import NOW, make_user
 from tutoring.models import Guardianship, Role
 
-from .conftest import emails_to, inbox, sweep
+from .conftest import deliveries, emails_to, inbox, sweep
 
 
 @pytest.fixture(autouse=True)
@@ -190,17 +191,51 @@ def test_new_and_ad_hoc_sessions_go_to_the_family(coordinator, tutor, student, p
 
 
 def test_notes_and_summary_ready_go_to_the_parents(awaiting, tutor, parent, sibling, django_capture_on_commit_callbacks):
-    """The parents hear once, when the notes and their summary are both there."""
+    """The parents hear once, when the notes and their summary are both there and the tutor has
+    added none for NOTES_SETTLE."""
     second = make_user("paula", Role.PARENT, tz="Asia/Tokyo")
     Guardianship.objects.create(parent=second, student=awaiting.student)
     with django_capture_on_commit_callbacks(execute=True):
         notes_services.add_notes(awaiting, by=tutor, text="Fractions. Sam was engaged.", now=NOW)
+    assert not inbox(parent) and not inbox(second)  # the summary is there; the notes settle first
+    sweep(NOW + NOTES_SETTLE - timedelta(seconds=1))
+    assert not inbox(parent)
+    sweep(NOW + NOTES_SETTLE)
     for person, when in ((parent, "Sun 15 Nov 10:00 (Europe/London)"), (second, "Sun 15 Nov 19:00 (Asia/Tokyo)")):
         note = inbox(person)[0]
         assert note.title == "Notes and summary for Sam's session on Sun 15 Nov"
         assert note.text == (f"Tia wrote notes for Sam's session with Tia on {when}. Read them with the summary on "
                              "the session's page.")
     assert not inbox(tutor)
+
+
+def test_notes_saved_in_several_goes_make_one_message(awaiting, tutor, parent, time_machine,
+                                                      django_capture_on_commit_callbacks):
+    """A tutor who saves notes three times within a few minutes (a text, then a photo, then a
+    correction) sends the parents one message by email and one in the app, once the notes have
+    settled: the earlier ones are not sent, and say why. Notes added after that message went make
+    a message of their own."""
+    for minute in (0, 1, 2):
+        at = NOW + timedelta(minutes=minute)
+        time_machine.move_to(at, tick=False)
+        with django_capture_on_commit_callbacks(execute=True):
+            notes_services.add_notes(awaiting, by=tutor, text=f"Part {minute + 1}.", now=at)
+        sweep(at)
+    assert not inbox(parent) and not emails_to(parent)
+    sweep(NOW + timedelta(minutes=2) + NOTES_SETTLE)
+    assert [n.title for n in inbox(parent)] == ["Notes and summary for Sam's session on Sun 15 Nov"]
+    assert len(emails_to(parent)) == 1
+    notices = deliveries(recipient=parent, kind="notes_added")
+    assert [(d.channel, d.status) for d in notices] == [
+        (channel, status) for status in ("skipped", "skipped", "sent") for channel in ("in_app", "email")]
+    assert {d.last_error for d in notices[:4]} == {"a later notes message covers these notes"}
+
+    later = NOW + timedelta(hours=1)
+    time_machine.move_to(later, tick=False)
+    with django_capture_on_commit_callbacks(execute=True):
+        notes_services.add_notes(awaiting, by=tutor, text="One more thing.", now=later)
+    sweep(later + NOTES_SETTLE)
+    assert len(inbox(parent)) == 2 and len(emails_to(parent)) == 2
 
 
 def test_notes_wait_for_a_slow_summary_at_most_ten_minutes(awaiting, tutor, parent, settings):
