@@ -69,6 +69,12 @@
     var s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
     return (h ? h + ":" + pad(m) : m) + ":" + pad(s % 60);
   }
+  // a wait in words ("44 min 05 s", "1 h 05 min", "46 s"): "0:46" read as minutes or hours
+  function span(ms) {
+    var s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    if (h) return h + " h " + pad(m) + " min";
+    return m ? m + " min " + pad(s % 60) + " s" : (s % 60) + " s";
+  }
   function hhmm(ms) {
     var d = new Date(ms);
     return pad(d.getHours()) + ":" + pad(d.getMinutes());
@@ -228,21 +234,21 @@
     var now = Date.now();
     if (!inCall) {
       if (now < opensAt) {
-        el.countdown.textContent = "The room opens in " + clock(opensAt - now) + " (at " + hhmm(opensAt) + ")";
+        el.countdown.textContent = "The room opens in " + span(opensAt - now) + " (at " + hhmm(opensAt) + ")";
         el.join.disabled = true;
         el.join.textContent = "Opens at " + hhmm(opensAt);
       } else if (now < start) {
-        el.countdown.textContent = "In " + clock(start - now) + ": the room is open";
+        el.countdown.textContent = "In " + span(start - now) + ": the room is open";
         openJoin();
       } else if (now < end || (state && state.other_present && !state.final)) {
-        el.countdown.textContent = "Started " + clock(now - start) + " ago";
+        el.countdown.textContent = "Started " + span(now - start) + " ago";
         openJoin();
       } else if (!leaving) {
         leaving = true;
         window.location.assign(cfg.afterUrl);  // the post-session screen
       }
     } else {
-      el.timer.textContent = now < start ? "Starts in " + clock(start - now)
+      el.timer.textContent = now < start ? "Starts in " + span(start - now)
         : clock(now - start) + " of " + clock(end - start);
     }
   }
