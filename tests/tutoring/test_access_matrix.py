@@ -40,6 +40,7 @@ S = "{session}"
 WEEKLY = {"weekdays": [1], "start_time": "10:00", "minutes": 60, "starts_on": "2026-11-24"}
 PROBES: dict[str, list[tuple[str, str, dict | None]]] = {
     "healthz": [("GET", "/healthz", None)],
+    "favicon.ico": [("GET", "/favicon.ico", None)],
     "admin/": [("GET", f"/admin/tutoring_sessions/session/{S}/change/", None),
                ("POST", f"/admin/tutoring_sessions/session/{S}/delete/", {"post": "yes"})],
     "accounts/logout/": [],  # signs the caller out: no object, nothing to leak

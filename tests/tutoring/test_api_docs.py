@@ -16,3 +16,13 @@ def test_the_api_docs_load_only_local_files(client, coordinator):
         assert asset.startswith("/") and not asset.startswith("//"), asset  # this site, not a CDN
         if asset.startswith("/static/"):
             assert finders.find(asset.removeprefix("/static/")), asset  # the file is here
+
+
+def test_the_browsers_favicon_request_is_answered_without_an_icon(client, db):
+    """The admin's pages and the API docs name no icon, so browsers ask /favicon.ico: an empty
+    answer (204) they keep for a day, not a 404 in every log; the site's own pages name an empty
+    icon and ask nothing."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 204 and response.content == b""
+    assert response["Cache-Control"] == "public, max-age=86400"
+    assert '<link rel="icon" href="data:,">' in client.get("/accounts/login/").content.decode()
