@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import push_url
 
 from analytics.events import record
 from notes.selectors import summary_of
@@ -226,7 +227,9 @@ def history(request):
     if request.htmx and not request.htmx.history_restore_request:
         context = history_context(request, creator, now)
         _record_filter_changes(request, context["form"])
-        return HttpResponse(context["results_html"], status=503 if context["results_error"] else 200)
+        response = HttpResponse(context["results_html"], status=503 if context["results_error"] else 200)
+        # the address bar shows the canonical URL ("?st=12"), not every field of the form, empty or not
+        return push_url(response, context["here"])
     context = page_context(request, creator, now)
     status = 503 if context["results_error"] else 200
     record("page_view", user=creator, page=ANALYTICS_PAGE,

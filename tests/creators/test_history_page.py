@@ -132,6 +132,16 @@ def test_htmx_filtering_answers_with_the_results_and_records_filter_applied(as_c
     assert event.data == {"filter_type": "status", "value": "completed"} and event.source == "server"
 
 
+def test_htmx_filtering_shows_the_canonical_url(as_creator, rated, tutor):
+    """The form sends every field, empty or not; the address bar gets the URL of the filters that
+    apply ("?st=12"), which reloads and shares as the same page."""
+    form = {"student_id": "", "range": "", "from": "", "to": "", "course": "", "st": str(tutor.id), "student": "",
+            "status": "all"}
+    response = as_creator.get(URL, form, headers={"HX-Request": "true", "HX-Current-URL": f"http://testserver{URL}"})
+    assert response["HX-Push-Url"] == f"{URL}?st={tutor.id}"
+    assert as_creator.get(URL, {"status": "all"}, headers={"HX-Request": "true"})["HX-Push-Url"] == URL
+
+
 def test_page_view_is_recorded(as_creator, rated, creator):
     """H21: page_view with session_count and filter_state."""
     as_creator.get(URL, {"status": "completed"})
