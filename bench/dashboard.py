@@ -129,9 +129,8 @@ def ensure_seeded(n: int) -> None:
     started = time.perf_counter()
     with connection.cursor() as cursor:
         # the rollups, their CourseTutor and CreatorTutor sums, the CourseStudent pairs and the stamps
-        # too: every
-        # seeding statement updated their rows (dead versions that autovacuum clears within minutes;
-        # right after a seed they slowed the cold rows 2x)
+        # too: every seeding statement updated their rows (dead versions that autovacuum clears within
+        # minutes; right after a seed they slowed the cold rows 2x)
         cursor.execute("VACUUM (ANALYZE) tutoring_sessions_session, tutoring_user, tutoring_course, "
                        "creators_sessionrollup, creators_coursetutor, creators_creatortutor, "
                        "creators_coursestudent, creators_changestamp")

@@ -6,6 +6,8 @@ student assessments subtract what the changed rows counted before and add what t
 grouped by (course, tutor, status), in key order (so concurrent statements lock rollup rows in the
 same order). A session without a course belongs to no creator and is not counted."""
 
+from functools import partial
+
 from django.db import connection
 
 from sessions.models import Session
@@ -143,18 +145,19 @@ def _add_pairs(table: str, person: str, delta: str) -> str:
 """
 
 
-def _pairs_function(name: str, table: str, person: str, rows) -> str:
-    """The trigger function keeping `table`'s (course, `person`) counts: rows(transition table,
-    sign) is the SQL of what each changed row counts; TRUNCATE empties the table."""
+def _pairs_function(name: str, table: str, add, rows) -> str:
+    """The trigger function keeping `table`'s counts: rows(transition table, sign) is the SQL of
+    what each changed row counts, add(delta) the statement adding such rows to `table`
+    (`_add_pairs` for the (course, person) counts); TRUNCATE empties the table."""
     return f"""
 CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        {_add_pairs(table, person, rows('new_rows', 1))}
+        {add(rows('new_rows', 1))}
     ELSIF TG_OP = 'DELETE' THEN
-        {_add_pairs(table, person, rows('old_rows', -1))}
+        {add(rows('old_rows', -1))}
     ELSIF TG_OP = 'UPDATE' THEN
-        {_add_pairs(table, person, rows('old_rows', -1) + ' UNION ALL ' + rows('new_rows', 1))}
+        {add(rows('old_rows', -1) + ' UNION ALL ' + rows('new_rows', 1))}
     ELSE
         DELETE FROM {table};
     END IF;
@@ -182,7 +185,8 @@ def _sessions_of(table: str, sign: int) -> str:
     return f"SELECT course_id, tutor_id, {sign} * sessions AS n FROM {table}"
 
 
-COURSE_TUTORS_FUNCTION = _pairs_function("creators_course_tutors", COURSE_TUTORS, "tutor_id", _sessions_of)
+COURSE_TUTORS_FUNCTION = _pairs_function("creators_course_tutors", COURSE_TUTORS,
+                                         partial(_add_pairs, COURSE_TUTORS, "tutor_id"), _sessions_of)
 _RECOUNT_COURSE_TUTORS = (f"INSERT INTO {COURSE_TUTORS} (course_id, tutor_id, sessions) "
                           f"SELECT course_id, tutor_id, SUM(sessions) FROM {ROLLUP} GROUP BY course_id, tutor_id")
 COURSE_TUTORS_INSTALL = _pairs_install("creators_course_tutors", COURSE_TUTORS_FUNCTION, ROLLUP, "creators_tutors_r",
@@ -198,7 +202,8 @@ def _pairs_of(table: str, sign: int) -> str:
     return f"SELECT course_id, student_id, {sign} AS n FROM {table} WHERE course_id IS NOT NULL"
 
 
-COURSE_STUDENTS_FUNCTION = _pairs_function("creators_course_students", COURSE_STUDENTS, "student_id", _pairs_of)
+COURSE_STUDENTS_FUNCTION = _pairs_function("creators_course_students", COURSE_STUDENTS,
+                                           partial(_add_pairs, COURSE_STUDENTS, "student_id"), _pairs_of)
 COURSE_STUDENTS_RECOUNT = (f"SELECT course_id, student_id, COUNT(*) AS sessions FROM {SESSION} "
                            f"WHERE course_id IS NOT NULL GROUP BY course_id, student_id")
 _RECOUNT_COURSE_STUDENTS = (f"INSERT INTO {COURSE_STUDENTS} (course_id, student_id, sessions) "
@@ -232,21 +237,8 @@ def _creators_of(table: str, sign: int) -> str:
             f"JOIN {COURSE} c ON c.id = x.course_id")
 
 
-CREATOR_TUTORS_FUNCTION = f"""
-CREATE OR REPLACE FUNCTION creators_creator_tutors() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        {_add_creator_tutors(_creators_of('new_rows', 1))}
-    ELSIF TG_OP = 'DELETE' THEN
-        {_add_creator_tutors(_creators_of('old_rows', -1))}
-    ELSIF TG_OP = 'UPDATE' THEN
-        {_add_creator_tutors(_creators_of('old_rows', -1) + ' UNION ALL ' + _creators_of('new_rows', 1))}
-    ELSE
-        DELETE FROM {CREATOR_TUTORS};
-    END IF;
-    RETURN NULL;
-END $$;
-"""
+CREATOR_TUTORS_FUNCTION = _pairs_function("creators_creator_tutors", CREATOR_TUTORS, _add_creator_tutors,
+                                          _creators_of)
 # a course's CourseTutor rows, taken from its old creator and given to its new one
 _MOVED = (f"SELECT x.creator_id, ct.tutor_id, x.sign * ct.sessions AS n FROM {COURSE_TUTORS} ct "
           f"CROSS JOIN (VALUES (OLD.creator_id, -1), (NEW.creator_id, 1)) AS x(creator_id, sign) "
@@ -363,9 +355,9 @@ def differences() -> list[tuple]:
 def recount() -> None:
     """Recount every rollup row under a share lock on the sessions, then the CourseTutor rows from
     them, the CourseStudent rows from the sessions, and the CreatorTutor rows from the CourseTutor
-    rows and the people. The pages cached the old figures and the
-    rollup table has no stamp triggers: call stamps.rebuild_rollups(), which recounts and then
-    gives every creator a new stamp."""
+    rows and the people. The pages cached the old figures and the rollup table has no stamp
+    triggers: call stamps.rebuild_rollups(), which recounts and then gives every creator a new
+    stamp."""
     with connection.cursor() as cursor:
         cursor.execute(f"LOCK TABLE {SESSION} IN SHARE MODE")
         cursor.execute(f"DELETE FROM {ROLLUP}")
